@@ -1,0 +1,165 @@
+"""`relevent-gw`: run the gateway, check its configuration, validate and generate SCL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from relevent import __version__
+from relevent.app import describe_model, prepare, serve
+from relevent.config import load_settings
+from relevent.errors import ReleventError
+from relevent.obs.logging import configure_logging
+from relevent.scl.generate import GeneratorOptions, write_scl
+from relevent.scl.parse import load
+from relevent.scl.xsd import validate_xsd
+
+EX_OK, EX_INVALID, EX_USAGE, EX_CONFIG = 0, 1, 2, 78  # 78 = EX_CONFIG: systemd must not restart on it
+
+# CLI option -> (config section, key); these override the file and the environment.
+_OVERRIDES = {
+    "scl": ("scl", "path"),
+    "mms_host": ("mms", "host"),
+    "mms_port": ("mms", "port"),
+    "mqtt_url": ("mqtt", "url"),
+    "state_dir": ("storage", "state_dir"),
+    "http_port": ("http", "port"),
+}
+
+
+def _gateway_options() -> argparse.ArgumentParser:
+    """Options shared by running, checking and the demo; SUPPRESS lets them stand before or after the verb."""
+    opts = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    opts.add_argument("--config", type=Path, help="TOML configuration file")
+    opts.add_argument("--scl", type=Path, help="SCL model to serve (default: the shipped default model)")
+    opts.add_argument("--mms-host", help="address the MMS server binds")
+    opts.add_argument("--mms-port", type=int, help="MMS server port (default 102)")
+    opts.add_argument("--mqtt-url", help="broker URL, mqtt://host:port or mqtts://host:port")
+    opts.add_argument("--state-dir", type=Path, help="directory of the persistent schedule store")
+    opts.add_argument("--http-port", type=int, help="port of /healthz, /readyz and /metrics")
+    opts.add_argument("--log-format", choices=("json", "console"), help="log line format (default json)")
+    opts.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="default info")
+    return opts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    common = _gateway_options()
+    parser = argparse.ArgumentParser(prog="relevent-gw", parents=[common], description=__doc__)
+    parser.add_argument("--version", action="version", version=f"relevent-gw {__version__}")
+    verbs = parser.add_subparsers(dest="verb")
+    verbs.add_parser("run", parents=[common], help="run the gateway (the default)")
+    verbs.add_parser("check-config", parents=[common], help="validate configuration and SCL, then exit")
+    verbs.add_parser("demo", parents=[common], help="run on the default model with try-out defaults")
+    scl = verbs.add_parser("scl", help="validate or generate SCL files").add_subparsers(dest="scl_verb")
+    validate = scl.add_parser("validate", help="check an SCL file (and its XSD conformance with --xsd)")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--xsd", type=Path, help="folder holding SCL.xsd (IEC 61850-6 schema)")
+    add_generate_arguments(scl.add_parser("generate", help="write the default DER scheduler model"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `relevent-gw`; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    verb = args.verb or "run"
+    try:
+        if verb == "scl":
+            if args.scl_verb is None:
+                parser.error("scl needs a verb: validate or generate")
+            return _scl_validate(args) if args.scl_verb == "validate" else run_generate(args)
+        if verb == "demo":
+            _demo_defaults(args)
+        settings = load_settings(getattr(args, "config", None), _overrides(args))
+        configure_logging(getattr(args, "log_format", "json"), getattr(args, "log_level", "info"))
+        doc = prepare(settings)
+        if verb == "check-config":
+            print(f"configuration ok: {describe_model(doc)}")  # noqa: T201 - a command's answer
+            return EX_OK
+        _run_loop(serve(settings, doc))
+    except ReleventError as exc:
+        print(f"relevent-gw: error: {exc}", file=sys.stderr)  # noqa: T201
+        return EX_CONFIG
+    return EX_OK
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    sections: dict[str, dict[str, Any]] = {}
+    for option, (section, key) in _OVERRIDES.items():
+        if hasattr(args, option):
+            sections.setdefault(section, {})[key] = getattr(args, option)
+    return dict(sections)
+
+
+def _demo_defaults(args: argparse.Namespace) -> None:
+    """Try-out defaults: an unprivileged MMS port, a throw-away state directory, human-readable logs."""
+    defaults = {
+        "mms_port": 10102,
+        "mms_host": "127.0.0.1",
+        "state_dir": Path(tempfile.mkdtemp(prefix="relevent-demo-")),
+        "log_format": "console",
+    }
+    for option, value in defaults.items():
+        if not hasattr(args, option):
+            setattr(args, option, value)
+
+
+def _run_loop(main_coro: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed, else on the standard loop."""
+    runner: Callable[[Coroutine[Any, Any, None]], None]
+    try:
+        import uvloop  # noqa: PLC0415 - optional accelerator
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    runner(main_coro)
+
+
+def _scl_validate(args: argparse.Namespace) -> int:
+    doc = load(args.file)
+    errors = validate_xsd(args.file, args.xsd) if args.xsd else []
+    for error in errors:
+        print(f"{args.file}: {error}")  # noqa: T201
+    if not errors:
+        print(f"{args.file}: ok {describe_model(doc)}")  # noqa: T201
+    return EX_INVALID if errors else EX_OK
+
+
+def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `relevent-gw scl generate`; defaults are those of the shipped model."""
+    defaults = GeneratorOptions()
+    parser.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    parser.add_argument("--ied", default=defaults.ied, help="IED name (default %(default)s)")
+    parser.add_argument(
+        "--functions", default=",".join(defaults.functions), help="comma separated (default %(default)s)"
+    )
+    parser.add_argument("--schedules", type=int, default=defaults.schedules, help="per function (default 10)")
+    parser.add_argument("--entries", type=int, default=defaults.entries, help="value slots (default 100)")
+    parser.add_argument("--start-times", type=int, default=defaults.start_times, help="StrTm (default 16)")
+    parser.add_argument("--devices", type=int, default=defaults.devices, help="one LD per device (default 1)")
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Write the generated model and say what it holds."""
+    try:
+        options = GeneratorOptions(
+            ied=args.ied,
+            functions=tuple(f.strip() for f in args.functions.split(",") if f.strip()),
+            schedules=args.schedules,
+            entries=args.entries,
+            start_times=args.start_times,
+            devices=args.devices,
+        )
+    except ValueError as exc:
+        print(f"relevent-gw: error: {exc}", file=sys.stderr)  # noqa: T201
+        return EX_USAGE
+    write_scl(options, args.output)
+    print(f"{args.output}: written {describe_model(load(args.output))}")  # noqa: T201
+    return EX_OK

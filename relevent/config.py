@@ -1,0 +1,145 @@
+"""Gateway configuration: a TOML file, `RELEVENT_<SECTION>__<KEY>` environment overrides, CLI overrides.
+
+Precedence, highest first: command line, environment, TOML file, defaults. Unknown keys are errors, so a typo
+never silently falls back to a default. Secrets are `SecretStr` and never appear in logs or error messages.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from relevent.errors import ConfigError
+from relevent.scl.generate import DEFAULT_MODEL
+
+_TOML_FILE: ContextVar[Path | None] = ContextVar("relevent_toml_file", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GatewaySection(_Section):
+    """`[gateway]`: who this gateway is."""
+
+    id: str = Field(default="gw1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class SclSection(_Section):
+    """`[scl]`: the model the gateway serves."""
+
+    path: Path = DEFAULT_MODEL
+
+
+class MmsSection(_Section):
+    """`[mms]`: the IEC 61850 MMS server towards SCADA."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
+    port: int = Field(default=102, ge=1, le=65535)
+    reports: Literal["auto", "scl"] = "auto"
+
+
+class MqttSection(_Section):
+    """`[mqtt]`: the broker towards the local devices."""
+
+    url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/\s]+(:\d+)?/?$")
+    username: str | None = None
+    password: SecretStr | None = None
+    root: str = "relevent/v1"
+    heartbeat_s: float = Field(default=30.0, gt=0)
+
+
+class StorageSection(_Section):
+    """`[storage]`: where schedules survive power loss."""
+
+    state_dir: Path = Path("/var/lib/relevent-gw")
+
+
+class HttpSection(_Section):
+    """`[http]`: health, readiness and metrics (loopback unless told otherwise)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8610, ge=0, le=65535)
+
+
+class DeviceEntry(_Section):
+    """`[[devices]]`: one local device and the controllers it follows."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    device_class: Literal["battery", "ev_charger", "heat_pump", "pv_inverter", "ems"] = Field(alias="class")
+    w_set: str | None = None
+    w_max_lim: str | None = None
+    on: str | None = None
+
+
+LockableParameter = Literal["SchdPrio", "StrTm", "SchdReuse", "NumEntr", "SchdIntv", "values"]
+
+
+class PolicyEntry(_Section):
+    """`[[policy]]`: what remote actors may change on a schedule."""
+
+    schedule: str
+    locked: frozenset[LockableParameter] = frozenset()
+    lock_enable: bool = False
+
+
+class Settings(BaseSettings):
+    """The whole gateway configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RELEVENT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    gateway: GatewaySection = GatewaySection()
+    scl: SclSection = SclSection()
+    mms: MmsSection = MmsSection()
+    mqtt: MqttSection = MqttSection()
+    storage: StorageSection = StorageSection()
+    http: HttpSection = HttpSection()
+    devices: tuple[DeviceEntry, ...] = ()
+    policy: tuple[PolicyEntry, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files on an appliance
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Command line over environment over the TOML file over systemd credentials."""
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.get())
+        return (init_settings, env_settings, toml, file_secret_settings)
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load the configuration; raise `ConfigError` with every problem listed in one paragraph."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"configuration file {config_file} does not exist")
+    token = _TOML_FILE.set(config_file)
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, config_file)) from None
+    except (OSError, ValueError) as exc:  # unreadable file, TOML syntax error
+        raise ConfigError(f"cannot read configuration {config_file}: {exc}") from None
+    finally:
+        _TOML_FILE.reset(token)
+
+
+def _describe(exc: ValidationError, config_file: Path | None) -> str:
+    where = f" in {config_file}" if config_file else ""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+    )
+    return f"invalid configuration{where}: {problems}"

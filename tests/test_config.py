@@ -1,0 +1,79 @@
+"""Configuration: TOML, environment and command-line precedence; unknown keys; secrets stay secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relevent.config import load_settings
+from relevent.errors import ConfigError
+from relevent.scl.generate import DEFAULT_MODEL
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_serve_the_shipped_model() -> None:
+    settings = load_settings()
+    assert settings.scl.path == DEFAULT_MODEL
+    assert settings.mms.port == 102
+    assert settings.http.host == "127.0.0.1"
+    assert settings.mqtt.url == "mqtt://127.0.0.1:1883"
+
+
+def test_environment_overrides_file_and_command_line_overrides_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _toml(tmp_path, '[gateway]\nid = "site1"\n[mms]\nport = 1102\nhost = "10.0.0.1"\n')
+    monkeypatch.setenv("RELEVENT_MMS__PORT", "2102")
+    monkeypatch.setenv("RELEVENT_GATEWAY__ID", "site2")
+    settings = load_settings(config, {"mms": {"port": 3102}})
+    assert settings.mms.port == 3102
+    assert settings.mms.host == "10.0.0.1"
+    assert settings.gateway.id == "site2"
+
+
+def test_devices_and_policy_tables(tmp_path: Path) -> None:
+    config = _toml(
+        tmp_path,
+        '[[devices]]\nid = "bat1"\nclass = "battery"\nw_set = "@Control/ActPow_FSCC1"\n'
+        '[[policy]]\nschedule = "@Control/MaxPow_FSCH01"\nlocked = ["SchdPrio"]\nlock_enable = true\n',
+    )
+    settings = load_settings(config)
+    assert settings.devices[0].device_class == "battery"
+    assert settings.policy[0].locked == frozenset({"SchdPrio"})
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[mms]\nprot = 102\n", "mms.prot"),
+        ("[nonsense]\nx = 1\n", "nonsense"),
+        ('[[devices]]\nid = "a b"\nclass = "battery"\n', "devices.0.id"),
+        ("[mms\n", "cannot read configuration"),
+    ],
+)
+def test_invalid_configuration_is_one_clear_error(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match="configuration") as caught:
+        load_settings(_toml(tmp_path, text))
+    assert fragment in str(caught.value)
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
+    settings = load_settings(_toml(tmp_path, '[mqtt]\nusername = "gw"\npassword = "hunter2"\n'))
+    assert settings.mqtt.password is not None
+    assert settings.mqtt.password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings.model_dump())
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_toml(tmp_path, '[mqtt]\npassword = "hunter2"\nheartbeat_s = -1\n'))
+    assert "hunter2" not in str(caught.value)

@@ -1,0 +1,92 @@
+"""The daemon as a subprocess: start, log, stop on signals; clean one-paragraph errors."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REFERENCE_MODELS, XSD_DIR
+from tests.daemon import run_cli, running
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_daemon_starts_logs_a_model_summary_and_stops_cleanly(tmp_path: Path, sig: int) -> None:
+    with running(["--state-dir", str(tmp_path / "state"), "--log-format", "json"]) as gw:
+        started = gw.wait_for("gateway starting")
+        gw.wait_for("gateway running")
+        assert started["schedules"] == 33
+        assert started["controllers"] == 3
+        assert started["level"] == "info"
+        assert gw.stop(sig) == 0
+        gw.wait_for("gateway stopped", timeout=1)
+    assert (tmp_path / "state").is_dir()
+
+
+@pytest.mark.usefixtures("shared_dir")
+def test_daemon_serves_a_reference_model_given_with_scl(tmp_path: Path) -> None:
+    args = ["--scl", str(REFERENCE_MODELS["relevent_minimal"]), "--state-dir", str(tmp_path)]
+    with running(args) as gw:
+        assert gw.wait_for("gateway starting")["schedules"] == 3
+        assert gw.stop() == 0
+
+
+def test_bad_scl_exits_non_zero_with_one_paragraph_and_no_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.cid"
+    broken.write_text('<?xml version="1.0"?>\n<SCL xmlns="http://www.iec.ch/61850/2003/SCL">\n<IED name="X"')
+    result = run_cli("--scl", broken, "--state-dir", tmp_path)
+    assert result.returncode == 78
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"relevent-gw: error: {broken}:3: not well-formed XML")
+    assert result.stderr.count("\n") == 1
+
+
+def test_bad_config_exits_non_zero_naming_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text('[mms]\nport = 70000\nprot = 1\n[mqtt]\npassword = "hunter2"\nurl = "http://x"\n')
+    result = run_cli("check-config", "--config", config)
+    assert result.returncode == 78
+    assert "Traceback" not in result.stderr
+    for fragment in ("mms.port", "mms.prot", "mqtt.url", str(config)):
+        assert fragment in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_check_config_validates_and_exits(tmp_path: Path) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(f'[gateway]\nid = "site7"\n[storage]\nstate_dir = "{tmp_path / "s"}"\n')
+    result = run_cli("check-config", "--config", config)
+    assert result.returncode == 0, result.stderr
+    assert "configuration ok" in result.stdout
+    assert "'schedules': 33" in result.stdout
+
+
+def test_scl_validate_and_generate_round_trip(tmp_path: Path, shared_dir: Path) -> None:
+    out = tmp_path / "site.cid"
+    generated = run_cli("scl", "generate", "-o", out, "--devices", "2", "--functions", "MaxPow,OnOff")
+    assert generated.returncode == 0, generated.stderr
+    assert "'schedules': 44" in generated.stdout
+    assert shared_dir.is_dir()
+    checked = run_cli("scl", "validate", out, "--xsd", XSD_DIR)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "ok" in checked.stdout
+
+
+def test_scl_validate_reports_schema_errors_with_lines(tmp_path: Path, shared_dir: Path) -> None:
+    assert shared_dir.is_dir()
+    bad = tmp_path / "bad.cid"
+    text = REFERENCE_MODELS["relevent_minimal"].read_text(encoding="utf-8-sig")
+    bad.write_text(text.replace("<Header ", '<Header bogus="1" ', 1))
+    result = run_cli("scl", "validate", bad, "--xsd", XSD_DIR)
+    assert result.returncode == 1
+    assert "bogus" in result.stdout
+
+
+def test_generate_rejects_out_of_range_options(tmp_path: Path) -> None:
+    result = run_cli("scl", "generate", "-o", tmp_path / "x.cid", "--entries", "0")
+    assert result.returncode == 2
+    assert "entries" in result.stderr
+    assert not (tmp_path / "x.cid").exists()
