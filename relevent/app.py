@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from collections.abc import Awaitable
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from relevent import __version__
 from relevent.config import Settings
-from relevent.errors import ConfigError
+from relevent.errors import ConfigError, StartupError
+from relevent.obs.health import Readiness
+from relevent.obs.http import HttpEndpoint, build_app
+from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 
@@ -51,10 +56,21 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("gateway starting", version=__version__, gateway_id=settings.gateway.id, **describe_model(doc))
+    registry = CollectorRegistry()
+    readiness = Readiness()
+    readiness.set("scl_loaded", ok=True)
+    http = HttpEndpoint(build_app(readiness, registry), settings.http.host, settings.http.port)
     try:
-        async with asyncio.TaskGroup():
+        await _start(http.start(), f"HTTP endpoint {settings.http.host}:{settings.http.port}")
+        async with asyncio.TaskGroup() as services:
+            services.create_task(http.serve(), name="http")
+            period = watchdog_period()
+            if period is not None:
+                services.create_task(run_watchdog(period, lambda: True), name="watchdog")
+            sd_notify(f"READY=1\nSTATUS=serving {describe_model(doc)['schedules']} schedules")
             log.info("gateway running")
             await stop.wait()
+            sd_notify("STOPPING=1")
             raise _Shutdown  # noqa: TRY301 - the way out of a TaskGroup that cancels every service
     except* _Shutdown:
         pass
@@ -63,3 +79,10 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             loop.remove_signal_handler(sig)
     log.info("gateway stopped")
 
+
+async def _start(starting: Awaitable[None], what: str) -> None:
+    """Await a service's start; a refused bind becomes a `StartupError` that names the service."""
+    try:
+        await starting
+    except OSError as exc:
+        raise StartupError(f"{what} cannot start: {exc.strerror or exc}") from None

@@ -13,13 +13,15 @@ from typing import Any
 from relevent import __version__
 from relevent.app import describe_model, prepare, serve
 from relevent.config import load_settings
-from relevent.errors import ReleventError
+from relevent.errors import ReleventError, StartupError
 from relevent.obs.logging import configure_logging
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
 from relevent.scl.xsd import validate_xsd
 
-EX_OK, EX_INVALID, EX_USAGE, EX_CONFIG = 0, 1, 2, 78  # 78 = EX_CONFIG: systemd must not restart on it
+EX_OK, EX_INVALID, EX_USAGE = 0, 1, 2
+EX_UNAVAILABLE = 69  # a service could not start: systemd may retry
+EX_CONFIG = 78  # configuration or model error: systemd must not restart on it
 
 # CLI option -> (config section, key); these override the file and the environment.
 _OVERRIDES = {
@@ -85,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _run_loop(serve(settings, doc))
     except ReleventError as exc:
         print(f"relevent-gw: error: {exc}", file=sys.stderr)  # noqa: T201
-        return EX_CONFIG
+        return EX_UNAVAILABLE if isinstance(exc, StartupError) else EX_CONFIG
     return EX_OK
 
 

@@ -19,3 +19,7 @@ class SclError(ReleventError):
         self.line = line
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class StartupError(ReleventError):
+    """A service could not start (address in use, missing privileges); worth a restart by systemd."""

@@ -1,0 +1,61 @@
+"""The operator's HTTP endpoint: `/healthz` (process alive), `/readyz` (parts ready), `/metrics`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from relevent.obs.health import Readiness
+
+log = structlog.get_logger(__name__)
+
+
+def build_app(readiness: Readiness, registry: CollectorRegistry) -> web.Application:
+    """The aiohttp application with the three endpoints."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        status = 200 if readiness.ready else 503
+        return web.json_response({"ready": readiness.ready, "checks": readiness.snapshot()}, status=status)
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+class HttpEndpoint:
+    """Serves `build_app` on a host and port until cancelled."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._host = host
+        self._port = port
+        self.bound_port = 0
+
+    async def start(self) -> None:
+        """Bind the socket; raise OSError when the address is taken."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+        sockets = getattr(server, "sockets", None) or []
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        log.info("http listening", host=self._host, port=self.bound_port)
+
+    async def serve(self) -> None:
+        """Keep serving until the task is cancelled, then release the socket."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self._runner.cleanup()

@@ -1,0 +1,84 @@
+"""The daemon's operator interfaces: HTTP health/readiness/metrics, systemd notify and watchdog."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import run_cli, running
+
+pytestmark = pytest.mark.slow
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_health_readiness_and_metrics_endpoints(tmp_path: Path) -> None:
+    with running(["--state-dir", str(tmp_path), "--http-port", "0"]) as gw:
+        port = gw.wait_for("http listening")["port"]
+        gw.wait_for("gateway running")
+        assert _get(port, "/healthz") == (200, b'{"status": "ok"}')
+        status, body = _get(port, "/readyz")
+        assert status == 200
+        assert json.loads(body)["checks"]["scl_loaded"] is True
+        status, body = _get(port, "/metrics")
+        assert status == 200
+        assert body.startswith(b"#") or body == b""
+        assert gw.stop() == 0
+
+
+def test_http_port_in_use_exits_69_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("--state-dir", tmp_path, "--http-port", port)
+    assert result.returncode == 69
+    assert result.stderr.startswith(f"relevent-gw: error: HTTP endpoint 127.0.0.1:{port} cannot start")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(10)
+    yield sock
+    sock.close()
+
+
+def _messages_until(sock: socket.socket, wanted: str) -> list[str]:
+    seen: list[str] = []
+    while wanted not in seen:
+        seen.extend(sock.recv(4096).decode().splitlines())
+    return seen
+
+
+def test_sd_notify_ready_watchdog_and_stopping(tmp_path: Path, notify_socket: socket.socket) -> None:
+    env = {"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "200000"}
+    with running(["--state-dir", str(tmp_path / "s"), "--http-port", "0"], env=env) as gw:
+        first = _messages_until(notify_socket, "READY=1")
+        assert any(line.startswith("STATUS=serving 33 schedules") for line in first)
+        _messages_until(notify_socket, "WATCHDOG=1")
+        _messages_until(notify_socket, "WATCHDOG=1")
+        assert gw.stop() == 0
+        assert "STOPPING=1" in _messages_until(notify_socket, "STOPPING=1")
+
+
+def test_watchdog_is_off_for_another_pid(tmp_path: Path, notify_socket: socket.socket) -> None:
+    env = {"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "100000", "WATCHDOG_PID": "1"}
+    with running(["--state-dir", str(tmp_path / "s"), "--http-port", "0"], env=env) as gw:
+        _messages_until(notify_socket, "READY=1")
+        gw.wait_for("gateway running")
+        assert gw.stop() == 0
+        assert "WATCHDOG=1" not in _messages_until(notify_socket, "STOPPING=1")
