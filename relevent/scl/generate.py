@@ -13,8 +13,9 @@ Choices where the published reference models disagree or fall short:
 - The FSCC `ValSPS` is a plain SPS (a status, not a control), as in the older reference.
 - Reserve schedules are periodic with as many `StrTm` (with `setCal`) as the other schedules; only
   `StrTm01` is set: every hour from 2020-01-01T00:00:00Z, minute 0.
-- Reserve values: 0 for ActPow and MaxPow (MaxPow 0 is the fail-safe: no output while no other schedule
-  runs), `true` (connected) for OnOff, so a gateway without schedules never disconnects its devices.
+- Reserve values: 0 for ActPow and MaxPow (for MaxPow a fail-safe limit of 0 until a schedule sets one),
+  `true` (connected) for OnOff, so a gateway without schedules does not disconnect its devices; the
+  reference has `false` there.
 - Every LD (one per device) has its own LLN0, LPHD1 and `MMXU1.TotW` (measured active power, W).
 """
 
@@ -47,7 +48,7 @@ class ValueKind:
     slot_path: tuple[str, ...]  # path of the value inside a slot
     out_do: str  # the schedule's and controller's current value
     out_type: str
-    fscc_tag: str  # FSCC type id suffix, after the output's CDC
+    fscc_tag: str  # FSCC type id suffix; the reference names it after the output CDC (APC, SPC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,11 @@ _MMS_DOMAIN_MAX: Final = 64  # IED name + LD inst form the MMS domain name
 
 @dataclass(frozen=True, slots=True)
 class GeneratorOptions:
-    """What `relevent-gw scl generate` builds; raises ValueError when a value is out of range."""
+    """What `relevent-gw scl generate` builds; raises ValueError when a value is out of range.
+
+    The fields mirror the CLI: `--ied`, `--functions` (comma-separated, written in the given order),
+    `--schedules`, `--entries`, `--start-times` and `--devices`.
+    """
 
     ied: str = "DER_Scheduler_"
     functions: tuple[str, ...] = tuple(FUNCTIONS)
@@ -614,11 +619,15 @@ def _ln(ld: etree._Element, name: tuple[str, str, str], ln_type: str, desc: str 
     return _el(ld, "LN", prefix=prefix, lnClass=ln_class, inst=inst, lnType=ln_type, **_desc(desc))
 
 
+def _schedule_inst(index: int) -> str:
+    return f"{index:02d}"
+
+
 def _schedule_refs(fn: Function, ld: str, options: GeneratorOptions) -> Iterator[str]:
     """Yield the controller's `SchdNN` references: the ordinary schedules, then the reserve."""
     for i in _one_to(options.schedules):
-        yield f"@{ld}/{fn.prefix}FSCH{i:02d}"
-    yield f"@{ld}/{fn.reserve_prefix}FSCH01"
+        yield f"@{ld}/{fn.prefix}FSCH{_schedule_inst(i)}"
+    yield f"@{ld}/{fn.reserve_prefix}FSCH{_schedule_inst(1)}"
 
 
 def _write_controller(ld: etree._Element, ld_name: str, fn: Function, options: GeneratorOptions) -> None:
@@ -633,11 +642,11 @@ def _write_controller(ld: etree._Element, ld_name: str, fn: Function, options: G
 def _write_schedules(ld: etree._Element, fn: Function, options: GeneratorOptions) -> None:
     ln_type = fsch_type_id(fn.value, options, periodic=False)
     for i in _one_to(options.schedules):
-        ln = _ln(ld, (fn.prefix, "FSCH", f"{i:02d}"), ln_type, f"Schedule ({fn.desc})")
+        ln = _ln(ld, (fn.prefix, "FSCH", _schedule_inst(i)), ln_type, f"Schedule ({fn.desc})")
         _doi(ln, "NumEntr", {("setVal",): str(options.entries)})
     reserve = _ln(
         ld,
-        (fn.reserve_prefix, "FSCH", "01"),
+        (fn.reserve_prefix, "FSCH", _schedule_inst(1)),
         fsch_type_id(fn.value, options, periodic=True),
         f"Reserve schedule ({fn.desc})",
     )
@@ -659,7 +668,7 @@ def _write_schedules(ld: etree._Element, fn: Function, options: GeneratorOptions
 
 
 def _write_device(server: etree._Element, device: int, options: GeneratorOptions) -> None:
-    """One LD with the common LNs and, per function, its output, controller and schedules."""
+    """Write one LD: the common LNs, then per function its output, controller and schedules."""
     name = ld_inst(device)
     ld = _el(server, "LDevice", inst=name, desc=f"DER controller, device {device}")
     lln0 = _el(ld, "LN0", lnClass="LLN0", inst="", lnType="DERScheduler.LLN0")
@@ -738,7 +747,7 @@ def _write_ied(root: etree._Element, options: GeneratorOptions) -> None:
 def generate_scl(options: GeneratorOptions | None = None) -> etree._ElementTree:
     """Build the SCL 2007B4 document for `options` (the default model when None)."""
     options = options or GeneratorOptions()
-    # Parsed rather than built: SCL_NS as the default namespace (no prefix) is not expressible in the stubs.
+    # Parsed rather than built: lxml-stubs reject nsmap={None: ...}, the way to make SCL_NS the default.
     root = etree.fromstring(f'<SCL xmlns="{SCL_NS}" version="2007" revision="B" release="4"/>')
     _write_header_and_communication(root, options)
     _write_ied(root, options)

@@ -39,7 +39,7 @@ def load_schema(xsd_dir: str | Path) -> etree.XMLSchema:
 
 @functools.cache
 def _compiled_schema(xsd_dir: Path) -> etree.XMLSchema:
-    # Compiling the SCL schema takes ~0.1 s; a gateway or test run validates many files against one folder.
+    # Compiling re-reads the six schema files; a gateway or test run validates many files against one folder.
     return etree.XMLSchema(etree.parse(str(xsd_dir / SCHEMA_FILE), safe_parser()))
 
 
