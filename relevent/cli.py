@@ -128,7 +128,7 @@ def _scl_validate(args: argparse.Namespace) -> int:
     doc = load(args.file)
     errors = validate_xsd(args.file, args.xsd) if args.xsd else []
     for error in errors:
-        print(f"{args.file}: {error}")  # noqa: T201
+        print(error)  # noqa: T201 - each error names its file and line
     if not errors:
         print(f"{args.file}: ok {describe_model(doc)}")  # noqa: T201
     return EX_INVALID if errors else EX_OK

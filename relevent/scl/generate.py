@@ -1,5 +1,3 @@
-# Copyright 2026 the relevent-gw developers
-# SPDX-License-Identifier: Apache-2.0
 """Generate relevent-gw's default SCL model: a DER scheduler (IEC 61850-90-10) IED, type tables included.
 
 The object names and type ids are those of the public DER scheduler reference model (IED `DER_Scheduler_`,

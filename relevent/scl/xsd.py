@@ -1,5 +1,3 @@
-# Copyright 2026 the relevent-gw developers
-# SPDX-License-Identifier: Apache-2.0
 """Validate SCL files against the IEC 61850-6 XML schema.
 
 The schema is IEC-licensed and never shipped: callers pass the folder that holds `SCL.xsd` (for example

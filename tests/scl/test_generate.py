@@ -1,5 +1,3 @@
-# Copyright 2026 the relevent-gw developers
-# SPDX-License-Identifier: Apache-2.0
 """The default-model generator: schema validity, the shipped file, and the reference model's names."""
 
 from __future__ import annotations

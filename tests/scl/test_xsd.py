@@ -1,5 +1,3 @@
-# Copyright 2026 the relevent-gw developers
-# SPDX-License-Identifier: Apache-2.0
 """XSD validation: reference models, broken files, line numbers, safe parsing."""
 
 from __future__ import annotations
