@@ -1,11 +1,13 @@
 """Gateway configuration: a TOML file, `RELEVENT_<SECTION>__<KEY>` environment overrides, CLI overrides.
 
-Precedence, highest first: command line, environment, TOML file, defaults. Unknown keys are errors, so a typo
-never silently falls back to a default. Secrets are `SecretStr` and never appear in logs or error messages.
+Precedence, highest first: command line, environment, TOML file, systemd credentials
+(`$CREDENTIALS_DIRECTORY/<section>__<key>`, e.g. `mqtt__password`), defaults. Unknown keys are errors, so a
+typo never silently falls back to a default. Secrets are `SecretStr` and never appear in logs or error messages.
 """
 
 from __future__ import annotations
 
+import os
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -96,7 +99,12 @@ class Settings(BaseSettings):
     """The whole gateway configuration."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RELEVENT_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="RELEVENT_",
+        env_nested_delimiter="__",
+        secrets_nested_delimiter="__",  # systemd credential `mqtt__password` -> [mqtt] password
+        secrets_prefix="",
+        extra="forbid",
+        frozen=True,
     )
 
     gateway: GatewaySection = GatewaySection()
@@ -119,7 +127,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Command line over environment over the TOML file over systemd credentials."""
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.get())
-        return (init_settings, env_settings, toml, file_secret_settings)
+        return (init_settings, env_settings, toml, NestedSecretsSettingsSource(file_secret_settings))
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -128,7 +136,8 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
         raise ConfigError(f"configuration file {config_file} does not exist")
     token = _TOML_FILE.set(config_file)
     try:
-        return Settings(**(overrides or {}))
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        return Settings(_secrets_dir=credentials, **(overrides or {}))  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(_describe(exc, config_file)) from None
     except (OSError, ValueError) as exc:  # unreadable file, TOML syntax error

@@ -77,3 +77,18 @@ def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(_toml(tmp_path, '[mqtt]\npassword = "hunter2"\nheartbeat_s = -1\n'))
     assert "hunter2" not in str(caught.value)
+
+
+def test_systemd_credentials_fill_secrets_below_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "mqtt__password").write_text("from-credential")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = load_settings(_toml(tmp_path, '[mqtt]\nusername = "gw"\n'))
+    assert settings.mqtt.password is not None
+    assert settings.mqtt.password.get_secret_value() == "from-credential"
+    overridden = load_settings(_toml(tmp_path, '[mqtt]\npassword = "from-file"\n'))
+    assert overridden.mqtt.password is not None
+    assert overridden.mqtt.password.get_secret_value() == "from-file"
