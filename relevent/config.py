@@ -2,7 +2,7 @@
 
 Precedence, highest first: command line, environment, TOML file, systemd credentials
 (`$CREDENTIALS_DIRECTORY/<section>__<key>`, e.g. `mqtt__password`), defaults. Unknown keys are errors, so a
-typo never silently falls back to a default. Secrets are `SecretStr` and never appear in logs or error messages.
+typo never silently falls back to a default. Secrets are `SecretStr`: never in logs or error messages.
 """
 
 from __future__ import annotations
