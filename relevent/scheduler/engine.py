@@ -1,0 +1,496 @@
+"""The scheduler engine: commands in, events out, one loop timer for the next nominal instant.
+
+Timing: the engine arms a single `loop.call_at` for the earliest instant any schedule changes (start, entry
+boundary, end), converting wall time to loop time when arming. The callback processes the instant it was
+armed for (its *nominal* time), never "now", so a timer firing a little early or late changes no boundary;
+a late timer catches up instant by instant. A wall-clock step (detected at a timer, or reported through
+`clock_stepped`) jumps every schedule to the new time and re-arms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Iterable, Mapping
+
+import structlog
+
+from relevent.refs import full_ref
+from relevent.scheduler.attributes import (
+    ControllerAttributes,
+    Param,
+    ScheduleAttributes,
+    StatusItem,
+    apply_write,
+)
+from relevent.scheduler.clock import Clock
+from relevent.scheduler.commands import ACCEPTED, Actor, CommandResult, Rejected, RejectionError, RejectReason
+from relevent.scheduler.controller import Controller, Output, ctl_ent_problem, schedule_ref_problem
+from relevent.scheduler.events import (
+    AttributeChanged,
+    AttributeData,
+    AttributeValue,
+    Event,
+    EventBus,
+    OutputChanged,
+    Subscriber,
+)
+from relevent.scheduler.forecast import ForecastPoint, forecast
+from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
+from relevent.scheduler.policy import SchedulePolicy, default_policy
+from relevent.scheduler.restore import restore_timeline
+from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleParams
+from relevent.scheduler.spec import ModelSpec
+from relevent.scheduler.store import Store, StoreError
+from relevent.scheduler.timeline import Timeline
+from relevent.scheduler.values import CoercionError, Timestamp
+
+_log = structlog.get_logger(__name__)
+
+# A timer this far off its nominal wall time means the wall clock was stepped (or the loop stalled).
+STEP_TOLERANCE = 1.0
+
+
+class Engine:
+    """The IEC 61850-90-10 scheduler of one SCL model.
+
+    Call `start()` on the running loop, then `snapshot()` to mirror the model; afterwards every change
+    arrives as an event. Commands are synchronous, persisted before they return, and never raise.
+    """
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        *,
+        clock: Clock,
+        store: Store,
+        policies: Mapping[str, SchedulePolicy] | None = None,
+    ) -> None:
+        self._model = model
+        self._clock = clock
+        self._store = store
+        policies = policies or {}
+        self._policies = {spec.ref: policies.get(spec.ref, default_policy(spec)) for spec in model.schedules}
+        self._schedule_specs = {spec.ref: spec for spec in model.schedules}
+        self._schedule_attrs = {spec.ref: ScheduleAttributes(spec) for spec in model.schedules}
+        self._controller_attrs = {spec.ref: ControllerAttributes(spec) for spec in model.controllers}
+        self._bus = EventBus()
+        self._published: dict[str, AttributeValue] = {}
+        self._outputs: dict[str, Output] = {}
+        self._timeline: Timeline | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for: Timestamp | None = None
+        self._now: Timestamp = 0.0
+
+    # ---- life cycle -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Restore the stored state (or the SCL's), start the reserve schedules and arm the timer.
+
+        Raises `StoreError` when the store cannot be read or written.
+        """
+        self._loop = asyncio.get_running_loop()
+        now = self._clock.now()
+        restored = restore_timeline(self._model, self._store.load(), now)
+        timeline = self._timeline = restored.timeline
+        self._now = now
+        defaults = [a.defaults() for a in self._schedule_attrs.values()]
+        defaults += [a.defaults() for a in self._controller_attrs.values()]
+        for listing in defaults:
+            self._published.update({ref: _invalid(value, now) for ref, value in listing.items()})
+        self._collect(now, timeline.schedules.values(), {})  # the baseline: adapters read it with snapshot()
+        self._store.commit(
+            [s.record() for s in timeline.schedules.values()],
+            [c.record() for c in timeline.controllers.values()],
+            restored.dropped,
+        )
+        self._rearm()
+
+    def stop(self) -> None:
+        """Cancel the timer; later commands are answered temporarily-unavailable."""
+        self._disarm()
+        self._timeline = None
+        self._loop = None
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Register a synchronous event callback (called on the loop); return its unsubscribe function."""
+        return self._bus.subscribe(callback)
+
+    def clock_stepped(self) -> None:
+        """Re-evaluate every schedule at the new wall time and re-arm (call after an NTP step)."""
+        timeline = self._timeline
+        if timeline is None:
+            return
+        now = self._clock.now()
+        _log.info("wall clock stepped", by=now - self._now)
+        self._disarm()
+        before = {s.ref: (s.params, s.enabled) for s in timeline.schedules.values()}
+        for schedule in timeline.schedules.values():
+            schedule.jump_to(now)
+        self._now = now
+        self._settle(now, timeline.schedules.values(), before)
+        self._rearm()
+
+    # ---- commands ---------------------------------------------------------------------------------------
+
+    def write(self, ref: str, value: object, actor: Actor) -> CommandResult:
+        """Write one parameter DA (`<FSCH>.ValASG001.setMag.f`, `.StrTm01.setTm`, `<FSCC>.Schd03.setSrcRef`).
+
+        Values: float (ASG), bool (SPG, SchdReuse), int (ING, ENG, NumEntr, SchdIntv, SchdPrio, setCal
+        members), float epoch seconds (setTm), `CalendarTime` (whole setCal), str (references).
+        """
+        return self._command("write", ref, actor, lambda now, full: self._write(full, value, actor, now))
+
+    def operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor) -> CommandResult:
+        """Operate `<FSCH>.EnaReq` or `<FSCH>.DsaReq` (direct control with normal security)."""
+        return self._command(
+            "operate", ref, actor, lambda now, full: self._operate(full, ctl_val, test, actor, now)
+        )
+
+    def read(self, ref: str) -> AttributeValue | Rejected:
+        """Return the current value of one DA (both reference forms accepted)."""
+        full = full_ref(ref, self._model.ied_name)
+        if full in self._published:
+            return self._published[full]
+        timeline = self._timeline
+        if timeline is None:
+            return Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
+        owner, _, _ = full.partition(".")
+        listing = self._parameters(timeline, owner)
+        if full in listing:
+            return AttributeValue(listing[full], quality_good=True, timestamp=self._now)
+        head, _, member = full.rpartition(".")
+        cal = listing.get(head)
+        if isinstance(cal, CalendarTime) and member in CALENDAR_FIELDS:
+            return AttributeValue(
+                getattr(cal, CALENDAR_FIELDS[member][0]), quality_good=True, timestamp=self._now
+            )
+        return Rejected(RejectReason.OBJECT_UNDEFINED, f"no attribute {full!r}")
+
+    def snapshot(self) -> dict[str, AttributeValue]:
+        """Every attribute the scheduler serves (parameters and status), for an adapter's start-up."""
+        timeline = self._timeline
+        if timeline is None:
+            return {}
+        attributes = {
+            ref: AttributeValue(value, quality_good=True, timestamp=self._now)
+            for owner in [*timeline.schedules, *timeline.controllers]
+            for ref, value in self._parameters(timeline, owner).items()
+        }
+        attributes.update(self._published)
+        return attributes
+
+    def output(self, controller_ref: str) -> Output | None:
+        """The current output of a controller (None for an unknown controller or before start)."""
+        full = full_ref(controller_ref, self._model.ied_name)
+        return self._outputs.get(full) if self._timeline is not None else None
+
+    def forecast(self, controller_ref: str, t0: Timestamp, t1: Timestamp) -> list[ForecastPoint]:
+        """The output of a controller over [t0, t1] if nothing is written meanwhile (equal values merged)."""
+        full = full_ref(controller_ref, self._model.ied_name)
+        timeline = self._timeline
+        if timeline is None or full not in timeline.controllers:
+            return []
+        now = self._command_time()
+        self._catch_up(now)
+        return forecast(timeline, full, t0, t1, now)
+
+    # ---- command handling -------------------------------------------------------------------------------
+
+    def _command(
+        self, kind: str, ref: str, actor: Actor, handler: Callable[[Timestamp, str], None]
+    ) -> CommandResult:
+        full = full_ref(ref, self._model.ied_name)
+        result: CommandResult = ACCEPTED
+        if self._timeline is None:
+            result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
+        else:
+            now = self._command_time()
+            self._catch_up(now)
+            try:
+                handler(now, full)
+            except RejectionError as rejection:
+                result = rejection.rejected
+            self._rearm()
+        _log.info(
+            "scheduler command",
+            command=kind,
+            ref=full,
+            protocol=actor.protocol,
+            peer=actor.peer,
+            user=actor.user,
+            result=type(result).__name__,
+            reason=result.reason.value if isinstance(result, Rejected) else None,
+        )
+        return result
+
+    def _write(self, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
+        owner, _, _ = ref.partition(".")
+        if owner in self._schedule_attrs:
+            self._write_schedule(owner, ref, value, actor, now)
+        elif owner in self._controller_attrs:
+            self._write_controller(owner, ref, value, now)
+        else:
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule or controller {owner!r}")
+
+    def _write_schedule(self, owner: str, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
+        attrs = self._schedule_attrs[owner]
+        address = attrs.address(ref)
+        if address is None:
+            if attrs.is_status(ref):
+                raise RejectionError(RejectReason.ACCESS_DENIED, f"{ref} is read-only")
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no writable attribute {ref!r}")
+        if not self._policies[owner].allows_write(address.param.lockable, actor):
+            raise RejectionError(
+                RejectReason.ACCESS_DENIED, f"{address.param.lockable.value} of {owner} is locked"
+            )
+        schedule = self._schedules()[owner]
+        try:
+            params = apply_write(schedule.spec, schedule.params, address, value)
+        except CoercionError as exc:
+            reason = RejectReason.TYPE_CONFLICT if exc.type_conflict else RejectReason.VALUE_INVALID
+            raise RejectionError(reason, f"{ref}: {exc}") from exc
+        start = params.starts[address.index]
+        if address.param is Param.SET_TM and start.is_set and not start.periodic:
+            duration = params.num_entr * params.schd_intv * schedule.spec.intv_unit
+            if start.set_tm + duration <= now:
+                raise RejectionError(
+                    RejectReason.VALUE_INVALID, f"{ref}: the run starting then is already over"
+                )
+        error = schedule.write_error(params)
+        if error is not EnaErr.NONE:
+            raise RejectionError(
+                RejectReason.VALUE_INVALID, f"{ref}: would invalidate the enabled schedule ({error.name})"
+            )
+        self._change(now, [schedule], [], lambda: schedule.set_params(params, now))
+
+    def _write_controller(self, owner: str, ref: str, value: object, now: Timestamp) -> None:
+        attrs = self._controller_attrs[owner]
+        controller = self._controllers()[owner]
+        slot = attrs.slot_of(ref)
+        if ref != attrs.ctl_ent_ref and slot is None:
+            if attrs.is_status(ref):
+                raise RejectionError(RejectReason.ACCESS_DENIED, f"{ref} is read-only")
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no writable attribute {ref!r}")
+        if not isinstance(value, str):
+            raise RejectionError(
+                RejectReason.TYPE_CONFLICT, f"{ref}: expected an object reference, got {value!r}"
+            )
+        target = full_ref(value, self._model.ied_name)
+        refs = list(controller.schedule_refs)
+        ctl_ent = controller.ctl_ent
+        if slot is None:
+            problem = ctl_ent_problem(controller.spec, target, self._model.targets)
+            ctl_ent = target
+        else:
+            problem = schedule_ref_problem(controller.spec, target, self._schedule_specs)
+            if problem is None and target and target in refs and refs[slot] != target:
+                problem = f"{target!r} is already in the schedule list"
+            refs[slot] = target
+        if problem is not None:
+            raise RejectionError(RejectReason.VALUE_INVALID, f"{ref}: {problem}")
+        self._change(now, [], [controller], lambda: controller.rebind(tuple(refs), ctl_ent))
+
+    def _operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor, now: Timestamp) -> None:
+        owner, _, control = ref.removesuffix(".Oper").partition(".")
+        if owner not in self._schedule_attrs or control not in ("EnaReq", "DsaReq"):
+            raise RejectionError(
+                RejectReason.OBJECT_UNDEFINED, f"{ref} is not EnaReq or DsaReq of a schedule"
+            )
+        if not self._policies[owner].allows_control(actor):
+            raise RejectionError(RejectReason.ACCESS_DENIED, f"enable/disable of {owner} is locked")
+        if not ctl_val or test:
+            return
+        schedule = self._schedules()[owner]
+        if control == "DsaReq":
+            self._change(now, [schedule], [], lambda: schedule.disable(now))
+            return
+        self._change(now, [schedule], [], lambda: self._enable(schedule, now))
+        if schedule.ena_err is not EnaErr.NONE:
+            raise RejectionError(
+                RejectReason.VALUE_INVALID,
+                f"{owner} cannot be enabled: {schedule.ena_err.name}",
+                schd_ena_err=int(schedule.ena_err),
+            )
+
+    @staticmethod
+    def _enable(schedule: Schedule, now: Timestamp) -> None:
+        schedule.enable(now)
+
+    def _change(
+        self,
+        now: Timestamp,
+        schedules: list[Schedule],
+        controllers: list[Controller],
+        mutate: Callable[[], None],
+    ) -> None:
+        """Apply one accepted change, persist it (or undo it), then publish what changed."""
+        timeline = self._timeline
+        assert timeline is not None  # commands run only after start()
+        before = {s.ref: (s.params, s.enabled) for s in schedules}
+        schedule_backups = [s.clone() for s in schedules]
+        controller_backups = [c.record() for c in controllers]
+        controller_params = {c.ref: self._parameters(timeline, c.ref) for c in controllers}
+        mutate()
+        try:
+            self._store.commit([s.record() for s in schedules], [c.record() for c in controllers])
+        except StoreError as exc:
+            for backup in schedule_backups:
+                timeline.schedules[backup.ref] = backup
+            for record in controller_backups:
+                timeline.controllers[record.ref] = Controller(timeline.controllers[record.ref].spec, record)
+            _log.exception("store failed, change undone")
+            raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, "the state store failed") from exc
+        events = self._collect(now, schedules, before)
+        for controller in controllers:
+            events[:0] = self._parameter_events(controller_params[controller.ref], controller.ref, now)
+        self._emit(events)
+
+    # ---- timing -----------------------------------------------------------------------------------------
+
+    def _on_timer(self, nominal: Timestamp) -> None:
+        self._timer = self._armed_for = None
+        now = self._clock.now()
+        if abs(now - nominal) > STEP_TOLERANCE:
+            self.clock_stepped()
+            return
+        self._catch_up(max(nominal, now))
+        self._rearm()
+
+    def _catch_up(self, until: Timestamp) -> None:
+        """Process every instant up to `until` in order, each at its nominal time."""
+        timeline = self._timeline
+        assert timeline is not None
+        while (t := timeline.next_instant()) is not None and t <= until:
+            due = timeline.due(t)
+            before = {s.ref: (s.params, s.enabled) for s in due}
+            for schedule in due:
+                schedule.advance_to(t)
+            self._now = t
+            self._settle(t, due, before)
+        self._now = max(self._now, until)
+
+    def _settle(
+        self, t: Timestamp, schedules: Iterable[Schedule], before: Mapping[str, tuple[ScheduleParams, bool]]
+    ) -> None:
+        """Publish the changes of schedules that moved on by themselves, then persist consumed start times."""
+        schedules = list(schedules)
+        self._emit(self._collect(t, schedules, before))
+        changed = [s for s in schedules if (s.params, s.enabled) != before[s.ref]]
+        if changed:
+            try:
+                self._store.commit([s.record() for s in changed])
+            except StoreError:
+                _log.exception("store failed, consumed start times not persisted")
+
+    def _command_time(self) -> Timestamp:
+        # A timer may fire a little early; commands never act before an instant already processed.
+        return max(self._clock.now(), self._now)
+
+    def _rearm(self) -> None:
+        timeline, loop = self._timeline, self._loop
+        if timeline is None or loop is None:
+            return
+        nominal = timeline.next_instant()
+        if nominal == self._armed_for:
+            return
+        self._disarm()
+        if nominal is not None:
+            self._timer = loop.call_at(loop.time() + (nominal - self._clock.now()), self._on_timer, nominal)
+            self._armed_for = nominal
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._armed_for = None
+
+    # ---- publishing -------------------------------------------------------------------------------------
+
+    def _collect(
+        self, t: Timestamp, schedules: Iterable[Schedule], before: Mapping[str, tuple[ScheduleParams, bool]]
+    ) -> list[Event]:
+        """Update the published attributes at `t`; return the events, outputs first (latency matters most)."""
+        timeline = self._timeline
+        assert timeline is not None
+        outputs: list[Event] = []
+        attributes: list[Event] = []
+        for schedule in schedules:
+            params_before = before.get(schedule.ref, (schedule.params, schedule.enabled))[0]
+            if params_before is not schedule.params:
+                attrs = self._schedule_attrs[schedule.ref]
+                attributes += self._parameter_events(attrs.parameters(params_before), schedule.ref, t)
+            for item in self._schedule_attrs[schedule.ref].status(schedule.status()):
+                self._update(attributes, item, t)
+        for controller in timeline.controllers.values():
+            output = controller.output(timeline.schedules)
+            if output != self._outputs.get(controller.ref):
+                self._outputs[controller.ref] = output
+                outputs.append(OutputChanged(controller.ref, output.value, output.source, output.priority, t))
+            for item in self._controller_attrs[controller.ref].status(output):
+                self._update(attributes, item, t)
+            target = self._model.targets.get(controller.ctl_ent)
+            if target is not None:
+                self._published.setdefault(target.value_ref, _invalid(target.value_type.default, t))
+                self._update(
+                    attributes, StatusItem(target.value_ref, output.value, output.value is not None), t
+                )
+        return outputs + attributes
+
+    def _update(self, events: list[Event], item: StatusItem, t: Timestamp) -> None:
+        """Publish one status attribute at `t` if it changed; a value of None keeps the last value.
+
+        An attribute with its own time (a schedule's output) also changes with it: each boundary counts.
+        """
+        old = self._published[item.ref]
+        shown = old.value if item.value is None else item.value
+        stamp = t if item.stamp is None else item.stamp
+        if (
+            old.quality_good == item.quality_good
+            and old.value == shown
+            and (item.stamp is None or old.timestamp == stamp)
+        ):
+            return
+        self._published[item.ref] = AttributeValue(shown, quality_good=item.quality_good, timestamp=stamp)
+        events.append(AttributeChanged(item.ref, shown, quality_good=item.quality_good, timestamp=stamp))
+
+    def _parameter_events(self, old: Mapping[str, AttributeData], owner: str, t: Timestamp) -> list[Event]:
+        timeline = self._timeline
+        assert timeline is not None
+        new = self._parameters(timeline, owner)
+        return [
+            AttributeChanged(ref, value, quality_good=True, timestamp=t)
+            for ref, value in new.items()
+            if not _same(old.get(ref), value)
+        ]
+
+    def _parameters(self, timeline: Timeline, owner: str) -> dict[str, AttributeData]:
+        if owner in timeline.schedules:
+            return self._schedule_attrs[owner].parameters(timeline.schedules[owner].params)
+        if owner in timeline.controllers:
+            controller = timeline.controllers[owner]
+            return self._controller_attrs[owner].parameters(controller.schedule_refs, controller.ctl_ent)
+        return {}
+
+    def _emit(self, events: list[Event]) -> None:
+        for event in events:
+            self._bus.emit(event)
+
+    def _schedules(self) -> dict[str, Schedule]:
+        assert self._timeline is not None
+        return self._timeline.schedules
+
+    def _controllers(self) -> dict[str, Controller]:
+        assert self._timeline is not None
+        return self._timeline.controllers
+
+
+def _invalid(value: AttributeData, t: Timestamp) -> AttributeValue:
+    return AttributeValue(value, quality_good=False, timestamp=t)
+
+
+def _same(old: AttributeData | None, new: AttributeData) -> bool:
+    """Equality that treats NaN (a "missing" schedule value) as equal to itself."""
+    if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
+        return True
+    return old == new

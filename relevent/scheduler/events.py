@@ -1,0 +1,75 @@
+"""Events the engine emits to adapters, and the synchronous fan-out to their callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import structlog
+
+from relevent.scheduler.periodic import CalendarTime
+from relevent.scheduler.values import ScheduleValue, Timestamp
+
+AttributeData: TypeAlias = ScheduleValue | str | CalendarTime
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    """An attribute as an adapter mirrors it: value, quality (`q` good or invalid) and time (`t`)."""
+
+    value: AttributeData
+    quality_good: bool
+    timestamp: Timestamp
+
+
+@dataclass(frozen=True)
+class AttributeChanged:
+    """An attribute of the served model changed.
+
+    `ref` is the full DA reference of the value (`.../ActPow_FSCH01.ValMV.mag.f`, `.SchdSt.stVal`,
+    `.StrTm01.setCal` as a whole struct); adapters write `q` and `t` of the same DO from `quality_good` and
+    `timestamp` where the DO has them.
+    """
+
+    ref: str
+    value: AttributeData
+    quality_good: bool
+    timestamp: Timestamp
+
+
+@dataclass(frozen=True)
+class OutputChanged:
+    """A controller's output changed; `value` None is "no value" (devices fall back)."""
+
+    controller: str
+    value: ScheduleValue | None
+    source: str | None
+    priority: int | None
+    timestamp: Timestamp
+
+
+Event: TypeAlias = AttributeChanged | OutputChanged
+Subscriber: TypeAlias = Callable[[Event], None]
+
+
+class EventBus:
+    """Calls every subscriber, in subscription order, on the loop; one failing subscriber harms no other."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Register `callback`; return a function that unregisters it."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def emit(self, event: Event) -> None:
+        """Deliver one event to every subscriber."""
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - an adapter's bug must not stop the scheduler
+                _log.exception("subscriber failed", event=event)

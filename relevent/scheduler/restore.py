@@ -1,0 +1,109 @@
+"""Start-up: the timeline from the SCL model and whatever stored state still fits it (spec section 7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from relevent.scheduler.controller import (
+    Controller,
+    ControllerRecord,
+    ctl_ent_problem,
+    schedule_ref_problem,
+)
+from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleRecord
+from relevent.scheduler.spec import ControllerSpec, ModelSpec, ScheduleSpec
+from relevent.scheduler.store import StoredState
+from relevent.scheduler.timeline import Timeline
+from relevent.scheduler.values import Timestamp
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """The timeline at start-up and the stored refs that did not fit the model (to delete)."""
+
+    timeline: Timeline
+    dropped: tuple[str, ...]
+
+
+def restore_timeline(model: ModelSpec, stored: StoredState, now: Timestamp) -> Restored:
+    """Rebuild every schedule and controller at `now`; start the reserve schedules.
+
+    A stored run still in progress resumes at the right entry; one that ended meanwhile has ended.
+    """
+    dropped = list(stored.unreadable)
+    for ref in stored.unreadable:
+        _log.warning("stored state unreadable, dropped", ref=ref)
+    schedule_specs = {spec.ref: spec for spec in model.schedules}
+    controller_specs = {spec.ref: spec for spec in model.controllers}
+    for ref in [*stored.schedules, *stored.controllers]:
+        if ref not in schedule_specs and ref not in controller_specs:
+            _log.warning("stored object no longer in the SCL model, dropped", ref=ref)
+            dropped.append(ref)
+
+    schedules = []
+    for spec in model.schedules:
+        schedule = _restore_schedule(spec, stored.schedules.get(spec.ref), now, dropped)
+        if spec.reserve and not schedule.enabled and schedule.enable(now) is not EnaErr.NONE:
+            _log.warning("reserve schedule cannot start", ref=spec.ref, schd_ena_err=int(schedule.ena_err))
+        schedules.append(schedule)
+    controllers = [
+        _restore_controller(spec, stored.controllers.get(spec.ref), model, schedule_specs, dropped)
+        for spec in model.controllers
+    ]
+    return Restored(Timeline(schedules, controllers), tuple(dropped))
+
+
+def schedule_misfit(spec: ScheduleSpec, record: ScheduleRecord) -> str | None:
+    """Return why a stored schedule no longer fits its SCL description, or None."""
+    params = record.params
+    if record.kind != spec.kind.value:
+        return f"value kind changed from {record.kind} to {spec.kind.value}"
+    if len(params.values) != len(spec.value_names):
+        return f"value slots changed from {len(params.values)} to {len(spec.value_names)}"
+    if [s.periodic for s in params.starts] != [s.periodic for s in spec.start_times]:
+        return "start times changed"
+    if any(type(v) is not type(spec.kind.value_type.default) for v in params.values):
+        return "stored values have the wrong type"
+    return None
+
+
+def _restore_schedule(
+    spec: ScheduleSpec, record: ScheduleRecord | None, now: Timestamp, dropped: list[str]
+) -> Schedule:
+    if record is not None:
+        problem = schedule_misfit(spec, record)
+        if problem is None:
+            schedule = Schedule.from_record(spec, record)
+            schedule.jump_to(now)
+            return schedule
+        _log.warning("stored schedule does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
+        dropped.append(spec.ref)
+    schedule = Schedule(spec)
+    schedule.resync(now)
+    return schedule
+
+
+def _restore_controller(
+    spec: ControllerSpec,
+    record: ControllerRecord | None,
+    model: ModelSpec,
+    schedule_specs: dict[str, ScheduleSpec],
+    dropped: list[str],
+) -> Controller:
+    if record is None:
+        return Controller(spec)
+    problems = [
+        "SchdNN count changed" if len(record.schedule_refs) != len(spec.schedule_names) else None,
+        *(schedule_ref_problem(spec, ref, schedule_specs) for ref in record.schedule_refs),
+        ctl_ent_problem(spec, record.ctl_ent, model.targets),
+    ]
+    problem = next((p for p in problems if p is not None), None)
+    if problem is None:
+        return Controller(spec, record)
+    _log.warning("stored controller does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
+    dropped.append(spec.ref)
+    return Controller(spec)

@@ -1,0 +1,218 @@
+"""Persistence of schedule and controller state: a small interface and its SQLite (WAL) implementation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from relevent.errors import ReleventError
+from relevent.scheduler.controller import ControllerRecord
+from relevent.scheduler.periodic import CalendarTime
+from relevent.scheduler.schedule import EnaErr, Run, ScheduleParams, ScheduleRecord
+from relevent.scheduler.starts import StartTime
+
+SCHEMA_VERSION = 1
+
+_log = structlog.get_logger(__name__)
+
+
+class StoreError(ReleventError):
+    """The store cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What a store holds; rows it could not decode are listed in `unreadable` (refs)."""
+
+    schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
+    controllers: dict[str, ControllerRecord] = field(default_factory=dict)
+    unreadable: tuple[str, ...] = ()
+
+
+class Store(Protocol):
+    """Where the engine keeps its state; `commit` is atomic and durable when it returns."""
+
+    def load(self) -> StoredState:
+        """Return everything stored."""
+        ...
+
+    def commit(
+        self,
+        schedules: Sequence[ScheduleRecord] = (),
+        controllers: Sequence[ControllerRecord] = (),
+        dropped: Sequence[str] = (),
+    ) -> None:
+        """Store records and delete the rows of `dropped` refs in one transaction; raise `StoreError`."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...
+
+
+class SqliteStore:
+    """SQLite in WAL mode with synchronous=FULL: a commit survives a power loss once it returned."""
+
+    def __init__(self, path: str | Path) -> None:
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS schedule (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS controller (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
+            )
+            self._check_version()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from exc
+
+    def load(self) -> StoredState:
+        """Return everything stored; undecodable rows are reported, not raised."""
+        schedules: dict[str, ScheduleRecord] = {}
+        controllers: dict[str, ControllerRecord] = {}
+        unreadable: list[str] = []
+        try:
+            for ref, data in self._db.execute("SELECT ref, data FROM schedule"):
+                try:
+                    schedules[ref] = _decode_schedule(ref, json.loads(data))
+                except (KeyError, TypeError, ValueError):
+                    unreadable.append(ref)
+            for ref, data in self._db.execute("SELECT ref, data FROM controller"):
+                try:
+                    decoded = json.loads(data)
+                    controllers[ref] = ControllerRecord(
+                        ref, tuple(decoded["schedule_refs"]), decoded["ctl_ent"]
+                    )
+                except (KeyError, TypeError, ValueError):
+                    unreadable.append(ref)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store: {exc}") from exc
+        return StoredState(schedules, controllers, tuple(unreadable))
+
+    def commit(
+        self,
+        schedules: Sequence[ScheduleRecord] = (),
+        controllers: Sequence[ControllerRecord] = (),
+        dropped: Sequence[str] = (),
+    ) -> None:
+        """Store records and delete the rows of `dropped` refs in one transaction."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("DELETE FROM schedule WHERE ref = ?", [(ref,) for ref in dropped])
+                self._db.executemany("DELETE FROM controller WHERE ref = ?", [(ref,) for ref in dropped])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO schedule (ref, data) VALUES (?, ?)",
+                    [(r.ref, json.dumps(_encode_schedule(r))) for r in schedules],
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO controller (ref, data) VALUES (?, ?)",
+                    [
+                        (r.ref, json.dumps({"schedule_refs": r.schedule_refs, "ctl_ent": r.ctl_ent}))
+                        for r in controllers
+                    ],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the store: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] == str(SCHEMA_VERSION):
+            return
+        if row is not None:
+            # An unknown layout cannot be read safely: start empty rather than apply half of it.
+            _log.warning(
+                "store schema version differs, stored state dropped", found=row[0], expected=SCHEMA_VERSION
+            )
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("DELETE FROM schedule")
+        self._db.execute("DELETE FROM controller")
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        self._db.execute("COMMIT")
+
+
+def _encode_start(start: StartTime) -> dict[str, Any]:
+    return {"set_tm": start.set_tm, "cal": dataclasses.asdict(start.cal) if start.cal else None}
+
+
+def _decode_start(data: dict[str, Any]) -> StartTime:
+    cal = data["cal"]
+    return StartTime(float(data["set_tm"]), CalendarTime(**cal) if cal is not None else None)
+
+
+def _encode_schedule(record: ScheduleRecord) -> dict[str, Any]:
+    params, run = record.params, record.run
+    return {
+        "kind": record.kind,
+        "params": {
+            "values": list(params.values),
+            "num_entr": params.num_entr,
+            "schd_intv": params.schd_intv,
+            "schd_prio": params.schd_prio,
+            "starts": [_encode_start(s) for s in params.starts],
+            "reuse": params.reuse,
+        },
+        "enabled": record.enabled,
+        "ena_err": int(record.ena_err),
+        "run": None
+        if run is None
+        else {
+            "start": run.start,
+            "slot": run.slot,
+            "origin": _encode_start(run.origin),
+            "num_entr": run.num_entr,
+            "intv": run.intv,
+        },
+        "entry": record.entry,
+        "value": record.value,
+        "at": record.at,
+    }
+
+
+def _decode_schedule(ref: str, data: dict[str, Any]) -> ScheduleRecord:
+    p, run = data["params"], data["run"]
+    params = ScheduleParams(
+        values=tuple(p["values"]),
+        num_entr=int(p["num_entr"]),
+        schd_intv=int(p["schd_intv"]),
+        schd_prio=int(p["schd_prio"]),
+        starts=tuple(_decode_start(s) for s in p["starts"]),
+        reuse=bool(p["reuse"]),
+    )
+    return ScheduleRecord(
+        ref=ref,
+        kind=str(data["kind"]),
+        params=params,
+        enabled=bool(data["enabled"]),
+        ena_err=EnaErr(data["ena_err"]),
+        run=None
+        if run is None
+        else Run(
+            float(run["start"]),
+            int(run["slot"]),
+            _decode_start(run["origin"]),
+            int(run["num_entr"]),
+            float(run["intv"]),
+        ),
+        entry=int(data["entry"]),
+        value=data["value"],
+        at=float(data["at"]),
+    )

@@ -1,0 +1,85 @@
+"""Value and time representations shared by the scheduler core.
+
+Timestamps are `float` seconds since 1970-01-01T00:00:00Z (UTC) everywhere in the API: clock readings,
+`StrTm.setTm`, `ActStrTm`/`NxtStrTm`, event times. `0.0` is the IEC 61850 "not set" start time.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import TypeAlias
+
+from relevent.errors import ReleventError
+
+Timestamp: TypeAlias = float
+ScheduleValue: TypeAlias = float | bool | int
+
+NOT_SET: Timestamp = 0.0
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+
+class ValueType(Enum):
+    """The Python type carried by a schedule value, a controller output or a controlled entity."""
+
+    FLOAT = "float"
+    BOOL = "bool"
+    INT = "int"
+
+    @property
+    def default(self) -> ScheduleValue:
+        """The value an attribute of this type holds before anything was written."""
+        return {ValueType.FLOAT: 0.0, ValueType.BOOL: False, ValueType.INT: 0}[self]
+
+
+class CoercionError(ReleventError):
+    """A raw value cannot be converted; `type_conflict` tells a wrong type from a wrong value."""
+
+    def __init__(self, message: str, *, type_conflict: bool) -> None:
+        super().__init__(message)
+        self.type_conflict = type_conflict
+
+
+def coerce_value(value_type: ValueType, raw: object) -> ScheduleValue:
+    """Convert a written value to `value_type`; raise `CoercionError` on a wrong type or an INT32 overflow.
+
+    NaN and infinities are kept on purpose: they are "missing values" that enable validation reports (code 4).
+    """
+    if value_type is ValueType.BOOL:
+        if isinstance(raw, bool):
+            return raw
+        raise CoercionError(f"expected a boolean, got {raw!r}", type_conflict=True)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise CoercionError(f"expected a number, got {raw!r}", type_conflict=True)
+    if value_type is ValueType.FLOAT:
+        return float(raw)
+    return coerce_int32(raw)
+
+
+def coerce_int32(raw: object) -> int:
+    """Convert a written INT32 (an int, or a float holding a whole number) or raise `CoercionError`."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise CoercionError(f"expected an integer, got {raw!r}", type_conflict=True)
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise CoercionError(f"expected an integer, got {raw!r}", type_conflict=True)
+        raw = int(raw)
+    if not INT32_MIN <= raw <= INT32_MAX:
+        raise CoercionError(f"{raw} is outside INT32", type_conflict=False)
+    return raw
+
+
+def coerce_timestamp(raw: object) -> Timestamp:
+    """Convert a written UTC timestamp (epoch seconds) or raise `CoercionError`."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise CoercionError(f"expected epoch seconds, got {raw!r}", type_conflict=True)
+    value = float(raw)
+    if not math.isfinite(value) or value < 0:
+        raise CoercionError(f"{raw!r} is not a UTC timestamp", type_conflict=False)
+    return value
+
+
+def is_valid_value(value: ScheduleValue) -> bool:
+    """Return whether a schedule value may be output (floats must be finite)."""
+    return not isinstance(value, float) or math.isfinite(value)
