@@ -1,0 +1,1 @@
+"""Downstream adapters: output events in, device commands out; device data back to the core."""

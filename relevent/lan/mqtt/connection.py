@@ -1,0 +1,221 @@
+"""The broker session: connect, subscribe, receive, publish, reconnect with capped exponential backoff.
+
+Nothing queues without bound while the broker is away: messages wait in an `Outbox` keyed by what they
+are about (one device's command, one device's plan, the status), where the newest replaces the older, and
+each is built only when it is sent, so a command carries the time it really left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import aiomqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from relevent.lan.mqtt.config import BrokerConfig
+from relevent.lan.mqtt.metrics import BridgeMetrics
+
+log = structlog.get_logger(__name__)
+
+_FAREWELL_TIMEOUT_S = 1.0
+# Every outbox entry may be in flight at once; aiomqtt warns above its default of 10.
+_PENDING_CALLS_THRESHOLD = 10_000
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """One publication; the MQTT 5 fields are dropped on MQTT 3.1.1."""
+
+    topic: str
+    payload: bytes
+    retain: bool = False
+    qos: int = 1
+    expiry_s: int | None = None
+    response_topic: str | None = None
+    correlation: bytes | None = None
+    on_published: Callable[[], None] | None = None
+
+
+Build = Callable[[], OutMessage | None]
+"""Builds a message at send time; None: nothing to send any more."""
+
+
+class Outbox:
+    """Pending publications by key; putting a key again replaces its older message."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Build] = {}
+        self._ready = asyncio.Event()
+
+    def put(self, key: str, build: Build) -> None:
+        """Queue (or replace) the message for `key`."""
+        self._items[key] = build
+        self._ready.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def take(self) -> list[Build]:
+        """Wait for pending messages and take them all."""
+        await self._ready.wait()
+        items = list(self._items.values())
+        self._items.clear()
+        self._ready.clear()
+        return items
+
+
+class BrokerSession:
+    """One logical connection to the broker that survives broker restarts."""
+
+    def __init__(  # noqa: PLR0913 - the session's collaborators, each needed once
+        self,
+        config: BrokerConfig,
+        *,
+        client_id: str,
+        will: OutMessage,
+        subscriptions: Sequence[str],
+        on_connected: Callable[[], None],
+        on_message: Callable[[aiomqtt.Message], Awaitable[None]],
+        outbox: Outbox,
+        metrics: BridgeMetrics,
+    ) -> None:
+        self._config = config
+        self._client_id = client_id
+        self._will = will
+        self._subscriptions = list(subscriptions)
+        self._on_connected = on_connected
+        self._on_message = on_message
+        self._metrics = metrics
+        self._client: aiomqtt.Client | None = None
+        self._up = asyncio.Event()
+        self.outbox = outbox
+
+    @property
+    def connected(self) -> bool:
+        """Whether a broker connection is up now."""
+        return self._up.is_set()
+
+    @property
+    def v5(self) -> bool:
+        """Whether the session speaks MQTT 5."""
+        return self._config.protocol == "5"
+
+    async def run(self) -> None:
+        """Connect, receive and reconnect until cancelled; on cancellation announce the will ourselves."""
+        delay = self._config.reconnect_min_s
+        while True:
+            try:
+                async with self._new_client() as client:
+                    delay = self._config.reconnect_min_s
+                    await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                log.warning("mqtt broker unreachable", error=str(exc), retry_in_s=delay, **self._where())
+            finally:
+                self._set_down()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._config.reconnect_max_s)
+
+    async def publish_loop(self) -> None:
+        """Send what the outbox holds whenever the broker is up."""
+        while True:
+            await self._up.wait()
+            batch = await self.outbox.take()
+            client = self._client
+            if client is None:  # went down meanwhile; `on_connected` queues every current message again
+                continue
+            await asyncio.gather(*(self._publish(client, build) for build in batch))
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        client.pending_calls_threshold = _PENDING_CALLS_THRESHOLD
+        for topic in self._subscriptions:
+            await client.subscribe(topic, qos=1)
+        self._client = client
+        self._up.set()
+        self._metrics.connected.set(1)
+        self._metrics.connects.inc()
+        log.info("mqtt connected", **self._where())
+        self._on_connected()
+        try:
+            async for message in client.messages:
+                await self._on_message(message)
+        except asyncio.CancelledError:
+            # A normal DISCONNECT discards the will, so a clean stop publishes it itself.
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._send(client, self._will, wait_s=_FAREWELL_TIMEOUT_S)
+            raise
+
+    async def _publish(self, client: aiomqtt.Client, build: Build) -> None:
+        message = build()
+        if message is None:
+            return
+        try:
+            await self._send(client, message)
+        except aiomqtt.MqttError as exc:
+            # Not retried: on reconnect `on_connected` queues every current message again.
+            log.info("mqtt publish failed", topic=message.topic, error=str(exc))
+            return
+        if message.on_published is not None:
+            message.on_published()
+
+    async def _send(self, client: aiomqtt.Client, message: OutMessage, wait_s: float | None = None) -> None:
+        await client.publish(
+            message.topic,
+            message.payload,
+            qos=message.qos,
+            retain=message.retain,
+            properties=self._properties(message),
+            timeout=wait_s,
+        )
+
+    def _properties(self, message: OutMessage) -> Properties | None:
+        if not self.v5:
+            return None
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        if message.expiry_s is not None:
+            props.MessageExpiryInterval = message.expiry_s
+        if message.response_topic is not None:
+            props.ResponseTopic = message.response_topic
+        if message.correlation is not None:
+            props.CorrelationData = message.correlation
+        return props
+
+    def _set_down(self) -> None:
+        if self._up.is_set():
+            log.warning("mqtt disconnected", **self._where())
+        self._client = None
+        self._up.clear()
+        self._metrics.connected.set(0)
+
+    def _new_client(self) -> aiomqtt.Client:
+        cfg = self._config
+        tls = (
+            aiomqtt.TLSParameters(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+            )
+            if cfg.tls
+            else None
+        )
+        will = self._will
+        return aiomqtt.Client(
+            cfg.host,
+            cfg.port,
+            identifier=self._client_id,
+            username=cfg.username,
+            password=cfg.password,
+            protocol=aiomqtt.ProtocolVersion.V5 if self.v5 else aiomqtt.ProtocolVersion.V311,
+            will=aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain),
+            keepalive=cfg.keepalive_s,
+            tls_params=tls,
+        )
+
+    def _where(self) -> dict[str, object]:
+        cfg = self._config
+        scheme = "mqtts" if cfg.tls else "mqtt"
+        return {"broker": f"{scheme}://{cfg.host}:{cfg.port}", "protocol": cfg.protocol}

@@ -1,0 +1,91 @@
+"""EMS extension requests: a HEDERA-style schedule request in, an accepted/rejected answer out.
+
+The answer goes to the MQTT 5 response topic of the request when it has one (with its correlation data),
+else to the configured reply topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import count
+
+import aiomqtt
+import structlog
+
+from relevent.lan.mqtt.connection import Outbox, OutMessage
+from relevent.lan.mqtt.inbound import InboundError, decode
+from relevent.lan.mqtt.metrics import BridgeMetrics
+from relevent.lan.mqtt.payloads import RESOLUTIONS_S, ExtensionReply, ExtensionRequestPayload, utc
+from relevent.lan.mqtt.ports import (
+    ExtensionAccepted,
+    ExtensionRejected,
+    ExtensionRequest,
+    ExtensionRequestHandler,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def to_request(payload: ExtensionRequestPayload) -> ExtensionRequest:
+    """The typed request the handler gets."""
+    start = None if payload.start is None else payload.start.seconds + payload.start.nanos / 1e9
+    return ExtensionRequest(
+        direction=payload.direction,
+        start=start,
+        interval_s=RESOLUTIONS_S[payload.resolution],
+        values=tuple(payload.values),
+    )
+
+
+class ExtensionRequests:
+    """Validates requests on `topic`, hands them to the handler and answers every one of them."""
+
+    def __init__(  # noqa: PLR0913 - the request path's collaborators, each needed once
+        self,
+        topic: str,
+        *,
+        reply_topic: str,
+        handler: ExtensionRequestHandler,
+        outbox: Outbox,
+        metrics: BridgeMetrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self.topic = topic
+        self._reply_topic = reply_topic
+        self._handler = handler
+        self._outbox = outbox
+        self._metrics = metrics
+        self._clock = clock
+        self._replies = count()
+
+    async def handle(self, message: aiomqtt.Message) -> None:
+        """Answer one request; a rejected payload is answered, then re-raised for the router to count."""
+        props = message.properties
+        reply_to = getattr(props, "ResponseTopic", None) or self._reply_topic
+        correlation: bytes | None = getattr(props, "CorrelationData", None)
+        try:
+            request = to_request(decode(ExtensionRequestPayload, message.payload))
+        except InboundError as exc:
+            self._answer(reply_to, correlation, ExtensionRejected(exc.reason))
+            raise
+        try:
+            outcome = await self._handler.submit(request)
+        except Exception:
+            log.exception("extension request handler failed", request=request)
+            outcome = ExtensionRejected("internal_error")
+        log.info("extension request answered", request=request, outcome=outcome)
+        self._answer(reply_to, correlation, outcome)
+
+    def _answer(
+        self, reply_to: str, correlation: bytes | None, outcome: ExtensionAccepted | ExtensionRejected
+    ) -> None:
+        if isinstance(outcome, ExtensionAccepted):
+            reply = ExtensionReply(result="accepted", ts=utc(self._clock()), slot=outcome.slot)
+        else:
+            reply = ExtensionReply(result="rejected", ts=utc(self._clock()), reason=outcome.reason)
+        self._metrics.extension_requests.labels(reply.result).inc()
+        message = OutMessage(
+            reply_to, reply.model_dump_json(exclude_none=True).encode(), correlation=correlation
+        )
+        # Every answer is its own outbox entry: answers must not replace each other.
+        self._outbox.put(f"ems-reply:{next(self._replies)}", lambda: message)

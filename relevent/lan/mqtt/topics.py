@@ -1,0 +1,55 @@
+"""The topic tree of the device contract: `<root>/<gateway_id>/...`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Inbound(StrEnum):
+    """Topic kinds the gateway consumes; the value is the leaf below `dev/<id>/`."""
+
+    MEAS = "meas"
+    STATE = "state"
+    AVAIL = "avail"
+    ACK = "ctl/ack"
+
+
+class Topics:
+    """Builds and parses the gateway's topics."""
+
+    def __init__(self, root: str, gateway_id: str) -> None:
+        self.base = f"{root.rstrip('/')}/{gateway_id}"
+        self._dev_prefix = f"{self.base}/dev/"
+
+    @property
+    def status(self) -> str:
+        """The gateway's retained status (and last will)."""
+        return f"{self.base}/status"
+
+    def command(self, device_id: str) -> str:
+        """`ctl/set` of one device."""
+        return f"{self._dev_prefix}{device_id}/ctl/set"
+
+    def ack(self, device_id: str) -> str:
+        """`ctl/ack` of one device (the MQTT 5 response topic of its commands)."""
+        return f"{self._dev_prefix}{device_id}/{Inbound.ACK}"
+
+    def plan(self, device_id: str) -> str:
+        """`ctl/plan` (retained) of one device."""
+        return f"{self._dev_prefix}{device_id}/ctl/plan"
+
+    def inbound_filters(self) -> list[str]:
+        """One filter per inbound kind; never `dev/#`, which would echo the gateway's own publications."""
+        return [f"{self._dev_prefix}+/{kind}" for kind in Inbound]
+
+    def parse_inbound(self, topic: str) -> tuple[str, Inbound] | None:
+        """Return (device id, kind) of an inbound device topic, or None."""
+        if not topic.startswith(self._dev_prefix):
+            return None
+        device_id, sep, leaf = topic[len(self._dev_prefix) :].partition("/")
+        if not sep or not device_id:
+            return None
+        try:
+            return device_id, Inbound(leaf)
+        except ValueError:
+            return None
