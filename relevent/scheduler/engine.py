@@ -251,13 +251,10 @@ class Engine:
         except CoercionError as exc:
             reason = RejectReason.TYPE_CONFLICT if exc.type_conflict else RejectReason.VALUE_INVALID
             raise RejectionError(reason, f"{ref}: {exc}") from exc
-        start = params.starts[address.index]
-        if address.param is Param.SET_TM and start.is_set and not start.periodic:
-            duration = params.num_entr * params.schd_intv * schedule.spec.intv_unit
-            if start.set_tm + duration <= now:
-                raise RejectionError(
-                    RejectReason.VALUE_INVALID, f"{ref}: the run starting then is already over"
-                )
+        if address.param is Param.SET_TM and _run_is_over(
+            params, address.index, schedule.spec.intv_unit, now
+        ):
+            raise RejectionError(RejectReason.VALUE_INVALID, f"{ref}: the run starting then is already over")
         error = schedule.write_error(params)
         if error is not EnaErr.NONE:
             raise RejectionError(
@@ -483,6 +480,13 @@ class Engine:
     def _controllers(self) -> dict[str, Controller]:
         assert self._timeline is not None
         return self._timeline.controllers
+
+
+def _run_is_over(params: ScheduleParams, slot: int, intv_unit: float, now: Timestamp) -> bool:
+    """Return whether a one-shot start time's run would already be over (a periodic one never is)."""
+    start = params.starts[slot]
+    duration = params.num_entr * params.schd_intv * intv_unit
+    return start.is_set and not start.periodic and start.set_tm + duration <= now
 
 
 def _invalid(value: AttributeData, t: Timestamp) -> AttributeValue:

@@ -144,10 +144,19 @@ def small_spec(
     kind: ValueKind = ValueKind.ASG,
     reserve: bool = False,
     ctl_ent: str = "",
+    periodic: bool = False,
+    intv_unit: float = 1.0,
 ) -> ModelSpec:
-    """`count` open schedules F_FSCH01.. on one controller F_FSCC1, optionally followed by a reserve."""
+    """`count` open schedules F_FSCH01.. on one controller F_FSCC1, optionally followed by a reserve.
+
+    `periodic` gives their start times a `setCal` (hourly at minute 0 until written); `intv_unit` is the
+    SchdIntv unit in seconds.
+    """
     schedules = [
-        schedule_spec(f"F_FSCH{i:02d}", kind=kind, slots=slots, starts=starts) for i in range(1, count + 1)
+        schedule_spec(
+            f"F_FSCH{i:02d}", kind=kind, slots=slots, starts=starts, periodic=periodic, intv_unit=intv_unit
+        )
+        for i in range(1, count + 1)
     ]
     if reserve:
         schedules.append(

@@ -46,6 +46,15 @@ class Recorder:
             if not future.done() and predicate(event):
                 future.set_result(event)
 
+    def timeline(
+        self, controller: str | None = None
+    ) -> list[tuple[float, float | bool | int | None, str | None]]:
+        """Output changes as (seconds after BASE, value, LN name of the source)."""
+        return [
+            (o.timestamp - BASE, o.value, o.source.rpartition("/")[2] if o.source else None)
+            for o in self.outputs(controller)
+        ]
+
     def outputs(self, controller: str | None = None) -> list[OutputChanged]:
         return [
             e for _, e in self.events if isinstance(e, OutputChanged) and controller in (None, e.controller)
@@ -99,13 +108,15 @@ class Harness:
         prio: int,
         starts: Sequence[float],
         reuse: bool = False,
-        value_da: str = "setMag.f",
-        prefix: str = "ValASG",
         enable: bool = True,
     ) -> CommandResult:
         """Write a complete schedule and (optionally) enable it; every write must be accepted."""
+        spec = next(s for s in self.model.schedules if s.ref == schedule)
         writes: list[tuple[str, object]] = [
-            *((f"{schedule}.{prefix}{i:03d}.{value_da}", v) for i, v in enumerate(values, start=1)),
+            *(
+                (f"{schedule}.{name}.{spec.kind.value_da}", v)
+                for name, v in zip(spec.value_names, values, strict=False)
+            ),
             (f"{schedule}.NumEntr.setVal", len(values)),
             (f"{schedule}.SchdIntv.setVal", intv),
             (f"{schedule}.SchdPrio.setVal", prio),

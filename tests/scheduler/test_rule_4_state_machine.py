@@ -1,0 +1,209 @@
+"""Spec section 4: READY -> RUNNING -> READY/NOT_READY, entries, start-time consumption, periodic starts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from relevent.scheduler.commands import Accepted
+from relevent.scheduler.events import AttributeChanged
+from relevent.scheduler.periodic import CalendarTime, Period
+
+from .factory import BASE, ln, small_spec
+from .harness import start_engine
+
+pytestmark = pytest.mark.looptime
+
+S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
+FSCC = ln("F_FSCC1")
+
+
+async def test_rule_4_ready_to_running_exactly_at_nominal_start(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0], intv=60, prio=1, starts=[BASE + 100.25])
+    running = await h.recorder.wait_for(
+        lambda e: isinstance(e, AttributeChanged) and e.ref == f"{S1}.SchdSt.stVal" and e.value == 4,
+        limit=200,
+    )
+    assert running.timestamp == BASE + 100.25
+    assert h.clock.now() == BASE + 100.25
+    assert h.value(f"{S1}.ActStrTm.stVal") == BASE + 100.25
+    assert h.value(f"{S1}.SchdEntr.stVal") == 1
+    assert h.read(f"{S1}.ValMV.mag.f") == h.read(f"{S1}.ValMV.mag.f").__class__(1.0, True, BASE + 100.25)
+    assert not h.read(f"{S1}.NxtStrTm.stVal").quality_good  # no following start
+
+
+async def test_rule_4_nxtstrtm_is_the_following_start_while_running(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 10, BASE + 500], reuse=True)
+    await h.sleep_until(BASE + 20)
+    assert h.value(f"{S1}.NxtStrTm.stVal") == BASE + 500
+    assert h.read(f"{S1}.NxtStrTm.stVal").quality_good
+
+
+async def test_rule_4_each_entry_boundary_updates_value_with_nominal_time(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 1.0, 3.0], intv=30, prio=1, starts=[BASE + 10])
+    await h.sleep_until(BASE + 200)
+    changes = [(c.timestamp - BASE, c.value, c.quality_good) for c in h.recorder.changes(f"{S1}.ValMV.mag.f")]
+    # Equal consecutive values still update t (a new entry); the end invalidates the quality.
+    assert changes == [(10, 1.0, True), (40, 1.0, True), (70, 3.0, True), (100, 3.0, False)]
+    entries = [(c.timestamp - BASE, c.value) for c in h.recorder.changes(f"{S1}.SchdEntr.stVal")]
+    assert entries == [(10, 1), (40, 2), (70, 3), (100, 0)]
+
+
+async def test_rule_4_no_drift_over_many_entries(db: Path) -> None:
+    h = start_engine(small_spec(slots=1000), db)
+    values = [float(i % 7) for i in range(1000)]
+    h.program(S1, values=values, intv=1, prio=1, starts=[BASE + 0.1])
+    await h.sleep_until(BASE + 1100)
+    changes = h.recorder.changes(f"{S1}.SchdEntr.stVal")
+    assert [c.value for c in changes] == [*range(1, 1001), 0]
+    assert [c.timestamp for c in changes] == [BASE + 0.1 + i for i in range(1001)]
+
+
+async def test_rule_4_late_join_at_the_right_entry(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0, 3.0], intv=60, prio=1, starts=[BASE + 600], enable=False)
+    await h.sleep_until(BASE + 600 + 130)
+    assert isinstance(h.enable(S1), Accepted)
+    assert h.value(f"{S1}.SchdSt.stVal") == 4
+    assert h.value(f"{S1}.SchdEntr.stVal") == 3
+    assert h.read(f"{S1}.ValMV.mag.f").timestamp == BASE + 720  # nominal boundary of entry 3
+    assert h.value(f"{S1}.ActStrTm.stVal") == BASE + 600
+    assert h.recorder.timeline(FSCC) == [(730, 3.0, "F_FSCH01")]
+    await h.sleep_until(BASE + 800)
+    assert h.recorder.timeline(FSCC)[-1] == (780, None, None)
+
+
+async def test_rule_4_reuse_false_consumes_start_time_and_goes_ready_for_the_next(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 10, BASE + 300])
+    await h.sleep_until(BASE + 100)
+    assert h.value(f"{S1}.StrTm01.setTm") == 0.0
+    assert h.value(f"{S1}.StrTm02.setTm") == BASE + 300
+    assert h.value(f"{S1}.SchdSt.stVal") == 3
+    assert h.value(f"{S1}.NxtStrTm.stVal") == BASE + 300
+    await h.sleep_until(BASE + 400)
+    assert h.value(f"{S1}.StrTm02.setTm") == 0.0
+    assert h.value(f"{S1}.SchdSt.stVal") == 1
+    assert not h.read(f"{S1}.ValMV.mag.f").quality_good
+
+
+async def test_rule_4_reuse_true_keeps_start_time_and_ends_not_ready(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 10], reuse=True)
+    await h.sleep_until(BASE + 100)
+    assert h.value(f"{S1}.StrTm01.setTm") == BASE + 10
+    assert h.value(f"{S1}.SchdSt.stVal") == 1
+
+
+async def test_rule_4_a_start_during_a_run_takes_over_at_entry_one(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0, 3.0], intv=60, prio=1, starts=[BASE + 10, BASE + 100], reuse=True)
+    await h.sleep_until(BASE + 400)
+    assert h.recorder.timeline(FSCC) == [
+        (10, 1.0, "F_FSCH01"),
+        (70, 2.0, "F_FSCH01"),
+        (100, 1.0, "F_FSCH01"),
+        (160, 2.0, "F_FSCH01"),
+        (220, 3.0, "F_FSCH01"),
+        (280, None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cal", "expected"),
+    [
+        (CalendarTime(occ_per=Period.HOUR, mn=15), datetime(2024, 1, 1, 0, 15, tzinfo=UTC)),
+        (CalendarTime(occ_per=Period.DAY, hr=13, mn=5), datetime(2024, 1, 1, 13, 5, tzinfo=UTC)),
+        (CalendarTime(occ_per=Period.WEEK, week_day=3, hr=1), datetime(2024, 1, 3, 1, 0, tzinfo=UTC)),
+        (CalendarTime(occ_per=Period.MONTH, day=31, hr=2), datetime(2024, 1, 31, 2, 0, tzinfo=UTC)),
+    ],
+)
+async def test_rule_4_periodic_start_next_occurrence(db: Path, cal: CalendarTime, expected: datetime) -> None:
+    h = start_engine(small_spec(periodic=True), db)
+    h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 1], reuse=True, enable=False)
+    h.write(f"{S1}.StrTm01.setCal", cal)
+    assert isinstance(h.enable(S1), Accepted)
+    assert h.value(f"{S1}.NxtStrTm.stVal") == expected.timestamp()
+
+
+async def test_rule_4_periodic_run_in_progress_is_joined(db: Path) -> None:
+    h = start_engine(small_spec(periodic=True), db, base=BASE + 3600 + 1500)  # 01:25
+    h.program(S1, values=[1.0, 2.0, 3.0], intv=1200, prio=1, starts=[BASE], reuse=True)  # hourly at :00
+    assert h.value(f"{S1}.SchdSt.stVal") == 4
+    assert h.value(f"{S1}.SchdEntr.stVal") == 2
+    assert h.value(f"{S1}.ActStrTm.stVal") == BASE + 3600
+
+
+async def test_rule_4_consecutive_periods_join_without_gap(db: Path) -> None:
+    h = start_engine(small_spec(periodic=True), db)
+    h.program(S1, values=[1.0, 2.0], intv=1800, prio=1, starts=[BASE], reuse=True)
+    await h.sleep_until(BASE + 3 * 3600 + 1)
+    assert h.recorder.timeline(FSCC) == [
+        (0, 1.0, "F_FSCH01"),
+        *(
+            (t, v, "F_FSCH01")
+            for hour in range(3)
+            for t, v in ((hour * 3600 + 1800, 2.0), (hour * 3600 + 3600, 1.0))
+        ),
+    ]
+    assert h.value(f"{S1}.SchdSt.stVal") == 4
+    assert all(c.quality_good for c in h.recorder.changes(f"{S1}.ValMV.mag.f"))
+
+
+async def test_rule_4_periodic_reuse_false_runs_once(db: Path) -> None:
+    h = start_engine(small_spec(periodic=True), db)
+    h.program(S1, values=[1.0], intv=600, prio=1, starts=[BASE + 1])
+    await h.sleep_until(BASE + 3 * 3600)
+    assert h.recorder.timeline(FSCC) == [(3600, 1.0, "F_FSCH01"), (4200, None, None)]
+    assert h.value(f"{S1}.StrTm01.setTm") == 0.0
+    assert h.value(f"{S1}.SchdSt.stVal") == 1
+
+
+async def test_rule_4_start_time_required_state_is_never_entered(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 10])
+    await h.sleep_until(BASE + 100)
+    states = {c.value for c in h.recorder.changes(f"{S1}.SchdSt.stVal")}
+    assert states == {3, 4, 1}
+
+
+async def test_rule_4_timer_firing_early_still_processes_the_nominal_boundary(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0, 3.0], intv=10, prio=1, starts=[BASE + 10])
+    # After arming, the wall clock runs 0.3 ms ahead: each timer fires "early" in wall terms.
+    h.clock.offset = -0.0003
+    await h.sleep_until(BASE + 60)
+    assert h.recorder.timeline(FSCC) == [
+        (10, 1.0, "F_FSCH01"),
+        (20, 2.0, "F_FSCH01"),
+        (30, 3.0, "F_FSCH01"),
+        (40, None, None),
+    ]
+
+
+async def test_rule_4_late_timer_catches_up_every_boundary_in_order(db: Path) -> None:
+    h = start_engine(small_spec(intv_unit=0.1), db)  # SchdIntv in tenths of a second
+    on_timer = h.engine._on_timer
+    wakeups: list[float] = []
+
+    def recording(nominal: float) -> None:
+        wakeups.append(nominal - BASE)
+        on_timer(nominal)
+
+    h.engine._on_timer = recording  # type: ignore[method-assign]
+    h.program(S1, values=[1.0, 2.0, 3.0, 4.0], intv=1, prio=1, starts=[BASE + 10])
+    h.clock.offset = 0.25  # the loop stalls once: the first timer wakes 250 ms after its nominal instant
+    await h.sleep_until(BASE + 20)
+    assert wakeups == pytest.approx([10, 10.3, 10.4])  # 10.1 and 10.2 were caught up in the first wake-up
+    assert h.recorder.timeline(FSCC) == [
+        (10, 1.0, "F_FSCH01"),
+        (pytest.approx(10.1), 2.0, "F_FSCH01"),
+        (pytest.approx(10.2), 3.0, "F_FSCH01"),
+        (pytest.approx(10.3), 4.0, "F_FSCH01"),
+        (pytest.approx(10.4), None, None),
+    ]
