@@ -1,0 +1,57 @@
+"""Spec section 6: reserve schedules keep every controller fed, without a gap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relevent.scheduler.commands import Accepted
+
+from .factory import BASE, ln, reference_like_spec, small_spec
+from .harness import start_engine
+
+pytestmark = pytest.mark.looptime
+
+S1 = ln("F_FSCH01")
+FSCC = ln("F_FSCC1")
+RES = ln("F_Res_FSCH01")
+
+
+async def test_rule_6_reserves_run_from_start_up(db: Path) -> None:
+    h = start_engine(reference_like_spec(), db, base=BASE + 1234)
+    for function in ("ActPow_", "MaxPow_", "OnOff_"):
+        reserve = ln(f"{function}Res_FSCH01")
+        assert h.value(f"{reserve}.SchdSt.stVal") == 4
+        assert h.value(f"{reserve}.ActStrTm.stVal") == BASE  # joined the hourly run in progress
+        output = h.engine.output(ln(f"{function}FSCC1"))
+        assert output is not None
+        assert output.source == reserve
+        assert output.priority == 0
+
+
+async def test_scenario_reserve_takes_over_when_the_last_schedule_ends_and_every_hour_without_gap(
+    db: Path,
+) -> None:
+    h = start_engine(small_spec(reserve=True), db)
+    h.write(f"{RES}.ValASG001.setMag.f", 2.0)  # values stay writable; takes effect at the next hour
+    h.program(S1, values=[7.0], intv=5400, prio=10, starts=[BASE + 1800])
+    await h.sleep_until(BASE + 4 * 3600)
+    assert h.recorder.timeline(FSCC) == [
+        (1800, 7.0, "F_FSCH01"),
+        (7200, 2.0, "F_Res_FSCH01"),
+    ]
+    assert all(o.value is not None for o in h.recorder.outputs(FSCC))
+    assert all(c.quality_good for c in h.recorder.changes(f"{FSCC}.ValMV.mag.f"))
+    hours = [c.timestamp - BASE for c in h.recorder.changes(f"{RES}.ActStrTm.stVal")]
+    assert hours == [3600 * k for k in range(1, 5)]
+    assert all(c.value == 4 for c in h.recorder.changes(f"{RES}.SchdSt.stVal"))  # never left RUNNING
+
+
+async def test_rule_6_reserve_value_write_applies_at_the_next_hourly_restart(db: Path) -> None:
+    h = start_engine(small_spec(reserve=True), db)
+    await h.sleep_until(BASE + 600)
+    assert isinstance(h.write(f"{RES}.ValASG001.setMag.f", 5.0), Accepted)
+    assert h.engine.output(FSCC).value == 0.0  # type: ignore[union-attr]
+    await h.sleep_until(BASE + 3600)
+    assert h.recorder.timeline(FSCC) == [(3600, 5.0, "F_Res_FSCH01")]

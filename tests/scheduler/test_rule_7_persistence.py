@@ -1,0 +1,190 @@
+"""Spec section 7: every accepted change is stored; a restart resumes where the rules say."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import structlog
+
+from relevent.scheduler.commands import Accepted, Rejected, RejectReason
+from relevent.scheduler.events import AttributeValue
+from relevent.scheduler.spec import ModelSpec, ValueKind
+from relevent.scheduler.store import SqliteStore, StoreError
+
+from .factory import BASE, ln, schedule_spec, small_spec
+from .harness import start_engine
+
+pytestmark = pytest.mark.looptime
+
+S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
+FSCC = ln("F_FSCC1")
+
+
+def values(snapshot: dict[str, AttributeValue]) -> dict[str, tuple[object, bool]]:
+    """Valid values; times of status attributes and the last value behind an invalid quality are not kept."""
+    return {ref: (a.value if a.quality_good else None, a.quality_good) for ref, a in snapshot.items()}
+
+
+async def test_restart_persists_and_outputs_continue(db: Path) -> None:
+    h = start_engine(small_spec(reserve=True), db)
+    h.program(S1, values=[1.0, 2.0, 3.0, 4.0], intv=60, prio=10, starts=[BASE + 10])
+    h.program(S2, values=[9.0], intv=30, prio=20, starts=[BASE + 100, BASE + 400])
+    h.write(f"{FSCC}.CtlEnt.setSrcRef", ln("ActPow_GGIO1.AnOut1"))
+    await h.sleep_until(BASE + 75)
+    before = values(h.engine.snapshot())
+    h = h.restart()  # a fresh engine on the same file, same instant
+    assert values(h.engine.snapshot()) == before
+    await h.sleep_until(BASE + 500)
+    assert h.recorder.timeline(FSCC) == [
+        (100, 9.0, "F_FSCH02"),
+        (130, 3.0, "F_FSCH01"),
+        (190, 4.0, "F_FSCH01"),
+        (250, 0.0, "F_Res_FSCH01"),
+        (400, 9.0, "F_FSCH02"),
+        (430, 0.0, "F_Res_FSCH01"),
+    ]
+    assert h.value(f"{S2}.StrTm01.setTm") == 0.0  # consumed before the restart... and after it
+    assert h.value(f"{S2}.StrTm02.setTm") == 0.0
+
+
+async def test_restart_resumes_a_run_in_progress_at_the_right_entry(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0, 3.0, 4.0], intv=60, prio=10, starts=[BASE + 10])
+    await h.sleep_until(BASE + 20)
+    h.stop()
+    h = start_engine(small_spec(), db, base=BASE + 145)  # down for two minutes
+    assert h.value(f"{S1}.SchdSt.stVal") == 4
+    assert h.value(f"{S1}.SchdEntr.stVal") == 3
+    assert h.engine.output(FSCC).value == 3.0  # type: ignore[union-attr]
+    await h.sleep_until(BASE + 300)
+    assert h.recorder.timeline(FSCC) == [(190, 4.0, "F_FSCH01"), (250, None, None)]
+
+
+async def test_restart_treats_a_run_that_ended_while_down_as_ended(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0], intv=60, prio=10, starts=[BASE + 10, BASE + 100, BASE + 900])
+    h.stop()
+    h = start_engine(small_spec(), db, base=BASE + 500)
+    assert h.value(f"{S1}.StrTm01.setTm") == 0.0  # consumed while down (SchdReuse false)
+    assert h.value(f"{S1}.StrTm02.setTm") == 0.0
+    assert h.value(f"{S1}.SchdSt.stVal") == 3
+    assert h.value(f"{S1}.NxtStrTm.stVal") == BASE + 900
+
+
+async def test_restart_keeps_disabled_schedules_disabled_and_references(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0], intv=60, prio=10, starts=[BASE + 100])
+    h.disable(S1)
+    h.write(f"{FSCC}.Schd02.setSrcRef", "")
+    h = h.restart()
+    assert h.value(f"{S1}.SchdSt.stVal") == 1
+    assert h.value(f"{S1}.StrTm01.setTm") == BASE + 100
+    assert h.value(f"{FSCC}.Schd02.setSrcRef") == ""
+
+
+async def test_restore_drops_state_that_no_longer_fits_schedule_by_schedule(db: Path) -> None:
+    model = small_spec()
+    h = start_engine(model, db)
+    for schedule in (S1, S2):
+        h.program(schedule, values=[1.0], intv=60, prio=10, starts=[BASE + 100], enable=False)
+    h.stop()
+    changed = ModelSpec(
+        model.ied_name,
+        (
+            schedule_spec("F_FSCH01", slots=20, starts=4),  # slot count changed
+            model.schedules[1],  # unchanged
+            schedule_spec("F_FSCH03", kind=ValueKind.ING, starts=4),  # kind changed (nothing stored)
+        ),
+        (replace(model.controllers[0], schedule_refs=(S1, S2, "")),),
+        model.targets,
+    )
+    with structlog.testing.capture_logs() as logs:
+        h = start_engine(changed, db)
+    assert h.value(f"{S1}.SchdPrio.setVal") == 0  # dropped: back to the SCL value
+    assert h.value(f"{S2}.SchdPrio.setVal") == 10  # kept
+    dropped = [entry["ref"] for entry in logs if entry["log_level"] == "warning"]
+    assert S1 in dropped
+    assert S2 not in dropped
+
+
+async def test_restore_drops_a_schedule_gone_from_the_scl_and_a_controller_that_no_longer_fits(
+    db: Path,
+) -> None:
+    model = small_spec()
+    h = start_engine(model, db)
+    h.stop()
+    smaller = ModelSpec(
+        model.ied_name,
+        model.schedules[:2],
+        (replace(model.controllers[0], schedule_names=("Schd01", "Schd02"), schedule_refs=(S1, S2)),),
+        model.targets,
+    )
+    with structlog.testing.capture_logs() as logs:
+        h = start_engine(smaller, db)
+    warned = {entry["ref"] for entry in logs if entry["log_level"] == "warning"}
+    assert warned == {ln("F_FSCH03"), FSCC}
+    with sqlite3.connect(db) as other:
+        stored = {ref for (ref,) in other.execute("SELECT ref FROM schedule")}
+    assert stored == {S1, S2}
+
+
+async def test_restore_ignores_an_unreadable_row(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.write(f"{S2}.SchdPrio.setVal", 5)
+    h.stop()
+    with sqlite3.connect(db) as other:
+        other.execute("UPDATE schedule SET data = ? WHERE ref = ?", (json.dumps({"kind": "ASG"}), S1))
+    h = start_engine(small_spec(), db)
+    assert h.value(f"{S2}.SchdPrio.setVal") == 5
+
+
+async def test_store_with_another_schema_version_starts_empty(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.write(f"{S1}.SchdPrio.setVal", 5)
+    h.stop()
+    with sqlite3.connect(db) as other:
+        other.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    h = start_engine(small_spec(), db)
+    assert h.value(f"{S1}.SchdPrio.setVal") == 0
+
+
+def test_store_is_wal_with_full_sync(db: Path) -> None:
+    store = SqliteStore(db)
+    assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert store._db.execute("PRAGMA synchronous").fetchone() == (2,)
+    store.close()
+
+
+class FailingStore(SqliteStore):
+    fail = False
+
+    def commit(self, *args: object, **kwargs: object) -> None:
+        if self.fail:
+            raise StoreError("disk full")
+        super().commit(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_store_failure_rejects_the_command_and_undoes_it(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    store = FailingStore(db.with_name("failing.sqlite"))
+    h.engine._store = store
+    h.program(S1, values=[1.0], intv=60, prio=10, starts=[BASE + 100], enable=False)
+    store.fail = True
+    h.recorder.clear()
+    for result in (
+        h.write(f"{S1}.SchdPrio.setVal", 99),
+        h.enable(S1),
+        h.write(f"{FSCC}.Schd01.setSrcRef", ""),
+    ):
+        assert isinstance(result, Rejected)
+        assert result.reason is RejectReason.TEMPORARILY_UNAVAILABLE
+    assert h.recorder.events == []
+    assert h.value(f"{S1}.SchdPrio.setVal") == 10
+    assert h.value(f"{S1}.SchdSt.stVal") == 1
+    assert h.value(f"{FSCC}.Schd01.setSrcRef") == S1
+    store.fail = False
+    assert isinstance(h.enable(S1), Accepted)
