@@ -15,7 +15,11 @@ MqttVersion = Literal["5", "3.1.1"]
 
 @dataclass(frozen=True)
 class BrokerConfig:
-    """Where and how to connect; `tls` comes from the `mqtts://` scheme."""
+    """Where and how to connect; `tls` comes from the `mqtts://` scheme.
+
+    `timeout_s` bounds every wait for the broker (CONNACK, SUBACK, PUBACK): a TLS 1.3 broker that refuses
+    the client certificate after the handshake never sends a CONNACK.
+    """
 
     host: str = "127.0.0.1"
     port: int = 1883
@@ -27,6 +31,7 @@ class BrokerConfig:
     password: str | None = field(default=None, repr=False)
     protocol: MqttVersion = "5"
     keepalive_s: int = 30
+    timeout_s: float = 5.0
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0
 

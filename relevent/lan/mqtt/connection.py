@@ -114,6 +114,7 @@ class BrokerSession:
                     delay = self._config.reconnect_min_s
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
+                self._metrics.connection_errors.inc()
                 log.warning("mqtt broker unreachable", error=str(exc), retry_in_s=delay, **self._where())
             finally:
                 self._set_down()
@@ -212,6 +213,7 @@ class BrokerSession:
             protocol=aiomqtt.ProtocolVersion.V5 if self.v5 else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain),
             keepalive=cfg.keepalive_s,
+            timeout=cfg.timeout_s,
             tls_params=tls,
         )
 

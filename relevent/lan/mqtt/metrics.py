@@ -9,10 +9,16 @@ class BridgeMetrics:
     """Every metric the bridge exports; labels are device ids from the configuration, so bounded."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.connected = Gauge(
             "relevent_mqtt_connected", "1 while the broker connection is up", registry=registry
         )
         self.connects = Counter("relevent_mqtt_connects", "Successful broker connections", registry=registry)
+        self.connection_errors = Counter(
+            "relevent_mqtt_connection_errors",
+            "Failed connection attempts and lost connections",
+            registry=registry,
+        )
         self.commands_sent = Counter(
             "relevent_mqtt_commands_sent", "ctl/set messages published", ["device"], registry=registry
         )

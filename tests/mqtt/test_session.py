@@ -1,0 +1,145 @@
+"""Gateway status and last will, reconnects, bounded buffering, credentials, ACL and TLS."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from relevent import __version__
+from relevent.lan.mqtt.bridge import MqttBridge
+from tests.mqtt.conftest import (
+    ACT,
+    MAX,
+    PASSWORDS,
+    Broker,
+    Recorder,
+    TlsFiles,
+    bridge_config,
+    make_bridge,
+    mqtt_client,
+    one_device,
+    output,
+    running,
+    sample,
+    wait_until,
+)
+
+STATUS = "relevent/v1/gw1/status"
+
+
+async def _failed_attempts(bridge: MqttBridge, count: int) -> None:
+    await wait_until(lambda: sample(bridge, "relevent_mqtt_connection_errors_total") >= count)
+
+
+SET = "relevent/v1/gw1/dev/bat1/ctl/set"
+
+
+async def test_status_online_retained_and_offline_after_a_clean_stop(broker: Broker) -> None:
+    bridge = make_bridge(bridge_config(broker), one_device())
+    async with running(bridge), mqtt_client(broker, STATUS) as (_, inbox):  # late: gets the retained status
+        message = await inbox.next()
+    status = json.loads(message.payload)
+    assert message.retain
+    assert (status["state"], status["version"]) == ("online", __version__)
+    assert status["ts"].endswith("Z")
+    async with mqtt_client(broker, STATUS) as (_, inbox):
+        message = await inbox.next()
+    assert message.retain
+    assert json.loads(message.payload) == {"state": "offline"}
+
+
+async def test_last_will_announces_offline_when_the_connection_dies(broker: Broker) -> None:
+    bridge = make_bridge(bridge_config(broker), one_device())
+    async with running(bridge), mqtt_client(broker, STATUS) as (_, inbox):
+        assert json.loads((await inbox.next()).payload)["state"] == "online"
+        sock = bridge._session._client._client.socket()  # type: ignore[union-attr]
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)  # no DISCONNECT packet: the broker sends the will
+        assert json.loads((await inbox.next()).payload) == {"state": "offline"}
+        assert json.loads((await inbox.next()).payload)["state"] == "online"  # reconnected by itself
+
+
+async def test_broker_restart_resends_the_current_command_within_2_s(broker: Broker) -> None:
+    bridge = make_bridge(bridge_config(broker, heartbeat_s=30), one_device())
+    bridge.on_output(output(ACT, 1000.0))
+    async with running(bridge):
+        broker.kill()
+        await wait_until(lambda: not bridge.connected)
+        for watts in range(100):  # changes while the broker is away: only the newest is kept
+            bridge.on_output(output(ACT, float(watts)))
+            bridge.on_output(output(MAX, 5000.0 + watts))
+        assert len(bridge._outbox) <= 2  # one command, nothing else queued
+        broker.start()
+        back = time.monotonic()
+        async with mqtt_client(broker, SET) as (_, inbox):
+            command = await inbox.next_json(wait_s=2.0)
+        assert time.monotonic() - back < 2.0
+    assert (command["w_set"], command["w_max_lim"]) == (99.0, 5099.0)
+    assert sample(bridge, "relevent_mqtt_connects_total") == 2
+
+
+async def test_bridge_keeps_running_without_a_broker(broker: Broker) -> None:
+    broker.kill()
+    bridge = make_bridge(bridge_config(broker), one_device())
+    async with running(bridge, connected=False):
+        bridge.on_output(output(ACT, 1.0))
+        await _failed_attempts(bridge, 3)
+        assert not bridge.connected
+        broker.start()
+        await wait_until(lambda: bridge.connected)
+
+
+async def test_credentials_and_the_shipped_acl(secure_broker: Broker) -> None:
+    creds = {"username": "gw", "password": PASSWORDS["gw"]}
+    sinks = Recorder()
+    bridge = make_bridge(bridge_config(secure_broker, broker_options=creds), one_device(), measurements=sinks)
+    bat1: dict[str, Any] = {"username": "bat1", "password": PASSWORDS["bat1"]}
+    evse1: dict[str, Any] = {"username": "evse1", "password": PASSWORDS["evse1"]}
+    async with (
+        running(bridge),
+        mqtt_client(secure_broker, SET, **bat1) as (bat1_client, bat1_inbox),
+        mqtt_client(secure_broker, SET, **evse1) as (evse1_client, evse1_inbox),
+    ):
+        bridge.on_output(output(ACT, 10.0))
+        assert (await bat1_inbox.until(lambda m: json.loads(m.payload)["w_set"] == 10.0)).retain is False
+        with pytest.raises(TimeoutError):
+            await evse1_inbox.next(wait_s=0.3)  # may not read another device's commands
+        spoofed = json.dumps({"ts": "2026-11-26T10:00:00Z", "w": 666})
+        await evse1_client.publish("relevent/v1/gw1/dev/bat1/meas", spoofed, qos=1)  # dropped by the ACL
+        meas = json.dumps({"ts": "2026-11-26T10:00:00Z", "w": 5})
+        await bat1_client.publish("relevent/v1/gw1/dev/bat1/meas", meas, qos=1)
+        await wait_until(lambda: bool(sinks.measurements))
+    assert [m.w for m in sinks.measurements] == [5]
+
+
+async def test_wrong_password_keeps_retrying(secure_broker: Broker) -> None:
+    creds = {"username": "gw", "password": "wrong"}
+    bridge = make_bridge(bridge_config(secure_broker, broker_options=creds), one_device())
+    async with running(bridge, connected=False):
+        await _failed_attempts(bridge, 3)
+        assert sample(bridge, "relevent_mqtt_connects_total") == 0
+
+
+async def test_tls_with_client_certificate(tls_broker: Broker, tls_files: TlsFiles) -> None:
+    tls = {"ca_file": tls_files.ca, "cert_file": tls_files.client_cert, "key_file": tls_files.client_key}
+    bridge = make_bridge(bridge_config(tls_broker, broker_options=tls), one_device())
+    device_tls = aiomqtt.TLSParameters(
+        ca_certs=str(tls_files.ca), certfile=str(tls_files.client_cert), keyfile=str(tls_files.client_key)
+    )
+    async with running(bridge), mqtt_client(tls_broker, SET, tls_params=device_tls) as (_, inbox):
+        bridge.on_output(output(ACT, 77.0))
+        await inbox.until(lambda m: json.loads(m.payload)["w_set"] == 77.0)
+
+
+async def test_tls_without_client_certificate_is_refused(tls_broker: Broker, tls_files: TlsFiles) -> None:
+    bridge = make_bridge(
+        bridge_config(tls_broker, broker_options={"ca_file": tls_files.ca, "timeout_s": 0.3}), one_device()
+    )
+    async with running(bridge, connected=False):
+        await _failed_attempts(bridge, 3)
+        assert sample(bridge, "relevent_mqtt_connects_total") == 0
