@@ -72,4 +72,4 @@ class EventBus:
             try:
                 callback(event)
             except Exception:  # noqa: BLE001 - an adapter's bug must not stop the scheduler
-                _log.exception("subscriber failed", event=event)
+                _log.exception("subscriber failed", failed_event=event)
