@@ -144,7 +144,7 @@ class MqttBridge:
             command = compat.pivot_command(event.controller, event.value, event.timestamp)
             if command is not None:
                 message = OutMessage(compat.COMMAND_TOPIC, compat.dump(command))
-                self._outbox.put(f"compat-command:{event.controller}", lambda: message)
+                self._outbox.put_message(f"compat-command:{event.controller}", message)
 
     def refresh_plans(self) -> None:
         """A forecast may have changed (a schedule was written, enabled, disabled): recompute the plans."""
@@ -301,7 +301,7 @@ class MqttBridge:
                 schedule = compat.pivot_schedule(ref, ((p.time, p.value) for p in points))
                 if schedule is not None:
                     message = OutMessage(compat.SCHEDULE_TOPIC, compat.dump(schedule))
-                    self._outbox.put(f"compat-schedule:{ref}", partial(lambda m: m, message))
+                    self._outbox.put_message(f"compat-schedule:{ref}", message)
             await asyncio.sleep(self.config.compat_schedule_period_s)
 
 

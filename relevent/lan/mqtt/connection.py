@@ -57,6 +57,10 @@ class Outbox:
         self._items[key] = build
         self._ready.set()
 
+    def put_message(self, key: str, message: OutMessage) -> None:
+        """Queue (or replace) a message built already."""
+        self.put(key, lambda: message)
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -88,4 +88,4 @@ class ExtensionRequests:
             reply_to, reply.model_dump_json(exclude_none=True).encode(), correlation=correlation
         )
         # Every answer is its own outbox entry: answers must not replace each other.
-        self._outbox.put(f"ems-reply:{next(self._replies)}", lambda: message)
+        self._outbox.put_message(f"ems-reply:{next(self._replies)}", message)

@@ -1,0 +1,121 @@
+"""Device registry from the SCL model, plan merging, clamping, payload schemas and the ACL template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relevent.config import SclSection
+from relevent.errors import ConfigError
+from relevent.lan.mqtt import schema
+from relevent.lan.mqtt.commands import Fields, device_fields
+from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig
+from relevent.lan.mqtt.plan import plan_steps
+from relevent.lan.mqtt.registry import Device, build_registry
+from relevent.lan.mqtt.topics import Inbound, Topics
+from relevent.scheduler.forecast import ForecastPoint
+from relevent.scl.model import SclDocument
+from relevent.scl.parse import load
+from tests.conftest import REPO
+from tests.mqtt.conftest import ACT, MAX, ONOFF
+
+
+@pytest.fixture(scope="module")
+def model() -> SclDocument:
+    return load(SclSection().path)
+
+
+def test_without_device_entries_each_controller_ld_is_one_device(model: SclDocument) -> None:
+    registry = build_registry(model, ())
+    [device] = registry
+    assert device.id == "DER_Scheduler_Control"
+    assert dict(device.bindings) == {"w_set": ACT, "w_max_lim": MAX, "on": ONOFF}
+    assert device.mmxu_ref == "DER_Scheduler_Control/MMXU1"
+    assert registry.followers(MAX) == ((device, "w_max_lim"),)
+
+
+def test_device_entries_accept_both_reference_forms(model: SclDocument) -> None:
+    entries = [
+        DeviceConfig("bat1", "battery", w_set="@Control/ActPow_FSCC1", on=ONOFF, mmxu="@Control/MMXU1"),
+        DeviceConfig("evse1", "ev_charger", w_max_lim="@Control/ActPow_FSCC1"),
+    ]
+    registry = build_registry(model, entries)
+    bat1, _ = registry
+    assert dict(bat1.bindings) == {"w_set": ACT, "on": ONOFF}
+    assert bat1.mmxu_ref == "DER_Scheduler_Control/MMXU1"
+    assert [(d.id, f) for d, f in registry.followers(ACT)] == [("bat1", "w_set"), ("evse1", "w_max_lim")]
+    assert registry.controllers == (ACT, ONOFF)
+
+
+def test_bad_device_entries_are_reported_together(model: SclDocument) -> None:
+    entries = [
+        DeviceConfig(
+            "bat1", w_set="@Control/OnOff_FSCC1", on="@Control/Nope_FSCC1", mmxu="@Control/ActPow_FSCC1"
+        ),
+        DeviceConfig("bat2", w_min=10, w_max=-10),
+    ]
+    with pytest.raises(ConfigError) as exc:
+        build_registry(model, entries)
+    message = str(exc.value)
+    for part in (
+        "has no ValMV output",
+        "names no logical node",
+        "expected MMXU",
+        "w_min 10 is above w_max -10",
+    ):
+        assert part in message
+    with pytest.raises(ConfigError, match="configured twice"):
+        build_registry(model, [DeviceConfig("bat1"), DeviceConfig("bat1")])
+
+
+def test_clamping() -> None:
+    device = Device("d", None, {}, w_min=-3000.0, w_max=2000.0)
+    assert device_fields(device, {"w_set": 5000.0, "w_max_lim": -1.0, "on": 1}) == Fields(2000.0, 0.0, True)
+    assert device_fields(device, {"w_set": -5000.0, "w_max_lim": 9999.0}) == Fields(-3000.0, 3000.0, None)
+    assert device_fields(Device("d", None, {}), {"w_max_lim": 9999.0}) == Fields(None, 9999.0, None)
+
+
+def test_plan_steps_merge_controllers_and_equal_steps() -> None:
+    device = Device("d", None, {"w_set": ACT, "on": ONOFF})
+    forecasts = {
+        ACT: [
+            ForecastPoint(0, 1.0, "s", 1),
+            ForecastPoint(10, 2.0, "s", 1),
+            ForecastPoint(30, None, None, None),
+        ],
+        ONOFF: [ForecastPoint(5, True, "o", 1), ForecastPoint(10, True, "o", 2)],
+    }
+    assert plan_steps(device, forecasts) == (
+        (0, Fields(1.0, None, None)),
+        (5, Fields(1.0, None, True)),
+        (10, Fields(2.0, None, True)),
+        (30, Fields(None, None, True)),
+    )
+
+
+def test_topics_parse_only_inbound_device_topics() -> None:
+    topics = Topics("relevent/v1/", "gw1")
+    assert topics.parse_inbound("relevent/v1/gw1/dev/bat1/ctl/ack") == ("bat1", Inbound.ACK)
+    assert topics.parse_inbound("relevent/v1/gw1/dev/bat1/ctl/set") is None
+    assert topics.parse_inbound("relevent/v1/gw2/dev/bat1/meas") is None
+    assert topics.parse_inbound("relevent/v1/gw1/dev//meas") is None
+
+
+def test_broker_url() -> None:
+    assert BrokerConfig.from_url("mqtts://broker.local") == BrokerConfig("broker.local", 8883, tls=True)
+    assert BrokerConfig.from_url("mqtt://10.0.0.2:1884/", username="gw").username == "gw"
+    assert "secret" not in repr(BrokerConfig.from_url("mqtt://h", password="secret"))
+    with pytest.raises(ConfigError):
+        BrokerConfig.from_url("http://h")
+
+
+def test_committed_schemas_equal_the_generated_ones() -> None:
+    directory = REPO / "docs" / "schemas"
+    committed = {path.name: path.read_text(encoding="utf-8") for path in directory.glob("*.json")}
+    assert committed == schema.render(), "run: python -m relevent.lan.mqtt.schema docs/schemas"
+
+
+def test_schema_writer(tmp_path: Path) -> None:
+    written = schema.write(tmp_path / "out")
+    assert sorted(p.name for p in written) == sorted(schema.render())

@@ -1,0 +1,156 @@
+"""ctl/plan from the forecasts, EMS extension requests, and the FledgePower compatibility output."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.scheduler.forecast import ForecastPoint
+from tests.conftest import SHARED
+from tests.mqtt.conftest import (
+    ACT,
+    MAX,
+    ONOFF,
+    Broker,
+    bridge_config,
+    make_bridge,
+    mqtt_client,
+    one_device,
+    output,
+    running,
+    sample,
+    wait_until,
+)
+
+PLAN = "relevent/v1/gw1/dev/bat1/ctl/plan"
+T0 = 1_795_687_200.0  # 2026-11-26T10:00:00Z
+
+
+class Forecasts:
+    """A forecast source whose answers the test sets."""
+
+    def __init__(self, points: dict[str, list[ForecastPoint]]) -> None:
+        self.points = points
+        self.calls = 0
+
+    def forecast(self, controller_ref: str, t0: float, t1: float) -> Sequence[ForecastPoint]:
+        del t0, t1
+        self.calls += 1
+        return self.points.get(controller_ref, [])
+
+
+def _fp(t: float, value: float | bool | None) -> ForecastPoint:
+    return ForecastPoint(t, value, None if value is None else "X/Y_FSCH01", None if value is None else 1)
+
+
+async def test_plan_merges_the_controllers_and_is_republished_on_change(broker: Broker) -> None:
+    forecasts = Forecasts({
+        ACT: [_fp(T0, 1000.0), _fp(T0 + 900, 2000.0), _fp(T0 + 1800, None)],
+        MAX: [_fp(T0, 5000.0)],
+        ONOFF: [_fp(T0, True), _fp(T0 + 900, True)],
+    })  # fmt: skip
+    bridge = make_bridge(bridge_config(broker), one_device(), forecasts=forecasts)
+    async with running(bridge):
+        async with mqtt_client(broker, PLAN) as (_, inbox):  # subscribes after the publication
+            message = await inbox.next()
+        assert message.retain
+        plan = json.loads(message.payload)
+        assert plan["entries"] == [
+            {"start": "2026-11-26T10:00:00.000Z", "w_set": 1000.0, "w_max_lim": 5000.0, "on": True},
+            {"start": "2026-11-26T10:15:00.000Z", "w_set": 2000.0, "w_max_lim": 5000.0, "on": True},
+            {"start": "2026-11-26T10:30:00.000Z", "w_set": None, "w_max_lim": 5000.0, "on": True},
+        ]
+        async with mqtt_client(broker, PLAN) as (_, inbox):
+            await inbox.next()  # the retained plan
+            calls = forecasts.calls
+            bridge.refresh_plans()  # nothing changed: no new publication
+            await wait_until(lambda: forecasts.calls > calls)
+            forecasts.points[MAX] = [_fp(T0, 5000.0), _fp(T0 + 600, 3000.0)]
+            bridge.refresh_plans()
+            changed = await inbox.next_json()
+    assert [e["w_max_lim"] for e in changed["entries"]] == [5000.0, 3000.0, 3000.0, 3000.0]
+    assert sample(bridge, "relevent_mqtt_plans_published_total", device="bat1") == 2
+
+
+class Slots:
+    """The composition root's extension handler, in memory: two slots, then no free one."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExtensionRequest] = []
+
+    async def submit(self, request: ExtensionRequest) -> ExtensionAccepted | ExtensionRejected:
+        self.requests.append(request)
+        if len(self.requests) > 1:
+            return ExtensionRejected("no_free_slot")
+        return ExtensionAccepted("DER_Scheduler_Control/MaxPow_FSCH01")
+
+
+async def test_ems_extension_requests_are_answered(broker: Broker) -> None:
+    slots = Slots()
+    config = bridge_config(broker, ems_request_topic="site/ems/request")
+    bridge = make_bridge(config, one_device(), extension_handler=slots)
+    example = (SHARED / "hedera/examples/ems-extension-request.json").read_bytes()
+    relaxed = (SHARED / "hedera/examples/ems-extension-request.relaxed.txt").read_bytes()
+    async with running(bridge), mqtt_client(broker, "site/ems/request/reply", "own/reply") as (client, inbox):
+        await client.publish("site/ems/request", example, qos=1)
+        accepted = await inbox.next_json()
+        await client.publish("site/ems/request", example, qos=1)
+        refused = await inbox.next_json()
+        await client.publish("site/ems/request", relaxed, qos=1)
+        malformed = await inbox.next_json()
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.ResponseTopic = "own/reply"
+        props.CorrelationData = b"req-7"
+        await client.publish("site/ems/request", b'{"direction":"EXPORT"}', qos=1, properties=props)
+        answer = await inbox.next()
+    assert (accepted["result"], accepted["slot"]) == ("accepted", "DER_Scheduler_Control/MaxPow_FSCH01")
+    assert (refused["result"], refused["reason"]) == ("rejected", "no_free_slot")
+    assert (malformed["result"], malformed["reason"]) == ("rejected", "invalid_json")
+    assert answer.topic.value == "own/reply"
+    assert answer.properties is not None
+    assert answer.properties.json()["CorrelationData"] == b"req-7".hex()  # type: ignore[no-untyped-call]
+    assert json.loads(answer.payload)["reason"] == "invalid_payload"
+    assert slots.requests[0] == ExtensionRequest("IMPORT", 1704807420.0, 900, (42.0, 1337.0))
+    assert sample(bridge, "relevent_mqtt_inbound_rejected_total", kind="request", reason="invalid_json") == 1
+    assert sample(bridge, "relevent_mqtt_extension_requests_total", result="rejected") == 3
+
+
+async def test_fledge_compatibility_output(broker: Broker) -> None:
+    forecasts = Forecasts({ACT: [_fp(T0, 1000.0), _fp(T0 + 900, None), _fp(T0 + 1800, 3000.0)]})
+    config = bridge_config(broker, compat_fledge=True, compat_schedule_period_s=0.1)
+    bridge = make_bridge(config, one_device(), forecasts=forecasts)
+    topics = ("fledge/south-command", "fledge/south-schedule")
+    async with running(bridge), mqtt_client(broker, *topics) as (_, inbox):
+        bridge.on_output(output(ONOFF, value=True))
+        command = await inbox.until(lambda m: m.topic.value == "fledge/south-command")
+        schedule = await inbox.until(lambda m: m.topic.value == "fledge/south-schedule")
+        second = await inbox.until(lambda m: m.topic.value == "fledge/south-schedule")  # periodic
+    gtic = json.loads(command.payload)["parameters"][0]["value"]["GTIC"]
+    assert gtic["Identifier"] == ONOFF
+    assert gtic["SpcTyp"]["ctlVal"] is True
+    assert abs(gtic["SpcTyp"]["t"]["SecondSinceEpoch"] - time.time()) < 5
+    entries = [p["value"]["GTIC"] for p in json.loads(schedule.payload)["parameters"]]
+    assert [(g["ApcTyp"]["ctlVal"], g["ApcTyp"]["t"]["SecondSinceEpoch"]) for g in entries] == [
+        (1000.0, T0),
+        (3000.0, T0 + 1800),
+    ]
+    assert second.payload == schedule.payload
+
+
+async def test_compat_output_is_off_by_default(broker: Broker) -> None:
+    bridge = make_bridge(bridge_config(broker), one_device())
+    async with (
+        mqtt_client(broker, "fledge/#", "relevent/v1/gw1/dev/bat1/ctl/set") as (_, inbox),
+        running(bridge),
+    ):
+        await inbox.next()  # the command on connect
+        bridge.on_output(output(ACT, 5.0))
+        assert (await inbox.next()).topic.value.endswith("ctl/set")
+        with pytest.raises(TimeoutError):
+            await inbox.until(lambda m: m.topic.value.startswith("fledge/"), wait_s=0.3)
