@@ -119,7 +119,8 @@ class BrokerSession:
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 self._metrics.connection_errors.inc()
-                log.warning("mqtt broker unreachable", error=str(exc), retry_in_s=delay, **self._where())
+                event = "mqtt connection lost" if self.connected else "mqtt broker unreachable"
+                log.warning(event, error=str(exc), retry_in_s=delay, **self._where())
             finally:
                 self._set_down()
             await asyncio.sleep(delay)
@@ -190,8 +191,6 @@ class BrokerSession:
         return props
 
     def _set_down(self) -> None:
-        if self._up.is_set():
-            log.warning("mqtt disconnected", **self._where())
         self._client = None
         self._up.clear()
         self._metrics.connected.set(0)
@@ -219,6 +218,7 @@ class BrokerSession:
             keepalive=cfg.keepalive_s,
             timeout=cfg.timeout_s,
             tls_params=tls,
+            max_inflight_messages=1000,
         )
 
     def _where(self) -> dict[str, object]:
