@@ -178,10 +178,6 @@ class Inbox:
             if predicate(message):
                 return message
 
-    def drain(self) -> None:
-        while not self.queue.empty():
-            self.queue.get_nowait()
-
 
 @asynccontextmanager
 async def mqtt_client(

@@ -1,16 +1,18 @@
-"""Device registry from the SCL model, plan merging, clamping, payload schemas and the ACL template."""
+"""Device registry from the SCL model, plan merging, clamping, topics, broker URLs and payload schemas."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from relevent.config import SclSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt import schema
+from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.commands import Fields, device_fields
-from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig
+from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig, MqttBridgeConfig
 from relevent.lan.mqtt.plan import plan_steps
 from relevent.lan.mqtt.registry import Device, build_registry
 from relevent.lan.mqtt.topics import Inbound, Topics
@@ -27,7 +29,8 @@ def model() -> SclDocument:
 
 
 def test_without_device_entries_each_controller_ld_is_one_device(model: SclDocument) -> None:
-    registry = build_registry(model, ())
+    config = MqttBridgeConfig(gateway_id="gw1")
+    registry = MqttBridge.from_scl(config, model, metrics_registry=CollectorRegistry()).registry
     [device] = registry
     assert device.id == "DER_Scheduler_Control"
     assert dict(device.bindings) == {"w_set": ACT, "w_max_lim": MAX, "on": ONOFF}

@@ -10,6 +10,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from relevent.errors import ConfigError
 from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.scheduler.forecast import ForecastPoint
 from tests.conftest import SHARED
@@ -109,6 +110,9 @@ async def test_ems_extension_requests_are_answered(broker: Broker) -> None:
         props.CorrelationData = b"req-7"
         await client.publish("site/ems/request", b'{"direction":"EXPORT"}', qos=1, properties=props)
         answer = await inbox.next()
+        props.ResponseTopic = "own/+/reply"  # a wildcard is no topic name: answered on the configured one
+        await client.publish("site/ems/request", b"{}", qos=1, properties=props)
+        fallback = await inbox.next()
     assert (accepted["result"], accepted["slot"]) == ("accepted", "DER_Scheduler_Control/MaxPow_FSCH01")
     assert (refused["result"], refused["reason"]) == ("rejected", "no_free_slot")
     assert (malformed["result"], malformed["reason"]) == ("rejected", "invalid_json")
@@ -116,9 +120,15 @@ async def test_ems_extension_requests_are_answered(broker: Broker) -> None:
     assert answer.properties is not None
     assert answer.properties.json()["CorrelationData"] == b"req-7".hex()  # type: ignore[no-untyped-call]
     assert json.loads(answer.payload)["reason"] == "invalid_payload"
+    assert fallback.topic.value == "site/ems/request/reply"
     assert slots.requests[0] == ExtensionRequest("IMPORT", 1704807420.0, 900, (42.0, 1337.0))
     assert sample(bridge, "relevent_mqtt_inbound_rejected_total", kind="request", reason="invalid_json") == 1
-    assert sample(bridge, "relevent_mqtt_extension_requests_total", result="rejected") == 3
+    assert sample(bridge, "relevent_mqtt_extension_requests_total", result="rejected") == 4
+
+
+def test_an_ems_topic_needs_a_handler(broker: Broker) -> None:
+    with pytest.raises(ConfigError, match="extension request handler"):
+        make_bridge(bridge_config(broker, ems_request_topic="site/ems/request"), one_device())
 
 
 async def test_fledge_compatibility_output(broker: Broker) -> None:

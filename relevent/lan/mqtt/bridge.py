@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
+from relevent.errors import ConfigError
 from relevent.lan.mqtt import compat
 from relevent.lan.mqtt.acks import AckTracker, HealthChange
 from relevent.lan.mqtt.commands import CommandFactory
@@ -84,7 +85,9 @@ class MqttBridge:
         self._stop = asyncio.Event()
         self._outbox = Outbox()
         requests = None
-        if config.ems_request_topic is not None and config.ems_reply is not None and extension_handler:
+        if config.ems_request_topic is not None and config.ems_reply is not None:
+            if extension_handler is None:
+                raise ConfigError("ems_request_topic is set but no extension request handler was given")
             requests = ExtensionRequests(
                 config.ems_request_topic,
                 reply_topic=config.ems_reply,
@@ -244,8 +247,12 @@ class MqttBridge:
 
     def _plan_message(self, device_id: str) -> OutMessage:
         plan = plan_payload(self._plans[device_id], self._clock())
-        self.metrics.plans_published.labels(device_id).inc()
-        return OutMessage(self._topics.plan(device_id), plan.model_dump_json().encode(), retain=True)
+        return OutMessage(
+            self._topics.plan(device_id),
+            plan.model_dump_json().encode(),
+            retain=True,
+            on_published=self.metrics.plans_published.labels(device_id).inc,
+        )
 
     def _report_health(self, change: HealthChange | None) -> None:
         if change is None:

@@ -161,7 +161,7 @@ class BrokerSession:
             return
         try:
             await self._send(client, message)
-        except aiomqtt.MqttError as exc:
+        except (aiomqtt.MqttError, ValueError) as exc:  # ValueError: paho refused the topic
             # Not retried: on reconnect `on_connected` queues every current message again.
             log.info("mqtt publish failed", topic=message.topic, error=str(exc))
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import count
+from typing import TypeGuard
 
 import aiomqtt
 import structlog
@@ -37,6 +38,11 @@ def to_request(payload: ExtensionRequestPayload) -> ExtensionRequest:
     )
 
 
+def _publishable(topic: object) -> TypeGuard[str]:
+    """Whether a peer-given response topic is a valid topic name (no wildcards, not empty)."""
+    return isinstance(topic, str) and bool(topic) and not any(c in topic for c in "+#\0")
+
+
 class ExtensionRequests:
     """Validates requests on `topic`, hands them to the handler and answers every one of them."""
 
@@ -61,7 +67,8 @@ class ExtensionRequests:
     async def handle(self, message: aiomqtt.Message) -> None:
         """Answer one request; a rejected payload is answered, then re-raised for the router to count."""
         props = message.properties
-        reply_to = getattr(props, "ResponseTopic", None) or self._reply_topic
+        response_topic = getattr(props, "ResponseTopic", None)
+        reply_to = response_topic if _publishable(response_topic) else self._reply_topic
         correlation: bytes | None = getattr(props, "CorrelationData", None)
         try:
             request = to_request(decode(ExtensionRequestPayload, message.payload))
