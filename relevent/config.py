@@ -52,13 +52,29 @@ class MmsSection(_Section):
 
 
 class MqttSection(_Section):
-    """`[mqtt]`: the broker towards the local devices."""
+    """`[mqtt]`: the broker towards the local devices and the device contract's timing."""
 
     url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/\s]+(:\d+)?/?$")
+    protocol: Literal["5", "3.1.1"] = "5"
     username: str | None = None
     password: SecretStr | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    timeout_s: float = Field(default=5.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
     root: str = "relevent/v1"
     heartbeat_s: float = Field(default=30.0, gt=0)
+    validity_s: float | None = Field(default=None, gt=0)
+    ack_timeout_s: float = Field(default=5.0, gt=0)
+    plan_horizon_s: float = Field(default=86400.0, gt=0)
+    plan_refresh_s: float = Field(default=60.0, gt=0)
+    compat_fledge: bool = False
+    compat_schedule_period_s: float = Field(default=5.0, gt=0)
+    ems_request_topic: str | None = None
+    ems_reply_topic: str | None = None
 
 
 class StorageSection(_Section):
@@ -82,6 +98,9 @@ class DeviceEntry(_Section):
     w_set: str | None = None
     w_max_lim: str | None = None
     on: str | None = None
+    w_min: float | None = None
+    w_max: float | None = None
+    mmxu: str | None = None
 
 
 LockableParameter = Literal["SchdPrio", "StrTm", "SchdReuse", "NumEntr", "SchdIntv", "values"]
