@@ -1,0 +1,32 @@
+"""The IEC 61850 MMS server towards SCADA: built from the SCL, decisions delegated to a `Gate`.
+
+The composition root needs only `MmsServer`, `MmsSettings`, `MmsServerError` and the `Gate` seam.
+"""
+
+from relevent.wan.mms.gate import (
+    ACCEPTED,
+    Actor,
+    AddCause,
+    ControlValue,
+    ControlVerdict,
+    Gate,
+    Verdict,
+    WriteValue,
+)
+from relevent.wan.mms.mirror import Update
+from relevent.wan.mms.server import MmsServer, MmsServerError, MmsSettings
+
+__all__ = [
+    "ACCEPTED",
+    "Actor",
+    "AddCause",
+    "ControlValue",
+    "ControlVerdict",
+    "Gate",
+    "MmsServer",
+    "MmsServerError",
+    "MmsSettings",
+    "Update",
+    "Verdict",
+    "WriteValue",
+]

@@ -1,0 +1,110 @@
+"""Route libiec61850's write-access and control-check callbacks to a `Gate`, failing closed.
+
+Both callbacks are ctypes functions on the same library rather than SWIG directors: one mechanism for
+every callback, no process-wide subscriber registry (a second server in one process would be refused),
+and an exception can never reach C++ (where it aborts the process). Every callback still catches
+everything itself: an answer that cannot be computed is a rejection, never an acceptance.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from relevent.wan.mms import values
+from relevent.wan.mms.builder import BuiltModel
+from relevent.wan.mms.gate import Actor, AddCause, ControlValue, Gate, Verdict
+from relevent.wan.mms.lib import ControlCheckHandler, WriteAccessHandler, iec, lib
+
+log = structlog.get_logger(__name__)
+
+_CHECK_RESULTS: dict[Verdict, int] = {
+    Verdict.SUCCESS: iec.CONTROL_ACCEPTED,
+    Verdict.HARDWARE_FAULT: iec.CONTROL_HARDWARE_FAULT,
+    Verdict.TEMPORARILY_UNAVAILABLE: iec.CONTROL_TEMPORARILY_UNAVAILABLE,
+    Verdict.OBJECT_ACCESS_DENIED: iec.CONTROL_OBJECT_ACCESS_DENIED,
+    Verdict.OBJECT_UNDEFINED: iec.CONTROL_OBJECT_UNDEFINED,
+    Verdict.OBJECT_NON_EXISTENT: iec.CONTROL_OBJECT_UNDEFINED,
+    Verdict.OBJECT_VALUE_INVALID: iec.CONTROL_VALUE_INVALID,
+    Verdict.TYPE_INCONSISTENT: iec.CONTROL_VALUE_INVALID,
+}
+
+
+def actor_of(connection: int | None) -> Actor:
+    """The MMS actor behind a libiec61850 ClientConnection."""
+    peer = lib.ClientConnection_getPeerAddress(connection) if connection else None
+    return Actor(protocol="mms", peer=peer.decode("ascii", "replace") if peer else "unknown")
+
+
+def control_value(decoded: values.Decoded) -> ControlValue:
+    """The ctlVal of an Oper structure: a scalar, or an AnalogueValue's `f` (else `i`)."""
+    if isinstance(decoded, tuple):
+        numbers = [v for v in decoded if isinstance(v, int | float)]
+        floats = [v for v in numbers if isinstance(v, float)]
+        if not numbers:
+            raise TypeError(f"unsupported control value {decoded!r}")
+        return (floats or numbers)[0]
+    if not isinstance(decoded, bool | int | float):
+        raise TypeError(f"unsupported control value {decoded!r}")
+    return decoded
+
+
+class GateHandlers:
+    """Registers the gate's attributes and every controllable DO with a server; keep it as long as the server.
+
+    libiec61850 stores raw function pointers, so the ctypes callback objects live on this instance.
+    """
+
+    def __init__(self, server: int, model: BuiltModel, gate: Gate) -> None:
+        self._gate = gate
+        self._writes: dict[int, str] = {}  # DataAttribute* -> full reference
+        self._controls: dict[int, str] = {}  # DataObject* -> full reference
+        self._on_write_c = WriteAccessHandler(self._on_write)
+        self._on_check_c = ControlCheckHandler(self._on_check)
+        for ref in gate.writable_refs():
+            da = _settable_leaf(model, ref)
+            lib.IedServer_handleWriteAccess(server, da, self._on_write_c, None)
+            self._writes[da] = model.full_ref(ref)
+        for ref in model.controllable:
+            do = model.node(ref)
+            lib.IedServer_setPerformCheckHandler(server, do, self._on_check_c, None)
+            self._controls[do] = ref
+
+    def _on_write(self, da: int, value: int, connection: int | None, _: int | None) -> int:
+        try:
+            decoded = values.decode(value)
+            if isinstance(decoded, tuple):  # handlers are registered on leaves only
+                return int(Verdict.TYPE_INCONSISTENT)
+            return int(Verdict(self._gate.write(self._writes[da], decoded, actor_of(connection))))
+        except BaseException:
+            log.exception("mms write handler failed; write denied", ref=self._writes.get(da))
+            return int(Verdict.OBJECT_ACCESS_DENIED)
+
+    def _on_check(self, action: int, _: int | None, ctl_val: int, test: bool, __: bool) -> int:
+        try:
+            if lib.ControlAction_isSelect(action):
+                return int(iec.CONTROL_ACCEPTED)  # the gate decides at operate; a select changes nothing
+            ref = self._controls[lib.ControlAction_getControlObject(action)]
+            actor = actor_of(lib.ControlAction_getClientConnection(action))
+            decision = self._gate.operate(ref, control_value(values.decode(ctl_val)), bool(test), actor)
+            if not decision.accepted:
+                lib.ControlAction_setAddCause(action, int(decision.add_cause))
+            return _CHECK_RESULTS.get(decision.verdict, int(iec.CONTROL_OBJECT_ACCESS_DENIED))
+        except BaseException:
+            log.exception("mms control check failed; operate refused")
+            lib.ControlAction_setAddCause(action, int(AddCause.UNKNOWN))
+            return int(iec.CONTROL_HARDWARE_FAULT)
+
+
+def _settable_leaf(model: BuiltModel, ref: str) -> int:
+    """The handle of an FC SP leaf attribute; ValueError for anything a write handler cannot guard."""
+    try:
+        node = model.node(ref)
+    except KeyError:
+        raise ValueError(f"the gate claims {ref!r}, which is not in the served model") from None
+    if (
+        lib.ModelNode_getType(node) != iec.DataAttributeModelType
+        or lib.DataAttribute_getType(node) == iec.IEC61850_CONSTRUCTED
+        or lib.DataAttribute_getFC(node) != iec.IEC61850_FC_SP
+    ):
+        raise ValueError(f"the gate claims {ref!r}, which is not an FC SP leaf attribute")
+    return int(node)

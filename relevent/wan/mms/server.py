@@ -1,0 +1,129 @@
+"""The IEC 61850 MMS server: built from the SCL, guarded by a `Gate`, driven threadless from asyncio.
+
+Only the wait for network activity runs in a worker thread (through ctypes, which releases the GIL); all
+request processing, and so every write and control callback, runs on the event-loop thread. The order per
+iteration is periodic -> process -> periodic: the first runs timers and queues reports, processing always
+runs (it also sends queued reports), the last executes controls accepted just now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from relevent.errors import ReleventError
+from relevent.scl.model import SclDocument
+from relevent.wan.mms.builder import BuiltModel, build_model
+from relevent.wan.mms.gate import Gate
+from relevent.wan.mms.handlers import GateHandlers
+from relevent.wan.mms.lib import iec, lib
+from relevent.wan.mms.mirror import ModelMirror, Update
+from relevent.wan.mms.reports import ReportsMode, add_report_blocks
+from relevent.wan.mms.values import Scalar
+
+log = structlog.get_logger(__name__)
+
+# Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
+_DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
+
+
+class MmsServerError(ReleventError):
+    """The MMS server cannot serve (e.g. its port is taken or needs privileges)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MmsSettings:
+    """Where and how to serve: the `[mms]` section plus the loop's poll interval."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
+    port: int = 102
+    reports: ReportsMode = "auto"
+    ied: str | None = None  # the IED of the SCL to serve; None: its first
+    wait_ms: int = 5  # longest wait for network activity: bounds report latency and stop time
+
+
+class MmsServer:
+    """One MMS server for one IED of an SCL document.
+
+    Construct (builds the model, registers the gate), `start()` (binds, raises MmsServerError), then run
+    `serve()` as a task until `stop()` or cancellation; `close()` frees the C memory afterwards.
+    `update`/`update_many` mirror values into the model; call them on the loop thread.
+    """
+
+    def __init__(self, doc: SclDocument, gate: Gate, settings: MmsSettings) -> None:
+        self.settings = settings
+        self.model: BuiltModel = build_model(doc, settings.ied)
+        self._server = 0
+        self._closed = False
+        try:
+            self.report_blocks = add_report_blocks(self.model, settings.reports)
+            self._server = int(lib.IedServer_create(self.model.ptr))
+            for fc in _DENIED_FCS:
+                lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
+                                                   iec.ACCESS_POLICY_DENY)
+            self._handlers = GateHandlers(self._server, self.model, gate)
+        except BaseException:
+            self.close()
+            raise
+        self.mirror = ModelMirror(self._server, self.model)
+        self._stopping = False
+
+    @property
+    def connections(self) -> int:
+        """The number of open client connections."""
+        return int(lib.IedServer_getNumberOfOpenConnections(self._server))
+
+    def start(self) -> None:
+        """Bind and listen; raise MmsServerError when that fails (libiec61850 itself only logs it)."""
+        lib.IedServer_setLocalIpAddress(self._server, self.settings.host.encode())
+        lib.IedServer_startThreadless(self._server, self.settings.port)
+        if not lib.IedServer_isRunning(self._server):
+            raise MmsServerError(
+                f"cannot listen on {self.settings.host}:{self.settings.port} for MMS: the port is in use, "
+                "the address is not local, or ports below 1024 need CAP_NET_BIND_SERVICE"
+            )
+        log.info("mms server listening", host=self.settings.host, port=self.settings.port,
+                 ied=self.model.ied.name, report_blocks=len(self.report_blocks))
+
+    async def serve(self) -> None:
+        """Serve until `stop()` or cancellation, then stop listening and drop every connection."""
+        loop = asyncio.get_running_loop()
+        server, wait_ms = self._server, self.settings.wait_ms
+        waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-wait")
+        try:
+            while not self._stopping:
+                await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms)
+                lib.IedServer_performPeriodicTasks(server)
+                lib.IedServer_processIncomingData(server)
+                lib.IedServer_performPeriodicTasks(server)
+        finally:
+            # A cancelled wait still runs to its end (at most wait_ms): let it, before the sockets go.
+            waiter.shutdown(wait=True)
+            lib.IedServer_stopThreadless(server)
+            log.info("mms server stopped")
+
+    def stop(self) -> None:
+        """Make `serve()` return after its current iteration."""
+        self._stopping = True
+
+    def close(self) -> None:
+        """Free the server and its model; the server must not be serving any more."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._server:
+            lib.IedServer_destroy(self._server)
+        self.model.destroy()
+
+    def update(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
+        """Mirror one value with its quality and time (see `ModelMirror.update`)."""
+        self.mirror.update(ref, value, quality_good, timestamp)
+
+    def update_many(self, updates: Iterable[Update]) -> None:
+        """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""
+        self.mirror.update_many(updates)
