@@ -1,0 +1,64 @@
+"""Test support for the MMS server: models, a fake of the scheduler seam, and a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from relevent.scl.model import SclDocument
+from relevent.wan.mms import ACCEPTED, Actor, ControlValue, ControlVerdict, MmsServer, MmsSettings, Verdict
+from relevent.wan.mms.gate import WriteValue
+from relevent.wan.mms.reports import ReportsMode
+
+HOST = "127.0.0.1"
+LD = "DER_Scheduler_Control"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PolicyGate:
+    """A fake of the scheduler seam: per-reference write rules and control answers, with a call log."""
+
+    rules: dict[str, Callable[[WriteValue], Verdict]] = field(default_factory=dict)
+    controls: dict[str, ControlVerdict] = field(default_factory=dict)
+    writes: list[tuple[str, WriteValue, Actor]] = field(default_factory=list)
+    operates: list[tuple[str, ControlValue, bool, Actor]] = field(default_factory=list)
+
+    def writable_refs(self) -> list[str]:
+        return list(self.rules)
+
+    def write(self, ref: str, value: WriteValue, actor: Actor) -> Verdict:
+        self.writes.append((ref, value, actor))
+        return self.rules[ref](value)
+
+    def operate(self, ref: str, ctl_val: ControlValue, test: bool, actor: Actor) -> ControlVerdict:
+        self.operates.append((ref, ctl_val, test, actor))
+        return self.controls.get(ref, ACCEPTED)
+
+
+@asynccontextmanager
+async def running(
+    doc: SclDocument, gate: PolicyGate, reports: ReportsMode = "auto"
+) -> AsyncIterator[MmsServer]:
+    """An MMS server on a free loopback port, served by the current event loop, closed afterwards."""
+    server = MmsServer(doc, gate, MmsSettings(host=HOST, port=free_port(), reports=reports, wait_ms=2))
+    try:
+        server.start()
+        task = asyncio.create_task(server.serve())
+        try:
+            yield server
+        finally:
+            server.stop()
+            await task
+    finally:
+        server.close()
+
