@@ -49,6 +49,12 @@ _log = structlog.get_logger(__name__)
 
 # A timer this far off its nominal wall time means the wall clock was stepped (or the loop stalled).
 STEP_TOLERANCE = 1.0
+# A timer waking at most this much before its nominal instant processes it at once (with nominal time).
+EARLY_TOLERANCE = 0.0003
+# Upper bound of the early aim of long timers.
+MAX_LEAD = 0.1
+# The final approach aims this little early so float rounding of wall -> loop time never lands after it.
+FINAL_LEAD = 1e-5
 
 
 class Engine:
@@ -99,7 +105,9 @@ class Engine:
         defaults += [a.defaults() for a in self._controller_attrs.values()]
         for listing in defaults:
             self._published.update({ref: _invalid(value, now) for ref, value in listing.items()})
-        self._collect(now, timeline.schedules.values(), {})  # the baseline: adapters read it with snapshot()
+        self._publish(
+            now, timeline.schedules.values(), {}, emit=False
+        )  # the baseline adapters read by snapshot()
         self._store.commit(
             [s.record() for s in timeline.schedules.values()],
             [c.record() for c in timeline.controllers.values()],
@@ -339,10 +347,16 @@ class Engine:
                 timeline.controllers[record.ref] = Controller(timeline.controllers[record.ref].spec, record)
             _log.exception("store failed, change undone")
             raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, "the state store failed") from exc
-        events = self._collect(now, schedules, before)
-        for controller in controllers:
-            events[:0] = self._parameter_events(controller_params[controller.ref], controller.ref, now)
-        self._emit(events)
+        self._publish(
+            now,
+            schedules,
+            before,
+            parameter_events=[
+                event
+                for controller in controllers
+                for event in self._parameter_events(controller_params[controller.ref], controller.ref, now)
+            ],
+        )
 
     # ---- timing -----------------------------------------------------------------------------------------
 
@@ -351,6 +365,9 @@ class Engine:
         now = self._clock.now()
         if abs(now - nominal) > STEP_TOLERANCE:
             self.clock_stepped()
+            return
+        if nominal - now > EARLY_TOLERANCE:
+            self._arm(nominal, lead=FINAL_LEAD)  # the final approach: a short timer is precise
             return
         self._catch_up(max(nominal, now))
         self._rearm()
@@ -373,7 +390,7 @@ class Engine:
     ) -> None:
         """Publish the changes of schedules that moved on by themselves, then persist consumed start times."""
         schedules = list(schedules)
-        self._emit(self._collect(t, schedules, before))
+        self._publish(t, schedules, before)
         changed = [s for s in schedules if (s.params, s.enabled) != before[s.ref]]
         if changed:
             try:
@@ -386,16 +403,25 @@ class Engine:
         return max(self._clock.now(), self._now)
 
     def _rearm(self) -> None:
-        timeline, loop = self._timeline, self._loop
-        if timeline is None or loop is None:
+        timeline = self._timeline
+        if timeline is None:
             return
         nominal = timeline.next_instant()
-        if nominal == self._armed_for:
-            return
-        self._disarm()
-        if nominal is not None:
-            self._timer = loop.call_at(loop.time() + (nominal - self._clock.now()), self._on_timer, nominal)
-            self._armed_for = nominal
+        if nominal != self._armed_for:
+            self._disarm()
+            if nominal is not None:
+                # Kernels let a timer fire late by a fraction of its timeout (Linux: 0.1 %); aim early by
+                # more than that and finish with a short timer (see _on_timer).
+                self._arm(nominal, lead=min(MAX_LEAD, 0.002 + 0.002 * (nominal - self._clock.now())))
+
+    def _arm(self, nominal: Timestamp, lead: float) -> None:
+        loop = self._loop
+        assert loop is not None
+        # Wall -> loop time, sampled now: loop time is monotonic, the wall clock may step later.
+        self._timer = loop.call_at(
+            loop.time() + (nominal - lead - self._clock.now()), self._on_timer, nominal
+        )
+        self._armed_for = nominal
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -404,14 +430,28 @@ class Engine:
 
     # ---- publishing -------------------------------------------------------------------------------------
 
-    def _collect(
-        self, t: Timestamp, schedules: Iterable[Schedule], before: Mapping[str, tuple[ScheduleParams, bool]]
-    ) -> list[Event]:
-        """Update the published attributes at `t`; return the events, outputs first (latency matters most)."""
+    def _publish(
+        self,
+        t: Timestamp,
+        schedules: Iterable[Schedule],
+        before: Mapping[str, tuple[ScheduleParams, bool]],
+        *,
+        emit: bool = True,
+        parameter_events: Iterable[Event] = (),
+    ) -> None:
+        """Update the published state at `t` and emit what changed, output events first (latency counts)."""
         timeline = self._timeline
         assert timeline is not None
-        outputs: list[Event] = []
-        attributes: list[Event] = []
+        outputs = [
+            (controller, controller.output(timeline.schedules))
+            for controller in timeline.controllers.values()
+        ]
+        changed = [(c, o) for c, o in outputs if o != self._outputs.get(c.ref)]
+        for controller, output in changed:
+            self._outputs[controller.ref] = output
+        if emit:
+            self._emit([OutputChanged(c.ref, o.value, o.source, o.priority, t) for c, o in changed])
+        attributes: list[Event] = list(parameter_events)
         for schedule in schedules:
             params_before = before.get(schedule.ref, (schedule.params, schedule.enabled))[0]
             if params_before is not schedule.params:
@@ -419,11 +459,7 @@ class Engine:
                 attributes += self._parameter_events(attrs.parameters(params_before), schedule.ref, t)
             for item in self._schedule_attrs[schedule.ref].status(schedule.status()):
                 self._update(attributes, item, t)
-        for controller in timeline.controllers.values():
-            output = controller.output(timeline.schedules)
-            if output != self._outputs.get(controller.ref):
-                self._outputs[controller.ref] = output
-                outputs.append(OutputChanged(controller.ref, output.value, output.source, output.priority, t))
+        for controller, output in outputs:
             for item in self._controller_attrs[controller.ref].status(output):
                 self._update(attributes, item, t)
             target = self._model.targets.get(controller.ctl_ent)
@@ -432,7 +468,8 @@ class Engine:
                 self._update(
                     attributes, StatusItem(target.value_ref, output.value, output.value is not None), t
                 )
-        return outputs + attributes
+        if emit:
+            self._emit(attributes)
 
     def _update(self, events: list[Event], item: StatusItem, t: Timestamp) -> None:
         """Publish one status attribute at `t` if it changed; a value of None keeps the last value.

@@ -20,16 +20,19 @@ SCADA = Actor("mms", "192.0.2.10:50123", "operator")
 
 
 class FakeClock:
-    """Wall time = `base` + elapsed loop time (fake under looptime) + `offset` (a simulated NTP step)."""
+    """Wall time = loop time (fake under looptime) + a shift to `base` + `offset` (a simulated NTP step).
+
+    Tests start looptime's loop at 0 (`looptime(start=0)`), so the shift is a whole number of seconds and a
+    timer armed for a nominal instant fires at exactly that fake instant (looptime rounds to 1 us).
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, base: float) -> None:
         self._loop = loop
-        self._origin = loop.time()
-        self.base = base
+        self._shift = base - loop.time()
         self.offset = 0.0
 
     def now(self) -> float:
-        return self.base + (self._loop.time() - self._origin) + self.offset
+        return self._loop.time() + self._shift + self.offset
 
 
 @dataclass

@@ -15,7 +15,7 @@ from relevent.scheduler.schedule import EnaErr
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
 FSCC = ln("F_FSCC1")
@@ -154,6 +154,8 @@ async def test_defect_boundaries_come_from_timers_not_polling(db: Path) -> None:
     h.engine._on_timer = counting  # type: ignore[method-assign]
     h.program(S1, values=[1.0, 2.0, 3.0], intv=10, prio=1, starts=[BASE + 5])
     await h.sleep_until(BASE + 100)
-    assert fired == [5, 15, 25, 35]  # one wake-up per nominal instant, none in between
-    emitted = [(t - BASE, e.timestamp - BASE) for t, e in h.recorder.events if e in h.recorder.outputs()]
-    assert emitted == [(5, 5), (15, 15), (25, 25), (35, 35)]
+    # Timers for the nominal instants only (a long one, then a short final approach), nothing in between.
+    assert sorted(set(fired)) == [5, 15, 25, 35]
+    assert len(fired) <= 2 * 4
+    emitted_at = [at - BASE for at, e in h.recorder.events if e in h.recorder.outputs()]
+    assert emitted_at == pytest.approx([5, 15, 25, 35], abs=1e-4)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relevent.scheduler.commands import Accepted
+from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
 
 from .factory import BASE, ln, small_spec
@@ -128,8 +129,9 @@ def test_property_output_at_any_instant_equals_brute_force(scenario: Scenario) -
         initial = h.engine.output(FSCC)
         assert initial is not None
         await h.sleep_until(BASE + HORIZON)
-        # Every output event is emitted at its nominal instant.
-        assert all(at == event.timestamp for at, event in h.recorder.events if event in h.recorder.outputs())
+        # Every output event is emitted at its nominal instant (the final timer aims 10 us early).
+        emitted = [(at, e.timestamp) for at, e in h.recorder.events if isinstance(e, OutputChanged)]
+        assert all(abs(at - nominal) < 1e-4 for at, nominal in emitted)
         changes = [(BASE, (initial.value, initial.source, initial.priority))]
         changes += [(o.timestamp, (o.value, o.source, o.priority)) for o in h.recorder.outputs(FSCC)]
         return changes

@@ -15,7 +15,7 @@ from relevent.scheduler.store import SqliteStore
 from .factory import BASE, RESERVE_SET_TM, ln, reference_like_spec, small_spec
 from .harness import SCADA, FakeClock, start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1 = ln("F_FSCH01")
 FSCC = ln("F_FSCC1")

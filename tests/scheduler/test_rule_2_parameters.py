@@ -15,7 +15,7 @@ from relevent.scheduler.spec import ValueKind
 from .factory import BASE, ln, small_spec
 from .harness import start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
 FSCC = ln("F_FSCC1")

@@ -13,7 +13,7 @@ from relevent.scheduler.policy import SchedulePolicy
 from .factory import BASE, ln, small_spec
 from .harness import Harness, start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1 = ln("F_FSCH01")
 FSCC = ln("F_FSCC1")

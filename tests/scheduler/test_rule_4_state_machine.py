@@ -14,7 +14,7 @@ from relevent.scheduler.periodic import CalendarTime, Period
 from .factory import BASE, ln, small_spec
 from .harness import start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
 FSCC = ln("F_FSCC1")
@@ -28,7 +28,7 @@ async def test_rule_4_ready_to_running_exactly_at_nominal_start(db: Path) -> Non
         limit=200,
     )
     assert running.timestamp == BASE + 100.25
-    assert h.clock.now() == BASE + 100.25
+    assert h.clock.now() == pytest.approx(BASE + 100.25, abs=1e-4)
     assert h.value(f"{S1}.ActStrTm.stVal") == BASE + 100.25
     assert h.value(f"{S1}.SchdEntr.stVal") == 1
     assert h.read(f"{S1}.ValMV.mag.f") == h.read(f"{S1}.ValMV.mag.f").__class__(1.0, True, BASE + 100.25)
@@ -188,18 +188,9 @@ async def test_rule_4_timer_firing_early_still_processes_the_nominal_boundary(db
 
 async def test_rule_4_late_timer_catches_up_every_boundary_in_order(db: Path) -> None:
     h = start_engine(small_spec(intv_unit=0.1), db)  # SchdIntv in tenths of a second
-    on_timer = h.engine._on_timer
-    wakeups: list[float] = []
-
-    def recording(nominal: float) -> None:
-        wakeups.append(nominal - BASE)
-        on_timer(nominal)
-
-    h.engine._on_timer = recording  # type: ignore[method-assign]
     h.program(S1, values=[1.0, 2.0, 3.0, 4.0], intv=1, prio=1, starts=[BASE + 10])
     h.clock.offset = 0.25  # the loop stalls once: the first timer wakes 250 ms after its nominal instant
     await h.sleep_until(BASE + 20)
-    assert wakeups == pytest.approx([10, 10.3, 10.4])  # 10.1 and 10.2 were caught up in the first wake-up
     assert h.recorder.timeline(FSCC) == [
         (10, 1.0, "F_FSCH01"),
         (pytest.approx(10.1), 2.0, "F_FSCH01"),
@@ -207,3 +198,7 @@ async def test_rule_4_late_timer_catches_up_every_boundary_in_order(db: Path) ->
         (pytest.approx(10.3), 4.0, "F_FSCH01"),
         (pytest.approx(10.4), None, None),
     ]
+    emitted_at = [at - BASE for at, e in h.recorder.events if e in h.recorder.outputs()]
+    # 10.1 and 10.2 were caught up in the one late wake-up for 10; the next timers are on time again.
+    assert emitted_at[0] == emitted_at[1] == emitted_at[2] > 10.2
+    assert emitted_at[3:] == pytest.approx([10.3, 10.4], abs=1e-4)

@@ -13,7 +13,7 @@ from relevent.scheduler.spec import ValueKind
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1, S2, S3 = ln("F_FSCH01"), ln("F_FSCH02"), ln("F_FSCH03")
 FSCC = ln("F_FSCC1")

@@ -11,7 +11,7 @@ from relevent.scheduler.commands import Accepted
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1 = ln("F_FSCH01")
 FSCC = ln("F_FSCC1")

@@ -18,7 +18,7 @@ from relevent.scheduler.store import SqliteStore, StoreError
 from .factory import BASE, ln, schedule_spec, small_spec
 from .harness import start_engine
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(start=0)
 
 S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
 FSCC = ln("F_FSCC1")

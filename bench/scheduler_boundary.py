@@ -1,0 +1,103 @@
+"""Latency of entry-boundary output events: emit time minus nominal boundary, in real time.
+
+33 schedules of the reference-like model run at once (3 controllers x 10 schedules with 1 s entries, plus
+the 3 hourly reserves) for about 20 s on the real loop (uvloop when installed) with the SQLite store.
+Prints p50/p99/max in ms; asserts nothing. Run: .venv/bin/python bench/scheduler_boundary.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import structlog
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from relevent.scheduler import Actor, Engine, Event, OutputChanged, SqliteStore, SystemClock
+from relevent.scheduler.events import AttributeChanged
+from tests.scheduler.factory import reference_like_spec
+
+ENTRIES = 20
+BENCH = Actor("bench", "localhost")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def report(name: str, samples: list[float]) -> None:
+    print(
+        f"{name:<32} n={len(samples):5d}  p50={statistics.median(samples):6.3f} ms  "
+        f"p99={percentile(samples, 0.99):6.3f} ms  max={max(samples):6.3f} ms"
+    )
+
+
+async def main() -> None:
+    model = reference_like_spec()
+    outputs: list[float] = []
+    schedule_values: list[float] = []
+
+    def on_event(event: Event) -> None:
+        late_ms = (time.time() - event.timestamp) * 1000
+        if isinstance(event, OutputChanged):
+            outputs.append(late_ms)
+        elif (
+            isinstance(event, AttributeChanged) and event.ref.endswith(".ValMV.mag.f") and "FSCH" in event.ref
+        ):
+            schedule_values.append(late_ms)
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(Path(folder) / "bench.sqlite")
+        engine = Engine(model, clock=SystemClock(), store=store)
+        engine.start()
+        start = math.floor(time.time()) + 2.0
+        for schedule in model.schedules:
+            if schedule.reserve:
+                continue
+            number = int(schedule.ref[-2:])
+            values: list[float | bool] = [float(number * 100 + i) for i in range(ENTRIES)]
+            if schedule.kind.value == "SPG":
+                values = [bool((number + i) % 2) for i in range(ENTRIES)]
+            writes: list[tuple[str, object]] = [
+                (f"{schedule.ref}.{name}.{schedule.kind.value_da}", v)
+                for name, v in zip(schedule.value_names, values, strict=False)
+            ]
+            writes += [
+                (f"{schedule.ref}.NumEntr.setVal", ENTRIES),
+                (f"{schedule.ref}.SchdIntv.setVal", 1),
+                (f"{schedule.ref}.SchdPrio.setVal", 10 + number),
+                (f"{schedule.ref}.StrTm01.setTm", start),
+            ]
+            for ref, value in writes:
+                engine.write(ref, value, BENCH)
+            engine.operate(f"{schedule.ref}.EnaReq", ctl_val=True, test=False, actor=BENCH)
+        engine.subscribe(on_event)
+        await asyncio.sleep(start + ENTRIES + 1.5 - time.time())
+        engine.stop()
+        store.close()
+
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    print(f"loop={loop} cores={os.cpu_count()} schedules={len(model.schedules)} entries={ENTRIES} x 1 s")
+    report("controller output events", outputs)
+    report("schedule ValMV boundary events", schedule_values)
+
+
+if __name__ == "__main__":
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING)
+    )  # no audit lines
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
