@@ -32,7 +32,9 @@ _OPT_FIELDS = {
     "dataRef": iec.RPT_OPT_DATA_REFERENCE, "bufOvfl": iec.RPT_OPT_BUFFER_OVERFLOW,
     "entryID": iec.RPT_OPT_ENTRY_ID, "configRef": iec.RPT_OPT_CONF_REV,
 }
-_AUTO_TRG = frozenset({"dchg", "qchg", "gi"})
+# dupd too: the reference models trigger ValMV.mag on data update only, and the scheduler updates an
+# output only when it changes, so an update is a change here.
+_AUTO_TRG = frozenset({"dchg", "qchg", "dupd", "gi"})
 _AUTO_OPT = frozenset({"seqNum", "timeStamp", "reasonCode", "dataSet", "dataRef", "configRef"})
 _AUTO_BUF_TIME_MS = 50  # merges the q, t and value changes of one update into one report
 

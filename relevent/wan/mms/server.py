@@ -60,6 +60,7 @@ class MmsServer:
         self.model: BuiltModel = build_model(doc, settings.ied)
         self._server = 0
         self._closed = False
+        self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
         try:
             self.report_blocks = add_report_blocks(self.model, settings.reports)
             self._server = int(lib.IedServer_create(self.model.ptr))
@@ -82,7 +83,9 @@ class MmsServer:
         """Bind and listen; raise MmsServerError when that fails (libiec61850 itself only logs it)."""
         lib.IedServer_setLocalIpAddress(self._server, self.settings.host.encode())
         lib.IedServer_startThreadless(self._server, self.settings.port)
+        self._started = True
         if not lib.IedServer_isRunning(self._server):
+            self._stop_listening()  # even a failed start must be undone, or destroying the server crashes
             raise MmsServerError(
                 f"cannot listen on {self.settings.host}:{self.settings.port} for MMS: the port is in use, "
                 "the address is not local, or ports below 1024 need CAP_NET_BIND_SERVICE"
@@ -104,8 +107,13 @@ class MmsServer:
         finally:
             # A cancelled wait still runs to its end (at most wait_ms): let it, before the sockets go.
             waiter.shutdown(wait=True)
-            lib.IedServer_stopThreadless(server)
+            self._stop_listening()
             log.info("mms server stopped")
+
+    def _stop_listening(self) -> None:
+        if self._started:
+            lib.IedServer_stopThreadless(self._server)
+            self._started = False
 
     def stop(self) -> None:
         """Make `serve()` return after its current iteration."""
@@ -117,6 +125,7 @@ class MmsServer:
             return
         self._closed = True
         if self._server:
+            self._stop_listening()
             lib.IedServer_destroy(self._server)
         self.model.destroy()
 

@@ -1,0 +1,68 @@
+"""Starting, stopping and failing to start the MMS server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from relevent.errors import ReleventError
+from relevent.scl.model import SclDocument
+from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
+from tests.mms.iec_client import IecClient
+from tests.mms.support import HOST, PolicyGate, free_port
+
+
+async def test_a_busy_port_is_a_clear_error(reference: SclDocument) -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
+        try:
+            with pytest.raises(MmsServerError, match=rf"cannot listen on {HOST}:{port} .* in use") as failed:
+                server.start()
+        finally:
+            server.close()
+    assert isinstance(failed.value, ReleventError)  # the CLI turns it into a non-zero exit
+
+
+async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec_client: IecClient) -> None:
+    port = free_port()
+    server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=port, wait_ms=50))
+    try:
+        server.start()
+        serving = asyncio.create_task(server.serve())
+        await iec_client.call("connect", HOST, port)
+        assert server.connections == 1
+        server.stop()
+        async with asyncio.timeout(1):
+            await serving
+    finally:
+        server.close()
+    with socket.socket() as probe:  # nothing listens any more
+        assert probe.connect_ex((HOST, port)) != 0
+
+
+async def test_cancelling_serve_stops_the_server(reference: SclDocument) -> None:
+    port = free_port()
+    server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
+    try:
+        server.start()
+        serving = asyncio.create_task(server.serve())
+        await asyncio.sleep(0)
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+    finally:
+        server.close()
+    with socket.socket() as probe:
+        assert probe.connect_ex((HOST, port)) != 0
+
+
+async def test_closing_a_started_server_that_never_served(reference: SclDocument) -> None:
+    server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=free_port()))
+    server.start()
+    server.close()
+    server.close()  # idempotent
