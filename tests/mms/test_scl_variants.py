@@ -6,7 +6,16 @@ import asyncio
 from datetime import UTC, datetime
 
 from lxml import etree
-from open61850.mms import InformationReport, MmsClient, ObjectName, decode_report, discover, is_report, rcb
+from open61850.mms import (
+    InformationReport,
+    MmsClient,
+    ObjectName,
+    decode_report,
+    discover,
+    is_report,
+    operate,
+    rcb,
+)
 
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import SCL_NS, loads
@@ -75,3 +84,31 @@ async def test_functional_ld_name_and_the_scl_report_blocks_are_served() -> None
 async def test_scl_mode_without_scl_blocks_serves_none(reference: SclDocument) -> None:
     async with running(reference, PolicyGate(), reports="scl") as server:
         assert server.report_blocks == []
+
+
+def _minimal_with_sbo_enable() -> SclDocument:
+    """MaxPow_FSCH01.EnaReq as select-before-operate with normal security (its type gains SBO)."""
+    root = etree.fromstring(REFERENCE_MODELS["relevent_minimal"].read_bytes())
+    ns = {"scl": SCL_NS}
+    spc = root.find(".//scl:DOType[@id='DERScheduler_SPC_direct']", ns)
+    assert spc is not None
+    etree.SubElement(spc, f"{{{SCL_NS}}}DA", name="SBO", bType="ObjRef", fc="CO")
+    schedule = root.find(".//scl:LN[@prefix='MaxPow_'][@lnClass='FSCH'][@inst='01']", ns)
+    assert schedule is not None
+    doi = etree.SubElement(schedule, f"{{{SCL_NS}}}DOI", name="EnaReq")
+    dai = etree.SubElement(doi, f"{{{SCL_NS}}}DAI", name="ctlModel")
+    etree.SubElement(dai, f"{{{SCL_NS}}}Val").text = "sbo-with-normal-security"
+    return loads(etree.tostring(root), path="minimal+sbo")
+
+
+async def test_select_before_operate_asks_the_gate_once_at_operate() -> None:
+    enable = "DER_Scheduler_Control/MaxPow_FSCH01.EnaReq"
+    gate = PolicyGate()
+    async with running(_minimal_with_sbo_enable(), gate) as server:
+        client = await asyncio.to_thread(MmsClient.connect, HOST, server.settings.port)
+        try:
+            result = await asyncio.to_thread(operate, client, enable, True)
+        finally:
+            client.close()
+    assert result.ctl_model == 2
+    assert [(ref, value) for ref, value, *_ in gate.operates] == [(enable, True)]
