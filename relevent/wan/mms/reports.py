@@ -7,7 +7,7 @@ unbuffered RCBs in LLN0 with one instance per possible client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from relevent.scl.model import FCDA, AttributeType, DOType, LogicalDevice, LogicalNode, ReportControl
@@ -113,7 +113,7 @@ def _member(ld: LogicalDevice, fcda: FCDA) -> str:
     return variable if fcda.ld_inst == ld.inst else f"{fcda.ld_inst}/{variable}"
 
 
-def _dataset(ln_ptr: int, name: str, members: Iterator[str] | list[str]) -> None:
+def _dataset(ln_ptr: int, name: str, members: Iterable[str]) -> None:
     dataset = lib.DataSet_create(name.encode(), ln_ptr)
     for member in members:
         lib.DataSetEntry_create(dataset, member.encode(), -1, None)
