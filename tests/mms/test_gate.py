@@ -5,9 +5,9 @@ from __future__ import annotations
 import pyiec61850.pyiec61850 as iec
 import pytest
 
+from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import AddCause, ControlVerdict, Verdict, WriteValue
-from relevent.wan.mms.gate import Actor
 from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, LD, PolicyGate, running
 

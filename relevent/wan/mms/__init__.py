@@ -3,9 +3,9 @@
 The composition root needs only `MmsServer`, `MmsSettings`, `MmsServerError` and the `Gate` seam.
 """
 
+from relevent.scheduler.commands import Actor
 from relevent.wan.mms.gate import (
     ACCEPTED,
-    Actor,
     AddCause,
     ControlValue,
     ControlVerdict,

@@ -3,7 +3,7 @@
 The server calls a `Gate` synchronously on the event-loop thread, from inside libiec61850's request
 handling, so a gate must answer at once from its current state (no I/O, no awaiting). Codes are the
 IEC 61850-8-1 / libiec61850 numbers, so a verdict reaches the client unchanged; this module does not
-import the binding, so the scheduler side can use it without libiec61850.
+import the binding. `Actor` is the core's: who asked travels with every command into the scheduler.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 from typing import Protocol, TypeAlias
+
+from relevent.scheduler.commands import Actor
 
 WriteValue: TypeAlias = bool | int | float | str | bytes | datetime
 """A written leaf attribute: BOOLEAN -> bool, INT*/Enum -> int, FLOAT* -> float, strings -> str,
@@ -85,15 +87,6 @@ class ControlVerdict:
 
 
 ACCEPTED = ControlVerdict(Verdict.SUCCESS, AddCause.NONE)
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asked: the protocol, the peer address (`ip:port`) and the authenticated user, if any."""
-
-    protocol: str
-    peer: str
-    user: str | None = None
 
 
 class Gate(Protocol):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import structlog
 
+from relevent.scheduler.commands import Actor
 from relevent.wan.mms import values
 from relevent.wan.mms.builder import BuiltModel
-from relevent.wan.mms.gate import Actor, AddCause, ControlValue, Gate, Verdict
+from relevent.wan.mms.gate import AddCause, ControlValue, Gate, Verdict
 from relevent.wan.mms.lib import ControlCheckHandler, WriteAccessHandler, iec, lib
 
 log = structlog.get_logger(__name__)
