@@ -1,25 +1,48 @@
-"""The composition root: configuration -> SCL model -> services, run in one TaskGroup until a signal."""
+"""The composition root: configuration -> SCL model -> scheduler and adapters, run in one TaskGroup.
+
+Data flows one way: MMS requests -> scheduler commands; scheduler events -> the MMS model mirror and the
+device commands; device measurements -> the MMS model (MMXU) and the metrics. Adapters never import each
+other: this module wires them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
-from relevent.config import Settings
+from relevent.config import PolicyEntry, Settings
 from relevent.errors import ConfigError, StartupError
+from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
+from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
+from relevent.refs import full_ref
+from relevent.scheduler.clock import SystemClock
+from relevent.scheduler.discovery import model_spec
+from relevent.scheduler.engine import Engine
+from relevent.scheduler.events import Event, OutputChanged
+from relevent.scheduler.policy import Lockable, SchedulePolicy
+from relevent.scheduler.spec import ModelSpec
+from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
+from relevent.wan.mms import MmsServer, MmsSettings
+from relevent.wan.mms.binding import SchedulerBinding
 
 log = structlog.get_logger(__name__)
+
+STORE_FILE = "scheduler.sqlite3"
+SHUTDOWN_GRACE_S = 5.0
 
 
 class _Shutdown(Exception):  # noqa: N818 - a signal, not an error
@@ -49,6 +72,150 @@ def prepare(settings: Settings) -> SclDocument:
     return load(settings.scl.path)
 
 
+def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dict[str, SchedulePolicy]:
+    """`[[policy]]` entries by full schedule reference; an entry naming no schedule is a config error."""
+    known = {s.ref for s in model.schedules}
+    policies: dict[str, SchedulePolicy] = {}
+    for entry in entries:
+        ref = full_ref(entry.schedule, model.ied_name)
+        if ref not in known:
+            raise ConfigError(f"[[policy]] names {entry.schedule!r}, which is not a schedule of the model")
+        policies[ref] = SchedulePolicy(
+            locked=frozenset(Lockable(name) for name in entry.locked), control_locked=entry.lock_enable
+        )
+    return policies
+
+
+def bridge_config(settings: Settings) -> MqttBridgeConfig:
+    """The MQTT bridge's view of `[gateway]`, `[mqtt]` and `[[devices]]`."""
+    mqtt = settings.mqtt
+    broker = BrokerConfig.from_url(
+        mqtt.url,
+        protocol=mqtt.protocol,
+        username=mqtt.username,
+        password=mqtt.password.get_secret_value() if mqtt.password else None,
+        ca_file=mqtt.ca_file,
+        cert_file=mqtt.cert_file,
+        key_file=mqtt.key_file,
+        keepalive_s=mqtt.keepalive_s,
+        timeout_s=mqtt.timeout_s,
+        reconnect_min_s=mqtt.reconnect_min_s,
+        reconnect_max_s=mqtt.reconnect_max_s,
+    )
+    devices = tuple(
+        DeviceConfig(
+            id=d.id, device_class=d.device_class, w_set=d.w_set, w_max_lim=d.w_max_lim, on=d.on,
+            w_min=d.w_min, w_max=d.w_max, mmxu=d.mmxu,
+        )
+        for d in settings.devices
+    )
+    return MqttBridgeConfig(
+        gateway_id=settings.gateway.id,
+        broker=broker,
+        root=mqtt.root,
+        heartbeat_s=mqtt.heartbeat_s,
+        validity_s=mqtt.validity_s,
+        ack_timeout_s=mqtt.ack_timeout_s,
+        devices=devices,
+        plan_horizon_s=mqtt.plan_horizon_s,
+        plan_refresh_s=mqtt.plan_refresh_s,
+        compat_fledge=mqtt.compat_fledge,
+        compat_schedule_period_s=mqtt.compat_schedule_period_s,
+        ems_request_topic=mqtt.ems_request_topic,
+        ems_reply_topic=mqtt.ems_reply_topic,
+    )
+
+
+class Gateway:
+    """Every service of one gateway process and the wiring between them."""
+
+    def __init__(self, settings: Settings, doc: SclDocument) -> None:
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.readiness = Readiness()
+        spec = model_spec(doc)
+        self.engine = Engine(
+            spec,
+            clock=SystemClock(),
+            store=SqliteStore(settings.storage.state_dir / STORE_FILE),
+            policies=schedule_policies(settings.policy, spec),
+        )
+        self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
+        mms = MmsSettings(host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports)
+        self.mms = MmsServer(doc, self.binding, mms)
+        self.bridge = MqttBridge.from_scl(
+            bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
+            measurements=self,
+        )
+        http = settings.http
+        self.http = HttpEndpoint(build_app(self.readiness, self.registry), http.host, http.port)
+        self._plans_due = False
+        self._mms_started = False
+        self.readiness.add("scl_loaded", lambda: True)
+        self.readiness.add("mms_listening", lambda: self._mms_started)
+        self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
+
+    def start(self) -> None:
+        """Start the scheduler (restoring its store), bind the MMS server, hand the outputs downstream."""
+        try:
+            self.engine.start()
+        except StoreError as exc:
+            raise StartupError(f"schedule store in {self.settings.storage.state_dir}: {exc}") from None
+        self.mms.start()
+        self._mms_started = True
+        self.binding.attach(self.mms)
+        now = time.time()
+        for controller in self.engine.model.controllers:
+            output = self.engine.output(controller.ref)
+            if output is not None:
+                self.bridge.on_output(
+                    OutputChanged(controller.ref, output.value, output.source, output.priority, now)
+                )
+        self.engine.subscribe(self._on_event)
+
+    def services(self) -> dict[str, Coroutine[Any, Any, None]]:
+        """The long-running tasks that return by themselves after `stop()`, by name."""
+        return {"mms": self.mms.serve(), "mqtt": self.bridge.run()}
+
+    def stop(self) -> None:
+        """Stop accepting requests, stop the timers (every change is already persisted), go offline."""
+        self.mms.stop()
+        self.engine.stop()
+        self.bridge.stop()
+
+    def close(self) -> None:
+        """Free the MMS server's C memory once it no longer serves."""
+        self.mms.close()
+
+    def on_measurement(self, measurement: DeviceMeasurement) -> None:
+        """A device's `meas`: mirror its power into the bound MMXU's TotW."""
+        if measurement.mmxu_ref is None:
+            return
+        stamp = datetime.fromtimestamp(measurement.ts, UTC)
+        try:
+            ref = f"{measurement.mmxu_ref}.TotW.mag.f"
+            self.mms.update(ref, measurement.w, quality_good=True, timestamp=stamp)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("measurement not mirrored", device=measurement.device_id, error=str(exc))
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, OutputChanged):
+            self.bridge.on_output(event)
+        elif not self._plans_due and _changes_plan(event.ref):
+            # One write or enable emits many events; recompute the plans once, after all of them.
+            self._plans_due = True
+            asyncio.get_running_loop().call_soon(self._refresh_plans)
+
+    def _refresh_plans(self) -> None:
+        self._plans_due = False
+        self.bridge.refresh_plans()
+
+
+def _changes_plan(ref: str) -> bool:
+    """Parameter writes and state changes alter forecasts; entry boundaries of a running plan do not."""
+    return ref.endswith((".SchdSt.stVal", ".setSrcRef", ".setMag.f", ".setVal", ".setTm", ".setCal"))
+
+
 async def serve(settings: Settings, doc: SclDocument) -> None:
     """Run the gateway until SIGINT or SIGTERM, then stop every service in order."""
     loop = asyncio.get_running_loop()
@@ -56,31 +223,34 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("gateway starting", version=__version__, gateway_id=settings.gateway.id, **describe_model(doc))
-    registry = CollectorRegistry()
-    readiness = Readiness()
-    readiness.set("scl_loaded", ok=True)
-    http = HttpEndpoint(build_app(readiness, registry), settings.http.host, settings.http.port)
+    gateway = Gateway(settings, doc)
     try:
-        await _start(http.start(), f"HTTP endpoint {settings.http.host}:{settings.http.port}")
+        gateway.start()
+        await _start(gateway.http.start(), f"HTTP endpoint {settings.http.host}:{settings.http.port}")
         async with asyncio.TaskGroup() as services:
-            services.create_task(http.serve(), name="http")
+            tasks = [services.create_task(c, name=n) for n, c in gateway.services().items()]
+            services.create_task(gateway.http.serve(), name="http")
             period = watchdog_period()
             if period is not None:
                 services.create_task(run_watchdog(period, lambda: True), name="watchdog")
-            sd_notify(f"READY=1\nSTATUS=serving {describe_model(doc)['schedules']} schedules")
-            log.info("gateway running")
+            sd_notify(f"READY=1\nSTATUS=serving {len(gateway.engine.model.schedules)} schedules")
+            log.info("gateway running", mms_port=settings.mms.port)
             await stop.wait()
             sd_notify("STOPPING=1")
+            gateway.stop()
+            # MMS and MQTT return by themselves (the status goes offline); the rest is cancelled.
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
             raise _Shutdown  # noqa: TRY301 - the way out of a TaskGroup that cancels every service
     except* _Shutdown:
         pass
     finally:
+        gateway.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("gateway stopped")
 
 
-async def _start(starting: Awaitable[None], what: str) -> None:
+async def _start(starting: Coroutine[Any, Any, None], what: str) -> None:
     """Await a service's start; a refused bind becomes a `StartupError` that names the service."""
     try:
         await starting

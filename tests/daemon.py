@@ -11,10 +11,34 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import free_port
+
 GATEWAY = [sys.executable, "-m", "relevent"]
+
+
+@dataclass
+class GatewayArgs:
+    """Command-line options for a gateway under test: loopback only, free ports, its own state."""
+
+    state_dir: Path
+    scl: Path | None = None
+    mms_port: int = field(default_factory=free_port)
+    mqtt_url: str = field(default_factory=lambda: f"mqtt://127.0.0.1:{free_port()}")  # nobody there
+    extra: tuple[str, ...] = ()
+
+    def argv(self) -> list[str]:
+        """The options as a list for `running` or `run_cli`."""
+        args = [
+            "--state-dir", str(self.state_dir), "--mms-host", "127.0.0.1", "--mms-port", str(self.mms_port),
+            "--http-port", "0", "--mqtt-url", self.mqtt_url, "--log-format", "json",
+        ]  # fmt: skip
+        if self.scl is not None:
+            args += ["--scl", str(self.scl)]
+        return [*args, *self.extra]
 
 
 class Daemon:

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REFERENCE_MODELS, XSD_DIR
-from tests.daemon import run_cli, running
+from tests.daemon import GatewayArgs, run_cli, running
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_daemon_starts_logs_a_model_summary_and_stops_cleanly(tmp_path: Path, sig: int) -> None:
-    with running(["--state-dir", str(tmp_path / "state"), "--log-format", "json", "--http-port", "0"]) as gw:
+    with running(GatewayArgs(tmp_path / "state").argv()) as gw:
         started = gw.wait_for("gateway starting")
         gw.wait_for("gateway running")
         assert started["schedules"] == 33
@@ -28,9 +28,7 @@ def test_daemon_starts_logs_a_model_summary_and_stops_cleanly(tmp_path: Path, si
 
 @pytest.mark.usefixtures("shared_dir")
 def test_daemon_serves_a_reference_model_given_with_scl(tmp_path: Path) -> None:
-    model = str(REFERENCE_MODELS["relevent_minimal"])
-    args = ["--scl", model, "--state-dir", str(tmp_path), "--http-port", "0"]
-    with running(args) as gw:
+    with running(GatewayArgs(tmp_path, scl=REFERENCE_MODELS["relevent_minimal"]).argv()) as gw:
         assert gw.wait_for("gateway starting")["schedules"] == 3
         assert gw.stop() == 0
 

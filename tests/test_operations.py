@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import run_cli, running
+from tests.daemon import GatewayArgs, run_cli, running
+from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
 
@@ -23,17 +24,22 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_health_readiness_and_metrics_endpoints(tmp_path: Path) -> None:
-    with running(["--state-dir", str(tmp_path), "--http-port", "0"]) as gw:
+def test_health_readiness_and_metrics_endpoints(tmp_path: Path, broker: Broker) -> None:
+    with running(GatewayArgs(tmp_path, mqtt_url=broker.url).argv()) as gw:
         port = gw.wait_for("http listening")["port"]
-        gw.wait_for("gateway running")
+        gw.wait_for("mqtt connected")
         assert _get(port, "/healthz") == (200, b'{"status": "ok"}')
         status, body = _get(port, "/readyz")
-        assert status == 200
-        assert json.loads(body)["checks"]["scl_loaded"] is True
+        checks = {"scl_loaded": True, "mms_listening": True, "mqtt_connected": True}
+        assert (status, json.loads(body)) == (200, {"ready": True, "checks": checks})
         status, body = _get(port, "/metrics")
         assert status == 200
-        assert body.startswith(b"#") or body == b""
+        assert b"relevent_mqtt_connected 1.0" in body
+        broker.kill()
+        gw.wait_for("mqtt connection lost")
+        status, body = _get(port, "/readyz")
+        assert status == 503
+        assert json.loads(body)["checks"]["mqtt_connected"] is False
         assert gw.stop() == 0
 
 
@@ -42,7 +48,7 @@ def test_http_port_in_use_exits_69_with_a_clear_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli("--state-dir", tmp_path, "--http-port", port)
+        result = run_cli(*GatewayArgs(tmp_path).argv(), "--http-port", port)
     assert result.returncode == 69
     assert result.stderr.startswith(f"relevent-gw: error: HTTP endpoint 127.0.0.1:{port} cannot start")
     assert "Traceback" not in result.stderr
@@ -66,7 +72,7 @@ def _messages_until(sock: socket.socket, wanted: str) -> list[str]:
 
 def test_sd_notify_ready_watchdog_and_stopping(tmp_path: Path, notify_socket: socket.socket) -> None:
     env = {"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "200000"}
-    with running(["--state-dir", str(tmp_path / "s"), "--http-port", "0"], env=env) as gw:
+    with running(GatewayArgs(tmp_path / "s").argv(), env=env) as gw:
         first = _messages_until(notify_socket, "READY=1")
         assert any(line.startswith("STATUS=serving 33 schedules") for line in first)
         _messages_until(notify_socket, "WATCHDOG=1")
@@ -77,7 +83,7 @@ def test_sd_notify_ready_watchdog_and_stopping(tmp_path: Path, notify_socket: so
 
 def test_watchdog_is_off_for_another_pid(tmp_path: Path, notify_socket: socket.socket) -> None:
     env = {"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "100000", "WATCHDOG_PID": "1"}
-    with running(["--state-dir", str(tmp_path / "s"), "--http-port", "0"], env=env) as gw:
+    with running(GatewayArgs(tmp_path / "s").argv(), env=env) as gw:
         _messages_until(notify_socket, "READY=1")
         gw.wait_for("gateway running")
         assert gw.stop() == 0

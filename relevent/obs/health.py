@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class Readiness:
-    """Named conditions (e.g. `scl_loaded`, `mms_listening`, `mqtt_connected`); ready when all are true."""
+    """Named checks (e.g. `scl_loaded`, `mms_listening`, `mqtt_connected`); ready when all pass."""
 
     def __init__(self) -> None:
-        self._conditions: dict[str, bool] = {}
+        self._checks: dict[str, Callable[[], bool]] = {}
 
-    def require(self, name: str) -> None:
-        """Declare a condition that must become true before the gateway is ready."""
-        self._conditions.setdefault(name, False)
+    def add(self, name: str, check: Callable[[], bool]) -> None:
+        """Register a check, evaluated at every readiness query."""
+        self._checks[name] = check
 
-    def set(self, name: str, *, ok: bool) -> None:
-        """Record the current state of a condition."""
-        self._conditions[name] = ok
+    def snapshot(self) -> dict[str, bool]:
+        """Every check and whether it passes now."""
+        return {name: bool(check()) for name, check in self._checks.items()}
 
     @property
     def ready(self) -> bool:
-        """Whether every declared condition holds."""
-        return all(self._conditions.values())
-
-    def snapshot(self) -> dict[str, bool]:
-        """A copy of every condition and its state."""
-        return dict(self._conditions)
+        """Whether every check passes."""
+        return all(self.snapshot().values())

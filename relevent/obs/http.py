@@ -20,8 +20,9 @@ def build_app(readiness: Readiness, registry: CollectorRegistry) -> web.Applicat
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
-        status = 200 if readiness.ready else 503
-        return web.json_response({"ready": readiness.ready, "checks": readiness.snapshot()}, status=status)
+        checks = readiness.snapshot()
+        ready = all(checks.values())
+        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)

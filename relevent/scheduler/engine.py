@@ -89,6 +89,11 @@ class Engine:
         self._armed_for: Timestamp | None = None
         self._now: Timestamp = 0.0
 
+    @property
+    def model(self) -> ModelSpec:
+        """The schedules, controllers and targets this engine runs."""
+        return self._model
+
     # ---- life cycle -------------------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,16 +11,10 @@ from relevent.scl.model import SclDocument
 from relevent.wan.mms import ACCEPTED, Actor, ControlValue, ControlVerdict, MmsServer, MmsSettings, Verdict
 from relevent.wan.mms.gate import WriteValue
 from relevent.wan.mms.reports import ReportsMode
+from tests.conftest import free_port
 
 HOST = "127.0.0.1"
 LD = "DER_Scheduler_Control"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

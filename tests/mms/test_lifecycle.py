@@ -10,8 +10,9 @@ import pytest
 from relevent.errors import ReleventError
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
+from tests.conftest import free_port
 from tests.mms.iec_client import IecClient
-from tests.mms.support import HOST, PolicyGate, free_port
+from tests.mms.support import HOST, PolicyGate
 
 
 async def test_a_busy_port_is_a_clear_error(reference: SclDocument) -> None:

@@ -10,14 +10,13 @@ import aiomqtt
 import pytest
 
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
+from tests.mosquitto import Broker, mqtt_client
 from tests.mqtt.conftest import (
     ACT,
     MAX,
     ONOFF,
-    Broker,
     bridge_config,
     make_bridge,
-    mqtt_client,
     one_device,
     output,
     running,

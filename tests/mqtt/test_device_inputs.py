@@ -7,20 +7,8 @@ import uuid
 
 import aiomqtt
 
-from tests.mqtt.conftest import (
-    ACT,
-    Broker,
-    Inbox,
-    Recorder,
-    bridge_config,
-    make_bridge,
-    mqtt_client,
-    one_device,
-    output,
-    running,
-    sample,
-    wait_until,
-)
+from tests.mosquitto import Broker, Inbox, mqtt_client, wait_until
+from tests.mqtt.conftest import ACT, Recorder, bridge_config, make_bridge, one_device, output, running, sample
 
 DEV = "relevent/v1/gw1/dev/bat1"
 

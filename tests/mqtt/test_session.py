@@ -12,21 +12,17 @@ import pytest
 
 from relevent import __version__
 from relevent.lan.mqtt.bridge import MqttBridge
+from tests.mosquitto import PASSWORDS, Broker, TlsFiles, mqtt_client, wait_until
 from tests.mqtt.conftest import (
     ACT,
     MAX,
-    PASSWORDS,
-    Broker,
     Recorder,
-    TlsFiles,
     bridge_config,
     make_bridge,
-    mqtt_client,
     one_device,
     output,
     running,
     sample,
-    wait_until,
 )
 
 STATUS = "relevent/v1/gw1/status"

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import structlog
 
-from relevent.errors import ReleventError
+from relevent.errors import StartupError
 from relevent.scl.model import SclDocument
 from relevent.wan.mms.builder import BuiltModel, build_model
 from relevent.wan.mms.gate import Gate
@@ -32,7 +32,7 @@ log = structlog.get_logger(__name__)
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
 
 
-class MmsServerError(ReleventError):
+class MmsServerError(StartupError):
     """The MMS server cannot serve (e.g. its port is taken or needs privileges)."""
 
 

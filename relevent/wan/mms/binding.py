@@ -1,0 +1,172 @@
+"""The MMS adapter's glue to the scheduler: requests become engine commands, events become model updates.
+
+Client writes and operates become engine commands; engine events become updates of value, q and t.
+
+Values cross here in both directions: MMS timestamps are aware datetimes, the engine's are float epoch
+seconds; an MMS `CalendarTime` is eight leaf attributes, the engine's one struct.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from relevent.scheduler.commands import Actor, Rejected, RejectReason
+from relevent.scheduler.engine import Engine
+from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event
+from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
+from relevent.scl.model import SclDocument, iter_attributes
+from relevent.wan.mms.gate import ACCEPTED, AddCause, ControlValue, ControlVerdict, Verdict, WriteValue
+from relevent.wan.mms.mirror import Update
+from relevent.wan.mms.values import Scalar
+
+if TYPE_CHECKING:
+    from relevent.wan.mms.server import MmsServer
+
+log = structlog.get_logger(__name__)
+
+_WRITE_VERDICTS = {
+    RejectReason.ACCESS_DENIED: Verdict.OBJECT_ACCESS_DENIED,
+    RejectReason.VALUE_INVALID: Verdict.OBJECT_VALUE_INVALID,
+    RejectReason.TEMPORARILY_UNAVAILABLE: Verdict.TEMPORARILY_UNAVAILABLE,
+    RejectReason.OBJECT_UNDEFINED: Verdict.OBJECT_NON_EXISTENT,
+    RejectReason.TYPE_CONFLICT: Verdict.TYPE_INCONSISTENT,
+}
+# The AddCause a SCADA operator sees in LastApplError for each refused operate.
+_ADD_CAUSES = {
+    RejectReason.ACCESS_DENIED: AddCause.BLOCKED_BY_MODE,
+    RejectReason.VALUE_INVALID: AddCause.INCONSISTENT_PARAMETERS,
+    RejectReason.TEMPORARILY_UNAVAILABLE: AddCause.BLOCKED_BY_HEALTH,
+    RejectReason.OBJECT_UNDEFINED: AddCause.NOT_SUPPORTED,
+    RejectReason.TYPE_CONFLICT: AddCause.INCONSISTENT_PARAMETERS,
+}
+
+
+class SchedulerBinding:
+    """A `Gate` backed by the engine, and the mirror of the engine's attributes into a served model."""
+
+    def __init__(self, engine: Engine, doc: SclDocument, ied_name: str) -> None:
+        self._engine = engine
+        owned = {c.ref for c in engine.model.controllers} | {s.ref for s in engine.model.schedules}
+        self._writable: list[str] = []
+        self._timestamps: set[str] = set()
+        for ied in doc.ieds:
+            if ied.name != ied_name:
+                continue
+            for ld in ied.ldevices:
+                for ln in ld.lns:
+                    owner = f"{ld.name}/{ln.name}"
+                    if owner not in owned:
+                        continue
+                    for path, fc, attr in iter_attributes(ln.type):
+                        ref = f"{owner}.{path}"
+                        if attr.btype == "Timestamp":
+                            self._timestamps.add(ref)
+                        if fc == "SP" and attr.struct is None:
+                            self._writable.append(ref)
+        self._server: MmsServer | None = None
+        self._in_handler = False
+        self._deferred: list[Update] = []
+
+    # ---- Gate ---------------------------------------------------------------------------------------------
+
+    def writable_refs(self) -> Iterable[str]:
+        """Every FC SP leaf attribute of the schedules and controllers."""
+        return self._writable
+
+    def write(self, ref: str, value: WriteValue, actor: Actor) -> Verdict:
+        """Hand a client's write to the engine; an accepted one is re-mirrored in its canonical form."""
+        if isinstance(value, bytes):
+            return Verdict.TYPE_INCONSISTENT
+        written = value.timestamp() if isinstance(value, datetime) else value
+        with self._handling():
+            result = self._engine.write(ref, written, actor)
+        if isinstance(result, Rejected):
+            log.info(
+                "mms write rejected", ref=ref, peer=actor.peer, reason=result.reason.value, why=result.message
+            )
+            return _WRITE_VERDICTS[result.reason]
+        # libiec61850 stores the client's value after this returns; the engine's form (full references,
+        # normalised numbers) replaces it right after.
+        asyncio.get_running_loop().call_soon(self._refresh, ref)
+        return Verdict.SUCCESS
+
+    def operate(self, ref: str, ctl_val: ControlValue, test: bool, actor: Actor) -> ControlVerdict:
+        """Hand an operate of EnaReq/DsaReq to the engine; refusals carry an AddCause SCADA understands."""
+        if not isinstance(ctl_val, bool):
+            return ControlVerdict(Verdict.TYPE_INCONSISTENT, AddCause.INCONSISTENT_PARAMETERS)
+        with self._handling():
+            result = self._engine.operate(ref, ctl_val, test, actor)
+        if isinstance(result, Rejected):
+            log.info("mms operate rejected", ref=ref, peer=actor.peer, reason=result.reason.value,
+                     why=result.message, schd_ena_err=result.schd_ena_err)
+            return ControlVerdict(_WRITE_VERDICTS[result.reason], _ADD_CAUSES[result.reason])
+        return ACCEPTED
+
+    # ---- mirror -------------------------------------------------------------------------------------------
+
+    def attach(self, server: MmsServer) -> None:
+        """Mirror the engine's current attributes into `server`, then every change as it happens."""
+        self._server = server
+        snapshot = self._engine.snapshot()
+        self._apply([u for ref, value in snapshot.items() for u in self._updates(ref, value)])
+        self._engine.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if not isinstance(event, AttributeChanged):
+            return
+        updates = list(self._updates(event.ref, event))
+        if self._in_handler:
+            # Inside a libiec61850 request handler the model is locked; mirror right after it returns.
+            if not self._deferred:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._deferred.extend(updates)
+        else:
+            self._apply(updates)
+
+    def _refresh(self, ref: str) -> None:
+        current = self._engine.read(ref)
+        if isinstance(current, AttributeValue):
+            self._apply(list(self._updates(ref, current)))
+
+    def _flush(self) -> None:
+        updates, self._deferred = self._deferred, []
+        self._apply(updates)
+
+    def _apply(self, updates: list[Update]) -> None:
+        server = self._server
+        if server is None:
+            return
+        for update in updates:
+            try:
+                server.update(update.ref, update.value, update.quality_good, update.timestamp)
+            except (KeyError, TypeError, ValueError) as exc:  # an attribute this SCL does not serve
+                log.debug("not mirrored", ref=update.ref, error=str(exc))
+
+    def _updates(self, ref: str, item: AttributeValue | AttributeChanged) -> Iterator[Update]:
+        stamp = datetime.fromtimestamp(item.timestamp, UTC)
+        for leaf, value in self._leaves(ref, item.value):
+            yield Update(leaf, value, item.quality_good, stamp)
+
+    def _leaves(self, ref: str, value: AttributeData) -> Iterator[tuple[str, Scalar]]:
+        if isinstance(value, CalendarTime):
+            for member, (field_name, _) in CALENDAR_FIELDS.items():
+                yield f"{ref}.{member}", getattr(value, field_name)
+        elif ref in self._timestamps and isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield ref, datetime.fromtimestamp(value, UTC)
+        else:
+            yield ref, value
+
+    @contextmanager
+    def _handling(self) -> Iterator[None]:
+        """Mark the time spent inside a libiec61850 request handler."""
+        self._in_handler = True
+        try:
+            yield
+        finally:
+            self._in_handler = False
