@@ -235,6 +235,8 @@ class Engine:
             user=actor.user,
             result=type(result).__name__,
             reason=result.reason.value if isinstance(result, Rejected) else None,
+            why=result.message if isinstance(result, Rejected) else None,
+            schd_ena_err=result.schd_ena_err if isinstance(result, Rejected) else None,
         )
         return result
 

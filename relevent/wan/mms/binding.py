@@ -86,10 +86,7 @@ class SchedulerBinding:
         written = value.timestamp() if isinstance(value, datetime) else value
         with self._handling():
             result = self._engine.write(ref, written, actor)
-        if isinstance(result, Rejected):
-            log.info(
-                "mms write rejected", ref=ref, peer=actor.peer, reason=result.reason.value, why=result.message
-            )
+        if isinstance(result, Rejected):  # the engine has logged it, with the actor
             return _WRITE_VERDICTS[result.reason]
         # libiec61850 stores the client's value after this returns; the engine's form (full references,
         # normalised numbers) replaces it right after.
@@ -103,8 +100,6 @@ class SchedulerBinding:
         with self._handling():
             result = self._engine.operate(ref, ctl_val, test, actor)
         if isinstance(result, Rejected):
-            log.info("mms operate rejected", ref=ref, peer=actor.peer, reason=result.reason.value,
-                     why=result.message, schd_ena_err=result.schd_ena_err)
             return ControlVerdict(_WRITE_VERDICTS[result.reason], _ADD_CAUSES[result.reason])
         return ACCEPTED
 
