@@ -23,14 +23,16 @@ from relevent.config import PolicyEntry, Settings
 from relevent.errors import ConfigError, StartupError
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ports import DeviceMeasurement
+from relevent.obs.audit import AuditLog
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
+from relevent.obs.metrics import SchedulerMetrics
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
 from relevent.scheduler.clock import SystemClock
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import Engine
-from relevent.scheduler.events import Event, OutputChanged
+from relevent.scheduler.events import AttributeChanged, Event, OutputChanged
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore, StoreError
@@ -133,6 +135,8 @@ class Gateway:
         self.settings = settings
         self.registry = CollectorRegistry()
         self.readiness = Readiness()
+        self.audit = AuditLog()
+        self.metrics = SchedulerMetrics(self.registry)
         spec = model_spec(doc)
         self.engine = Engine(
             spec,
@@ -172,6 +176,11 @@ class Gateway:
                     OutputChanged(controller.ref, output.value, output.source, output.priority, now)
                 )
         self.engine.subscribe(self._on_event)
+        self.engine.subscribe(self.audit.on_event)
+        self.engine.subscribe(self.metrics.on_event)
+        for ref, value in self.engine.snapshot().items():  # the states before any change
+            if ref.endswith(".SchdSt.stVal"):
+                self.metrics.on_event(AttributeChanged(ref, value.value, value.quality_good, value.timestamp))
 
     def services(self) -> dict[str, Coroutine[Any, Any, None]]:
         """The long-running tasks that return by themselves after `stop()`, by name."""
@@ -201,7 +210,7 @@ class Gateway:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, OutputChanged):
             self.bridge.on_output(event)
-        elif not self._plans_due and _changes_plan(event.ref):
+        elif isinstance(event, AttributeChanged) and not self._plans_due and _changes_plan(event.ref):
             # One write or enable emits many events; recompute the plans once, after all of them.
             self._plans_due = True
             asyncio.get_running_loop().call_soon(self._refresh_plans)

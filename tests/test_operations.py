@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from open61850.data import IntData
+from open61850.mms import DataAccessError, MmsClient, ObjectName
 
 from tests.daemon import GatewayArgs, run_cli, running
 from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
+LD = "DER_Scheduler_Control"
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -88,3 +91,30 @@ def test_watchdog_is_off_for_another_pid(tmp_path: Path, notify_socket: socket.s
         gw.wait_for("gateway running")
         assert gw.stop() == 0
         assert "WATCHDOG=1" not in _messages_until(notify_socket, "STOPPING=1")
+
+
+def test_every_change_is_audited_and_counted(tmp_path: Path) -> None:
+    args = GatewayArgs(tmp_path)
+    with running(args.argv()) as gw:
+        http_port = gw.wait_for("http listening")["port"]
+        gw.wait_for("gateway running")
+        client = MmsClient.connect("127.0.0.1", args.mms_port)
+        try:
+            client.write(ObjectName("ActPow_FSCH01$SP$SchdPrio$setVal", LD), IntData(42))
+            with pytest.raises(DataAccessError):
+                client.write(ObjectName("ActPow_Res_FSCH01$SP$SchdPrio$setVal", LD), IntData(7))
+        finally:
+            client.close()
+        accepted = gw.wait_for("audit")
+        assert accepted["object"] == f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
+        assert (accepted["old"], accepted["new"], accepted["result"]) == (0, 42, "accepted")
+        assert accepted["protocol"] == "mms"
+        assert accepted["peer"].startswith("127.0.0.1:")
+        rejected = next(line for line in gw.lines[gw.lines.index(accepted) + 1:] if line["event"] == "audit")
+        assert (rejected["old"], rejected["new"], rejected["result"]) == (0, 0, "access_denied")
+        _, body = _get(http_port, "/metrics")
+        text = body.decode()
+        assert 'relevent_commands_total{command="write",protocol="mms",result="accepted"} 1.0' in text
+        assert 'relevent_commands_total{command="write",protocol="mms",result="access_denied"} 1.0' in text
+        assert f'relevent_schedule_state{{schedule="{LD}/ActPow_Res_FSCH01"}} 4.0' in text
+        assert gw.stop() == 0

@@ -30,6 +30,7 @@ from relevent.scheduler.events import (
     AttributeChanged,
     AttributeData,
     AttributeValue,
+    CommandHandled,
     Event,
     EventBus,
     OutputChanged,
@@ -216,6 +217,9 @@ class Engine:
     ) -> CommandResult:
         full = full_ref(ref, self._model.ied_name)
         result: CommandResult = ACCEPTED
+        audited = f"{full.rpartition('.')[0]}.SchdSt.stVal" if kind == "operate" else full
+        old = self._value_of(audited)
+        now = self._clock.now()
         if self._timeline is None:
             result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
         else:
@@ -226,19 +230,13 @@ class Engine:
             except RejectionError as rejection:
                 result = rejection.rejected
             self._rearm()
-        _log.info(
-            "scheduler command",
-            command=kind,
-            ref=full,
-            protocol=actor.protocol,
-            peer=actor.peer,
-            user=actor.user,
-            result=type(result).__name__,
-            reason=result.reason.value if isinstance(result, Rejected) else None,
-            why=result.message if isinstance(result, Rejected) else None,
-            schd_ena_err=result.schd_ena_err if isinstance(result, Rejected) else None,
-        )
+        new = self._value_of(audited) if result is ACCEPTED else old
+        self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
         return result
+
+    def _value_of(self, ref: str) -> AttributeData | None:
+        current = self.read(ref)
+        return current.value if isinstance(current, AttributeValue) else None
 
     def _write(self, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
         owner, _, _ = ref.partition(".")

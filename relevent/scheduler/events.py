@@ -8,6 +8,7 @@ from typing import TypeAlias
 
 import structlog
 
+from relevent.scheduler.commands import Actor, CommandResult
 from relevent.scheduler.periodic import CalendarTime
 from relevent.scheduler.values import ScheduleValue, Timestamp
 
@@ -51,7 +52,24 @@ class OutputChanged:
     timestamp: Timestamp
 
 
-Event: TypeAlias = AttributeChanged | OutputChanged
+@dataclass(frozen=True)
+class CommandHandled:
+    """A command was answered: who asked what, the value before and after, and the verdict (for the audit).
+
+    `old`/`new` are the written attribute's values, or `SchdSt` for an operate; `new` equals `old` when
+    the command was rejected.
+    """
+
+    command: str
+    ref: str
+    actor: Actor
+    old: AttributeData | None
+    new: AttributeData | None
+    result: CommandResult
+    timestamp: Timestamp
+
+
+Event: TypeAlias = AttributeChanged | OutputChanged | CommandHandled
 Subscriber: TypeAlias = Callable[[Event], None]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from relevent.scheduler.commands import Accepted, Actor, CommandResult, Rejected
 from relevent.scheduler.engine import Engine
-from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
+from relevent.scheduler.events import AttributeChanged, AttributeValue, CommandHandled, Event, OutputChanged
 from relevent.scheduler.policy import SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore
@@ -37,13 +37,18 @@ class FakeClock:
 
 @dataclass
 class Recorder:
-    """Every event the engine emitted, with the wall time at which it was emitted."""
+    """Every model event the engine emitted, with the wall time at which it was emitted; command audits
+    go to `commands`."""
 
     clock: FakeClock
     events: list[tuple[float, Event]] = field(default_factory=list)
+    commands: list[CommandHandled] = field(default_factory=list)
     _waiters: list[tuple[Callable[[Event], bool], asyncio.Future[Event]]] = field(default_factory=list)
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, CommandHandled):
+            self.commands.append(event)
+            return
         self.events.append((self.clock.now(), event))
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(event):

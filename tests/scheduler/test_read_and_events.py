@@ -104,3 +104,20 @@ async def test_commands_before_start_and_after_stop_are_temporarily_unavailable(
     result = engine.write(f"{S1}.SchdPrio.setVal", 2, SCADA)
     assert isinstance(result, Rejected)
     assert result.reason is RejectReason.TEMPORARILY_UNAVAILABLE
+
+
+async def test_every_command_is_reported_with_actor_old_new_and_verdict(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.write(f"{S1}.SchdPrio.setVal", 5)
+    h.write(f"{S1}.SchdPrio.setVal", "high")
+    h.operate(f"{S1}.EnaReq")
+    accepted, rejected, operate = h.recorder.commands
+    assert (accepted.command, accepted.ref) == ("write", f"{S1}.SchdPrio.setVal")
+    assert (accepted.old, accepted.new) == (0, 5)
+    assert accepted.actor == SCADA
+    assert isinstance(accepted.result, Accepted)
+    assert (rejected.old, rejected.new) == (5, 5)
+    assert isinstance(rejected.result, Rejected)
+    assert rejected.result.reason is RejectReason.TYPE_CONFLICT
+    assert (operate.command, operate.ref) == ("operate", f"{S1}.EnaReq")
+    assert operate.old == 1  # SchdSt before: not ready
