@@ -19,9 +19,10 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
-from relevent.config import PolicyEntry, Settings
+from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, StartupError
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
+from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.obs.audit import AuditLog
 from relevent.obs.health import Readiness
@@ -128,6 +129,15 @@ def bridge_config(settings: Settings) -> MqttBridgeConfig:
     )
 
 
+def ems_handler(mqtt: MqttSection, engine: Engine) -> EmsSlot | None:
+    """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`."""
+    if mqtt.ems_request_topic is None:
+        return None
+    if mqtt.ems_slot is None:
+        raise ConfigError("[mqtt] ems_request_topic is set but ems_slot, the schedule it writes, is not")
+    return EmsSlot(engine, mqtt.ems_slot, priority=mqtt.ems_priority, peer=mqtt.ems_request_topic)
+
+
 class Gateway:
     """Every service of one gateway process and the wiring between them."""
 
@@ -149,7 +159,7 @@ class Gateway:
         self.mms = MmsServer(doc, self.binding, mms)
         self.bridge = MqttBridge.from_scl(
             bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
-            measurements=self,
+            measurements=self, extension_handler=ems_handler(settings.mqtt, self.engine),
         )
         http = settings.http
         self.http = HttpEndpoint(build_app(self.readiness, self.registry), http.host, http.port)

@@ -75,6 +75,8 @@ class MqttSection(_Section):
     compat_schedule_period_s: float = Field(default=5.0, gt=0)
     ems_request_topic: str | None = None
     ems_reply_topic: str | None = None
+    ems_slot: str | None = None  # the FSCH that EMS requests are written into, e.g. "@Control/MaxPow_FSCH01"
+    ems_priority: int = Field(default=60, ge=-(2**31), le=2**31 - 1)  # its SchdPrio (INT32)
 
 
 class StorageSection(_Section):

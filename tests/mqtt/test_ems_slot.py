@@ -1,0 +1,148 @@
+"""EMS extension requests placed in their slot by `EmsSlot`, against a real engine on fake time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relevent.app import ems_handler
+from relevent.config import MqttSection
+from relevent.errors import ConfigError
+from relevent.lan.mqtt.ems_slot import EmsSlot
+from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.scheduler.policy import Lockable, SchedulePolicy
+from tests.scheduler.factory import BASE, ln, reference_like_spec, small_spec
+from tests.scheduler.harness import Harness, start_engine
+
+pytestmark = pytest.mark.looptime(start=0)
+
+ACT = ln("ActPow_FSCH01")
+MAX = ln("MaxPow_FSCH01")
+TOPIC = "site/ems/request"
+
+
+def slot(h: Harness, ref: str = ACT, priority: int = 60) -> EmsSlot:
+    return EmsSlot(h.engine, ref, priority=priority, peer=TOPIC, clock=h.clock.now)
+
+
+def request(*values: float, start: float | None = BASE + 60, direction: str = "IMPORT") -> ExtensionRequest:
+    return ExtensionRequest(direction, start, 900, values)  # type: ignore[arg-type]
+
+
+def parameters(h: Harness, ref: str, entries: int) -> dict[str, object]:
+    names = ["NumEntr.setVal", "SchdIntv.setVal", "SchdPrio.setVal", "StrTm01.setTm", "SchdSt.stVal"]
+    values = [h.value(f"{ref}.ValASG{i:03d}.setMag.f") for i in range(1, entries + 1)]
+    return {"values": values} | {name: h.value(f"{ref}.{name}") for name in names}
+
+
+async def test_an_import_request_becomes_a_ready_schedule_of_negative_power(tmp_path: Path) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    answer = await slot(h).submit(request(42, 1337, 0))
+    assert answer == ExtensionAccepted(ACT)
+    assert parameters(h, ACT, 3) == {
+        "values": [-42.0, -1337.0, 0.0],
+        "NumEntr.setVal": 3,
+        "SchdIntv.setVal": 900,
+        "SchdPrio.setVal": 60,
+        "StrTm01.setTm": BASE + 60,
+        "SchdSt.stVal": 3,
+    }
+    await h.sleep_until(BASE + 60)
+    assert h.engine.output(ln("ActPow_FSCC1")) is not None
+    assert h.recorder.timeline(ln("ActPow_FSCC1"))[-1] == (60, -42.0, "ActPow_FSCH01")
+
+
+async def test_export_values_and_maximum_power_limits_keep_their_sign(tmp_path: Path) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    assert await slot(h).submit(request(5, direction="EXPORT")) == ExtensionAccepted(ACT)
+    assert await slot(h, MAX).submit(request(7, direction="IMPORT")) == ExtensionAccepted(MAX)
+    assert h.value(f"{ACT}.ValASG001.setMag.f") == 5.0
+    assert h.value(f"{MAX}.ValASG001.setMag.f") == 7.0
+
+
+async def test_start_now_is_the_current_whole_second_and_runs_at_once(tmp_path: Path) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    await h.sleep_until(BASE + 10.25)
+    assert await slot(h).submit(request(100, 200, start=None)) == ExtensionAccepted(ACT)
+    assert h.value(f"{ACT}.StrTm01.setTm") == BASE + 10
+    assert h.value(f"{ACT}.SchdSt.stVal") == 4
+    assert h.recorder.timeline(ln("ActPow_FSCC1"))[-1] == (10.25, -100.0, "ActPow_FSCH01")
+
+
+async def test_a_new_request_replaces_the_running_one_and_clears_other_start_times(tmp_path: Path) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    h.program(ACT, values=[1.0, 2.0], intv=60, prio=10, starts=[BASE, BASE + 3600])
+    assert h.value(f"{ACT}.SchdSt.stVal") == 4
+    assert await slot(h).submit(request(300, start=BASE + 120)) == ExtensionAccepted(ACT)
+    assert h.value(f"{ACT}.StrTm02.setTm") == 0.0
+    assert h.value(f"{ACT}.SchdSt.stVal") == 3
+    await h.sleep_until(BASE + 120)
+    assert h.recorder.timeline(ln("ActPow_FSCC1"))[-1] == (120, -300.0, "ActPow_FSCH01")
+
+
+@pytest.mark.parametrize(
+    ("model", "ref", "req"),
+    [
+        (small_spec(slots=10), ln("F_FSCH01"), request(*range(11))),
+        (small_spec(intv_unit=3600), ln("F_FSCH01"), request(1)),  # 900 s is no whole number of hours
+        (reference_like_spec(), ACT, request(1, 2, start=BASE - 1800)),  # the run ended at BASE
+    ],
+    ids=["too_many_values", "interval_unit", "run_over"],
+)
+async def test_out_of_range_requests_leave_the_running_schedule_alone(
+    tmp_path: Path, model: object, ref: str, req: ExtensionRequest
+) -> None:
+    h = start_engine(model, tmp_path / "db")  # type: ignore[arg-type]
+    h.program(ref, values=[1.0], intv=600, prio=10, starts=[BASE])
+    before = parameters(h, ref, 1)
+    assert await slot(h, ref).submit(req) == ExtensionRejected("out_of_range")
+    assert parameters(h, ref, 1) == before
+    assert before["SchdSt.stVal"] == 4
+
+
+async def test_a_refused_step_answers_the_engine_reason_and_leaves_the_slot_disabled(tmp_path: Path) -> None:
+    locked = {ACT: SchedulePolicy(locked=frozenset({Lockable.SCHD_PRIO}))}
+    h = start_engine(reference_like_spec(), tmp_path / "db", policies=locked)
+    for ref, value in (("ValASG001.setMag.f", 1.0), ("NumEntr.setVal", 1), ("SchdIntv.setVal", 600)):
+        h.write(f"{ACT}.{ref}", value)
+    h.write(f"{ACT}.StrTm01.setTm", BASE)
+    h.enable(ACT)
+    assert h.value(f"{ACT}.SchdSt.stVal") == 4
+    assert await slot(h).submit(request(5)) == ExtensionRejected("access_denied")
+    assert h.value(f"{ACT}.SchdSt.stVal") == 1
+
+
+async def test_a_refused_enable_answers_and_leaves_the_slot_disabled(tmp_path: Path) -> None:
+    h = start_engine(
+        reference_like_spec(), tmp_path / "db", policies={ACT: SchedulePolicy(control_locked=True)}
+    )
+    assert await slot(h).submit(request(5)) == ExtensionRejected("access_denied")
+    assert h.value(f"{ACT}.SchdSt.stVal") == 1
+    assert h.value(f"{ACT}.ValASG001.setMag.f") == -5.0  # written, visible over MMS, but never enabled
+
+
+@pytest.mark.parametrize(
+    ("ref", "problem"),
+    [
+        ("@Control/NoSuch_FSCH01", "not a schedule"),
+        ("@Control/OnOff_FSCH01", "SPG values"),
+        ("@Control/ActPow_Res_FSCH01", "reserve"),
+    ],
+)
+async def test_a_slot_that_cannot_hold_requests_is_a_config_error(
+    tmp_path: Path, ref: str, problem: str
+) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    with pytest.raises(ConfigError, match=problem):
+        slot(h, ref)
+
+
+async def test_the_gateway_builds_the_handler_only_when_the_request_topic_is_set(tmp_path: Path) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    assert ems_handler(MqttSection(), h.engine) is None
+    handler = ems_handler(MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01"), h.engine)
+    assert handler is not None
+    assert handler.slot == MAX
+    with pytest.raises(ConfigError, match="ems_slot"):
+        ems_handler(MqttSection(ems_request_topic=TOPIC), h.engine)
