@@ -1,0 +1,110 @@
+"""The real daemon between a real mosquitto, a SCADA client over MMS (open61850) and devices over MQTT.
+
+open61850 blocks: its helpers here are plain functions; async tests run them with `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from open61850.data import BoolData, FloatData, IECData, IntData, TimestampData
+from open61850.mms import MmsClient, ObjectName, operate
+
+from tests.daemon import Daemon, GatewayArgs, running
+from tests.mosquitto import Broker
+
+LD = "DER_Scheduler_Control"
+# Without [[devices]] every LD is one device, named after the LD.
+DEVICE = LD
+ROOT = f"relevent/v1/gw1/dev/{DEVICE}"
+COMMANDS = f"{ROOT}/ctl/set"
+AVAIL = f"{ROOT}/avail"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A running daemon and the ports it serves."""
+
+    daemon: Daemon
+    mms_port: int
+    http_port: int
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample of `/metrics` (0 when the series does not exist yet)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+        for line in text.splitlines():
+            series, _, value = line.rpartition(" ")
+            if series == wanted:
+                return float(value)
+        return 0.0
+
+
+@contextmanager
+def gateway(broker: Broker, directory: Path, config: str = "", scl: Path | None = None) -> Iterator[Gateway]:
+    """The daemon on `broker` with `config` as its TOML file, up and connected to the broker."""
+    toml = directory / "gw.toml"
+    toml.write_text(config)
+    args = GatewayArgs(directory / "state", scl=scl, mqtt_url=broker.url, extra=("--config", str(toml)))
+    with running(args.argv()) as daemon:
+        http_port = daemon.wait_for("http listening")["port"]
+        daemon.wait_for("mqtt connected")
+        yield Gateway(daemon, args.mms_port, http_port)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What SCADA writes into one FSCH: bool values go to `ValSPG`, numbers to `ValASG`."""
+
+    fsch: str
+    values: Sequence[float | bool]
+    start: float
+    intv_s: int = 1
+    prio: int = 50
+    ld: str = LD
+
+
+def next_second(lead_s: float) -> float:
+    """The first whole second at least `lead_s` from now: a start time with round boundaries."""
+    return float(math.ceil(time.time() + lead_s))
+
+
+def connect(port: int) -> MmsClient:
+    """An MMS association with the daemon."""
+    return MmsClient.connect("127.0.0.1", port)
+
+
+def program(client: MmsClient, *schedules: Schedule) -> None:
+    """Write every schedule's parameters, then enable them all (each write and operate must succeed)."""
+    for s in schedules:
+        for index, value in enumerate(s.values, start=1):
+            if isinstance(value, bool):
+                write(client, s.ld, f"{s.fsch}$SP$ValSPG{index:03d}$setVal", BoolData(value))
+            else:
+                write(client, s.ld, f"{s.fsch}$SP$ValASG{index:03d}$setMag$f", FloatData(float(value)))
+        write(client, s.ld, f"{s.fsch}$SP$NumEntr$setVal", IntData(len(s.values)))
+        write(client, s.ld, f"{s.fsch}$SP$SchdIntv$setVal", IntData(s.intv_s))
+        write(client, s.ld, f"{s.fsch}$SP$SchdPrio$setVal", IntData(s.prio))
+        write(client, s.ld, f"{s.fsch}$SP$StrTm01$setTm", TimestampData(datetime.fromtimestamp(s.start, UTC)))
+    for s in schedules:
+        operate(client, f"{s.ld}/{s.fsch}.EnaReq", True)
+
+
+def write(client: MmsClient, ld: str, item: str, value: IECData) -> None:
+    client.write(ObjectName(item, ld), value)
+
+
+def read(client: MmsClient, item: str, ld: str = LD) -> Any:
+    """The plain value of one leaf (`ActPow_FSCH01$SP$NumEntr$setVal`)."""
+    data = client.read(ObjectName(item, ld))
+    value = getattr(data, "value", data)
+    return value.timestamp() if isinstance(value, datetime) else value
