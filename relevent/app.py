@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -28,6 +29,7 @@ from relevent.obs.audit import AuditLog
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
+from relevent.obs.status import gateway_status
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
 from relevent.scheduler.clock import SystemClock
@@ -162,7 +164,8 @@ class Gateway:
             measurements=self, extension_handler=ems_handler(settings.mqtt, self.engine),
         )
         http = settings.http
-        self.http = HttpEndpoint(build_app(self.readiness, self.registry), http.host, http.port)
+        status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
+        self.http = HttpEndpoint(build_app(self.readiness, self.registry, status), http.host, http.port)
         self._plans_due = False
         self._mms_started = False
         self.readiness.add("scl_loaded", lambda: True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,56 +20,31 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from relevent.demo.broker import LoopbackBroker, find_mosquitto
+from relevent.errors import StartupError
 from relevent.lan.mqtt.acl import acl_template
-from tests.conftest import free_port
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 TIMEOUT_S = 3.0
 
 
-class Broker:
-    """One mosquitto process; `kill` and `start` again keep the port and the configuration."""
+class Broker(LoopbackBroker):
+    """The demo's loopback mosquitto, optionally TLS; as root it reads the test key files as root."""
 
     def __init__(self, directory: Path, extra_conf: str = "", *, tls: bool = False) -> None:
-        self.host = "127.0.0.1"
-        self.port = free_port()
+        super().__init__(directory, f"user root\n{extra_conf}")
         self.tls = tls
-        self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\npersistence false\nlog_dest stderr\nuser root\n{extra_conf}"
-        )
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
-    def start(self) -> None:
-        self._proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                socket.create_connection((self.host, self.port), 0.2).close()
-            except OSError:
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    err = self._proc.stderr.read().decode() if self._proc.stderr else ""
-                    raise RuntimeError(f"mosquitto failed: {err}") from None
-                time.sleep(0.01)
-            else:
-                return
-
-    def kill(self) -> None:
-        """SIGKILL: no clean disconnects, retained messages gone (persistence off)."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(5)
-            self._proc = None
-
 
 @pytest.fixture
 def broker_factory(tmp_path: Path) -> Iterator[Callable[..., Broker]]:
-    if not Path(MOSQUITTO).exists():
-        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+    try:
+        find_mosquitto()
+    except StartupError as exc:  # `make test` installs it: a missing broker is a broken set-up, not a skip
+        pytest.fail(str(exc))
     brokers: list[Broker] = []
 
     def make(extra_conf: str = "allow_anonymous true\n", *, tls: bool = False) -> Broker:

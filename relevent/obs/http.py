@@ -1,8 +1,11 @@
-"""The operator's HTTP endpoint: `/healthz` (process alive), `/readyz` (parts ready), `/metrics`."""
+"""The operator's HTTP endpoint: status page `/`, `/api/status`, `/healthz`, `/readyz`, `/metrics`."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -13,8 +16,20 @@ from relevent.obs.health import Readiness
 log = structlog.get_logger(__name__)
 
 
-def build_app(readiness: Readiness, registry: CollectorRegistry) -> web.Application:
-    """The aiohttp application with the three endpoints."""
+STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
+
+
+def build_app(
+    readiness: Readiness, registry: CollectorRegistry, status: Callable[[], dict[str, Any]]
+) -> web.Application:
+    """The aiohttp application: the status page `/`, `/api/status`, and the three operator endpoints."""
+    page = STATUS_PAGE.read_bytes()
+
+    async def index(_: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+    async def api_status(_: web.Request) -> web.Response:
+        return web.json_response(status())
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -29,6 +44,8 @@ def build_app(readiness: Readiness, registry: CollectorRegistry) -> web.Applicat
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/api/status", api_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

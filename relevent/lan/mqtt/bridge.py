@@ -46,6 +46,7 @@ from relevent.lan.mqtt.ports import (
 )
 from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
 from relevent.lan.mqtt.topics import Topics
+from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scl.model import SclDocument
@@ -84,6 +85,7 @@ class MqttBridge:
         self._plans_stale = asyncio.Event()
         self._stop = asyncio.Event()
         self._outbox = Outbox()
+        self.views = {d.id: DeviceView(d.id, d.device_class) for d in registry}
         requests = None
         if config.ems_request_topic is not None and config.ems_reply is not None:
             if extension_handler is None:
@@ -170,6 +172,8 @@ class MqttBridge:
         if not matched:
             raise InboundError("unknown_command", str(ack.id))
         self.metrics.acks.labels(device.id, ack.result).inc()
+        self.views[device.id].ack = {"id": str(ack.id), "result": ack.result, "reason": ack.reason,
+                                     "at": self._clock()}
         if ack.result == "rejected":
             log.warning(
                 "command rejected by device", device=device.id, command=str(ack.id), reason=ack.reason
@@ -179,6 +183,7 @@ class MqttBridge:
     def handle_measurement(self, device: Device, measurement: Measurement) -> None:
         """Metrics, and the measurement sink (for the device's MMXU mirror)."""
         self.metrics.power.labels(device.id).set(measurement.w)
+        self.views[device.id].measurement = measurement.model_dump(mode="json", exclude_none=True)
         if measurement.var is not None:
             self.metrics.reactive_power.labels(device.id).set(measurement.var)
         if measurement.soc_pct is not None:
@@ -201,10 +206,12 @@ class MqttBridge:
         if self._fallback.get(device.id, False) != state.fallback:
             log.warning("device fallback changed", device=device.id, fallback=state.fallback)
         self._fallback[device.id] = state.fallback
+        self.views[device.id].fallback = state.fallback
 
     def handle_availability(self, device: Device, availability: Availability) -> None:
         """A device that comes online gets its current command at once."""
         online = availability.state == "online"
+        self.views[device.id].online = online
         self.metrics.device_online.labels(device.id).set(int(online))
         log.info("device availability", device=device.id, state=availability.state)
         if online:
@@ -239,6 +246,8 @@ class MqttBridge:
         )
 
     def _command_sent(self, device: Device, command: Command) -> None:
+        view = self.views[device.id]
+        view.command, view.command_sent = command.model_dump(mode="json"), self._clock()
         self._acks.sent(device.id, command.id)
         self.metrics.commands_sent.labels(device.id).inc()
 
@@ -257,6 +266,7 @@ class MqttBridge:
     def _report_health(self, change: HealthChange | None) -> None:
         if change is None:
             return
+        self.views[change.device_id].healthy = change.healthy
         self.metrics.device_healthy.labels(change.device_id).set(int(change.healthy))
         log.warning("device health changed", device=change.device_id, healthy=change.healthy)
         if self._health is not None:

@@ -32,11 +32,15 @@ class Topics:
 
     def ack(self, device_id: str) -> str:
         """`ctl/ack` of one device (the MQTT 5 response topic of its commands)."""
-        return f"{self._dev_prefix}{device_id}/{Inbound.ACK}"
+        return self.inbound(device_id, Inbound.ACK)
 
     def plan(self, device_id: str) -> str:
         """`ctl/plan` (retained) of one device."""
         return f"{self._dev_prefix}{device_id}/ctl/plan"
+
+    def inbound(self, device_id: str, kind: Inbound) -> str:
+        """A topic a device publishes on (`meas`, `state`, `avail`, `ctl/ack`)."""
+        return f"{self._dev_prefix}{device_id}/{kind}"
 
     def inbound_filters(self) -> list[str]:
         """One filter per inbound kind; never `dev/#`, which would echo the gateway's own publications."""

@@ -1,0 +1,1 @@
+"""`relevent-gw demo`: the gateway with a loopback broker, simulated devices and a demo schedule."""
