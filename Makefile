@@ -7,15 +7,27 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test lint typecheck unit deps model bench clean
 
 run: $(STAMP)
+	@$(call apt_install,mosquitto)
 	$(BIN)/relevent-gw demo
 
 test: deps lint typecheck unit
 
+# Debian packages driven for real: the broker (demo and tests), the browser of the status-page test,
+# openssl for test certificates, systemd-analyze for the unit file.
+TEST_PACKAGES := mosquitto chromium openssl systemd
+
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing (sudo unless root).
+define apt_install
+missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages: $$missing"; \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+fi
+endef
+
 deps: $(STAMP)
-	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
-	  echo "installing Debian mosquitto (test broker)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto; }
+	@$(call apt_install,$(TEST_PACKAGES))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,106 @@
+"""The status page in headless Chromium: it loads, shows the running schedule's value and the device."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from relevent.demo.devices import SimulatedDevice
+from relevent.lan.mqtt.topics import Topics
+from tests.conftest import REPO
+from tests.integration.gateway import LD, Schedule, connect, gateway, next_second, program
+from tests.mosquitto import Broker
+
+ARTIFACTS = REPO / "test-artifacts"
+VALUE = 1234.5
+CONFIG = """
+[gateway]
+id = "gw1"
+[mqtt]
+heartbeat_s = 1.0
+[[devices]]
+id = "bat1"
+class = "battery"
+w_set = "@Control/ActPow_FSCC1"
+w_max_lim = "@Control/MaxPow_FSCC1"
+on = "@Control/OnOff_FSCC1"
+"""
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--virtual-time-budget=4000", "--window-size=1280,1150",
+)  # fmt: skip
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:  # `make test` installs Debian's chromium: its absence is a broken set-up
+        pytest.fail("chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def _browse(url: str, profile: Path, *extra: str) -> str:
+    result = subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+        capture_output=True, text=True, timeout=90, check=True,
+    )
+    return result.stdout
+
+
+def _status(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as reply:
+        data: dict[str, object] = json.load(reply)
+        return data
+
+
+@pytest.mark.slow
+async def test_status_page_shows_the_running_schedule_in_headless_chromium(
+    broker: Broker, tmp_path: Path
+) -> None:
+    with gateway(broker, tmp_path, CONFIG) as gw:
+        device = SimulatedDevice("bat1", Topics("relevent/v1", "gw1"), broker.host, broker.port, rated_w=5000)
+        simulation = asyncio.create_task(device.run())
+        try:
+            client = await asyncio.to_thread(connect, gw.mms_port)
+            schedule = Schedule("ActPow_FSCH01", [VALUE] * 60, next_second(1.0), intv_s=1, prio=42)
+            await asyncio.to_thread(program, client, schedule)
+            client.close()
+            gw.daemon.wait_for("audit")
+            await _until(lambda: _controller(_status(gw.http_port))["value"] == VALUE)
+            await _until(lambda: device.command is not None and device.command.w_set == VALUE)
+            url = f"http://127.0.0.1:{gw.http_port}/"
+            dom = await asyncio.to_thread(_browse, url, tmp_path / "profile", "--dump-dom")
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / "status-page.png"
+            shot.unlink(missing_ok=True)
+            await asyncio.to_thread(_browse, url, tmp_path / "profile2", f"--screenshot={shot}")
+        finally:
+            simulation.cancel()
+    card = dom.split(f'data-controller="{LD}/ActPow_FSCC1"', 1)[1].split("</div>", 3)
+    assert str(VALUE) in card[1] + card[2]
+    assert "ActPow_FSCH01 · priority 42" in dom
+    assert 'data-device="bat1"' in dom
+    assert f"w_set {VALUE}" in dom
+    assert ">ready<" in dom
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _controller(status: dict[str, object]) -> dict[str, object]:
+    controllers = status["controllers"]
+    assert isinstance(controllers, list)
+    return next(c for c in controllers if c["ref"] == f"{LD}/ActPow_FSCC1")
+
+
+async def _until(condition: object, wait_s: float = 10.0) -> None:
+    assert callable(condition)
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.05)
