@@ -64,7 +64,8 @@ class MqttSection(_Section):
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     timeout_s: float = Field(default=5.0, gt=0)
     reconnect_min_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=10.0, gt=0)
+    # Caps the wait after a broker outage: devices must have a command within 2 s of the broker returning.
+    reconnect_max_s: float = Field(default=1.0, gt=0)
     root: str = "relevent/v1"
     heartbeat_s: float = Field(default=30.0, gt=0)
     validity_s: float | None = Field(default=None, gt=0)

@@ -33,7 +33,7 @@ class BrokerConfig:
     keepalive_s: int = 30
     timeout_s: float = 5.0
     reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 10.0
+    reconnect_max_s: float = 1.0
 
     @classmethod
     def from_url(cls, url: str, **options: object) -> BrokerConfig:
