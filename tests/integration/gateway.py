@@ -5,6 +5,7 @@ open61850 blocks: its helpers here are plain functions; async tests run them wit
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import urllib.request
@@ -37,16 +38,26 @@ class Gateway:
     mms_port: int
     http_port: int
 
-    def metric(self, name: str, **labels: str) -> float:
-        """One sample of `/metrics` (0 when the series does not exist yet)."""
+    def samples(self, name: str) -> dict[str, float]:
+        """Every series of one metric on `/metrics`, by its label text (`kind="meas",reason="..."`)."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5) as reply:
             text = reply.read().decode()
-        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+        found = {}
         for line in text.splitlines():
             series, _, value = line.rpartition(" ")
-            if series == wanted:
-                return float(value)
-        return 0.0
+            metric, _, labels = series.partition("{")
+            if metric == name:
+                found[labels.rstrip("}")] = float(value)
+        return found
+
+    async def counted(self, name: str, total: float, wait_s: float = 5.0) -> dict[str, float]:
+        """The series of `name` once they add up to `total`; polled, as the daemon has nothing to await."""
+        deadline = time.monotonic() + wait_s
+        while sum((found := await asyncio.to_thread(self.samples, name)).values()) < total:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never reached {total}: {found}")
+            await asyncio.sleep(0.05)
+        return found
 
 
 @contextmanager
