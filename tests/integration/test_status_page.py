@@ -18,7 +18,7 @@ from tests.integration.gateway import LD, Schedule, connect, gateway, next_secon
 from tests.mosquitto import Broker
 
 ARTIFACTS = REPO / "test-artifacts"
-VALUE = 1234.5
+VALUE = 2.5  # kW in the model, 2500 W in the device command
 CONFIG = """
 [gateway]
 id = "gw1"
@@ -48,7 +48,10 @@ def _chromium() -> str:
 def _browse(url: str, profile: Path, *extra: str) -> str:
     result = subprocess.run(
         [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
-        capture_output=True, text=True, timeout=90, check=True,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
     )
     return result.stdout
 
@@ -73,7 +76,7 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
             client.close()
             gw.daemon.wait_for("audit")
             await _until(lambda: _controller(_status(gw.http_port))["value"] == VALUE)
-            await _until(lambda: device.command is not None and device.command.w_set == VALUE)
+            await _until(lambda: device.command is not None and device.command.w_set == VALUE * 1000)
             url = f"http://127.0.0.1:{gw.http_port}/"
             dom = await asyncio.to_thread(_browse, url, tmp_path / "profile", "--dump-dom")
             ARTIFACTS.mkdir(exist_ok=True)
@@ -86,7 +89,7 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     assert str(VALUE) in card[1] + card[2]
     assert "ActPow_FSCH01 · priority 42" in dom
     assert 'data-device="bat1"' in dom
-    assert f"w_set {VALUE}" in dom
+    assert f"w_set {VALUE * 1000:g}" in dom
     assert ">ready<" in dom
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

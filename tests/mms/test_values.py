@@ -54,3 +54,11 @@ def test_values_that_do_not_fit_are_refused_before_reaching_c(
 ) -> None:
     with pytest.raises(error):
         values.check(value, da_type)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (1.0399999618530273, 1.04), (0.10000000149011612, 0.1), (3000.0, 3000.0), (-2.5, -2.5),
+    (1.0000000000000002, 1.0000000000000002),  # no float32: left as it is
+])  # fmt: skip
+def test_float32_values_read_back_as_the_decimal_the_client_wrote(raw: float, expected: float) -> None:
+    assert values.shortest_float32(raw) == expected

@@ -17,6 +17,7 @@ from relevent.lan.mqtt.plan import plan_steps
 from relevent.lan.mqtt.registry import Device, build_registry
 from relevent.lan.mqtt.topics import Inbound, Topics
 from relevent.scheduler.forecast import ForecastPoint
+from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from tests.conftest import REPO
@@ -122,3 +123,10 @@ def test_committed_schemas_equal_the_generated_ones() -> None:
 def test_schema_writer(tmp_path: Path) -> None:
     written = schema.write(tmp_path / "out")
     assert sorted(p.name for p in written) == sorted(schema.render())
+
+
+def test_powers_are_scaled_from_the_controllers_units_to_watts() -> None:
+    device = next(iter(build_registry(load(DEFAULT_MODEL), [])))
+    assert dict(device.scales) == {"w_set": 1000.0, "w_max_lim": 1000.0, "on": 1.0}  # kW outputs
+    fields = device_fields(device, {"w_set": 2.83, "w_max_lim": 11.0, "on": True})
+    assert (fields.w_set, fields.w_max_lim, fields.on) == (2830.0, 11000.0, True)

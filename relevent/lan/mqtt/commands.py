@@ -39,19 +39,27 @@ class Fields:
 
 
 def device_fields(device: Device, values: Mapping[CommandField, ScheduleValue | None]) -> Fields:
-    """Typed fields clamped to the device's limits.
+    """Typed fields in W, clamped to the device's limits.
 
-    `w_set` is clamped into [w_min, w_max]; `w_max_lim`, a magnitude, into [0, max(|w_min|, |w_max|)].
+    Powers are scaled from the controllers' units (kW in the reference model) to W; `w_set` is clamped
+    into [w_min, w_max]; `w_max_lim`, a magnitude, into [0, max(|w_min|, |w_max|)].
     """
     w_set = values.get("w_set")
     w_max_lim = values.get("w_max_lim")
     on = values.get("on")
     magnitudes = [abs(x) for x in (device.w_min, device.w_max) if x is not None]
     return Fields(
-        w_set=None if w_set is None else _clamp(float(w_set), device.w_min, device.w_max),
-        w_max_lim=None if w_max_lim is None else _clamp(float(w_max_lim), 0.0, max(magnitudes, default=None)),
+        w_set=None if w_set is None else _clamp(_watts(device, "w_set", w_set), device.w_min, device.w_max),
+        w_max_lim=None if w_max_lim is None else _clamp(
+            _watts(device, "w_max_lim", w_max_lim), 0.0, max(magnitudes, default=None)
+        ),
         on=None if on is None else bool(on),
     )
+
+
+def _watts(device: Device, name: CommandField, value: ScheduleValue) -> float:
+    # round away the float noise of the scaling (2.83 kW is 2830 W, not 2829.9999237)
+    return round(float(value) * device.scale(name), 6)
 
 
 def _clamp(value: float, low: float | None, high: float | None) -> float:

@@ -7,7 +7,7 @@ here, so the bridge never meets an unknown controller at run time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,6 +15,7 @@ from relevent.errors import ConfigError
 from relevent.lan.mqtt.config import DeviceConfig
 from relevent.refs import full_ref
 from relevent.scl.model import LogicalNode, SclDocument
+from relevent.scl.units import si_factor
 
 CommandField = Literal["w_set", "w_max_lim", "on"]
 COMMAND_FIELDS: tuple[CommandField, ...] = ("w_set", "w_max_lim", "on")
@@ -35,6 +36,11 @@ class Device:
     w_min: float | None = None
     w_max: float | None = None
     mmxu_ref: str | None = None
+    scales: Mapping[CommandField, float] = field(default_factory=dict)  # controller units -> W
+
+    def scale(self, name: CommandField) -> float:
+        """The factor from the bound controller's output units to the command field's (W)."""
+        return self.scales.get(name, 1.0)
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,10 @@ def build_registry(doc: SclDocument, entries: Sequence[DeviceConfig]) -> DeviceR
                 problems.append(f"device {entry.id!r} mmxu: {problem}")
         if entry.w_min is not None and entry.w_max is not None and entry.w_min > entry.w_max:
             problems.append(f"device {entry.id!r}: w_min {entry.w_min} is above w_max {entry.w_max}")
-        devices.append(Device(entry.id, entry.device_class, bindings, entry.w_min, entry.w_max, mmxu_ref))
+        devices.append(
+            Device(entry.id, entry.device_class, bindings, entry.w_min, entry.w_max, mmxu_ref,
+                   model.scales(bindings))
+        )
     if problems:
         raise ConfigError("invalid device bindings: " + "; ".join(problems))
     return DeviceRegistry.of(devices)
@@ -119,7 +128,15 @@ def _devices_from_model(doc: SclDocument) -> Iterator[Device]:
             if bindings:
                 mmxu = next((ln for ln in ld.lns if ln.ln_class == "MMXU"), None)
                 mmxu_ref = f"{ld.name}/{mmxu.name}" if mmxu else None
-                yield Device(ld.name, None, bindings, mmxu_ref=mmxu_ref)
+                scales = _scales(ld.lns, ld.name, bindings)
+                yield Device(ld.name, None, bindings, mmxu_ref=mmxu_ref, scales=scales)
+
+
+def _scales(
+    lns: Iterable[LogicalNode], ld_name: str, bindings: Mapping[CommandField, str]
+) -> dict[CommandField, float]:
+    by_ref = {f"{ld_name}/{ln.name}": ln for ln in lns}
+    return {name: si_factor(by_ref[ref], _FIELD_OUTPUT_DO[name]) for name, ref in bindings.items()}
 
 
 def _has_output(ln: LogicalNode, do_name: str) -> bool:
@@ -151,6 +168,10 @@ class _ModelIndex:
         if ln is not None and not _has_output(ln, output_do):
             problem = f"{ref!r} has no {output_do} output"
         return resolved, problem
+
+    def scales(self, bindings: Mapping[CommandField, str]) -> dict[CommandField, float]:
+        """The unit factor of each bound (already checked) controller's output."""
+        return {name: si_factor(self._lns[ref], _FIELD_OUTPUT_DO[name]) for name, ref in bindings.items()}
 
     def measurement(self, ref: str) -> tuple[str, str | None]:
         """The full reference of an MMXU, or a problem."""

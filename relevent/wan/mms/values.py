@@ -8,6 +8,7 @@ does it here, before anything reaches C.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -155,6 +156,18 @@ def encode(value: Scalar, da_type: int) -> int:
     return int(_NEW[da_type](value))
 
 
+def shortest_float32(value: float) -> float:
+    """The shortest decimal that is the same float32: a client's 1.04 arrives as 1.0399999618530273.
+
+    Values that are no float32 (a FLOAT64 write) come back unchanged.
+    """
+    for digits in range(6, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", candidate))[0] == value:
+            return candidate
+    return value
+
+
 def _octet_string(mms: int) -> bytes:
     return bytes(lib.MmsValue_getOctetStringBuffer(mms)[: lib.MmsValue_getOctetStringSize(mms)])
 
@@ -167,7 +180,7 @@ _DECODERS: dict[int, Callable[[int], Decoded]] = {
     iec.MMS_BOOLEAN: lambda m: bool(lib.MmsValue_getBoolean(m)),
     iec.MMS_INTEGER: lambda m: int(lib.MmsValue_toInt64(m)),
     iec.MMS_UNSIGNED: lambda m: int(lib.MmsValue_toUint32(m)),
-    iec.MMS_FLOAT: lambda m: float(lib.MmsValue_toDouble(m)),
+    iec.MMS_FLOAT: lambda m: shortest_float32(float(lib.MmsValue_toDouble(m))),
     iec.MMS_VISIBLE_STRING: lambda m: (lib.MmsValue_toString(m) or b"").decode("ascii", "replace"),
     iec.MMS_STRING: lambda m: (lib.MmsValue_toString(m) or b"").decode("utf-8", "replace"),
     iec.MMS_UTC_TIME: lambda m: from_ms(lib.MmsValue_getUtcTimeInMs(m)),
