@@ -25,6 +25,7 @@ from relevent.errors import ConfigError, StartupError
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
+from relevent.lan.mqtt.registry import build_registry
 from relevent.obs.audit import AuditLog
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
@@ -32,7 +33,7 @@ from relevent.obs.metrics import SchedulerMetrics
 from relevent.obs.status import gateway_status
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
-from relevent.scheduler.clock import SystemClock
+from relevent.scheduler.clock import SystemClock, watch_wall_clock
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, Event, OutputChanged
@@ -48,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 STORE_FILE = "scheduler.sqlite3"
 SHUTDOWN_GRACE_S = 5.0
+# The engine's timer more than this past its instant means a wedged core: withhold the watchdog ping.
+WEDGED_AFTER_S = 10.0
 
 
 class _Shutdown(Exception):  # noqa: N818 - a signal, not an error
@@ -75,6 +78,13 @@ def prepare(settings: Settings) -> SclDocument:
         state_dir = settings.storage.state_dir
         raise ConfigError(f"state directory {state_dir} is not usable: {exc.strerror}") from None
     return load(settings.scl.path)
+
+
+def check(settings: Settings, doc: SclDocument) -> None:
+    """Everything `check-config` can verify without binding a port: policies and device bindings."""
+    spec = model_spec(doc)
+    schedule_policies(settings.policy, spec)
+    build_registry(doc, bridge_config(settings).devices)
 
 
 def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dict[str, SchedulePolicy]:
@@ -150,9 +160,10 @@ class Gateway:
         self.audit = AuditLog()
         self.metrics = SchedulerMetrics(self.registry)
         spec = model_spec(doc)
+        self.clock = SystemClock()
         self.engine = Engine(
             spec,
-            clock=SystemClock(),
+            clock=self.clock,
             store=SqliteStore(settings.storage.state_dir / STORE_FILE),
             policies=schedule_policies(settings.policy, spec),
         )
@@ -209,6 +220,15 @@ class Gateway:
         """Free the MMS server's C memory once it no longer serves."""
         self.mms.close()
 
+    def healthy(self) -> bool:
+        """Whether the scheduler's timer path is alive (no instant overdue): the watchdog's question."""
+        return self.engine.timer_lag() < WEDGED_AFTER_S
+
+    def clock_stepped(self, by_s: float) -> None:
+        """The wall clock was stepped (NTP): re-evaluate every schedule at the new time."""
+        log.warning("wall clock step detected", by_s=round(by_s, 3))
+        self.engine.clock_stepped()
+
     def on_measurement(self, measurement: DeviceMeasurement) -> None:
         """A device's `meas`: mirror its power into the bound MMXU's TotW."""
         if measurement.mmxu_ref is None:
@@ -252,9 +272,10 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
         async with asyncio.TaskGroup() as services:
             tasks = [services.create_task(c, name=n) for n, c in gateway.services().items()]
             services.create_task(gateway.http.serve(), name="http")
+            services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
             period = watchdog_period()
             if period is not None:
-                services.create_task(run_watchdog(period, lambda: True), name="watchdog")
+                services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")
             sd_notify(f"READY=1\nSTATUS=serving {len(gateway.engine.model.schedules)} schedules")
             log.info("gateway running", mms_port=settings.mms.port)
             await stop.wait()

@@ -131,6 +131,12 @@ class Engine:
         """Register a synchronous event callback (called on the loop); return its unsubscribe function."""
         return self._bus.subscribe(callback)
 
+    def timer_lag(self) -> float:
+        """How far the wall clock is past the armed timer's nominal instant: a stuck core shows here."""
+        if self._armed_for is None:
+            return 0.0
+        return max(0.0, self._clock.now() - self._armed_for)
+
     def clock_stepped(self) -> None:
         """Re-evaluate every schedule at the new wall time and re-arm (call after an NTP step)."""
         timeline = self._timeline
