@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from relevent import __version__
-from relevent.app import describe_model, prepare, serve
+from relevent.app import check, describe_model, prepare, serve
 from relevent.config import load_settings
+from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
 from relevent.obs.logging import configure_logging
 from relevent.scl.generate import GeneratorOptions, write_scl
@@ -57,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb")
     verbs.add_parser("run", parents=[common], help="run the gateway (the default)")
     verbs.add_parser("check-config", parents=[common], help="validate configuration and SCL, then exit")
-    verbs.add_parser("demo", parents=[common], help="run on the default model with try-out defaults")
+    demo = verbs.add_parser("demo", help="the gateway with a loopback broker, simulated devices and SCADA")
+    demo.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    demo.add_argument("--mms-port", type=int, default=10102, help="MMS port (default %(default)s)")
+    demo.add_argument("--http-port", type=int, default=8610, help="status page port (default %(default)s)")
+    demo.add_argument("--scl", type=Path, help="model to serve (default: the shipped default model)")
     scl = verbs.add_parser("scl", help="validate or generate SCL files").add_subparsers(dest="scl_verb")
     validate = scl.add_parser("validate", help="check an SCL file (and its XSD conformance with --xsd)")
     validate.add_argument("file", type=Path)
@@ -77,11 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error("scl needs a verb: validate or generate")
             return _scl_validate(args) if args.scl_verb == "validate" else run_generate(args)
         if verb == "demo":
-            _demo_defaults(args)
+            return run_demo(DemoOptions(args.duration, args.mms_port, args.http_port, args.scl))
         settings = load_settings(getattr(args, "config", None), _overrides(args))
         configure_logging(getattr(args, "log_format", "json"), getattr(args, "log_level", "info"))
         doc = prepare(settings)
         if verb == "check-config":
+            check(settings, doc)
             print(f"configuration ok: {describe_model(doc)}")  # noqa: T201 - a command's answer
             return EX_OK
         _run_loop(serve(settings, doc))
@@ -97,19 +102,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         if hasattr(args, option):
             sections.setdefault(section, {})[key] = getattr(args, option)
     return dict(sections)
-
-
-def _demo_defaults(args: argparse.Namespace) -> None:
-    """Try-out defaults: an unprivileged MMS port, a throw-away state directory, human-readable logs."""
-    defaults = {
-        "mms_port": 10102,
-        "mms_host": "127.0.0.1",
-        "state_dir": Path(tempfile.mkdtemp(prefix="relevent-demo-")),
-        "log_format": "console",
-    }
-    for option, value in defaults.items():
-        if not hasattr(args, option):
-            setattr(args, option, value)
 
 
 def _run_loop(main_coro: Coroutine[Any, Any, None]) -> None:

@@ -22,6 +22,7 @@ class DeviceModel:
     """The physics of the simulation: a rated power and how fast the device follows its setpoint."""
 
     rated_w: float
+    natural_w: float = 0.0  # what it draws or feeds without a setpoint: an EV charges at full power
     power_w: float = 0.0
 
 
@@ -32,12 +33,14 @@ class SimulatedDevice:
     command expires (`valid_until`), and announces itself online with an `offline` last will.
     """
 
-    def __init__(self, device_id: str, topics: Topics, host: str, port: int, rated_w: float) -> None:
+    def __init__(  # noqa: PLR0913 - where it is, and what it is
+        self, device_id: str, topics: Topics, host: str, port: int, *, rated_w: float, natural_w: float = 0.0
+    ) -> None:
         self.id = device_id
         self._topics = topics
         self._host = host
         self._port = port
-        self.model = DeviceModel(rated_w)
+        self.model = DeviceModel(rated_w, natural_w)
         self.command: Command | None = None
         self.commands_received = 0
         self.fallback: bool | None = None  # unknown until the first state is published
@@ -60,7 +63,8 @@ class SimulatedDevice:
             return 0.0
         rated = self.model.rated_w
         limit = rated if command.w_max_lim is None else min(rated, command.w_max_lim)
-        return max(-limit, min(limit, command.w_set or 0.0))
+        setpoint = self.model.natural_w if command.w_set is None else command.w_set
+        return max(-limit, min(limit, setpoint))
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

@@ -1,0 +1,161 @@
+"""`relevent-gw demo`: a loopback broker, the gateway, two simulated devices and a SCADA, in one command.
+
+The gateway runs as its own process, exactly as in production; the demo process plays the world around
+it: the broker's owner, the devices on the LAN and the SCADA on the WAN. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relevent.demo.broker import LoopbackBroker
+from relevent.demo.devices import SimulatedDevice
+from relevent.demo.scada import program_demo
+from relevent.errors import StartupError
+from relevent.lan.mqtt.topics import Topics
+
+GATEWAY_ID = "demo"
+READY_TIMEOUT_S = 30.0
+SUMMARY_PERIOD_S = 2.0
+# The devices of the demo site: id, class, rating and natural demand in W (negative: consumption), and
+# the controllers they follow.
+DEVICES = (
+    ("bat1", "battery", 5000.0, 0.0, {"w_set": "ActPow", "w_max_lim": "MaxPow", "on": "OnOff"}),
+    ("evse1", "ev_charger", 11000.0, -11000.0, {"w_max_lim": "MaxPow", "on": "OnOff"}),
+)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What `relevent-gw demo` accepts on its command line."""
+
+    duration_s: float | None = None
+    mms_port: int = 10102
+    http_port: int = 8610
+    scl: Path | None = None
+
+
+def demo_config(broker_url: str) -> str:
+    """The gateway's TOML for the demo site."""
+    lines = [f'[gateway]\nid = "{GATEWAY_ID}"', f'[mqtt]\nurl = "{broker_url}"\nheartbeat_s = 10.0']
+    for device_id, device_class, _, _, bindings in DEVICES:
+        lines.append(f'[[devices]]\nid = "{device_id}"\nclass = "{device_class}"')
+        lines += [f'{field} = "@Control/{function}_FSCC1"' for field, function in bindings.items()]
+        if device_id == "bat1":
+            lines.append('mmxu = "@Control/MMXU1"')
+    return "\n".join(lines) + "\n"
+
+
+def run_demo(options: DemoOptions) -> int:
+    """Run until Ctrl-C (or `duration_s`); return the exit code."""
+    return asyncio.run(_demo(options))
+
+
+async def _demo(options: DemoOptions) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="relevent-demo-"))
+    broker = LoopbackBroker(workdir)
+    broker.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    gateway: asyncio.subprocess.Process | None = None
+    try:
+        gateway = await _start_gateway(workdir, broker.url, options)
+        _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
+        _say(f"status page: http://127.0.0.1:{options.http_port}/")
+        topics = Topics("relevent/v1", GATEWAY_ID)
+        devices = [
+            SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
+            for d, _, rated, natural, _ in DEVICES
+        ]
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(device.run()) for device in devices]
+            for line in await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port):
+                _say(f"SCADA wrote {line}")
+            tasks.append(group.create_task(_summaries(options.http_port, devices)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), options.duration_s)
+            for task in tasks:
+                task.cancel()
+    finally:
+        if gateway is not None and gateway.returncode is None:
+            gateway.send_signal(signal.SIGTERM)
+            await gateway.wait()
+        broker.kill()
+    _say("demo stopped")
+    return 0
+
+
+async def _start_gateway(
+    workdir: Path, broker_url: str, options: DemoOptions
+) -> asyncio.subprocess.Process:
+    config = workdir / "gateway.toml"
+    config.write_text(demo_config(broker_url))
+    args = [
+        "-m", "relevent", "--config", str(config), "--state-dir", str(workdir / "state"),
+        "--log-format", "json", "--mms-host", "127.0.0.1", "--mms-port", str(options.mms_port),
+        "--http-port", str(options.http_port),
+    ]  # fmt: skip
+    if options.scl is not None:
+        args += ["--scl", str(options.scl)]
+    log = (workdir / "gateway.log").open("ab")
+    process = await asyncio.create_subprocess_exec(sys.executable, *args, stdout=log, stderr=log)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not _ready(options.http_port):
+        if process.returncode is not None or time.monotonic() > deadline:
+            if process.returncode is None:
+                process.kill()
+            tail = (workdir / "gateway.log").read_text(errors="replace")[-1500:]
+            raise StartupError(f"the gateway did not become ready:\n{tail}")
+        await asyncio.sleep(0.1)
+    return process
+
+
+def _ready(http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=1) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+async def _summaries(http_port: int, devices: list[SimulatedDevice]) -> None:
+    while True:
+        await asyncio.sleep(SUMMARY_PERIOD_S)
+        status = await asyncio.to_thread(_status, http_port)
+        _say(_summary(status, devices))
+
+
+def _status(http_port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/status", timeout=2) as reply:
+        data: dict[str, Any] = json.load(reply)
+        return data
+
+
+def _summary(status: dict[str, Any], devices: list[SimulatedDevice]) -> str:
+    outputs = []
+    for controller in status["controllers"]:
+        name = controller["ref"].rpartition("/")[2].removesuffix("_FSCC1")
+        source = (controller["source"] or "none").rpartition("/")[2]
+        outputs.append(f"{name}={controller['value']} ({source})")
+    seen = [
+        f"{d.id}: {d.model.power_w:8.1f} W ({d.commands_received} cmds{', fallback' if d.fallback else ''})"
+        for d in devices
+    ]
+    return "  ".join(outputs) + "  |  " + "  ".join(seen)
+
+
+def _say(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)  # noqa: T201 - the demo talks to a person
+

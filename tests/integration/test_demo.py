@@ -1,0 +1,39 @@
+"""`relevent-gw demo` headless for 60 s: broker, gateway, SCADA and devices all work together."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import free_port
+
+DURATION_S = 60
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(DURATION_S + 60)
+def test_demo_runs_headless_and_the_simulated_devices_follow_the_schedules() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "relevent", "demo", "--duration", str(DURATION_S),
+         "--mms-port", str(free_port()), "--http-port", str(free_port())],
+        capture_output=True, text=True, timeout=DURATION_S + 45, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert sum("SCADA wrote" in line for line in lines) == 4
+    assert lines[-1].endswith("demo stopped")
+    summaries = [line for line in lines if "bat1:" in line]
+    assert len(summaries) >= DURATION_S // 3
+    # the battery follows the aggregator's profile (kW in the model, W at the device) ...
+    assert any("(ActPow_FSCH01)" in line for line in summaries)
+    battery = [float(m.group(1)) for line in summaries if (m := re.search(r"bat1: +(-?[\d.]+) W", line))]
+    assert max(abs(w) for w in battery) > 500
+    # ... and the EV charger, which has no setpoint, draws power under the DSO's limit and the reserve's
+    assert any("(MaxPow_FSCH01)" in line for line in summaries)
+    commands = [int(m.group(1)) for line in summaries if (m := re.search(r"evse1: .*?\((\d+) cmds", line))]
+    assert commands[-1] >= 3
+    evse = [float(m.group(1)) for line in summaries if (m := re.search(r"evse1: +(-?[\d.]+) W", line))]
+    assert min(evse) < -2000
