@@ -24,12 +24,16 @@ class DemoStep:
 
 
 def demo_steps(now: datetime) -> list[DemoStep]:
-    """A market party's battery profile, a DSO limit on top of it, and non-curtailing reserves."""
+    """A site limit, a market party's battery profile, a DSO limit on top of it, a short disconnection.
+
+    The reserve of MaxPow is 0 kW in the reference model; the site limit at priority 1 lifts it for a day.
+    (Values written into the running reserve would only apply at its next hourly boundary.)
+    """
     start = now.replace(microsecond=0) + timedelta(seconds=5)
     profile = tuple(round(4.0 * math.sin(2 * math.pi * i / 24), 2) for i in range(24))  # kW, 2 minutes
     return [
-        DemoStep("MaxPow_Res_FSCH01", ScheduleInput(values=(11.0,)),
-                 "reserve: no curtailment (11 kW) while no limit schedule runs"),
+        DemoStep("MaxPow_FSCH02", ScheduleInput((11.0,), 86400, 1, now.replace(microsecond=0), enable=True),
+                 "site: 11 kW connection limit for a day, priority 1"),
         DemoStep("ActPow_FSCH01", ScheduleInput(profile, ENTRY_S, 20, start, enable=True),
                  "aggregator: battery profile, 24 x 5 s, priority 20"),
         DemoStep("MaxPow_FSCH01", ScheduleInput((2.5,), 60, 60, start + timedelta(seconds=30), enable=True),
