@@ -103,7 +103,7 @@ def test_a_schedule_written_and_enabled_with_libiec61850_runs_its_1s_entries(iec
 
 def test_a_schedule_written_and_enabled_with_open61850_runs_its_1s_entries(client: MmsClient) -> None:
     start = _next_start()
-    writes = [
+    writes: list[tuple[str, FloatData | IntData | TimestampData]] = [
         *((f"MaxPow_FSCH01$SP$ValASG00{i}$setMag$f", FloatData(10.0 * i)) for i in (1, 2)),
         ("MaxPow_FSCH01$SP$NumEntr$setVal", IntData(2)),
         ("MaxPow_FSCH01$SP$SchdIntv$setVal", IntData(1)),

@@ -28,6 +28,7 @@ class _Client:
     def __init__(self) -> None:
         self.client: MmsClient | None = None
         self.reports: list[Report] = []
+        self.subscriptions: list[ReportSubscription] = []  # a dropped subscription stops delivering
         self._lock = threading.Lock()
 
     def connect(self, host: str, port: int) -> None:
@@ -79,7 +80,9 @@ class _Client:
 
     def subscribe(self, ld: str) -> list[str]:
         """Enable a free URCB of each automatic data set of `ld` (with GI); return the RCB references."""
-        return ReportSubscription(self._con, ld, self._received).rcbs
+        subscription = ReportSubscription(self._con, ld, self._received)
+        self.subscriptions.append(subscription)
+        return subscription.rcbs
 
     def _received(self, report: Report) -> None:
         with self._lock:
