@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,13 +24,28 @@ T = TypeVar("T")
 
 @contextmanager
 def gateway(state_dir: Path, scl: Path | None = None) -> Iterator[tuple[Daemon, GatewayArgs]]:
-    """A `relevent-gw` process serving `scl` (the default model when None), ready for MMS clients."""
+    """A `relevent-gw` process serving `scl` (the default model when None), ready for MMS clients.
+
+    Its log is read all the time (into `daemon.lines`): a full stdout pipe would block the gateway.
+    """
     args = GatewayArgs(state_dir, scl=scl)
     with running(args.argv()) as daemon:
         daemon.wait_for("gateway running", START_TIMEOUT_S)
-        yield daemon, args
+        draining = threading.Event()
+        drain = threading.Thread(target=_drain, args=(daemon, draining), daemon=True)
+        drain.start()
+        try:
+            yield daemon, args
+        finally:
+            draining.set()
+            drain.join()
         assert daemon.proc.poll() is None, "the gateway died during the test"
         assert daemon.stop() == 0
+
+
+def _drain(daemon: Daemon, done: threading.Event) -> None:
+    while not done.is_set() and daemon.proc.poll() is None:
+        daemon._read(0.1)
 
 
 @contextmanager

@@ -94,6 +94,19 @@ class _Client:
             taken, self.reports = self.reports, []
         return taken
 
+    def repeat_for(self, operation: str, args: tuple[Any, ...], seconds: float) -> tuple[int, list[str]]:
+        """Run one operation for `seconds`; return how often, and the first failed results (soak tests)."""
+        method = getattr(self, operation)
+        count, failures = 0, list[str]()
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            result = method(*args)
+            count += 1
+            # write: error code; read: (value, error); operate: (accepted, error, AddCause)
+            if (result[1] if isinstance(result, tuple) else result) != 0 and len(failures) < 10:
+                failures.append(repr(result))
+        return count, failures
+
     def timed(self, operation: str, args: tuple[Any, ...], count: int) -> list[float]:
         """Run one operation `count` times; return each round trip in seconds (for benchmarks)."""
         method = getattr(self, operation)
