@@ -40,8 +40,8 @@ class ScheduleInput:
 
     def over(self, base: ScheduleInput) -> ScheduleInput:
         """These parameters, falling back to `base` for those not given (`enable` if either says so)."""
-        given = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
-        return replace(base, **given, enable=self.enable or base.enable)
+        given = {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
+        return replace(base, **{**given, "enable": self.enable or base.enable})
 
 
 def parse_values(text: str) -> tuple[RawValue, ...]:
@@ -90,15 +90,15 @@ def typed_value(kind: ValueKind, raw: RawValue) -> ScheduleValue:
 
 def load_file(path: Path, now: datetime) -> ScheduleInput:
     """A schedule from a `.json` or `.csv` file."""
+    parsers = {".json": _from_json, ".csv": _from_csv}
+    parse = parsers.get(path.suffix.lower())
+    if parse is None:
+        raise UsageError(f"{path}: a schedule file is .json or .csv")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror}") from None
-    if path.suffix.lower() == ".json":
-        return _from_json(path, text, now)
-    if path.suffix.lower() == ".csv":
-        return _from_csv(path, text, now)
-    raise UsageError(f"{path}: a schedule file is .json or .csv")
+    return parse(path, text, now)
 
 
 def _from_json(path: Path, text: str, now: datetime) -> ScheduleInput:
