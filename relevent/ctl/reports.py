@@ -87,6 +87,10 @@ class ReportSubscription:
 
     For each RCB family in LLN0 (`urcbSched01..05`, ...) the first instance no other client holds is
     enabled with a general interrogation, so the first reports carry every member's current value.
+
+    Make no further requests on the connection once reports flow: libiec61850 runs the report handler on
+    its receive thread, which needs the GIL that a thread waiting in a SWIG request holds, so the request
+    waits for its timeout. (`watch` only waits for reports; tests and benchmarks write on a second client.)
     """
 
     def __init__(self, client: MmsClient, ld: str, on_report: ReportCallback) -> None:

@@ -79,7 +79,10 @@ class _Client:
         return True, 0, 0
 
     def subscribe(self, ld: str) -> list[str]:
-        """Enable a free URCB of each automatic data set of `ld` (with GI); return the RCB references."""
+        """Enable a free URCB of each automatic data set of `ld` (with GI); return the RCB references.
+
+        Afterwards this connection only collects reports (see `ReportSubscription`): write on another.
+        """
         subscription = ReportSubscription(self._con, ld, self._received)
         self.subscriptions.append(subscription)
         return subscription.rcbs

@@ -1,0 +1,93 @@
+"""Delay from a nominal entry boundary to the report of the controller output reaching an MMS client.
+
+The real gateway (default model) runs as a process; a libiec61850 client in its own process enables an
+URCB of `dsSched` and stamps each report on arrival. Two schedules with 1 s entries (ActPow, MaxPow)
+change their controller's output at every boundary; each reported output's `t` is its nominal boundary.
+`--idle-clients N` connects N more clients that send nothing (libiec61850 waits 10 ms per idle
+connection in every threadless processing round). Prints numbers, asserts nothing.
+Run from the repository root: `.venv/bin/python bench/mms_boundary.py [--entries 60] [--idle-clients 0]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers live in the repo
+
+from relevent.ctl.readings import reading
+from relevent.ctl.reports import Report
+from tests.integration.mms_gateway import LD, gateway, iec_client, open_client
+from tests.mms.iec_client import IecClient
+
+SCHEDULES = ("ActPow_FSCH01", "MaxPow_FSCH01")
+OUTPUTS = {f"{LD}/ActPow_FSCC1$MX$ValMV", f"{LD}/MaxPow_FSCC1$MX$ValMV"}
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _program(client: IecClient, schedule: str, entries: int, start: datetime) -> None:
+    ref = f"{LD}/{schedule}"
+    writes: list[tuple[str, float | int | datetime]] = [
+        *((f"{ref}.ValASG{i:03d}.setMag.f", float(i % 2 + 1)) for i in range(1, entries + 1)),  # 2, 1, 2, ...
+        (f"{ref}.NumEntr.setVal", entries),
+        (f"{ref}.SchdIntv.setVal", 1),
+        (f"{ref}.SchdPrio.setVal", 50),
+        (f"{ref}.StrTm01.setTm", start),
+    ]
+    for leaf, value in writes:
+        assert client.call_blocking("write", leaf, "SP", value) == 0, leaf
+    assert client.call_blocking("operate", f"{ref}.EnaReq", True)[0]  # noqa: FBT003 - ctlVal
+
+
+def _delays(reports: list[Report]) -> list[float]:
+    """Arrival minus nominal boundary of every reported output change (the GI excluded)."""
+    delays = []
+    for report in reports:
+        for entry in report.entries:
+            item = reading(entry.value)
+            if entry.ref in OUTPUTS and entry.reason != "general-interrogation" and item.t is not None:
+                delays.append(report.received - item.t.timestamp())
+    return delays
+
+
+def main(entries: int, idle_clients: int) -> None:
+    with ExitStack() as stack:
+        _, args = stack.enter_context(gateway(Path(stack.enter_context(tempfile.TemporaryDirectory()))))
+        # The reporting connection makes no requests after subscribing (see ReportSubscription): a second
+        # client writes, connected a little later (libiec61850 clients connecting at once may fail).
+        listener = stack.enter_context(iec_client(args.mms_port))
+        time.sleep(0.2)
+        writer = stack.enter_context(iec_client(args.mms_port))
+        for _ in range(idle_clients):
+            stack.enter_context(open_client(args.mms_port))
+        listener.call_blocking("subscribe", LD)
+        start = datetime.fromtimestamp(math.ceil(time.time()) + 2, UTC)
+        for schedule in SCHEDULES:
+            _program(writer, schedule, entries, start)
+        time.sleep(max(0.0, start.timestamp() + entries + 0.5 - time.time()))
+        delays = _delays(listener.call_blocking("take_reports"))
+    ms = [d * 1e3 for d in delays]
+    print(f"cores: {os.cpu_count()}, idle clients: {idle_clients}, report bufTm 50 ms (auto RCBs)")
+    print(f"{'boundary -> report':<20}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'min ms':>9}")
+    p50, p99 = statistics.median(ms), _percentile(ms, 0.99)
+    print(f"{'':<20}{len(ms):>6}{p50:>9.1f}{p99:>9.1f}{max(ms):>9.1f}{min(ms):>9.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=60, help="1 s entries per schedule (at most 100)")
+    parser.add_argument("--idle-clients", type=int, default=0, help="extra connected clients (at most 3)")
+    options = parser.parse_args()
+    main(options.entries, options.idle_clients)
