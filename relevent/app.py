@@ -141,13 +141,14 @@ def bridge_config(settings: Settings) -> MqttBridgeConfig:
     )
 
 
-def ems_handler(mqtt: MqttSection, engine: Engine) -> EmsSlot | None:
+def ems_handler(mqtt: MqttSection, engine: Engine, doc: SclDocument) -> EmsSlot | None:
     """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`."""
     if mqtt.ems_request_topic is None:
         return None
     if mqtt.ems_slot is None:
         raise ConfigError("[mqtt] ems_request_topic is set but ems_slot, the schedule it writes, is not")
-    return EmsSlot(engine, mqtt.ems_slot, priority=mqtt.ems_priority, peer=mqtt.ems_request_topic)
+    topic, slot = mqtt.ems_request_topic, mqtt.ems_slot
+    return EmsSlot.from_scl(engine, doc, slot, priority=mqtt.ems_priority, peer=topic)
 
 
 class Gateway:
@@ -172,7 +173,7 @@ class Gateway:
         self.mms = MmsServer(doc, self.binding, mms)
         self.bridge = MqttBridge.from_scl(
             bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
-            measurements=self, extension_handler=ems_handler(settings.mqtt, self.engine),
+            measurements=self, extension_handler=ems_handler(settings.mqtt, self.engine, doc),
         )
         http = settings.http
         status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())

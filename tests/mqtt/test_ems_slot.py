@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,10 @@ from relevent.config import MqttSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.policy import Lockable, SchedulePolicy
+from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scl.parse import load
 from tests.scheduler.factory import BASE, ln, reference_like_spec, small_spec
 from tests.scheduler.harness import Harness, start_engine
 
@@ -138,11 +142,19 @@ async def test_a_slot_that_cannot_hold_requests_is_a_config_error(
         slot(h, ref)
 
 
-async def test_the_gateway_builds_the_handler_only_when_the_request_topic_is_set(tmp_path: Path) -> None:
-    h = start_engine(reference_like_spec(), tmp_path / "db")
-    assert ems_handler(MqttSection(), h.engine) is None
-    handler = ems_handler(MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01"), h.engine)
+async def test_the_gateway_builds_the_handler_from_the_model_only_when_the_request_topic_is_set(
+    tmp_path: Path,
+) -> None:
+    doc = load(DEFAULT_MODEL)
+    h = start_engine(model_spec(doc), tmp_path / "db")
+    assert ems_handler(MqttSection(), h.engine, doc) is None
+    with pytest.raises(ConfigError, match="ems_slot"):
+        ems_handler(MqttSection(ems_request_topic=TOPIC), h.engine, doc)
+    handler = ems_handler(
+        MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01"), h.engine, doc
+    )
     assert handler is not None
     assert handler.slot == MAX
-    with pytest.raises(ConfigError, match="ems_slot"):
-        ems_handler(MqttSection(ems_request_topic=TOPIC), h.engine)
+    # The reference model's powers are kW (units.multiplier 3); requests are W.
+    assert await handler.submit(request(2500, start=time.time() + 3600)) == ExtensionAccepted(MAX)
+    assert h.value(f"{MAX}.ValASG001.setMag.f") == 2.5

@@ -3,11 +3,13 @@
 Every request replaces the slot's schedule through the engine's public commands, in this order: `DsaReq`
 (when the slot is enabled), the values, `NumEntr`, `SchdIntv`, `SchdPrio`, `StrTm01.setTm` (other start
 times cleared), `EnaReq`. The commands run back to back without yielding to the loop, so no engine timer
-fires in between; but each one is its own engine command (the engine has no transaction), so the MMS mirror
-sees the slot disabled for that instant. Every step before `EnaReq` acts on a disabled slot and a refused
+fires in between and devices only get the final output (a command is built when it is sent); but each one
+is its own engine command (the engine has no transaction), so the MMS mirror and its reports see the slot
+disabled for that instant. Every step before `EnaReq` acts on a disabled slot and a refused
 `EnaReq` leaves it disabled (scheduling.md section 3), so a rejection never leaves a half-written schedule
 enabled. What can be checked before touching the slot (capacity, interval, a run already over) is checked
-first, so such a request leaves the running schedule alone.
+first, so such a request leaves the running schedule alone. Requests are in W; the slot holds the units of
+its output DO (kW in the reference model).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from relevent.scheduler.events import AttributeValue
 from relevent.scheduler.schedule import SchdSt
 from relevent.scheduler.spec import ScheduleSpec, ValueKind
 from relevent.scheduler.values import Timestamp
+from relevent.scl.model import SclDocument
+from relevent.scl.units import si_factor
 
 log = structlog.get_logger(__name__)
 
@@ -38,21 +42,31 @@ MAGNITUDE_PREFIX = "MaxPow"
 class EmsSlot:
     """An `ExtensionRequestHandler` that owns one FSCH slot and writes each request into it."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the slot's settings, each needed once
         self,
         engine: Engine,
         slot: str,
         *,
         priority: int,
         peer: str,
+        watts_per_unit: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
         self._spec = _slot_spec(engine, slot)
+        self._watts_per_unit = watts_per_unit
         self._priority = priority
         self._actor = Actor(protocol=PROTOCOL, peer=peer)
         self._clock = clock
         self._magnitudes = self._spec.ref.rpartition("/")[2].startswith(MAGNITUDE_PREFIX)
+
+    @classmethod
+    def from_scl(cls, engine: Engine, doc: SclDocument, slot: str, *, priority: int, peer: str) -> EmsSlot:
+        """The handler of `slot`; its values are in its output DO's units (kW in the reference model)."""
+        ref = _slot_spec(engine, slot).ref
+        ln = next(ln for _, ld, ln in doc.logical_nodes() if f"{ld.name}/{ln.name}" == ref)
+        unit = si_factor(ln, ValueKind.ASG.output[0])
+        return cls(engine, slot, priority=priority, peer=peer, watts_per_unit=unit)
 
     @property
     def slot(self) -> str:
@@ -109,7 +123,9 @@ class EmsSlot:
         # A start time left from an earlier schedule would run this one again later.
         return writes + [(tm, 0.0) for o in others if self._is_set(tm := f"{ref}.{o.name}.setTm")]
 
-    def _signed(self, value: float, request: ExtensionRequest) -> float:
+    def _signed(self, watts: float, request: ExtensionRequest) -> float:
+        """The slot's value for a request value in W: in the slot's units, signed unless a limit."""
+        value = watts / self._watts_per_unit
         if self._magnitudes or request.direction == "EXPORT":
             return value
         return 0.0 - value  # IMPORT is consumption, negative; `0.0 -` keeps a zero from becoming -0.0
