@@ -9,18 +9,19 @@ import asyncio
 import math
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 from open61850.data import BoolData, FloatData, IECData, IntData, TimestampData
 from open61850.mms import MmsClient, ObjectName, operate
 
 from tests.daemon import Daemon, GatewayArgs, running
-from tests.mosquitto import Broker
+from tests.mosquitto import Broker, Inbox, mqtt_client
 
 LD = "DER_Scheduler_Control"
 # Without [[devices]] every LD is one device, named after the LD.
@@ -28,6 +29,7 @@ DEVICE = LD
 ROOT = f"relevent/v1/gw1/dev/{DEVICE}"
 COMMANDS = f"{ROOT}/ctl/set"
 AVAIL = f"{ROOT}/avail"
+KW = 1000.0  # the default model's powers are kW (`units.multiplier` 3); devices get W
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,18 @@ def gateway(broker: Broker, directory: Path, config: str = "", scl: Path | None 
         yield Gateway(daemon, args.mms_port, http_port)
 
 
+@asynccontextmanager
+async def device_and_gateway(
+    broker: Broker, directory: Path, config: str = "", *topics: str
+) -> AsyncIterator[tuple[Gateway, aiomqtt.Client, Inbox]]:
+    """The device subscribed to its commands (and `topics`) before the daemon starts, so the command sent
+    when the gateway connects arrives at a known point: it is consumed here, the test sees what follows."""
+    async with mqtt_client(broker, COMMANDS, *topics) as (client, inbox):
+        with gateway(broker, directory, config) as gw:
+            await inbox.until(lambda message: message.topic.value == COMMANDS)
+            yield gw, client, inbox
+
+
 @dataclass(frozen=True)
 class Schedule:
     """What SCADA writes into one FSCH: bool values go to `ValSPG`, numbers to `ValASG`."""
@@ -108,6 +122,15 @@ def program(client: MmsClient, *schedules: Schedule) -> None:
         write(client, s.ld, f"{s.fsch}$SP$StrTm01$setTm", TimestampData(datetime.fromtimestamp(s.start, UTC)))
     for s in schedules:
         operate(client, f"{s.ld}/{s.fsch}.EnaReq", True)
+
+
+async def scada_programs(mms_port: int, *schedules: Schedule) -> None:
+    """SCADA writes and enables `schedules` over its own association."""
+    client = await asyncio.to_thread(connect, mms_port)
+    try:
+        await asyncio.to_thread(program, client, *schedules)
+    finally:
+        client.close()
 
 
 def write(client: MmsClient, ld: str, item: str, value: IECData) -> None:

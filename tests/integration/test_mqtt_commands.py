@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from datetime import datetime
@@ -11,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import AVAIL, COMMANDS, LD, Schedule, connect, gateway, next_second, program
-from tests.mosquitto import Broker, Inbox, mqtt_client
+from tests.integration.gateway import AVAIL, KW, LD, Schedule, device_and_gateway, next_second, scada_programs
+from tests.mosquitto import Broker, Inbox
 
 pytestmark = pytest.mark.slow
 
@@ -28,27 +27,18 @@ async def timed(inbox: Inbox, wait_s: float = 5.0) -> tuple[dict[str, Any], floa
     return command, time.time()
 
 
-async def scada_programs(mms_port: int, *schedules: Schedule) -> None:
-    client = await asyncio.to_thread(connect, mms_port)
-    try:
-        await asyncio.to_thread(program, client, *schedules)
-    finally:
-        client.close()
-
-
 async def test_a_schedule_enabled_over_mms_sends_each_entry_at_its_boundary(
     broker: Broker, tmp_path: Path
 ) -> None:
-    with gateway(broker, tmp_path, QUIET) as gw:
-        async with mqtt_client(broker, COMMANDS) as (_, inbox):
-            start = next_second(1.5)
-            await scada_programs(gw.mms_port, Schedule("ActPow_FSCH01", [100, 200, 300], start, prio=50))
-            received = [await timed(inbox) for _ in range(4)]
+    async with device_and_gateway(broker, tmp_path, QUIET) as (gw, _, inbox):
+        start = next_second(1.5)
+        await scada_programs(gw.mms_port, Schedule("ActPow_FSCH01", [1, 2, 3], start, prio=50))
+        received = [await timed(inbox) for _ in range(4)]
     source = {"schedule": f"{LD}/ActPow_FSCH01", "prio": 50}
     assert [(c["w_set"], c["src"]["w_set"]) for c, _ in received] == [
-        (100.0, source),
-        (200.0, source),
-        (300.0, source),
+        (1 * KW, source),
+        (2 * KW, source),
+        (3 * KW, source),
         (0.0, RESERVE),
     ]
     for entry, (command, arrived) in enumerate(received):
@@ -60,20 +50,19 @@ async def test_a_schedule_enabled_over_mms_sends_each_entry_at_its_boundary(
 async def test_active_power_maximum_power_and_on_off_combine_into_one_command(
     broker: Broker, tmp_path: Path
 ) -> None:
-    with gateway(broker, tmp_path, QUIET) as gw:
-        async with mqtt_client(broker, COMMANDS) as (_, inbox):
-            start = next_second(1.5)
-            await scada_programs(
-                gw.mms_port,
-                Schedule("ActPow_FSCH01", [100, 200], start, prio=50),
-                Schedule("MaxPow_FSCH02", [5000, 6000], start, prio=40),
-                Schedule("OnOff_FSCH03", [True, False], start, prio=30),
-            )
-            received = [await timed(inbox) for _ in range(3)]
-            with pytest.raises(TimeoutError):  # nothing but one command per change of the whole intent
-                await inbox.next(0.5)
+    async with device_and_gateway(broker, tmp_path, QUIET) as (gw, _, inbox):
+        start = next_second(1.5)
+        await scada_programs(
+            gw.mms_port,
+            Schedule("ActPow_FSCH01", [1, 2], start, prio=50),
+            Schedule("MaxPow_FSCH02", [5, 6], start, prio=40),
+            Schedule("OnOff_FSCH03", [True, False], start, prio=30),
+        )
+        received = [await timed(inbox) for _ in range(3)]
+        with pytest.raises(TimeoutError):  # nothing but one command per change of the whole intent
+            await inbox.next(0.5)
     fields = [(c["w_set"], c["w_max_lim"], c["on"]) for c, _ in received]
-    assert fields[:2] == [(100.0, 5000.0, True), (200.0, 6000.0, False)]
+    assert fields[:2] == [(1 * KW, 5 * KW, True), (2 * KW, 6 * KW, False)]
     assert fields[2][0] == 0.0
     assert received[0][0]["src"] == {
         "w_set": {"schedule": f"{LD}/ActPow_FSCH01", "prio": 50},
@@ -86,9 +75,8 @@ async def test_active_power_maximum_power_and_on_off_combine_into_one_command(
 
 
 async def test_heartbeats_repeat_the_command_every_heartbeat_s(broker: Broker, tmp_path: Path) -> None:
-    with gateway(broker, tmp_path, "[mqtt]\nheartbeat_s = 0.5\n"):
-        async with mqtt_client(broker, COMMANDS) as (_, inbox):
-            received = [await timed(inbox, 1.0) for _ in range(5)]
+    async with device_and_gateway(broker, tmp_path, "[mqtt]\nheartbeat_s = 0.5\n") as (_gw, _, inbox):
+        received = [await timed(inbox, 1.0) for _ in range(5)]
     gaps = [b - a for (_, a), (_, b) in itertools.pairwise(received)]
     assert all(0.4 < gap < 0.6 for gap in gaps), gaps
     for command, _ in received:
@@ -100,12 +88,11 @@ async def test_heartbeats_repeat_the_command_every_heartbeat_s(broker: Broker, t
 async def test_a_device_that_comes_online_gets_the_current_command_at_once(
     broker: Broker, tmp_path: Path
 ) -> None:
-    with gateway(broker, tmp_path, QUIET):
-        async with mqtt_client(broker, COMMANDS) as (device, inbox):
-            with pytest.raises(TimeoutError):  # the commands sent on connect went by before we subscribed
-                await inbox.next(0.3)
-            asked = time.time()
-            await device.publish(AVAIL, b'{"state":"online"}', qos=1, retain=True)
-            command, arrived = await timed(inbox)
+    async with device_and_gateway(broker, tmp_path, QUIET) as (_gw, device, inbox):
+        with pytest.raises(TimeoutError):  # nothing after the command sent on connect
+            await inbox.next(0.3)
+        asked = time.time()
+        await device.publish(AVAIL, b'{"state":"online"}', qos=1, retain=True)
+        command, arrived = await timed(inbox)
     assert arrived - asked < LATE_S
     assert (command["w_set"], command["src"]["w_set"]) == (0.0, RESERVE)

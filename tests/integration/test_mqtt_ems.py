@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import COMMANDS, LD, connect, gateway, read
-from tests.mosquitto import Broker, mqtt_client
+from tests.integration.gateway import COMMANDS, KW, LD, connect, device_and_gateway, read
+from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
 
@@ -54,25 +54,20 @@ def scada_reads(mms_port: int) -> dict[str, Any]:
 async def test_an_ems_request_becomes_a_schedule_that_scada_reads_back(
     broker: Broker, tmp_path: Path
 ) -> None:
-    with gateway(broker, tmp_path, CONFIG) as gw:
-        async with mqtt_client(broker, COMMANDS, REPLIES) as (ems, inbox):
-            sent = time.time()
-            await ems.publish(REQUESTS, request("EXPORT", [1500, 2500]), qos=1)
-            messages = {
-                m.topic.value: json.loads(m.payload) for m in [await inbox.next(), await inbox.next()]
-            }
-            answered = time.time()
-            read_back = await asyncio.to_thread(scada_reads, gw.mms_port)
+    async with device_and_gateway(broker, tmp_path, CONFIG, REPLIES) as (gw, ems, inbox):
+        sent = time.time()
+        await ems.publish(REQUESTS, request("EXPORT", [1500, 2500]), qos=1)
+        messages = {m.topic.value: json.loads(m.payload) for m in [await inbox.next(), await inbox.next()]}
+        answered = time.time()
+        read_back = await asyncio.to_thread(scada_reads, gw.mms_port)
 
-            await ems.publish(REQUESTS, request("IMPORT", [700], start=sent - 300), qos=1)  # run over
-            refused = await inbox.next_json()
-            with pytest.raises(TimeoutError):  # the running schedule is left alone
-                await inbox.next(0.3)
+        await ems.publish(REQUESTS, request("IMPORT", [700], start=sent - 300), qos=1)  # run over
+        refused = await inbox.next_json()
+        with pytest.raises(TimeoutError):  # the running schedule is left alone
+            await inbox.next(0.3)
 
-            await ems.publish(REQUESTS, request("IMPORT", [700]), qos=1)
-            replaced = {
-                m.topic.value: json.loads(m.payload) for m in [await inbox.next(), await inbox.next()]
-            }
+        await ems.publish(REQUESTS, request("IMPORT", [700]), qos=1)
+        replaced = {m.topic.value: json.loads(m.payload) for m in [await inbox.next(), await inbox.next()]}
 
     assert messages[REPLIES]["result"] == "accepted"
     assert messages[REPLIES]["slot"] == SLOT
@@ -82,8 +77,8 @@ async def test_an_ems_request_becomes_a_schedule_that_scada_reads_back(
     assert start == int(start)
     assert sent - 1 < start <= answered  # "start now": the whole second the request arrived in
     assert read_back == {
-        "ValASG001": 1500.0,
-        "ValASG002": 2500.0,
+        "ValASG001": 1500.0 / KW,
+        "ValASG002": 2500.0 / KW,
         "NumEntr": 2,
         "SchdIntv": 300,
         "SchdPrio": 60,

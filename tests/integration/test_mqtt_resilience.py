@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import AVAIL, COMMANDS, ROOT, Schedule, connect, gateway, next_second, program
+from tests.integration.gateway import (
+    AVAIL,
+    COMMANDS,
+    KW,
+    ROOT,
+    Schedule,
+    device_and_gateway,
+    gateway,
+    next_second,
+    scada_programs,
+)
 from tests.mosquitto import Broker, mqtt_client
 
 pytestmark = pytest.mark.slow
@@ -17,22 +28,20 @@ pytestmark = pytest.mark.slow
 QUIET = "[mqtt]\nheartbeat_s = 60\n"
 OUTAGE_S = 4.0  # longer than the first reconnect attempts: the gateway must keep trying often enough
 RECOVERY_S = 2.0
-VALUES = [1000.0 + i for i in range(16)]
+VALUES = [1.0 + i for i in range(16)]  # kW
 
 
 async def test_after_a_broker_restart_mid_schedule_the_device_gets_the_current_command_within_2_s(
     broker: Broker, tmp_path: Path
 ) -> None:
     with gateway(broker, tmp_path, QUIET) as gw:
-        start = next_second(1.0)
-        client = await asyncio.to_thread(connect, gw.mms_port)
-        try:
-            await asyncio.to_thread(program, client, Schedule("ActPow_FSCH01", VALUES, start))
-        finally:
-            client.close()
         async with mqtt_client(broker, COMMANDS) as (_, inbox):
-            assert (await inbox.next_json(5))["w_set"] == VALUES[0]
-            assert (await inbox.next_json(2))["w_set"] == VALUES[1]
+            start = next_second(1.0)
+            await scada_programs(gw.mms_port, Schedule("ActPow_FSCH01", VALUES, start))
+            # Past the reserve's command the gateway may have sent on connecting, after we subscribed.
+            scheduled = await inbox.until(lambda m: json.loads(m.payload)["w_set"] != 0.0, 5)
+            assert json.loads(scheduled.payload)["w_set"] == VALUES[0] * KW
+            assert (await inbox.next_json(2))["w_set"] == VALUES[1] * KW
         broker.kill()
         await asyncio.sleep(OUTAGE_S)  # the outage itself, not a wait for the code under test
         broker.start()
@@ -45,7 +54,7 @@ async def test_after_a_broker_restart_mid_schedule_the_device_gets_the_current_c
         assert gw.daemon.proc.poll() is None
     assert arrived - back < RECOVERY_S
     # The value in force when the command left (a boundary may have passed while it travelled).
-    in_force = {VALUES[math.floor(t - start)] for t in (arrived - 0.1, arrived)}
+    in_force = {VALUES[math.floor(t - start)] * KW for t in (arrived - 0.1, arrived)}
     assert command["w_set"] in in_force
 
 
@@ -68,16 +77,15 @@ async def test_garbage_on_every_inbound_topic_is_dropped_counted_and_the_gateway
     config = f'{QUIET}ems_request_topic = "{EMS}"\nems_slot = "@Control/ActPow_FSCH10"\n'
     topics = [f"{ROOT}/{leaf}" for leaf in ("ctl/ack", "meas", "state", "avail")]
     topics += ["relevent/v1/gw1/dev/nobody/meas", EMS]
-    with gateway(broker, tmp_path, config) as gw:
-        async with mqtt_client(broker, COMMANDS, f"{EMS}/reply") as (device, inbox):
-            for topic in topics:
-                for payload in GARBAGE:
-                    await device.publish(topic, payload, qos=1)
-            replies = [await inbox.next_json() for _ in GARBAGE]
-            assert {r["result"] for r in replies} == {"rejected"}
-            rejected = await gw.counted("relevent_mqtt_inbound_rejected_total", len(topics) * len(GARBAGE))
-            await device.publish(AVAIL, b'{"state":"online"}', qos=1, retain=True)
-            command = await inbox.next_json()
+    async with device_and_gateway(broker, tmp_path, config, f"{EMS}/reply") as (gw, device, inbox):
+        for topic in topics:
+            for payload in GARBAGE:
+                await device.publish(topic, payload, qos=1)
+        replies = [await inbox.next_json() for _ in GARBAGE]
+        assert {r["result"] for r in replies} == {"rejected"}
+        rejected = await gw.counted("relevent_mqtt_inbound_rejected_total", len(topics) * len(GARBAGE))
+        await device.publish(AVAIL, b'{"state":"online"}', qos=1, retain=True)
+        command = await inbox.next_json()
         assert gw.daemon.proc.poll() is None
     assert sum(rejected.values()) == len(topics) * len(GARBAGE)
     assert {labels.split(",")[0] for labels in rejected} == {
