@@ -27,6 +27,7 @@ from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.lan.mqtt.registry import build_registry
 from relevent.obs.audit import AuditLog
+from relevent.obs.audit_store import AUDIT_FILE, AuditError, AuditStore
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
@@ -158,7 +159,11 @@ class Gateway:
         self.settings = settings
         self.registry = CollectorRegistry()
         self.readiness = Readiness()
-        self.audit = AuditLog()
+        try:
+            self.audit_store = AuditStore(settings.storage.state_dir / AUDIT_FILE)
+        except AuditError as exc:
+            raise StartupError(str(exc)) from None
+        self.audit = AuditLog(self.audit_store)
         self.metrics = SchedulerMetrics(self.registry)
         spec = model_spec(doc)
         self.clock = SystemClock()
@@ -218,8 +223,9 @@ class Gateway:
         self.bridge.stop()
 
     def close(self) -> None:
-        """Free the MMS server's C memory once it no longer serves."""
+        """Free the MMS server's C memory once it no longer serves; close the audit trail."""
         self.mms.close()
+        self.audit_store.close()
 
     def healthy(self) -> bool:
         """Whether the scheduler's timer path is alive (no instant overdue): the watchdog's question."""

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from relevent.app import check, describe_model, prepare, serve
 from relevent.config import load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
+from relevent.obs.audit_store import AUDIT_FILE, AuditRow, AuditStore, first_broken, iso_time
 from relevent.obs.logging import configure_logging
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
@@ -62,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--mms-port", type=int, default=10102, help="MMS port (default %(default)s)")
     demo.add_argument("--http-port", type=int, default=8610, help="status page port (default %(default)s)")
     demo.add_argument("--scl", type=Path, help="model to serve (default: the shipped default model)")
+    audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
+        dest="audit_verb"
+    )
+    audit.add_parser("verify", parents=[common], help="check the hash chain; exit 1 naming the first bad row")
+    show = audit.add_parser("show", parents=[common], help="print the audited changes")
+    show.add_argument("--since", type=_utc, help="only changes at or after this ISO 8601 time (UTC if naive)")
     scl = verbs.add_parser("scl", help="validate or generate SCL files").add_subparsers(dest="scl_verb")
     validate = scl.add_parser("validate", help="check an SCL file (and its XSD conformance with --xsd)")
     validate.add_argument("file", type=Path)
@@ -83,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verb == "demo":
             return run_demo(DemoOptions(args.duration, args.mms_port, args.http_port, args.scl))
         settings = load_settings(getattr(args, "config", None), _overrides(args))
+        if verb == "audit":
+            if args.audit_verb is None:
+                parser.error("audit needs a verb: verify or show")
+            return _audit(args, settings.storage.state_dir / AUDIT_FILE)
         configure_logging(getattr(args, "log_format", "json"), getattr(args, "log_level", "info"))
         doc = prepare(settings)
         if verb == "check-config":
@@ -114,6 +126,33 @@ def _run_loop(main_coro: Coroutine[Any, Any, None]) -> None:
     except ImportError:
         runner = asyncio.run
     runner(main_coro)
+
+
+def _utc(text: str) -> str:
+    """An ISO 8601 time as the audit's time text; argparse reports the ValueError."""
+    moment = datetime.fromisoformat(text)
+    return iso_time((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+def _audit(args: argparse.Namespace, path: Path) -> int:
+    store = AuditStore(path, readonly=True)
+    try:
+        if args.audit_verb == "verify":
+            problem = first_broken(store)
+            print(f"{path}: {problem or 'intact'}", file=sys.stderr if problem else sys.stdout)
+            return EX_INVALID if problem else EX_OK
+        for row in store.rows(getattr(args, "since", None)):
+            print(_audit_line(row))  # noqa: T201 - a command's answer
+    finally:
+        store.close()
+    return EX_OK
+
+
+def _audit_line(row: AuditRow) -> str:
+    e = row.entry
+    why = f" ({e.reason})" if e.reason else ""
+    return (f"{row.seq} {e.time} {e.actor or '-'} {e.protocol} {e.peer} {e.command} {e.object} "
+            f"{e.old} -> {e.new} {e.result}{why}")  # fmt: skip
 
 
 def _scl_validate(args: argparse.Namespace) -> int:
