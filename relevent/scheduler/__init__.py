@@ -11,7 +11,7 @@ from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scheduler.periodic import CalendarTime, OccurrenceKind, Period
-from relevent.scheduler.policy import RESERVE, Lockable, SchedulePolicy
+from relevent.scheduler.policy import RESERVE, Grant, Lockable, Rights, SchedulePolicy
 from relevent.scheduler.schedule import EnaErr, SchdSt
 from relevent.scheduler.spec import (
     ControllerSpec,
@@ -40,6 +40,7 @@ __all__ = [
     "Engine",
     "Event",
     "ForecastPoint",
+    "Grant",
     "Lockable",
     "ModelSpec",
     "OccurrenceKind",
@@ -48,6 +49,7 @@ __all__ = [
     "Period",
     "RejectReason",
     "Rejected",
+    "Rights",
     "SchdSt",
     "SchedulePolicy",
     "ScheduleSpec",

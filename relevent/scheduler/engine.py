@@ -38,7 +38,7 @@ from relevent.scheduler.events import (
 )
 from relevent.scheduler.forecast import ForecastPoint, forecast
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
-from relevent.scheduler.policy import SchedulePolicy, default_policy
+from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy, default_policy
 from relevent.scheduler.restore import restore_timeline
 from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleParams
 from relevent.scheduler.spec import ModelSpec
@@ -72,8 +72,10 @@ class Engine:
         clock: Clock,
         store: Store,
         policies: Mapping[str, SchedulePolicy] | None = None,
+        rights: Rights = UNRESTRICTED,
     ) -> None:
         self._model = model
+        self._rights = rights
         self._clock = clock
         self._store = store
         policies = policies or {}
@@ -249,7 +251,7 @@ class Engine:
         if owner in self._schedule_attrs:
             self._write_schedule(owner, ref, value, actor, now)
         elif owner in self._controller_attrs:
-            self._write_controller(owner, ref, value, now)
+            self._write_controller(owner, ref, value, actor, now)
         else:
             raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule or controller {owner!r}")
 
@@ -260,10 +262,12 @@ class Engine:
             if attrs.is_status(ref):
                 raise RejectionError(RejectReason.ACCESS_DENIED, f"{ref} is read-only")
             raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no writable attribute {ref!r}")
-        if not self._policies[owner].allows_write(address.param.lockable, actor):
+        if not self._policies[owner].allows_write(address.param.lockable):
             raise RejectionError(
                 RejectReason.ACCESS_DENIED, f"{address.param.lockable.value} of {owner} is locked"
             )
+        priority = value if address.param is Param.SCHD_PRIO and isinstance(value, int) else None
+        _deny(self._rights.schedule_denial(actor, owner, priority))
         schedule = self._schedules()[owner]
         try:
             params = apply_write(schedule.spec, schedule.params, address, value)
@@ -281,7 +285,7 @@ class Engine:
             )
         self._change(now, [schedule], [], lambda: schedule.set_params(params, now))
 
-    def _write_controller(self, owner: str, ref: str, value: object, now: Timestamp) -> None:
+    def _write_controller(self, owner: str, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
         attrs = self._controller_attrs[owner]
         controller = self._controllers()[owner]
         slot = attrs.slot_of(ref)
@@ -289,6 +293,7 @@ class Engine:
             if attrs.is_status(ref):
                 raise RejectionError(RejectReason.ACCESS_DENIED, f"{ref} is read-only")
             raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no writable attribute {ref!r}")
+        _deny(self._rights.controller_denial(actor, owner))
         if not isinstance(value, str):
             raise RejectionError(
                 RejectReason.TYPE_CONFLICT, f"{ref}: expected an object reference, got {value!r}"
@@ -314,11 +319,14 @@ class Engine:
             raise RejectionError(
                 RejectReason.OBJECT_UNDEFINED, f"{ref} is not EnaReq or DsaReq of a schedule"
             )
-        if not self._policies[owner].allows_control(actor):
+        if not self._policies[owner].allows_control():
             raise RejectionError(RejectReason.ACCESS_DENIED, f"enable/disable of {owner} is locked")
+        schedule = self._schedules()[owner]
+        # Enabling puts the schedule's priority to use: it must be within the actor's band.
+        priority = schedule.params.schd_prio if control == "EnaReq" and ctl_val else None
+        _deny(self._rights.schedule_denial(actor, owner, priority))
         if not ctl_val or test:
             return
-        schedule = self._schedules()[owner]
         if control == "DsaReq":
             self._change(now, [schedule], [], lambda: schedule.disable(now))
             return
@@ -528,6 +536,11 @@ class Engine:
     def _controllers(self) -> dict[str, Controller]:
         assert self._timeline is not None
         return self._timeline.controllers
+
+
+def _deny(denial: str | None) -> None:
+    if denial is not None:
+        raise RejectionError(RejectReason.ACCESS_DENIED, denial)
 
 
 def _run_is_over(params: ScheduleParams, slot: int, intv_unit: float, now: Timestamp) -> bool:

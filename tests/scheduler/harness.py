@@ -10,7 +10,7 @@ from pathlib import Path
 from relevent.scheduler.commands import Accepted, Actor, CommandResult, Rejected
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, CommandHandled, Event, OutputChanged
-from relevent.scheduler.policy import SchedulePolicy
+from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore
 
@@ -163,13 +163,14 @@ def start_engine(
     store_path: Path,
     *,
     policies: Mapping[str, SchedulePolicy] | None = None,
+    rights: Rights = UNRESTRICTED,
     clock: FakeClock | None = None,
     base: float = BASE,
 ) -> Harness:
     """Build and start an engine on the running loop; wall time starts at `base`."""
     clock = clock or FakeClock(asyncio.get_running_loop(), base)
     store = SqliteStore(store_path)
-    engine = Engine(model, clock=clock, store=store, policies=policies)
+    engine = Engine(model, clock=clock, store=store, policies=policies, rights=rights)
     recorder = Recorder(clock)
     engine.subscribe(recorder)
     engine.start()
