@@ -43,6 +43,7 @@ from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
+from relevent.triggers import LocalTriggers, resolve_triggers
 from relevent.wan.mms import MmsServer, MmsSettings
 from relevent.wan.mms.binding import SchedulerBinding
 
@@ -84,7 +85,7 @@ def prepare(settings: Settings) -> SclDocument:
 def check(settings: Settings, doc: SclDocument) -> None:
     """Everything `check-config` can verify without binding a port: policies and device bindings."""
     spec = model_spec(doc)
-    schedule_policies(settings.policy, spec)
+    resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec))
     build_registry(doc, bridge_config(settings).devices)
 
 
@@ -176,6 +177,13 @@ class Gateway:
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         mms = MmsSettings(host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports)
         self.mms = MmsServer(doc, self.binding, mms)
+        # The association count is polled (see relevent/triggers.py): no callback inside libiec61850.
+        self.triggers = LocalTriggers(
+            self.engine,
+            resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec)),
+            clients=lambda: self.mms.connections,
+            clock=self.clock,
+        )
         self.bridge = MqttBridge.from_scl(
             bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
             measurements=self, extension_handler=ems_handler(settings.mqtt, self.engine, doc),
@@ -280,6 +288,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             tasks = [services.create_task(c, name=n) for n, c in gateway.services().items()]
             services.create_task(gateway.http.serve(), name="http")
             services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
+            services.create_task(gateway.triggers.run(), name="local-triggers")
             period = watchdog_period()
             if period is not None:
                 services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")

@@ -117,6 +117,14 @@ class PolicyEntry(_Section):
     lock_enable: bool = False
 
 
+class LocalTriggerEntry(_Section):
+    """`[[local_triggers]]`: run a pre-programmed schedule while the gateway is on its own."""
+
+    kind: Literal["no_mms_client", "startup"]
+    after_s: float = Field(gt=0)  # no_mms_client: seconds without an association; startup: how long
+    schedule: str
+
+
 class Settings(BaseSettings):
     """The whole gateway configuration."""
 
@@ -137,6 +145,7 @@ class Settings(BaseSettings):
     http: HttpSection = HttpSection()
     devices: tuple[DeviceEntry, ...] = ()
     policy: tuple[PolicyEntry, ...] = ()
+    local_triggers: tuple[LocalTriggerEntry, ...] = ()
 
     @classmethod
     def settings_customise_sources(
