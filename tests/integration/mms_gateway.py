@@ -23,12 +23,15 @@ T = TypeVar("T")
 
 
 @contextmanager
-def gateway(state_dir: Path, scl: Path | None = None) -> Iterator[tuple[Daemon, GatewayArgs]]:
+def gateway(
+    state_dir: Path, scl: Path | None = None, extra: tuple[str, ...] = ()
+) -> Iterator[tuple[Daemon, GatewayArgs]]:
     """A `relevent-gw` process serving `scl` (the default model when None), ready for MMS clients.
 
-    Its log is read all the time (into `daemon.lines`): a full stdout pipe would block the gateway.
+    Its log is read all the time (into `daemon.lines`; so poll those, never `wait_for`): a full stdout
+    pipe would block the gateway. `extra` are more command-line options (`--config FILE`).
     """
-    args = GatewayArgs(state_dir, scl=scl)
+    args = GatewayArgs(state_dir, scl=scl, extra=extra)
     with running(args.argv()) as daemon:
         daemon.wait_for("gateway running", START_TIMEOUT_S)
         draining = threading.Event()
