@@ -20,6 +20,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
+from relevent.access import actor_rights, mms_credentials, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, StartupError
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
@@ -94,6 +95,8 @@ def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dic
     known = {s.ref for s in model.schedules}
     policies: dict[str, SchedulePolicy] = {}
     for entry in entries:
+        if entry.schedule is None:  # an actor's rights: see `actor_rights`
+            continue
         ref = full_ref(entry.schedule, model.ied_name)
         if ref not in known:
             raise ConfigError(f"[[policy]] names {entry.schedule!r}, which is not a schedule of the model")
@@ -173,9 +176,13 @@ class Gateway:
             clock=self.clock,
             store=SqliteStore(settings.storage.state_dir / STORE_FILE),
             policies=schedule_policies(settings.policy, spec),
+            rights=actor_rights(settings, spec),
         )
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
-        mms = MmsSettings(host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports)
+        mms = MmsSettings(
+            host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports,
+            tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
+        )
         self.mms = MmsServer(doc, self.binding, mms)
         # The association count is polled (see relevent/triggers.py): no callback inside libiec61850.
         self.triggers = LocalTriggers(

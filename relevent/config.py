@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -49,6 +49,23 @@ class MmsSection(_Section):
     host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
     port: int = Field(default=102, ge=1, le=65535)
     reports: Literal["auto", "scl"] = "auto"
+    tls: bool = False
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    authentication: Literal["none", "password", "certificate"] = "none"
+
+    @model_validator(mode="after")
+    def _transport_is_explicit(self) -> MmsSection:
+        files = {"ca_file": self.ca_file, "cert_file": self.cert_file, "key_file": self.key_file}
+        if self.tls and (missing := [name for name, path in files.items() if path is None]):
+            raise ValueError(f"tls = true needs {', '.join(missing)}")
+        # Certificates configured but TLS off would silently serve plain TCP: refuse the ambiguity.
+        if not self.tls and (given := [name for name, path in files.items() if path is not None]):
+            raise ValueError(f"{', '.join(given)} set but tls = false")
+        if self.authentication == "certificate" and not self.tls:
+            raise ValueError('authentication = "certificate" needs tls = true')
+        return self
 
 
 class MqttSection(_Section):
@@ -109,12 +126,55 @@ class DeviceEntry(_Section):
 LockableParameter = Literal["SchdPrio", "StrTm", "SchdReuse", "NumEntr", "SchdIntv", "values"]
 
 
-class PolicyEntry(_Section):
-    """`[[policy]]`: what remote actors may change on a schedule."""
+class ActorEntry(_Section):
+    """`[[actors]]`: one remote actor and how it authenticates (an ACSE password, a TLS certificate)."""
 
-    schedule: str
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    password: SecretStr | None = None
+    password_file: FilePath | None = None  # e.g. a systemd credential: /run/credentials/<unit>/<name>
+    certificate_sha256: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> ActorEntry:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set password or password_file, not both")
+        return self
+
+    def secret(self) -> SecretStr | None:
+        """The password, read from `password_file` when given there (trailing newline dropped)."""
+        if self.password_file is None:
+            return self.password
+        try:
+            return SecretStr(self.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"[[actors]] {self.name}: cannot read password_file: {exc}") from None
+
+    def fingerprint(self) -> bytes | None:
+        """The SHA-256 certificate fingerprint as bytes (`openssl x509 -fingerprint -sha256` prints it)."""
+        return bytes.fromhex(self.certificate_sha256.replace(":", "")) if self.certificate_sha256 else None
+
+
+class PolicyEntry(_Section):
+    """`[[policy]]`: the locks of one schedule (`schedule`), or the rights of one actor (`actor`)."""
+
+    schedule: str | None = None
     locked: frozenset[LockableParameter] = frozenset()
     lock_enable: bool = False
+    actor: str | None = None
+    schedules: tuple[str, ...] = ()  # references, globs allowed: "@Control/MaxPow_FSCH0[1-3]"
+    controllers: tuple[str, ...] = ()
+    max_priority: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _locks_or_rights(self) -> PolicyEntry:
+        if (self.schedule is None) == (self.actor is None):
+            raise ValueError("an entry names either a schedule (locks) or an actor (rights)")
+        rights = self.schedules or self.controllers or self.max_priority is not None
+        if self.schedule is not None and rights:
+            raise ValueError("schedules, controllers and max_priority belong to an actor's entry")
+        if self.actor is not None and (self.locked or self.lock_enable):
+            raise ValueError("locked and lock_enable belong to a schedule's entry")
+        return self
 
 
 class LocalTriggerEntry(_Section):
@@ -144,6 +204,7 @@ class Settings(BaseSettings):
     storage: StorageSection = StorageSection()
     http: HttpSection = HttpSection()
     devices: tuple[DeviceEntry, ...] = ()
+    actors: tuple[ActorEntry, ...] = ()
     policy: tuple[PolicyEntry, ...] = ()
     local_triggers: tuple[LocalTriggerEntry, ...] = ()
 

@@ -35,3 +35,4 @@ def free_port() -> int:
 
 
 from tests.mosquitto import broker, broker_factory, secure_broker, tls_broker, tls_files  # noqa: E402, F401
+from tests.pki import pki  # noqa: E402, F401

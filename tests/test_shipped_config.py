@@ -21,7 +21,7 @@ def test_example_gateway_toml_passes_check_config(tmp_path: Path) -> None:
 def test_example_gateway_toml_names_every_option() -> None:
     text = (CONFIG / "gateway.toml").read_text()
     for section, model in Settings.model_fields.items():
-        if section in {"devices", "policy", "local_triggers"}:
+        if section in {"devices", "actors", "policy", "local_triggers"}:
             assert f"[[{section}]]" in text
             continue
         assert f"[{section}]" in text

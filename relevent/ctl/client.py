@@ -7,7 +7,9 @@ blocking client call would stall such a server (see the MMS binding notes).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -88,12 +90,30 @@ def _encode(value: Scalar) -> Any:
     return iec.MmsValue_newVisibleString(value)
 
 
+@dataclass(frozen=True)
+class ClientSecurity:
+    """How to prove who we are: TLS when `ca_file` is set, an ACSE password when `password` is.
+
+    The client certificate (`cert_file`, `key_file`) is optional for the client, required by a TLS gateway.
+    """
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    password: str | None = None
+
+
 class MmsClient:
     """One connection to an MMS server; every failure raises `RefusedError` or `UnreachableError`."""
 
-    def __init__(self, host: str, port: int, timeout_ms: int = 3000) -> None:
+    def __init__(
+        self, host: str, port: int, timeout_ms: int = 3000, security: ClientSecurity | None = None
+    ) -> None:
         self.host, self.port = host, port
+        self.security = security or ClientSecurity()
         self.con: Any = None
+        self._tls: Any = None
+        self._auth: Any = None
         for _ in range(_CONNECT_ATTEMPTS):
             if self._connect_once(timeout_ms):
                 return
@@ -103,7 +123,7 @@ class MmsClient:
         # libiec61850's client loses about every second first connection of a process: connect succeeds,
         # the first request fails with CONNECTION_LOST. A probe request detects it; a fresh one then works.
         self.close()
-        self.con = iec.IedConnection_create()
+        self.con = self._create()
         iec.IedConnection_setConnectTimeout(self.con, timeout_ms)
         iec.IedConnection_setRequestTimeout(self.con, timeout_ms)
         _, err = iec.IedConnection_connect(self.con, self.host, self.port)
@@ -113,12 +133,43 @@ class MmsClient:
         _, err = iec.IedConnection_getLogicalDeviceList(self.con)
         return bool(err == iec.IED_ERROR_OK)
 
+    def _create(self) -> Any:
+        """A connection object with the TLS and ACSE settings of `security` (owned until `close`)."""
+        sec = self.security
+        if sec.ca_file is None:
+            con = iec.IedConnection_create()
+        else:
+            self._tls = iec.TLSConfiguration_create()
+            iec.TLSConfiguration_setClientMode(self._tls)
+            tls = self._tls
+            loaded = iec.TLSConfiguration_addCACertificateFromFile(tls, str(sec.ca_file))
+            if sec.cert_file is not None and sec.key_file is not None:
+                loaded = loaded and iec.TLSConfiguration_setOwnCertificateFromFile(tls, str(sec.cert_file))
+                loaded = loaded and iec.TLSConfiguration_setOwnKeyFromFile(tls, str(sec.key_file), None)
+            if not loaded:
+                self.close()
+                raise UnreachableError("cannot load the TLS CA, certificate or key file")
+            con = iec.IedConnection_createWithTlsSupport(self._tls)
+        if sec.password is not None:
+            self._auth = iec.AcseAuthenticationParameter_create()
+            iec.AcseAuthenticationParameter_setAuthMechanism(self._auth, iec.ACSE_AUTH_PASSWORD)
+            iec.AcseAuthenticationParameter_setPassword(self._auth, sec.password)
+            parameters = iec.MmsConnection_getIsoConnectionParameters(iec.IedConnection_getMmsConnection(con))
+            iec.IsoConnectionParameters_setAcseAuthenticationParameter(parameters, self._auth)
+        return con
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         if self.con is not None:
             iec.IedConnection_close(self.con)
             iec.IedConnection_destroy(self.con)
             self.con = None
+        if self._auth is not None:  # referenced, not owned, by the connection: freed after it
+            iec.AcseAuthenticationParameter_destroy(self._auth)
+            self._auth = None
+        if self._tls is not None:
+            iec.TLSConfiguration_destroy(self._tls)
+            self._tls = None
 
     @property
     def connected(self) -> bool:

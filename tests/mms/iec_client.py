@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 # Importing the client is harmless in the server's process; only calling it there would stall the server.
-from relevent.ctl.client import MmsClient, Scalar, Value
+from relevent.ctl.client import ClientSecurity, MmsClient, Scalar, Value
 from relevent.ctl.errors import RefusedError
 from relevent.ctl.reports import Report, ReportSubscription
 
@@ -31,9 +31,9 @@ class _Client:
         self.subscriptions: list[ReportSubscription] = []  # a dropped subscription stops delivering
         self._lock = threading.Lock()
 
-    def connect(self, host: str, port: int) -> None:
+    def connect(self, host: str, port: int, security: ClientSecurity | None = None) -> None:
         self.close()
-        self.client = MmsClient(host, port)
+        self.client = MmsClient(host, port, security=security)
 
     def close(self) -> None:
         if self.client is not None:

@@ -11,6 +11,7 @@ from relevent.scl.model import SclDocument
 from relevent.wan.mms import ACCEPTED, Actor, ControlValue, ControlVerdict, MmsServer, MmsSettings, Verdict
 from relevent.wan.mms.gate import WriteValue
 from relevent.wan.mms.reports import ReportsMode
+from relevent.wan.mms.security import Credentials, TlsFiles
 from tests.conftest import free_port
 
 HOST = "127.0.0.1"
@@ -40,10 +41,16 @@ class PolicyGate:
 
 @asynccontextmanager
 async def running(
-    doc: SclDocument, gate: PolicyGate, reports: ReportsMode = "auto"
+    doc: SclDocument,
+    gate: PolicyGate,
+    reports: ReportsMode = "auto",
+    tls: TlsFiles | None = None,
+    credentials: Credentials | None = None,
 ) -> AsyncIterator[MmsServer]:
     """An MMS server on a free loopback port, served by the current event loop, closed afterwards."""
-    server = MmsServer(doc, gate, MmsSettings(host=HOST, port=free_port(), reports=reports, wait_ms=2))
+    settings = MmsSettings(host=HOST, port=free_port(), reports=reports, wait_ms=2, tls=tls,
+                           credentials=credentials)  # fmt: skip
+    server = MmsServer(doc, gate, settings)
     try:
         server.start()
         task = asyncio.create_task(server.serve())

@@ -8,6 +8,8 @@ everything itself: an answer that cannot be computed is a rejection, never an ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from relevent.scheduler.commands import Actor
@@ -30,10 +32,19 @@ _CHECK_RESULTS: dict[Verdict, int] = {
 }
 
 
-def actor_of(connection: int | None) -> Actor:
-    """The MMS actor behind a libiec61850 ClientConnection."""
+UserOf = Callable[[int | None], str | None]
+
+
+def anonymous(_: int | None) -> str | None:
+    """The user of every connection when the server authenticates nobody."""
+    return None
+
+
+def actor_of(connection: int | None, user_of: UserOf = anonymous) -> Actor:
+    """The MMS actor behind a libiec61850 ClientConnection: its peer address and authenticated user."""
     peer = lib.ClientConnection_getPeerAddress(connection) if connection else None
-    return Actor(protocol="mms", peer=peer.decode("ascii", "replace") if peer else "unknown")
+    return Actor(protocol="mms", peer=peer.decode("ascii", "replace") if peer else "unknown",
+                 user=user_of(connection))  # fmt: skip
 
 
 def control_value(decoded: values.Decoded) -> ControlValue:
@@ -55,8 +66,9 @@ class GateHandlers:
     libiec61850 stores raw function pointers, so the ctypes callback objects live on this instance.
     """
 
-    def __init__(self, server: int, model: BuiltModel, gate: Gate) -> None:
+    def __init__(self, server: int, model: BuiltModel, gate: Gate, user_of: UserOf = anonymous) -> None:
         self._gate = gate
+        self._user_of = user_of
         self._writes: dict[int, str] = {}  # DataAttribute* -> full reference
         self._controls: dict[int, str] = {}  # DataObject* -> full reference
         self._on_write_c = WriteAccessHandler(self._on_write)
@@ -75,7 +87,8 @@ class GateHandlers:
             decoded = values.decode(value)
             if isinstance(decoded, tuple):  # handlers are registered on leaves only
                 return int(Verdict.TYPE_INCONSISTENT)
-            return int(Verdict(self._gate.write(self._writes[da], decoded, actor_of(connection))))
+            actor = actor_of(connection, self._user_of)
+            return int(Verdict(self._gate.write(self._writes[da], decoded, actor)))
         except BaseException:
             log.exception("mms write handler failed; write denied", ref=self._writes.get(da))
             return int(Verdict.OBJECT_ACCESS_DENIED)
@@ -85,7 +98,7 @@ class GateHandlers:
             if lib.ControlAction_isSelect(action):
                 return int(iec.CONTROL_ACCEPTED)  # the gate decides at operate; a select changes nothing
             ref = self._controls[lib.ControlAction_getControlObject(action)]
-            actor = actor_of(lib.ControlAction_getClientConnection(action))
+            actor = actor_of(lib.ControlAction_getClientConnection(action), self._user_of)
             decision = self._gate.operate(ref, control_value(values.decode(ctl_val)), bool(test), actor)
             if not decision.accepted:
                 lib.ControlAction_setAddCause(action, int(decision.add_cause))

@@ -31,6 +31,19 @@ ControlCheckHandler = ctypes.CFUNCTYPE(_INT, P, P, P, _BOOL, _BOOL)
 # ControlHandlerResult (*)(ControlAction, void* parameter, MmsValue* ctlVal, bool test)
 ControlHandler = ctypes.CFUNCTYPE(_INT, P, P, P, _BOOL)
 
+
+class AuthParameter(ctypes.Structure):
+    """`struct sAcseAuthenticationParameter`: a mechanism, then the password or the certificate.
+
+    The C union's two members have the same shape (buffer, length), so one pair of fields reads either.
+    """
+
+    _fields_ = (("mechanism", _INT), ("buf", ctypes.POINTER(_U8)), ("length", _INT))
+
+
+# bool (*)(void* parameter, AcseAuthenticationParameter, void** securityToken, IsoApplicationReference*)
+AcseAuthenticator = ctypes.CFUNCTYPE(_BOOL, P, ctypes.POINTER(AuthParameter), ctypes.POINTER(P), P)
+
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     # model building
     "IedModel_create": (P, [_STR]),
@@ -52,7 +65,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "DataSetEntry_create": (P, [P, _STR, _INT, _STR]),
     "ReportControlBlock_create": (P, [_STR, P, _STR, _BOOL, _STR, _U32, _U8, _U8, _U32, _U32]),
     # server lifecycle and the threadless loop
-    "IedServer_create": (P, [P]),
+    "IedServer_createWithConfig": (P, [P, P, P]),  # (model, TLSConfiguration or NULL, config or NULL)
     "IedServer_destroy": (None, [P]),
     "IedServer_setLocalIpAddress": (None, [P, _STR]),
     "IedServer_startThreadless": (None, [P, _INT]),
@@ -68,6 +81,14 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "IedServer_setPerformCheckHandler": (None, [P, P, ControlCheckHandler, P]),
     "IedServer_setControlHandler": (None, [P, P, ControlHandler, P]),
     "ClientConnection_getPeerAddress": (_STR, [P]),
+    "ClientConnection_getSecurityToken": (P, [P]),
+    "IedServer_setAuthenticator": (None, [P, AcseAuthenticator, P]),
+    # TLS
+    "TLSConfiguration_create": (P, []),
+    "TLSConfiguration_destroy": (None, [P]),
+    "TLSConfiguration_addCACertificateFromFile": (_BOOL, [P, _STR]),
+    "TLSConfiguration_setOwnCertificateFromFile": (_BOOL, [P, _STR]),
+    "TLSConfiguration_setOwnKeyFromFile": (_BOOL, [P, _STR, _STR]),
     "ControlAction_getClientConnection": (P, [P]),
     "ControlAction_getControlObject": (P, [P]),
     "ControlAction_isSelect": (_BOOL, [P]),
@@ -133,4 +154,12 @@ def _load() -> ctypes.CDLL:
 
 lib = _load()
 
-__all__ = ["ControlCheckHandler", "ControlHandler", "WriteAccessHandler", "iec", "lib"]
+__all__ = [
+    "AcseAuthenticator",
+    "AuthParameter",
+    "ControlCheckHandler",
+    "ControlHandler",
+    "WriteAccessHandler",
+    "iec",
+    "lib",
+]

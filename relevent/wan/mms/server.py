@@ -20,10 +20,11 @@ from relevent.errors import StartupError
 from relevent.scl.model import SclDocument
 from relevent.wan.mms.builder import BuiltModel, build_model
 from relevent.wan.mms.gate import Gate
-from relevent.wan.mms.handlers import GateHandlers
+from relevent.wan.mms.handlers import GateHandlers, anonymous
 from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.mirror import ModelMirror, Update
 from relevent.wan.mms.reports import ReportsMode, add_report_blocks
+from relevent.wan.mms.security import Authenticator, Credentials, TlsFiles, TlsSetupError, tls_configuration
 from relevent.wan.mms.values import Scalar
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,8 @@ class MmsSettings:
     reports: ReportsMode = "auto"
     ied: str | None = None  # the IED of the SCL to serve; None: its first
     wait_ms: int = 5  # longest wait for network activity: bounds report latency and stop time
+    tls: TlsFiles | None = None  # None: plain TCP
+    credentials: Credentials | None = None  # None: no authentication, every client is anonymous
 
 
 class MmsServer:
@@ -59,15 +62,25 @@ class MmsServer:
         self.settings = settings
         self.model: BuiltModel = build_model(doc, settings.ied)
         self._server = 0
+        self._tls = 0
         self._closed = False
         self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
         try:
             self.report_blocks = add_report_blocks(self.model, settings.reports)
-            self._server = int(lib.IedServer_create(self.model.ptr))
+            if settings.tls is not None:
+                try:
+                    self._tls = tls_configuration(settings.tls)
+                except TlsSetupError as exc:
+                    raise MmsServerError(str(exc)) from None
+            self._server = int(lib.IedServer_createWithConfig(self.model.ptr, self._tls or None, None))
             for fc in _DENIED_FCS:
                 lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
                                                    iec.ACCESS_POLICY_DENY)
-            self._handlers = GateHandlers(self._server, self.model, gate)
+            self._authenticator = (
+                Authenticator(self._server, settings.credentials) if settings.credentials else None
+            )
+            user_of = self._authenticator.user_of if self._authenticator else anonymous
+            self._handlers = GateHandlers(self._server, self.model, gate, user_of)
         except BaseException:
             self.close()
             raise
@@ -90,8 +103,11 @@ class MmsServer:
                 f"cannot listen on {self.settings.host}:{self.settings.port} for MMS: the port is in use, "
                 "the address is not local, or ports below 1024 need CAP_NET_BIND_SERVICE"
             )
+        credentials = self.settings.credentials
         log.info("mms server listening", host=self.settings.host, port=self.settings.port,
-                 ied=self.model.ied.name, report_blocks=len(self.report_blocks))
+                 ied=self.model.ied.name, report_blocks=len(self.report_blocks),
+                 transport="tls" if self._tls else "tcp",
+                 authentication=credentials.method if credentials else "none")  # fmt: skip
 
     async def serve(self) -> None:
         """Serve until `stop()` or cancellation, then stop listening and drop every connection."""
@@ -127,6 +143,8 @@ class MmsServer:
         if self._server:
             self._stop_listening()
             lib.IedServer_destroy(self._server)
+        if self._tls:
+            lib.TLSConfiguration_destroy(self._tls)
         self.model.destroy()
 
     def update(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:

@@ -1,0 +1,83 @@
+"""Who may do what: `[[actors]]`, their `[[policy]]` rights and the `[mms]` security, from the config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+import structlog
+from pydantic import SecretStr
+
+from relevent.config import ActorEntry, MmsSection, PolicyEntry, Settings
+from relevent.errors import ConfigError
+from relevent.refs import full_ref
+from relevent.scheduler.policy import Grant, Rights
+from relevent.scheduler.spec import ModelSpec
+from relevent.wan.mms.security import Credentials, TlsFiles
+
+log = structlog.get_logger(__name__)
+
+
+def actor_rights(settings: Settings, model: ModelSpec) -> Rights:
+    """Every configured actor with its grants; an actor without `[[policy]]` rights may only read."""
+    names = {actor.name for actor in settings.actors}
+    if len(names) != len(settings.actors):
+        raise ConfigError("[[actors]] names must be unique")
+    grants: dict[str, list[Grant]] = {name: [] for name in names}
+    for entry in (e for e in settings.policy if e.actor is not None):
+        if entry.actor not in grants:
+            raise ConfigError(f"[[policy]] grants rights to {entry.actor!r}, which is not in [[actors]]")
+        grants[entry.actor].append(_grant(entry, model))
+    if any(grants.values()) and settings.mms.authentication == "none":
+        log.warning("actor rights are not enforced over MMS: [mms] authentication = none identifies nobody")
+    return Rights({name: tuple(found) for name, found in grants.items()})
+
+
+def _grant(entry: PolicyEntry, model: ModelSpec) -> Grant:
+    schedules = _patterns(entry.schedules, [s.ref for s in model.schedules], model.ied_name, entry)
+    controllers = _patterns(entry.controllers, [c.ref for c in model.controllers], model.ied_name, entry)
+    return Grant(schedules=schedules, controllers=controllers, max_priority=entry.max_priority)
+
+
+def _patterns(patterns: Iterable[str], refs: list[str], ied: str, entry: PolicyEntry) -> tuple[str, ...]:
+    """Full-form globs; one that matches nothing in the model is a typo, hence a config error."""
+    found = tuple(full_ref(p, ied) for p in patterns)
+    for pattern, full in zip(patterns, found, strict=True):
+        if not any(fnmatchcase(ref, full) for ref in refs):
+            raise ConfigError(f"[[policy]] of {entry.actor!r}: {pattern!r} matches nothing in the model")
+    return found
+
+
+def mms_tls(mms: MmsSection) -> TlsFiles | None:
+    """The server's TLS files, or None for plain TCP (loudly: nothing protects the association)."""
+    if not mms.tls:
+        log.warning("mms serves plain TCP without transport security; set [mms] tls = true")
+        return None
+    if mms.ca_file is None or mms.cert_file is None or mms.key_file is None:
+        raise ConfigError("[mms] tls = true needs ca_file, cert_file and key_file")
+    return TlsFiles(ca=mms.ca_file, cert=mms.cert_file, key=mms.key_file)
+
+
+def mms_credentials(mms: MmsSection, actors: tuple[ActorEntry, ...]) -> Credentials | None:
+    """What the MMS authenticator accepts, or None when `[mms] authentication = "none"`."""
+    if mms.authentication == "none":
+        return None
+    if mms.authentication == "password":
+        passwords = {a.name: secret for a in actors if (secret := a.secret()) is not None}
+        _require(passwords, "password or password_file")
+        if len({p.get_secret_value() for p in passwords.values()}) != len(passwords):
+            # ACSE sends no user name: the password alone names the actor.
+            raise ConfigError("[[actors]] passwords must differ: the password alone identifies the actor")
+        if not mms.tls:
+            log.warning("mms passwords travel in clear text over plain TCP; set [mms] tls = true")
+        return Credentials("password", passwords=passwords)
+    certificates = {fp: a.name for a in actors if (fp := a.fingerprint()) is not None}
+    _require(certificates, "certificate_sha256")
+    if len(certificates) != sum(a.certificate_sha256 is not None for a in actors):
+        raise ConfigError("[[actors]] certificate_sha256 values must differ")
+    return Credentials("certificate", certificates=certificates)
+
+
+def _require(found: dict[str, SecretStr] | dict[bytes, str], key: str) -> None:
+    if not found:
+        raise ConfigError(f"[mms] authentication needs at least one [[actors]] entry with {key}")
