@@ -1,0 +1,148 @@
+"""Issue #7 end to end: the real gateway with MMS over TLS, password actors and their rights, the audit
+trail and its tamper check, and secrets that appear nowhere (log, metrics, status, audit, errors)."""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyiec61850.pyiec61850 as iec
+import pytest
+
+from relevent.ctl.client import ClientSecurity
+from relevent.obs.audit_store import AUDIT_FILE
+from tests.daemon import Daemon, GatewayArgs, run_cli, running
+from tests.mms.iec_client import IecClient
+from tests.mosquitto import PASSWORDS, Broker
+from tests.pki import Pki
+
+LD = "DER_Scheduler_Control"
+PRIO = f"{LD}/MaxPow_FSCH01.SchdPrio.setVal"
+OTHER_FUNCTION = f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
+DSO_PASSWORD = "dso-Secret-1f3a"  # noqa: S105 - throwaway test credentials
+MARKET_PASSWORD = "market-Secret-77c2"  # noqa: S105
+SECRETS = (DSO_PASSWORD, MARKET_PASSWORD, PASSWORDS["gw"])
+
+
+def _config(pki: Pki, market_password_file: Path) -> str:
+    return f"""
+[mms]
+tls = true
+ca_file = "{pki.ca}"
+cert_file = "{pki.server.cert}"
+key_file = "{pki.server.key}"
+authentication = "password"
+
+[mqtt]
+username = "gw"
+
+[[actors]]
+name = "dso"
+password = "{DSO_PASSWORD}"
+
+[[actors]]
+name = "market"
+password_file = "{market_password_file}"
+
+[[policy]]
+actor = "dso"
+schedules = ["@Control/*"]
+controllers = ["@Control/*"]
+max_priority = 200
+
+[[policy]]
+actor = "market"
+schedules = ["@Control/MaxPow_FSCH0[1-3]"]
+max_priority = 50
+"""
+
+
+@pytest.fixture
+def secured(tmp_path: Path, pki: Pki, secure_broker: Broker) -> Iterator[tuple[Daemon, GatewayArgs, int]]:
+    """The gateway with TLS, password actors and rights, connected to a broker with its own password."""
+    password_file = tmp_path / "market.password"
+    password_file.write_text(f"{MARKET_PASSWORD}\n")
+    toml = tmp_path / "gw.toml"
+    toml.write_text(_config(pki, password_file))
+    args = GatewayArgs(tmp_path / "state", mqtt_url=secure_broker.url, extra=("--config", str(toml)))
+    with running(args.argv(), env={"RELEVENT_MQTT__PASSWORD": PASSWORDS["gw"]}) as daemon:
+        http_port = daemon.wait_for("http listening")["port"]
+        daemon.wait_for("gateway running", 30)
+        daemon.wait_for("mqtt connected")
+        yield daemon, args, http_port
+
+
+def _as(pki: Pki, password: str) -> ClientSecurity:
+    return ClientSecurity(pki.ca, pki.scada.cert, pki.scada.key, password)
+
+
+def _get(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+        return str(reply.read().decode())
+
+
+def test_rights_audit_tamper_and_secrets(
+    secured: tuple[Daemon, GatewayArgs, int], pki: Pki, tmp_path: Path
+) -> None:
+    daemon, args, http_port = secured
+    client = IecClient()
+    try:
+        client.call_blocking("connect", "127.0.0.1", args.mms_port, _as(pki, MARKET_PASSWORD))
+        assert client.call_blocking("write", PRIO, "SP", 50) == iec.IED_ERROR_OK
+        assert client.call_blocking("write", PRIO, "SP", 51) == iec.IED_ERROR_ACCESS_DENIED  # beyond its band
+        assert client.call_blocking("write", OTHER_FUNCTION, "SP", 5) == iec.IED_ERROR_ACCESS_DENIED
+        assert client.call_blocking("read", PRIO, "SP") == (50, 0)  # unchanged by the refused write
+        client.call_blocking("connect", "127.0.0.1", args.mms_port, _as(pki, DSO_PASSWORD))
+        assert client.call_blocking("write", PRIO, "SP", 200) == iec.IED_ERROR_OK
+        with pytest.raises(RuntimeError, match="UnreachableError"):
+            client.call_blocking("connect", "127.0.0.1", args.mms_port, _as(pki, "not-the-password"))
+        client.call_blocking("close")
+    finally:
+        client.close()
+    daemon.wait_for("mms association refused")
+    exposed = [_get(http_port, "/metrics"), _get(http_port, "/api/status")]
+    assert daemon.stop() == 0
+    assert daemon.proc.stderr is not None
+    exposed += [repr(daemon.lines), daemon.proc.stderr.read().decode(errors="replace")]
+
+    trail = run_cli("audit", "show", "--state-dir", args.state_dir)
+    assert trail.returncode == 0, trail.stderr
+    rows = trail.stdout.splitlines()
+    actors_and_results = [(row.split()[2], row.split(" -> ")[1].split()[1]) for row in rows]
+    assert actors_and_results == [
+        ("market", "accepted"), ("market", "access_denied"), ("market", "access_denied"), ("dso", "accepted"),
+    ]  # fmt: skip
+    assert f"{PRIO} 50 -> 50 access_denied (actor 'market' may not use priority 51" in rows[1]
+    exposed.append(trail.stdout)
+    for text in exposed:
+        for secret in SECRETS:
+            assert secret not in text
+
+    assert run_cli("audit", "verify", "--state-dir", args.state_dir).returncode == 0
+    with sqlite3.connect(args.state_dir / AUDIT_FILE) as db:  # cover the refusal up
+        db.execute("UPDATE audit SET result = 'accepted' WHERE seq = 2")
+    tampered = run_cli("audit", "verify", "--state-dir", args.state_dir)
+    assert tampered.returncode == 1
+    assert "row 2 was modified" in tampered.stderr
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        '[mms]\nauthentication = "certificate"\n',  # a semantic error next to the password
+        "[mms]\nnot_an_option = 1\n",  # an unknown key
+        '[[actors]]\nname = "bad name"\npassword = "{secret}"\n',  # the password's own entry is invalid
+        '[[actors]]\nname = "x"\npassword = "{secret}\n',  # a TOML syntax error on the password's line
+    ],
+)
+def test_config_errors_do_not_echo_secrets(tmp_path: Path, broken: str) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(
+        f'[[actors]]\nname = "dso"\npassword = "{DSO_PASSWORD}"\n' + broken.format(secret=MARKET_PASSWORD)
+    )
+    result = run_cli("check-config", "--config", config, "--state-dir", tmp_path)
+    assert result.returncode == 78, result.stdout
+    for secret in (DSO_PASSWORD, MARKET_PASSWORD):
+        assert secret not in result.stderr + result.stdout
