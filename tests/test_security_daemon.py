@@ -21,8 +21,8 @@ from tests.pki import Pki
 LD = "DER_Scheduler_Control"
 PRIO = f"{LD}/MaxPow_FSCH01.SchdPrio.setVal"
 OTHER_FUNCTION = f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
-DSO_PASSWORD = "dso-Secret-1f3a"  # noqa: S105 - throwaway test credentials
-MARKET_PASSWORD = "market-Secret-77c2"  # noqa: S105
+DSO_PASSWORD = "dso-Secret-1f3a"
+MARKET_PASSWORD = "market-Secret-77c2"
 SECRETS = (DSO_PASSWORD, MARKET_PASSWORD, PASSWORDS["gw"])
 
 
