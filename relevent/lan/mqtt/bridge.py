@@ -53,6 +53,9 @@ from relevent.scl.model import SclDocument
 
 log = structlog.get_logger(__name__)
 
+# How long a changed forecast waits for further changes before the plans are recomputed.
+PLAN_SETTLE_S = 0.2
+
 
 class MqttBridge:
     """Commands, plans, acks, measurements and the gateway status over one broker session."""
@@ -296,6 +299,9 @@ class MqttBridge:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.plan_refresh_s):
                     await self._plans_stale.wait()
+                # SCADA programs a schedule item by item: recompute after a burst of writes, not after each
+                # one (with many devices a recomputation costs far more than a write and starves MMS).
+                await asyncio.sleep(PLAN_SETTLE_S)
             self._plans_stale.clear()
 
     async def _heartbeat_loop(self) -> None:
