@@ -36,6 +36,7 @@ from relevent.obs.status import gateway_status
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
 from relevent.scheduler.clock import SystemClock, watch_wall_clock
+from relevent.scheduler.commands import Actor
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, Event, OutputChanged
@@ -193,7 +194,7 @@ class Gateway:
         )
         self.bridge = MqttBridge.from_scl(
             bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
-            measurements=self, extension_handler=ems_handler(settings.mqtt, self.engine, doc),
+            measurements=self, spoofing=self, extension_handler=ems_handler(settings.mqtt, self.engine, doc),
         )
         http = settings.http
         status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
@@ -261,6 +262,11 @@ class Gateway:
             self.mms.update(ref, measurement.w, quality_good=True, timestamp=stamp)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("measurement not mirrored", device=measurement.device_id, error=str(exc))
+
+    def on_spoofed(self, device_id: str, sent_to: str, topic: str) -> None:
+        """A device answered for another: refused by the bridge, recorded in the audit trail."""
+        reason = f"ack of a command sent to {sent_to}: a device publishes for another (check the broker ACL)"
+        self.audit.refused(Actor("mqtt", topic), "ack", f"device {device_id}", reason, time.time())
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, OutputChanged):

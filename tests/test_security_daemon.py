@@ -3,6 +3,8 @@ trail and its tamper check, and secrets that appear nowhere (log, metrics, statu
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 import urllib.request
 from collections.abc import Iterator
@@ -14,8 +16,9 @@ import pytest
 from relevent.ctl.client import ClientSecurity
 from relevent.obs.audit_store import AUDIT_FILE
 from tests.daemon import Daemon, GatewayArgs, run_cli, running
+from tests.integration.gateway import gateway
 from tests.mms.iec_client import IecClient
-from tests.mosquitto import PASSWORDS, Broker
+from tests.mosquitto import PASSWORDS, Broker, mqtt_client
 from tests.pki import Pki
 
 LD = "DER_Scheduler_Control"
@@ -146,3 +149,20 @@ def test_config_errors_do_not_echo_secrets(tmp_path: Path, broken: str) -> None:
     assert result.returncode == 78, result.stdout
     for secret in (DSO_PASSWORD, MARKET_PASSWORD):
         assert secret not in result.stderr + result.stdout
+
+
+async def test_a_device_answering_for_another_is_audited(tmp_path: Path, broker: Broker) -> None:
+    """Without a broker ACL the gateway itself catches bat1 acking on evse1's topic, and audits it."""
+    devices = '[[devices]]\nid = "{0}"\nclass = "battery"\nw_set = "@Control/ActPow_FSCC1"\n'
+    dev = "relevent/v1/gw1/dev"
+    async with mqtt_client(broker, f"{dev}/bat1/ctl/set") as (bat1, inbox):
+        with gateway(broker, tmp_path, devices.format("bat1") + devices.format("evse1")) as gw:
+            ack = {"id": (await inbox.next_json())["id"], "result": "accepted"}
+            await bat1.publish(f"{dev}/evse1/ctl/ack", json.dumps(ack))
+            audited = await asyncio.to_thread(gw.daemon.wait_for, "audit")
+    assert (audited["protocol"], audited["peer"], audited["object"]) == ("mqtt", f"{dev}/evse1/ctl/ack",
+                                                                         "device evse1")  # fmt: skip
+    assert audited["result"] == "refused"
+    assert "sent to bat1" in audited["reason"]
+    verify = run_cli("audit", "verify", "--state-dir", tmp_path / "state")
+    assert verify.returncode == 0, verify.stderr

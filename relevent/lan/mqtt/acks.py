@@ -46,6 +46,10 @@ class AckTracker:
             return False, None
         return True, self._set_health(device_id, healthy=result != "rejected")
 
+    def addressee(self, command_id: UUID) -> str | None:
+        """The device a still-pending command was sent to, or None."""
+        return next((device for device, pending in self._pending.items() if command_id in pending), None)
+
     def expire(self) -> list[tuple[str, UUID, HealthChange | None]]:
         """Drop every command past its deadline: (device, command id, the health change it causes)."""
         now = self._clock()

@@ -43,6 +43,7 @@ from relevent.lan.mqtt.ports import (
     ForecastSource,
     HealthSink,
     MeasurementSink,
+    SpoofingSink,
 )
 from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
 from relevent.lan.mqtt.topics import Topics
@@ -69,6 +70,7 @@ class MqttBridge:
         forecasts: ForecastSource | None = None,
         measurements: MeasurementSink | None = None,
         health: HealthSink | None = None,
+        spoofing: SpoofingSink | None = None,
         extension_handler: ExtensionRequestHandler | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -79,6 +81,7 @@ class MqttBridge:
         self._forecasts = forecasts
         self._measurements = measurements
         self._health = health
+        self._spoofing = spoofing
         self._clock = clock
         self._commands = CommandFactory(config.command_validity_s, clock)
         self._acks = AckTracker(config.ack_timeout_s, time.monotonic)
@@ -173,6 +176,11 @@ class MqttBridge:
         """Match the ack to its command; a rejection or a missing ack makes the device unhealthy."""
         matched, change = self._acks.acked(device.id, ack.id, ack.result)
         if not matched:
+            sent_to = self._acks.addressee(ack.id)
+            if sent_to is not None:  # only `sent_to` got this id: it (or its credential) speaks for another
+                if self._spoofing is not None:
+                    self._spoofing.on_spoofed(device.id, sent_to, self._topics.ack(device.id))
+                raise InboundError("spoofed", f"ack of {sent_to}'s command {ack.id} on {device.id}'s topic")
             raise InboundError("unknown_command", str(ack.id))
         self.metrics.acks.labels(device.id, ack.result).inc()
         self.views[device.id].ack = {"id": str(ack.id), "result": ack.result, "reason": ack.reason,

@@ -51,6 +51,17 @@ class HealthSink(Protocol):
         ...
 
 
+class SpoofingSink(Protocol):
+    """Where evidence of a device speaking for another goes (the audit trail)."""
+
+    def on_spoofed(self, device_id: str, sent_to: str, topic: str) -> None:
+        """`topic`, of `device_id`, carried an answer to a command only `sent_to` received.
+
+        The broker's ACL should stop this; seeing it means the ACL is missing or a credential is shared.
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class ExtensionRequest:
     """A local EMS asks for a schedule (HEDERA-style): `values` in W, magnitudes, one per interval.
