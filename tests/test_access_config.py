@@ -1,0 +1,87 @@
+"""`[mms]` security, `[[actors]]` and `[[policy]]` rights: what the configuration refuses, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relevent.access import actor_rights, mms_credentials
+from relevent.config import Settings, load_settings
+from relevent.errors import ConfigError
+from relevent.scheduler.discovery import model_spec
+from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scl.parse import load
+
+TWO_ACTORS_ONE_PASSWORD = (
+    '[mms]\nauthentication = "password"\n'
+    '[[actors]]\nname = "a"\npassword = "same"\n[[actors]]\nname = "b"\npassword = "same"\n'
+)
+
+
+def _settings(tmp_path: Path, text: str) -> Settings:
+    path = tmp_path / "gw.toml"
+    path.write_text(text.format(file=tmp_path / "gw.toml"))
+    return load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[mms]\ntls = true\n", "tls = true needs ca_file, cert_file, key_file"),
+        ('[mms]\nca_file = "{file}"\n', "ca_file set but tls = false"),
+        ('[mms]\nauthentication = "certificate"\n', "needs tls = true"),
+        ('[mms]\ncert_file = "/nonexistent.crt"\ntls = true\n', "cert_file"),
+        ('[[policy]]\nschedule = "@Control/ActPow_FSCH01"\nactor = "dso"\n', "either a schedule"),
+        ('[[policy]]\nactor = "dso"\nlocked = ["SchdPrio"]\n', "belong to a schedule's entry"),
+        ('[[policy]]\nschedule = "@Control/ActPow_FSCH01"\nmax_priority = 5\n', "belong to an actor's entry"),
+        ('[[actors]]\nname = "dso"\npassword = "a"\npassword_file = "{file}"\n', "not both"),
+        ('[[actors]]\nname = "dso"\ncertificate_sha256 = "AB:CD"\n', "certificate_sha256"),
+    ],
+)
+def test_invalid_security_settings_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match="invalid configuration") as raised:
+        _settings(tmp_path, text)
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[[policy]]\nactor = "ghost"\nschedules = ["@Control/*"]\n', "'ghost', which is not in [[actors]]"),
+        ('[[actors]]\nname = "dso"\n[[policy]]\nactor = "dso"\nschedules = ["@Control/Nope*"]\n',
+         "matches nothing"),
+        ('[[actors]]\nname = "a"\n[[actors]]\nname = "a"\n', "names must be unique"),
+    ],
+)  # fmt: skip
+def test_rights_that_name_nothing_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    settings = _settings(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        actor_rights(settings, model_spec(load(DEFAULT_MODEL)))
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[mms]\nauthentication = "password"\n', "at least one [[actors]] entry with password"),
+        (TWO_ACTORS_ONE_PASSWORD, "passwords must differ"),
+    ],
+)  # fmt: skip
+def test_credentials_that_cannot_name_an_actor_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    settings = _settings(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        mms_credentials(settings.mms, settings.actors)
+    assert fragment in str(raised.value)
+    assert "same" not in str(raised.value)
+
+
+def test_a_password_file_is_read_without_its_newline(tmp_path: Path) -> None:
+    secret = tmp_path / "dso.pw"
+    secret.write_text("from-a-file\n")
+    settings = load_settings(overrides={"actors": [{"name": "dso", "password_file": secret}]})
+    mms = settings.mms.model_copy(update={"authentication": "password"})
+    credentials = mms_credentials(mms, settings.actors)
+    assert credentials is not None
+    assert credentials.actor_for(1, b"from-a-file") == "dso"
+    assert credentials.actor_for(1, b"from-a-file\n") is None
