@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from open61850.data import FloatData, IECData, IntData, StructureData, TimestampData
+from open61850.data import BitStringData, FloatData, IECData, IntData, StructureData, TimestampData
 from open61850.mms import ControlError, DataAccessError, MmsClient, MmsError, ObjectName, operate
 
 from tests.daemon import Daemon, GatewayArgs, running
@@ -60,6 +60,17 @@ class Command:
     item: str
     value: object  # what the item reads back when the command took effect
     data: IECData | None = None
+    disables: str | None = None  # an enabled-state item the command also turns off
+
+    def took_effect(self, model: Model) -> None:
+        model.possible[self.item] = {self.value}
+        if self.disables is not None:
+            model.possible[self.disables] = {False}
+
+    def may_have_taken_effect(self, model: Model) -> None:
+        model.possible[self.item].add(self.value)
+        if self.disables is not None:
+            model.possible[self.disables].add(False)
 
     def send(self, client: MmsClient) -> None:
         if self.data is not None:
@@ -84,9 +95,11 @@ def random_command(rng: random.Random) -> Command:
         return Command(f"{schedule}$SP$ValASG00{rng.randint(1, 3)}$setMag$f", value, FloatData(value))
     if kind == "StrTm":
         # Far ahead (READY, never running during the test), long over (refused) or cleared (0).
+        # Clearing the only start time of an enabled schedule leaves it nothing to wait for: NOT_READY.
         start = rng.choice([math.floor(time.time()) + rng.randint(3600, 7200), 1_000_000_000, 0])
-        return Command(f"{schedule}$SP$StrTm01$setTm", float(start),
-                       TimestampData(datetime.fromtimestamp(start, UTC)))  # fmt: skip
+        data = TimestampData(datetime.fromtimestamp(start, UTC))
+        disables = None if start else f"{schedule}.{ENABLED}"
+        return Command(f"{schedule}$SP$StrTm01$setTm", float(start), data, disables)
     bounds = {"NumEntr": (0, 3), "SchdIntv": (1, 900), "SchdPrio": (1, 80)}[kind]
     value = rng.randint(*bounds)
     return Command(f"{schedule}$SP${kind}$setVal", value, IntData(value))
@@ -122,16 +135,20 @@ def serving(daemon: Daemon, port: int) -> MmsClient:
             time.sleep(0.02)
 
 
-def running_entry_recovered(client: MmsClient, start: float, spawned: float) -> float:
+def running_entry_recovered(client: MmsClient, start: float, spawned: float) -> float | None:
     """Check the running schedule shows the right entry (one read of ValMV: value, q and t together) and
-    return how long after the spawn of the daemon that read completed."""
+    return how long after the spawn of the daemon that read completed (None: its run had not begun)."""
     before = time.time()
     data = client.read(ObjectName(f"{RUNNING.fsch}$MX$ValMV", LD))
     after = time.time()
+    if not start or before < start:
+        return None
     assert isinstance(data, StructureData)
-    magnitude, _, stamp = data.members
+    magnitude, quality, stamp = data.members
     assert isinstance(magnitude, StructureData)
+    assert isinstance(quality, BitStringData)
     assert isinstance(stamp, TimestampData)
+    assert not any(quality.value), f"ValMV quality {quality.value!r} is not good"
     boundary = stamp.value.timestamp()  # the nominal time of the entry shown
     entry = round(boundary - start) + 1
     assert boundary <= after, "an entry from the future"
@@ -155,11 +172,11 @@ def run_until_killed(client: MmsClient, daemon: Daemon, rng: random.Random, mode
                     model.possible[command.item] = {False}
                 continue
             except (MmsError, OSError):
-                model.possible[command.item].add(command.value)
+                command.may_have_taken_effect(model)
                 model.in_flight += 1
                 return
             model.answered += 1
-            model.possible[command.item] = {command.value}
+            command.took_effect(model)
     finally:
         killer.join()
 
@@ -181,8 +198,8 @@ def test_sigkill_at_random_moments_keeps_every_answered_write_and_the_running_en
                 continue
             client = serving(daemon, args.mms_port)
             try:
-                if start:
-                    recoveries.append(running_entry_recovered(client, start, spawned))
+                if (recovered := running_entry_recovered(client, start, spawned)) is not None:
+                    recoveries.append(recovered)
                 for item in items():
                     model.settle(item, read_item(client, item))
                 if cycle == CYCLES:
