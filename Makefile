@@ -48,8 +48,9 @@ unit: $(STAMP)
 model: $(STAMP)
 	$(BIN)/relevent-gw scl generate -o relevent/data/der_scheduler.cid
 
-bench: $(STAMP)
-	bench/run
+bench: deps
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
