@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import statistics
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers live in the repo
-
+from bench.common import Row, print_rows
 from relevent.ctl.readings import reading
 from relevent.ctl.reports import Report
 from tests.integration.mms_gateway import LD, gateway, iec_client, open_client
@@ -30,11 +26,6 @@ from tests.mms.iec_client import IecClient
 
 SCHEDULES = ("ActPow_FSCH01", "MaxPow_FSCH01")
 OUTPUTS = {f"{LD}/ActPow_FSCC1$MX$ValMV", f"{LD}/MaxPow_FSCC1$MX$ValMV"}
-
-
-def _percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _program(client: IecClient, schedule: str, entries: int, start: datetime) -> None:
@@ -62,7 +53,8 @@ def _delays(reports: list[Report]) -> list[float]:
     return delays
 
 
-def main(entries: int, idle_clients: int) -> None:
+def measure(entries: int, idle_clients: int) -> Row:
+    """Arrival of output-change reports minus their nominal boundaries, in ms."""
     with ExitStack() as stack:
         _, args = stack.enter_context(gateway(Path(stack.enter_context(tempfile.TemporaryDirectory()))))
         # The reporting connection makes no requests after subscribing (see ReportSubscription): a second
@@ -78,11 +70,13 @@ def main(entries: int, idle_clients: int) -> None:
             _program(writer, schedule, entries, start)
         time.sleep(max(0.0, start.timestamp() + entries + 0.5 - time.time()))
         delays = _delays(listener.call_blocking("take_reports"))
-    ms = [d * 1e3 for d in delays]
-    print(f"cores: {os.cpu_count()}, idle clients: {idle_clients}, report bufTm 50 ms (auto RCBs)")
-    print(f"{'boundary -> report':<20}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'min ms':>9}")
-    p50, p99 = statistics.median(ms), _percentile(ms, 0.99)
-    print(f"{'':<20}{len(ms):>6}{p50:>9.1f}{p99:>9.1f}{max(ms):>9.1f}{min(ms):>9.1f}")
+    case = f"1 device, {idle_clients} idle clients, bufTm 50 ms"
+    return Row("boundary -> MMS report", case, "ms", tuple(d * 1e3 for d in delays))
+
+
+def collect(entries: int = 60) -> list[Row]:
+    """The default model's gateway with one listener and one writer, then with two more idle clients."""
+    return [measure(entries, 0), measure(entries, 2)]
 
 
 if __name__ == "__main__":
@@ -90,4 +84,4 @@ if __name__ == "__main__":
     parser.add_argument("--entries", type=int, default=60, help="1 s entries per schedule (at most 100)")
     parser.add_argument("--idle-clients", type=int, default=0, help="extra connected clients (at most 3)")
     options = parser.parse_args()
-    main(options.entries, options.idle_clients)
+    print_rows([measure(options.entries, options.idle_clients)])
