@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tests.conftest import free_port
 
 GATEWAY = [sys.executable, "-m", "relevent"]
+STDERR_KEPT = 64 * 1024  # the tail of stderr kept for failure reports
 
 
 @dataclass
@@ -42,7 +43,11 @@ class GatewayArgs:
 
 
 class Daemon:
-    """A running gateway process whose JSON log lines can be awaited."""
+    """A running gateway whose JSON log lines can be awaited.
+
+    Two threads drain stdout and stderr all the time: a pipe nobody reads fills up and blocks the gateway
+    (its logging runs on the event loop), which would turn a slow test into a hung gateway.
+    """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
@@ -52,53 +57,59 @@ class Daemon:
             env={**os.environ, **(env or {})},
         )
         self.lines: list[dict[str, Any]] = []
-        self._selector = selectors.DefaultSelector()
+        self.stderr = b""
+        self._changed = threading.Condition()
         assert self.proc.stdout is not None
-        os.set_blocking(self.proc.stdout.fileno(), False)
-        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
-        self._buffer = b""
+        assert self.proc.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._read_lines, args=(self.proc.stdout,), daemon=True),
+            threading.Thread(target=self._read_stderr, args=(self.proc.stderr,), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
     def wait_for(self, event: str, timeout: float = 10.0) -> dict[str, Any]:
         """Return the first log line whose `event` equals `event`; fail after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for line in self.lines[seen:]:
-                if line.get("event") == event:
-                    return line
-            seen = len(self.lines)
-            left = deadline - time.monotonic()
-            if left <= 0 or (self.proc.poll() is not None and not self._read(0)):
-                raise AssertionError(f"no {event!r} log line; got {[ln.get('event') for ln in self.lines]}"
-                                     f"{self._exit_report()}")
-            self._read(left)
+        with self._changed:
+            while True:
+                found = next((line for line in self.lines if line.get("event") == event), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._readers[0].is_alive():
+                    events = [line.get("event") for line in self.lines]
+                    raise AssertionError(f"no {event!r} log line; got {events}{self._exit_report()}")
+                self._changed.wait(left)
 
     def _exit_report(self) -> str:
-        if self.proc.poll() is None or self.proc.stderr is None:
+        if self.proc.poll() is None:
             return ""
-        return f"; exited {self.proc.returncode}: {self.proc.stderr.read().decode()[-2000:]}"
+        return f"; exited {self.proc.returncode}: {self.stderr.decode(errors='replace')[-2000:]}"
 
-    def _read(self, timeout: float) -> bool:
-        if not self._selector.select(timeout):
-            return False
-        assert self.proc.stdout is not None
-        chunk = self.proc.stdout.read() or b""
-        self._buffer += chunk
-        *complete, self._buffer = self._buffer.split(b"\n")
-        for raw in complete:
-            text = raw.decode().strip()
+    def _read_lines(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            text = raw.decode(errors="replace").strip()
             if text.startswith("<") and ">" in text:  # journald priority prefix
                 text = text.split(">", 1)[1]
             if text:
-                self.lines.append(json.loads(text))
-        return bool(chunk)
+                with self._changed:
+                    self.lines.append(json.loads(text))
+                    self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def _read_stderr(self, stream: IO[bytes]) -> None:
+        for chunk in iter(lambda: os.read(stream.fileno(), 4096), b""):
+            self.stderr = (self.stderr + chunk)[-STDERR_KEPT:]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
-        """Send `sig` and return the exit code."""
+        """Send `sig`, wait for the exit and the last log lines; return the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout)
-        self._read(0)
+        for reader in self._readers:
+            reader.join(timeout)
         return code
 
 
@@ -111,10 +122,7 @@ def running(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[
     finally:
         if daemon.proc.poll() is None:
             daemon.proc.kill()
-            daemon.proc.wait(5)
-        for stream in (daemon.proc.stdout, daemon.proc.stderr):
-            if stream is not None:
-                stream.close()
+        daemon.stop()
 
 
 def run_cli(*args: str | Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,21 +33,9 @@ def gateway(
     args = GatewayArgs(state_dir, scl=scl, extra=extra)
     with running(args.argv()) as daemon:
         daemon.wait_for("gateway running", START_TIMEOUT_S)
-        draining = threading.Event()
-        drain = threading.Thread(target=_drain, args=(daemon, draining), daemon=True)
-        drain.start()
-        try:
-            yield daemon, args
-        finally:
-            draining.set()
-            drain.join()
+        yield daemon, args
         assert daemon.proc.poll() is None, "the gateway died during the test"
         assert daemon.stop() == 0
-
-
-def _drain(daemon: Daemon, done: threading.Event) -> None:
-    while not done.is_set() and daemon.proc.poll() is None:
-        daemon._read(0.1)
 
 
 @contextmanager
