@@ -9,6 +9,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from structlog.testing import capture_logs
 
 from relevent import __version__
 from relevent.lan.mqtt.bridge import MqttBridge
@@ -79,15 +80,19 @@ async def test_broker_restart_resends_the_current_command_within_2_s(broker: Bro
     assert sample(bridge, "relevent_mqtt_connects_total") == 2
 
 
-async def test_bridge_keeps_running_without_a_broker(broker: Broker) -> None:
+async def test_bridge_keeps_running_without_a_broker_and_warns_once_per_outage(broker: Broker) -> None:
     broker.kill()
     bridge = make_bridge(bridge_config(broker), one_device())
-    async with running(bridge, connected=False):
-        bridge.on_output(output(ACT, 1.0))
-        await _failed_attempts(bridge, 3)
-        assert not bridge.connected
-        broker.start()
-        await wait_until(lambda: bridge.connected)
+    with capture_logs() as logs:
+        async with running(bridge, connected=False):
+            bridge.on_output(output(ACT, 1.0))
+            await _failed_attempts(bridge, 4)
+            assert not bridge.connected
+            broker.start()
+            await wait_until(lambda: bridge.connected)
+    outage = [entry for entry in logs if entry["event"] == "mqtt broker unreachable"]
+    assert len(outage) >= 4
+    assert [entry["log_level"] for entry in outage].count("warning") == 1
 
 
 async def test_credentials_and_the_shipped_acl(secure_broker: Broker) -> None:

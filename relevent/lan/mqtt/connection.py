@@ -21,6 +21,7 @@ from relevent.lan.mqtt.config import BrokerConfig
 from relevent.lan.mqtt.metrics import BridgeMetrics
 
 log = structlog.get_logger(__name__)
+OUTAGE_REMINDER_EVERY = 60  # failed attempts between two warnings of one outage
 
 _FAREWELL_TIMEOUT_S = 1.0
 # Every outbox entry may be in flight at once; aiomqtt warns above its default of 10.
@@ -112,15 +113,19 @@ class BrokerSession:
     async def run(self) -> None:
         """Connect, receive and reconnect until cancelled; on cancellation announce the will ourselves."""
         delay = self._config.reconnect_min_s
+        failures = 0  # attempts since the broker was last reached
         while True:
             try:
                 async with self._new_client() as client:
-                    delay = self._config.reconnect_min_s
+                    delay, failures = self._config.reconnect_min_s, 0
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 self._metrics.connection_errors.inc()
+                failures += 1
                 event = "mqtt connection lost" if self.connected else "mqtt broker unreachable"
-                log.warning(event, error=str(exc), retry_in_s=delay, **self._where())
+                # An outage retries every second: warn at its start and then about once a minute.
+                emit = log.warning if failures == 1 or failures % OUTAGE_REMINDER_EVERY == 0 else log.debug
+                emit(event, error=str(exc), retry_in_s=delay, attempts=failures, **self._where())
             finally:
                 self._set_down()
             await asyncio.sleep(delay)
