@@ -63,12 +63,18 @@ class Gateway:
 
 
 @contextmanager
-def gateway(broker: Broker, directory: Path, config: str = "", scl: Path | None = None) -> Iterator[Gateway]:
-    """The daemon on `broker` with `config` as its TOML file, up and connected to the broker."""
+def gateway(
+    broker: Broker,
+    directory: Path,
+    config: str = "",
+    scl: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Gateway]:
+    """The daemon on `broker` with `config` as its TOML file (and `env`), up and connected to the broker."""
     toml = directory / "gw.toml"
     toml.write_text(config)
     args = GatewayArgs(directory / "state", scl=scl, mqtt_url=broker.url, extra=("--config", str(toml)))
-    with running(args.argv()) as daemon:
+    with running(args.argv(), env) as daemon:
         http_port = daemon.wait_for("http listening")["port"]
         daemon.wait_for("mqtt connected")
         yield Gateway(daemon, args.mms_port, http_port)
@@ -76,12 +82,12 @@ def gateway(broker: Broker, directory: Path, config: str = "", scl: Path | None 
 
 @asynccontextmanager
 async def device_and_gateway(
-    broker: Broker, directory: Path, config: str = "", *topics: str
+    broker: Broker, directory: Path, config: str = "", *topics: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[Gateway, aiomqtt.Client, Inbox]]:
     """The device subscribed to its commands (and `topics`) before the daemon starts, so the command sent
     when the gateway connects arrives at a known point: it is consumed here, the test sees what follows."""
     async with mqtt_client(broker, COMMANDS, *topics) as (client, inbox):
-        with gateway(broker, directory, config) as gw:
+        with gateway(broker, directory, config, env=env) as gw:
             await inbox.until(lambda message: message.topic.value == COMMANDS)
             yield gw, client, inbox
 
