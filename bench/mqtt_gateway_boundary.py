@@ -1,0 +1,214 @@
+"""Delay from a nominal entry boundary to `ctl/set` at each subscribed device, through the whole gateway.
+
+mosquitto, the daemon (`python -m relevent`, its own process) and one MQTT client per device (all in this
+process). SCADA (open61850) writes every ActPow schedule of every LD with 1 s entries starting at the same
+whole second, so every device's command changes at the same boundaries. Each device stamps a command with
+`time.time()` when it arrives (one host, one clock); the nominal boundary is the start time written plus
+the entry's offset. Prints p50/p99/max for 1 device (default model) and 100 devices (one LD each, from
+`relevent scl generate --devices 100`) and the core count; asserts nothing.
+
+Usage: `.venv/bin/python bench/mqtt_gateway_boundary.py [--seconds 30] [--devices 1 100]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+from mqtt_boundary import report, start_broker
+from open61850.data import FloatData, IECData, IntData, TimestampData
+from open61850.mms import MmsClient, ObjectName, operate
+
+from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scl.parse import load
+
+CONFIG = "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n"  # only boundary commands, no ack warnings
+MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def daemon(scl: Path, broker_port: int, workdir: Path) -> Iterator[int]:
+    """The gateway, ready (MMS listening, broker connected); yields its MMS port."""
+    config = workdir / "gw.toml"
+    config.write_text(CONFIG)
+    mms_port, http_port = free_port(), free_port()
+    args = [
+        "--config", str(config), "--scl", str(scl), "--state-dir", str(workdir / "state"),
+        "--mms-host", "127.0.0.1", "--mms-port", str(mms_port), "--http-port", str(http_port),
+        "--mqtt-url", f"mqtt://127.0.0.1:{broker_port}", "--log-level", "warning",
+    ]  # fmt: skip
+    log = (workdir / "gateway.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "relevent", *args], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready(http_port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gateway did not become ready; see {workdir / 'gateway.log'}")
+            time.sleep(0.1)
+        yield mms_port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # still building its model: signals wait for the loop
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def ready(http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=1) as reply:
+            return bool(json.load(reply)["ready"])
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+Items = list[tuple[str, IECData | None]]  # (item below `ActPow_FSCHnn$SP$`, value); ("EnaReq", None)
+
+
+def write_all(mms_port: int, lds: Sequence[str], items: Callable[[int], Items]) -> None:
+    """Write `items(n)` into `ActPow_FSCHnn` (n = 1..10) of every LD, over a few parallel associations."""
+    schedules = [(ld, n) for ld in lds for n in range(1, 11)]
+
+    def work(share: Sequence[tuple[str, int]]) -> None:
+        client = MmsClient.connect("127.0.0.1", mms_port)
+        try:
+            for ld, n in share:
+                for item, value in items(n):
+                    if value is None:
+                        operate(client, f"{ld}/ActPow_FSCH{n:02d}.{item}", ctl_val=True)
+                    else:
+                        client.write(ObjectName(f"ActPow_FSCH{n:02d}$SP${item}", ld), value)
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(MMS_CLIENTS) as pool:
+        list(pool.map(work, [schedules[i::MMS_CLIENTS] for i in range(MMS_CLIENTS)]))
+
+
+def program(mms_port: int, lds: Sequence[str], entries: int) -> float:
+    """Entry k of every schedule is k + 1 (model units); FSCHnn has priority 10 n. Return the start time."""
+    print(f"  programming {10 * len(lds)} schedules over MMS", file=sys.stderr)
+    began = time.monotonic()
+    values: Items = [(f"ValASG{k + 1:03d}$setMag$f", FloatData(float(k + 1))) for k in range(entries)]
+    values += [("NumEntr$setVal", IntData(entries)), ("SchdIntv$setVal", IntData(1))]
+    write_all(mms_port, lds, lambda n: [*values, ("SchdPrio$setVal", IntData(10 * n))])
+    per_item = (time.monotonic() - began) / (len(values) + 1)  # one item written into every schedule
+    # The start time and the enable are two more items: start after them (with a margin), on a whole second.
+    start = float(math.ceil(time.time() + 3 * per_item + 1.0))
+    stamp = TimestampData(datetime.fromtimestamp(start, UTC))
+    write_all(mms_port, lds, lambda _: [("StrTm01$setTm", stamp), ("EnaReq", None)])
+    if time.time() >= start:
+        raise RuntimeError("programming took longer than planned: the first boundary went by")
+    return start
+
+
+def model(count: int, entries: int, workdir: Path) -> Path:
+    """The default model for one device, else one generated LD per device.
+
+    The generated LDs hold the ActPow function only, with `entries` value slots and one start time: the MMS
+    server's start-up grows with the square of its writable attributes (libiec61850 keeps write handlers
+    in a linked list), and 100 full default LDs (~770k of them) take far longer to start than a run.
+    """
+    if count == 1:
+        return DEFAULT_MODEL
+    scl = workdir / f"devices-{count}.cid"
+    generate = [
+        sys.executable, "-m", "relevent", "scl", "generate", "-o", str(scl), "--devices", str(count),
+        "--functions", "ActPow", "--entries", str(entries), "--start-times", "1",
+    ]  # fmt: skip
+    subprocess.run(generate, check=True, capture_output=True)
+    return scl
+
+
+async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
+    scl = await asyncio.to_thread(model, count, seconds, workdir)
+    lds = [ld.name for ied in load(scl).ieds for ld in ied.ldevices]
+    broker, broker_port = start_broker()
+    try:
+        with daemon(scl, broker_port, workdir) as mms_port:
+            arrivals: list[tuple[float, float]] = []
+            subscribed = asyncio.Event()
+            task = asyncio.create_task(collect(broker_port, lds, subscribed, arrivals))
+            await subscribed.wait()
+            start = await asyncio.to_thread(program, mms_port, lds, seconds)
+            await asyncio.sleep(start + seconds + 1.0 - time.time())  # the run, then the reserve's command
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        broker.kill()
+        broker.wait()
+    return delays(arrivals, start, seconds)
+
+
+async def collect(
+    broker_port: int, lds: Sequence[str], subscribed: asyncio.Event, arrivals: list[tuple[float, float]]
+) -> None:
+    """One client per device, each appending (w_set, arrival time) for every command it gets."""
+    pending = len(lds)
+
+    async def device(ld: str) -> None:
+        nonlocal pending
+        async with aiomqtt.Client("127.0.0.1", broker_port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+            await client.subscribe(f"relevent/v1/gw1/dev/{ld}/ctl/set", qos=1)
+            pending -= 1
+            if not pending:
+                subscribed.set()
+            async for message in client.messages:
+                arrived = time.time()
+                arrivals.append((json.loads(message.payload)["w_set"], arrived))
+
+    async with asyncio.TaskGroup() as group:
+        for ld in lds:
+            group.create_task(device(ld))
+
+
+def delays(arrivals: list[tuple[float, float]], start: float, entries: int) -> list[float]:
+    """Arrival minus nominal boundary: entry k carries k + 1 units (any unit scale), the reserve's 0 ends."""
+    unit = min(w for w, _ in arrivals if w > 0)
+    result = []
+    for w_set, arrived in arrivals:
+        entry = entries if w_set == 0 else round(w_set / unit) - 1
+        result.append(arrived - (start + entry))
+    return result
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=30, help="entries (1 s each) per run")
+    parser.add_argument("--devices", type=int, nargs="+", default=[1, 100])
+    options = parser.parse_args()
+    print(f"gateway boundary: nominal entry boundary -> ctl/set at the device ({os.cpu_count()} cores)")
+    for count in options.devices:
+        with tempfile.TemporaryDirectory(prefix="relevent-bench-") as workdir:
+            report(count, await measure(count, options.seconds, Path(workdir)))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
