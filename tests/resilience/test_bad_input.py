@@ -1,0 +1,191 @@
+"""Bad input everywhere: garbage and truncated PDUs on the MMS port, hostile SCL files.
+
+The daemon must keep serving a real client afterwards with its memory bounded; a hostile model must end in
+a clear configuration error (exit 78) in bounded time and memory, never expand, never reach out.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from open61850.data import FloatData
+
+from tests.daemon import GATEWAY, Daemon
+from tests.integration.gateway import connect, read, write
+from tests.integration.mms_gateway import LD, gateway
+
+pytestmark = pytest.mark.slow
+
+ITEM = "ActPow_FSCH05$SP$ValASG001$setMag$f"
+RSS_GROWTH_LIMIT_KB = 16 * 1024
+EX_CONFIG = 78
+PEAK_RSS_LIMIT_KB = 128 * 1024  # check-config of the default model peaks at ~67 MiB
+
+
+def rss_kb(daemon: Daemon) -> int:
+    status = Path(f"/proc/{daemon.proc.pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+
+def recorded_session(port: int) -> bytes:
+    """The bytes a real client sends for an association, a read and a write: the PDUs to cut up."""
+    sent = bytearray()
+    with socket.create_server(("127.0.0.1", 0)) as relay:
+        proxy_port = relay.getsockname()[1]
+
+        def relay_one() -> None:
+            inner, _ = relay.accept()
+            outer = socket.create_connection(("127.0.0.1", port))
+            with inner, outer:
+                back = threading.Thread(target=_pump, args=(outer, inner, None), daemon=True)
+                back.start()
+                _pump(inner, outer, sent)
+                outer.shutdown(socket.SHUT_WR)
+                back.join(5)
+
+        thread = threading.Thread(target=relay_one, daemon=True)
+        thread.start()
+        client = connect(proxy_port)
+        read(client, ITEM)
+        write(client, LD, ITEM, FloatData(1.5))
+        client.close()
+        thread.join(5)
+    return bytes(sent)
+
+
+def _pump(source: socket.socket, sink: socket.socket, copy: bytearray | None) -> None:
+    while data := source.recv(65536):
+        if copy is not None:
+            copy += data
+        sink.sendall(data)
+
+
+def garbage(session: bytes, rng: random.Random) -> Iterator[bytes]:
+    """Random bytes, malformed TPKT headers, and every kind of truncation or corruption of a real session."""
+    yield b"\x03\x00\x00\x02"  # a TPKT shorter than its own header
+    yield b"\x03\x00\xff\xff" + b"\x00" * 64  # claims 64 KiB, sends 68 bytes
+    yield b"\x03\x00\x00\x07\x02\xf0\x80"  # a COTP data TPDU before any connection
+    for _ in range(40):
+        yield rng.randbytes(rng.randint(1, 4096))
+    for _ in range(60):
+        yield session[: rng.randint(1, len(session) - 1)]  # cut anywhere: mid-TPKT, mid-COTP, mid-MMS
+    for _ in range(40):
+        corrupted = bytearray(session)
+        for _ in range(rng.randint(1, 8)):
+            corrupted[rng.randrange(len(corrupted))] = rng.randrange(256)
+        yield bytes(corrupted)
+
+
+def send_and_close(port: int, payload: bytes) -> None:
+    with closing(socket.create_connection(("127.0.0.1", port), timeout=5)) as sock:
+        try:
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(0.5)
+            while sock.recv(65536):  # whatever the server answers, until it closes (or goes quiet)
+                pass
+        except OSError:
+            pass  # the server hung up on us first: fine
+
+
+def test_garbage_and_truncated_pdus_on_the_mms_port_leave_the_daemon_serving_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(61850)
+    with gateway(tmp_path / "state") as (daemon, args):
+        session = recorded_session(args.mms_port)
+        assert session.startswith(b"\x03\x00")  # TPKT
+        payloads = list(garbage(session, rng))
+        for payload in payloads[:20]:  # warm-up: allocator pools and caches settle
+            send_and_close(args.mms_port, payload)
+        before = rss_kb(daemon)
+        for _ in range(3):
+            for payload in payloads:
+                send_and_close(args.mms_port, payload)
+        growth = rss_kb(daemon) - before
+        client = connect(args.mms_port)  # every slot is free again: the garbage connections were closed
+        try:
+            write(client, LD, ITEM, FloatData(7.25))
+            assert read(client, ITEM) == 7.25
+        finally:
+            client.close()
+    print(f"\nRSS {before} KiB, +{growth} KiB after {3 * len(payloads)} bad connections")  # noqa: T201
+    assert growth < RSS_GROWTH_LIMIT_KB, f"RSS grew {growth} KiB over {3 * len(payloads)} bad connections"
+
+
+@pytest.mark.xfail(strict=True, reason="libiec61850 never times out a silent TCP connection: 5 of them "
+                   "take every MMS slot (wan/mms: needs an idle/association timeout)")  # fmt: skip
+def test_five_silent_tcp_connections_do_not_lock_scada_out(tmp_path: Path) -> None:
+    with gateway(tmp_path / "state") as (_, args):
+        silent = [socket.create_connection(("127.0.0.1", args.mms_port)) for _ in range(5)]
+        try:
+            deadline = time.monotonic() + 3
+            while True:
+                try:
+                    connect(args.mms_port).close()
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+        finally:
+            for sock in silent:
+                sock.close()
+
+
+LAUGHS = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
+HOSTILE = {
+    "billion_laughs": f'<?xml version="1.0"?><!DOCTYPE SCL [<!ENTITY l0 "lol">{LAUGHS}]>'
+    '<SCL xmlns="http://www.iec.ch/61850/2003/SCL">&l9;</SCL>',
+    "external_entity": '<?xml version="1.0"?><!DOCTYPE SCL [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<SCL xmlns="http://www.iec.ch/61850/2003/SCL"><Private>&x;</Private></SCL>',
+    "external_dtd": '<?xml version="1.0"?><!DOCTYPE SCL SYSTEM "http://127.0.0.1:9/evil.dtd">'
+    '<SCL xmlns="http://www.iec.ch/61850/2003/SCL"/>',
+    "parameter_entity": '<?xml version="1.0"?><!DOCTYPE SCL [<!ENTITY % p SYSTEM "file:///etc/passwd">%p;]>'
+    '<SCL xmlns="http://www.iec.ch/61850/2003/SCL"/>',
+    "deep_nesting": '<SCL xmlns="http://www.iec.ch/61850/2003/SCL">' + "<Private>" * 100_000,
+    "huge_count": '<SCL xmlns="http://www.iec.ch/61850/2003/SCL"><IED name="X"><AccessPoint name="A"><Server>'
+    '<LDevice inst="L"><LN0 lnClass="LLN0" inst="" lnType="T"/></LDevice></Server></AccessPoint></IED>'
+    '<DataTypeTemplates><LNodeType id="T" lnClass="LLN0"><DO name="D" type="DT"/></LNodeType>'
+    '<DOType id="DT" cdc="INS"><DA name="stVal" bType="INT32" fc="ST" count="4294967295"/></DOType>'
+    "</DataTypeTemplates></SCL>",
+    "not_scl": "\x00\xff" * 1000,
+}
+
+
+def check_config(scl: Path, directory: Path) -> tuple[int, str, int]:
+    """Run `relevent-gw check-config` on `scl`: (exit code, stderr, peak RSS in KiB of that process)."""
+    with (directory / "err").open("w+") as err:
+        proc = subprocess.Popen(
+            [*GATEWAY, "check-config", "--scl", str(scl), "--state-dir", str(directory / "state")],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)  # reaped here, so its own rusage is available
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return proc.returncode, err.read(), usage.ru_maxrss
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_a_hostile_scl_file_is_a_clear_config_error_in_bounded_time_and_memory(
+    tmp_path: Path, kind: str
+) -> None:
+    scl = tmp_path / f"{kind}.cid"
+    scl.write_bytes(HOSTILE[kind].encode("utf-8", "surrogateescape"))
+    started = time.monotonic()
+    code, stderr, peak_kb = check_config(scl, tmp_path)
+    elapsed = time.monotonic() - started
+    assert code == EX_CONFIG, stderr
+    assert stderr.startswith(f"relevent-gw: error: {scl}"), stderr  # names the file (and line)
+    assert "root:" not in stderr  # /etc/passwd was never read
+    assert elapsed < 15, f"{kind} took {elapsed:.1f} s"
+    assert peak_kb < PEAK_RSS_LIMIT_KB, f"{kind}: check-config peaked at {peak_kb} KiB"
