@@ -7,7 +7,7 @@ whole second, so every device's command changes at the same boundaries. Each dev
 the entry's offset. Prints p50/p99/max for 1 device (default model) and 100 devices (one LD each, from
 `relevent scl generate --devices 100`) and the core count; asserts nothing.
 
-Usage: `.venv/bin/python bench/mqtt_gateway_boundary.py [--seconds 30] [--devices 1 100]`
+Usage: `.venv/bin/python -m bench.mqtt_gateway_boundary [--seconds 30] [--devices 1 100]`
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import socket
 import subprocess
 import sys
@@ -32,10 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiomqtt
-from mqtt_boundary import report, start_broker
 from open61850.data import FloatData, IECData, IntData, TimestampData
 from open61850.mms import MmsClient, ObjectName, operate
 
+from bench.common import Row, print_rows
+from bench.mqtt_boundary import start_broker
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 
@@ -154,7 +154,7 @@ async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
         with daemon(scl, broker_port, workdir) as mms_port:
             arrivals: list[tuple[float, float]] = []
             subscribed = asyncio.Event()
-            task = asyncio.create_task(collect(broker_port, lds, subscribed, arrivals))
+            task = asyncio.create_task(listen(broker_port, lds, subscribed, arrivals))
             await subscribed.wait()
             start = await asyncio.to_thread(program, mms_port, lds, seconds)
             await asyncio.sleep(start + seconds + 1.0 - time.time())  # the run, then the reserve's command
@@ -167,7 +167,7 @@ async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
     return delays(arrivals, start, seconds)
 
 
-async def collect(
+async def listen(
     broker_port: int, lds: Sequence[str], subscribed: asyncio.Event, arrivals: list[tuple[float, float]]
 ) -> None:
     """One client per device, each appending (w_set, arrival time) for every command it gets."""
@@ -199,16 +199,24 @@ def delays(arrivals: list[tuple[float, float]], start: float, entries: int) -> l
     return result
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=30, help="entries (1 s each) per run")
-    parser.add_argument("--devices", type=int, nargs="+", default=[1, 100])
-    options = parser.parse_args()
-    print(f"gateway boundary: nominal entry boundary -> ctl/set at the device ({os.cpu_count()} cores)")
-    for count in options.devices:
+TARGETS = {1: "p99 < 5 ms", 100: "p99 < 50 ms"}
+
+
+def collect(devices: Sequence[int] = (1, 100), seconds: int = 30) -> list[Row]:
+    """Each site size in turn; arrival at the device minus the nominal boundary, in ms."""
+    rows = []
+    for count in devices:
         with tempfile.TemporaryDirectory(prefix="relevent-bench-") as workdir:
-            report(count, await measure(count, options.seconds, Path(workdir)))
+            delays_s = asyncio.run(measure(count, seconds, Path(workdir)))
+        case = f"{count} device(s), aligned boundaries"
+        samples = tuple(d * 1e3 for d in delays_s)
+        rows.append(Row("boundary -> ctl/set", case, "ms", samples, target=TARGETS.get(count, "")))
+    return rows
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=int, default=30, help="entries (1 s each) per run")
+    parser.add_argument("--devices", type=int, nargs="+", default=[1, 100])
+    options = parser.parse_args()
+    print_rows(collect(options.devices, options.seconds))
