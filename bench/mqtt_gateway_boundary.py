@@ -125,6 +125,7 @@ def program(mms_port: int, lds: Sequence[str], entries: int) -> float:
     write_all(mms_port, lds, lambda _: [("StrTm01$setTm", stamp), ("EnaReq", None)])
     if time.time() >= start:
         raise RuntimeError("programming took longer than planned: the first boundary went by")
+    print(f"  programmed in {time.monotonic() - began:.1f} s; running {entries} s", file=sys.stderr)
     return start
 
 
