@@ -9,10 +9,12 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from prometheus_client import CollectorRegistry, Counter
 from structlog.testing import capture_logs
 
 from relevent import __version__
 from relevent.lan.mqtt.bridge import MqttBridge
+from relevent.lan.mqtt.connection import _drop_oldest_queue
 from tests.mosquitto import PASSWORDS, Broker, TlsFiles, mqtt_client, wait_until
 from tests.mqtt.conftest import (
     ACT,
@@ -144,3 +146,12 @@ async def test_tls_without_client_certificate_is_refused(tls_broker: Broker, tls
     async with running(bridge, connected=False):
         await _failed_attempts(bridge, 3)
         assert sample(bridge, "relevent_mqtt_connects_total") == 0
+
+
+def test_a_flood_drops_the_oldest_inbound_messages_and_counts_them() -> None:
+    dropped = Counter("dropped", "test", registry=CollectorRegistry())
+    inbox = _drop_oldest_queue(dropped)(maxsize=3)
+    for seq in range(5):
+        inbox.put_nowait(aiomqtt.Message("t", str(seq).encode(), 1, False, seq, None))
+    assert [inbox.get_nowait().payload for _ in range(3)] == [b"2", b"3", b"4"]
+    assert dropped._value.get() == 2

@@ -16,12 +16,29 @@ import aiomqtt
 import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from prometheus_client import Counter
 
 from relevent.lan.mqtt.config import BrokerConfig
 from relevent.lan.mqtt.metrics import BridgeMetrics
 
 log = structlog.get_logger(__name__)
 OUTAGE_REMINDER_EVERY = 60  # failed attempts between two warnings of one outage
+# Inbound messages waiting for the loop; a flood beyond what the gateway can validate drops the oldest,
+# so memory stays bounded and the newest measurement of a device survives.
+INBOX_LIMIT = 2000
+
+
+def _drop_oldest_queue(dropped: Counter) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """An inbox class for aiomqtt whose `put_nowait` never fails: when full, the oldest message goes."""
+
+    class DropOldest(asyncio.Queue[aiomqtt.Message]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            if self.full():
+                self.get_nowait()
+                dropped.inc()
+            super().put_nowait(item)
+
+    return DropOldest
 
 _FAREWELL_TIMEOUT_S = 1.0
 # Every outbox entry may be in flight at once; aiomqtt warns above its default of 10.
@@ -224,6 +241,8 @@ class BrokerSession:
             timeout=cfg.timeout_s,
             tls_params=tls,
             max_inflight_messages=1000,
+            max_queued_incoming_messages=INBOX_LIMIT,
+            queue_type=_drop_oldest_queue(self._metrics.inbound_rejected.labels("any", "overload")),
         )
 
     def _where(self) -> dict[str, object]:
