@@ -16,6 +16,7 @@ from typing import Any, Self
 import pyiec61850.pyiec61850 as iec
 
 from relevent.ctl.errors import Code, RefusedError, UnreachableError
+from relevent.wan.mms.lib import lib
 
 Value = bool | int | float | str | datetime | tuple["Value", ...] | None
 Scalar = bool | int | float | str | datetime
@@ -161,8 +162,11 @@ class MmsClient:
     def close(self) -> None:
         """Close the connection (idempotent)."""
         if self.con is not None:
-            iec.IedConnection_close(self.con)
-            iec.IedConnection_destroy(self.con)
+            # through ctypes, which releases the GIL: the receive thread may be in a report callback
+            # waiting for it, and closing joins that thread (a SWIG call here would deadlock)
+            pointer = int(self.con.this) if hasattr(self.con, "this") else int(self.con)
+            lib.IedConnection_close(pointer)
+            lib.IedConnection_destroy(pointer)
             self.con = None
         if self._auth is not None:  # referenced, not owned, by the connection: freed after it
             iec.AcseAuthenticationParameter_destroy(self._auth)

@@ -130,6 +130,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "MmsValue_getOctetStringBuffer": (ctypes.POINTER(_U8), [P]),
     "MmsValue_getArraySize": (_U32, [P]),
     "MmsValue_getElement": (P, [P, _INT]),
+    # client connections (relevent-ctl): closing joins the receive thread, which may be waiting for the
+    # GIL in a report callback, so the GIL must be released meanwhile (SWIG holds it)
+    "IedConnection_close": (None, [P]),
+    "IedConnection_destroy": (None, [P]),
 }
 
 
