@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import sys
 import time
@@ -194,15 +195,22 @@ def _watch(client: MmsClient, model: RemoteModel, args: argparse.Namespace, _: A
     if not any(s.rcbs for s in subscriptions):
         raise UsageError("the gateway serves no unbuffered report control blocks")
     printed = 0
-    while args.count is None or printed < args.count:
-        try:
-            report = arrived.get(timeout=_IDLE_CHECK_S)
-        except queue.Empty:
-            if not client.connected:
-                raise UnreachableError(f"{client.host}:{client.port}: connection lost") from None
-            continue
-        _show(as_json, "\n".join(report_lines(report)), report_json(report))
-        printed += 1
+    try:
+        while args.count is None or printed < args.count:
+            try:
+                report = arrived.get(timeout=_IDLE_CHECK_S)
+            except queue.Empty:
+                if not client.connected:
+                    raise UnreachableError(f"{client.host}:{client.port}: connection lost") from None
+                continue
+            _show(as_json, "\n".join(report_lines(report)), report_json(report))
+            printed += 1
+    except KeyboardInterrupt:
+        # Ctrl-C ends `watch`. libiec61850's receive thread may sit in a report callback waiting for the
+        # GIL; tearing the subscriptions and the connection down from here can deadlock with it, so leave
+        # at once: the kernel closes the socket and the server frees the report blocks.
+        sys.stdout.flush()
+        os._exit(EX_OK)
     return EX_OK
 
 
