@@ -171,12 +171,13 @@ class Gateway:
         self.audit = AuditLog(self.audit_store)
         self.metrics = SchedulerMetrics(self.registry)
         spec = model_spec(doc)
+        policies = schedule_policies(settings.policy, spec)
         self.clock = SystemClock()
         self.engine = Engine(
             spec,
             clock=self.clock,
             store=SqliteStore(settings.storage.state_dir / STORE_FILE),
-            policies=schedule_policies(settings.policy, spec),
+            policies=policies,
             rights=actor_rights(settings, spec),
         )
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
@@ -188,7 +189,7 @@ class Gateway:
         # The association count is polled (see relevent/triggers.py): no callback inside libiec61850.
         self.triggers = LocalTriggers(
             self.engine,
-            resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec)),
+            resolve_triggers(settings.local_triggers, spec, policies),
             clients=lambda: self.mms.connections,
             clock=self.clock,
         )
