@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import queue
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -195,6 +196,10 @@ def _watch(client: MmsClient, model: RemoteModel, args: argparse.Namespace, _: A
     if not any(s.rcbs for s in subscriptions):
         raise UsageError("the gateway serves no unbuffered report control blocks")
     printed = 0
+    # Ctrl-C or a supervisor's SIGTERM ends `watch`, also where SIGINT was inherited as ignored (a shell's
+    # background job), in which case Python would not install its own handler.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     try:
         while args.count is None or printed < args.count:
             try:
