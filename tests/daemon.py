@@ -18,7 +18,7 @@ from typing import IO, Any
 from tests.conftest import free_port
 
 GATEWAY = [sys.executable, "-m", "relevent"]
-STDERR_KEPT = 64 * 1024  # the tail of stderr kept for failure reports
+STDERR_KEPT = 1024 * 1024  # the tail of stderr kept for failure reports and secret checks
 
 
 @dataclass
