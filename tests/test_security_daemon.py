@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +169,26 @@ async def test_a_device_answering_for_another_is_audited(tmp_path: Path, broker:
     assert "sent to bat1" in audited["reason"]
     verify = run_cli("audit", "verify", "--state-dir", tmp_path / "state")
     assert verify.returncode == 0, verify.stderr
+
+
+def test_relevent_ctl_speaks_tls_and_passwords(
+    secured: tuple[Daemon, GatewayArgs, int], pki: Pki, tmp_path: Path
+) -> None:
+    _, args, _ = secured
+    password = tmp_path / "dso.password"
+    password.write_text(f"{DSO_PASSWORD}\n")
+    port = ["--port", str(args.mms_port), "--timeout", "5"]
+    tls = ["--ca", str(pki.ca), "--cert", str(pki.scada.cert), "--key", str(pki.scada.key)]
+
+    def ctl(*extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "relevent.ctl", *port, *extra, "status", "--json"],
+            capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **(env or {})},
+        )  # fmt: skip
+
+    assert ctl(*tls, "--password-file", str(password)).returncode == 0
+    assert ctl(*tls, env={"RELEVENT_CTL_PASSWORD": DSO_PASSWORD}).returncode == 0
+    refused = ctl(*tls, env={"RELEVENT_CTL_PASSWORD": "wrong"})
+    assert refused.returncode == 3
+    assert "wrong" not in refused.stdout + refused.stderr
+    assert ctl().returncode == 3  # plain MMS against the TLS port

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from relevent.ctl import ops
-from relevent.ctl.client import MmsClient
+from relevent.ctl.client import ClientSecurity, MmsClient
 from relevent.ctl.errors import EX_OK, CtlError, RefusedError, UnreachableError, UsageError
 from relevent.ctl.forecast import forecast
 from relevent.ctl.model import RemoteModel, browse
@@ -34,6 +34,7 @@ from relevent.ctl.render import (
 from relevent.ctl.reports import Report, ReportSubscription
 from relevent.ctl.schedule_input import ScheduleInput, load_file, parse_start, parse_values
 
+PASSWORD_ENV = "RELEVENT_CTL_PASSWORD"  # noqa: S105 - the variable's name, not a password
 _IDLE_CHECK_S = 1.0  # how often `watch` checks its connection while no report arrives
 
 
@@ -44,7 +45,26 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--port", type=int, help="MMS port (default 102)")
     common.add_argument("--timeout", type=float, help="seconds to wait for each answer (default 3)")
     common.add_argument("--json", action="store_true", help="JSON output for scripts")
+    common.add_argument("--ca", type=Path, help="CA of the gateway's certificate: connect over TLS")
+    common.add_argument("--cert", type=Path, help="this client's certificate (TLS)")
+    common.add_argument("--key", type=Path, help="this client's private key (TLS)")
+    common.add_argument(
+        "--password-file", type=Path, help=f"ACSE password in a file, or ${PASSWORD_ENV} (never an argument)"
+    )
     return common
+
+
+def _security(args: argparse.Namespace) -> ClientSecurity | None:
+    """TLS files and the ACSE password from the options and the environment; None for plain MMS."""
+    password_file: Path | None = getattr(args, "password_file", None)
+    try:
+        password = password_file.read_text().strip() if password_file else os.environ.get(PASSWORD_ENV)
+    except OSError as exc:
+        raise UsageError(f"cannot read the password file {password_file}: {exc.strerror}") from None
+    security = ClientSecurity(
+        getattr(args, "ca", None), getattr(args, "cert", None), getattr(args, "key", None), password or None
+    )
+    return None if security == ClientSecurity() else security
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         given = _schedule_input(args) if args.verb == "write" else None
         with MmsClient(
-            getattr(args, "host", "127.0.0.1"), getattr(args, "port", 102), _timeout_ms(args)
+            getattr(args, "host", "127.0.0.1"), getattr(args, "port", 102), _timeout_ms(args), _security(args)
         ) as client:
             model = browse(client)
             return _COMMANDS[args.verb](client, model, args, given, as_json)
