@@ -69,3 +69,12 @@ async def test_reference_model_values(
     async with running(reference, PolicyGate()) as server:
         await iec_client.call("connect", HOST, server.settings.port)
         assert await iec_client.call("read", f"{LD}/{ref}", fc) == (expected, 0)
+
+
+async def test_only_attributes_in_a_data_set_count_as_reported(reference: SclDocument) -> None:
+    async with running(reference, PolicyGate()) as server:
+        model = server.model
+        assert model.is_reported(f"{LD}/ActPow_FSCC1.ValMV.mag.f")  # the auto data set holds ValMV
+        assert model.is_reported(f"{LD}/ActPow_FSCH07.SchdSt.stVal")
+        assert not model.is_reported(f"{LD}/ActPow_FSCH07.SchdEntr.stVal")  # written in place
+        assert not model.is_reported(f"{LD}/ActPow_FSCH07.ValMV.mag.f")

@@ -157,6 +157,13 @@ class BuiltModel:
     ptr: int
     ied: IED
     controllable: tuple[str, ...]  # full references of the DOs to register control handlers on
+    # `LD/LN.DO[.DA]` covered by a data set member, filled when the report blocks are added
+    reported: set[str] = field(default_factory=set)
+
+    def is_reported(self, ref: str) -> bool:
+        """Whether a data set (so a report) observes the attribute at `ref`, or an object above it."""
+        parts = ref.split(".")
+        return any(".".join(parts[:n]) in self.reported for n in range(1, len(parts) + 1))
 
     def full_ref(self, ref: str) -> str:
         """`ref` in the full form (accepts `@LD/...` references of this IED)."""

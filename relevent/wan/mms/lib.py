@@ -130,6 +130,12 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "MmsValue_getOctetStringBuffer": (ctypes.POINTER(_U8), [P]),
     "MmsValue_getArraySize": (_U32, [P]),
     "MmsValue_getElement": (P, [P, _INT]),
+    # direct value writes of attributes no data set reports (no report observer scan)
+    "IedServer_getAttributeValue": (P, [P, P]),
+    "MmsValue_setFloat": (None, [P, ctypes.c_float]),
+    "MmsValue_setInt32": (None, [P, ctypes.c_int32]),
+    "MmsValue_setBoolean": (None, [P, _BOOL]),
+    "MmsValue_setUtcTimeMs": (None, [P, _U64]),
     # client connections (relevent-ctl): closing joins the receive thread, which may be waiting for the
     # GIL in a report callback, so the GIL must be released meanwhile (SWIG holds it)
     "IedConnection_close": (None, [P]),

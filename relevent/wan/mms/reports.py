@@ -57,10 +57,19 @@ def add_report_blocks(model: BuiltModel, mode: ReportsMode) -> list[str]:
     return refs
 
 
+def reported(model: BuiltModel, member: str, ld: LogicalDevice) -> str:
+    """The dotted reference (`LD/LN.DO[.DA]`) a data set entry `[LDinst/]LN$FC$DO[$DA]` covers."""
+    ld_inst, _, variable = member.rpartition("/")
+    target = next((d for d in model.ied.ldevices if d.inst == ld_inst), ld) if ld_inst else ld
+    ln, _, rest = variable.partition("$")
+    path = rest.partition("$")[2].replace("$", ".")  # drop the FC
+    return f"{target.name}/{ln}.{path}" if path else f"{target.name}/{ln}"
+
+
 def _scl_blocks(model: BuiltModel, ld: LogicalDevice, ln: LogicalNode) -> Iterator[str]:
     ln_ptr = model.node(f"{ld.name}/{ln.name}")
     for ds in ln.datasets:
-        _dataset(ln_ptr, ds.name, (_member(ld, m) for m in ds.members))
+        _dataset(model, ld, ln_ptr, ds.name, [_member(ld, m) for m in ds.members])
     for rc in ln.report_controls:
         # several instances are numbered name01, name02, ... (IEC 61850-8-1 convention)
         count = rc.max_clients
@@ -75,7 +84,7 @@ def _auto_blocks(model: BuiltModel, ld: LogicalDevice, lln0: LogicalNode) -> Ite
     for part, start in enumerate(range(0, len(members), MAX_MEMBERS)):
         suffix = "" if part == 0 else chr(ord("A") + part)  # dsSched, dsSchedB, dsSchedC, ...
         dataset = f"dsSched{suffix}"
-        _dataset(ln_ptr, dataset, members[start:start + MAX_MEMBERS])
+        _dataset(model, ld, ln_ptr, dataset, members[start:start + MAX_MEMBERS])
         for buffered in (False, True):
             block = ReportControl(
                 name=f"{'b' if buffered else 'u'}rcbSched{suffix}", dataset=dataset, rpt_id="",
@@ -113,10 +122,11 @@ def _member(ld: LogicalDevice, fcda: FCDA) -> str:
     return variable if fcda.ld_inst == ld.inst else f"{fcda.ld_inst}/{variable}"
 
 
-def _dataset(ln_ptr: int, name: str, members: Iterable[str]) -> None:
+def _dataset(model: BuiltModel, ld: LogicalDevice, ln_ptr: int, name: str, members: Iterable[str]) -> None:
     dataset = lib.DataSet_create(name.encode(), ln_ptr)
     for member in members:
         lib.DataSetEntry_create(dataset, member.encode(), -1, None)
+        model.reported.add(reported(model, member, ld))
 
 
 def _rcb(ln_ptr: int, name: str, rc: ReportControl) -> None:
