@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +20,7 @@ from pathlib import Path
 import aiomqtt
 from prometheus_client import CollectorRegistry
 
+from relevent.demo.broker import LoopbackBroker
 from relevent.lan.mqtt import BrokerConfig, Device, DeviceRegistry, MqttBridge, MqttBridgeConfig
 from relevent.scheduler.events import OutputChanged
 
@@ -29,24 +28,11 @@ ACT = "DER_Scheduler_Control/ActPow_FSCC1"
 TOPIC = "relevent/v1/bench/dev/+/ctl/set"
 
 
-def start_broker() -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    conf = Path(tempfile.mkdtemp(prefix="mosq-bench-")) / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n")
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-        else:
-            return proc, port
+def start_broker() -> LoopbackBroker:
+    """A throwaway mosquitto on a free loopback port (the demo's)."""
+    broker = LoopbackBroker(Path(tempfile.mkdtemp(prefix="mosq-bench-")))
+    broker.start()
+    return broker
 
 
 async def device(port: int, expected: int) -> None:
@@ -107,14 +93,13 @@ def report(devices: int, delays: list[float]) -> None:
 
 
 async def main() -> None:
-    proc, port = start_broker()
+    broker = start_broker()
     try:
         print(f"mqtt boundary: output event -> ctl/set at the device (mosquitto, {os.cpu_count()} cores)")
         for devices, rounds in ((1, 500), (100, 50)):
-            report(devices, await measure(port, devices, rounds))
+            report(devices, await measure(broker.port, devices, rounds))
     finally:
-        proc.kill()
-        proc.wait()
+        broker.kill()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import math
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,18 +35,12 @@ from open61850.mms import MmsClient, ObjectName, operate
 
 from bench.common import Row, print_rows
 from bench.mqtt_boundary import start_broker
+from relevent.demo.broker import free_port
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 
 CONFIG = "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n"  # only boundary commands, no ack warnings
 MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -150,7 +143,8 @@ def model(count: int, entries: int, workdir: Path) -> Path:
 async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
     scl = await asyncio.to_thread(model, count, seconds, workdir)
     lds = [ld.name for ied in load(scl).ieds for ld in ied.ldevices]
-    broker, broker_port = start_broker()
+    broker = start_broker()
+    broker_port = broker.port
     try:
         with daemon(scl, broker_port, workdir) as mms_port:
             arrivals: list[tuple[float, float]] = []
@@ -164,7 +158,6 @@ async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
                 await task
     finally:
         broker.kill()
-        broker.wait()
     return delays(arrivals, start, seconds)
 
 

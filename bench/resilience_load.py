@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' daemo
 
 from open61850.data import FloatData
 
-from tests.daemon import Daemon, GatewayArgs, running
+from tests.daemon import Daemon, GatewayArgs, rss_kb, running
 from tests.integration.gateway import COMMANDS, KW, LD, ROOT, Schedule, connect, read, scada_programs, write
 from tests.mosquitto import Broker, Inbox, mqtt_client
 
@@ -50,11 +50,6 @@ class Phase:
     rss_kb: list[int] = field(default_factory=list)
     published: int = 0
     mms_requests: int = 0
-
-
-def rss_kb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
 
 
 def mms_load(port: int, stop: threading.Event, counter: list[int]) -> None:

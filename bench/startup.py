@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import REPO, Row, print_rows
 from relevent.scl.generate import GeneratorOptions, write_scl
-from tests.daemon import GatewayArgs, running
+from tests.daemon import GatewayArgs, rss_kb, running
 
 SIZES = (1, 10, 25, 50, 100)
 READY_TIMEOUT_S = 1800.0  # start-up grows quadratically past ~10 devices (libiec61850 write handlers)
@@ -28,10 +28,7 @@ TICKS_PER_S = 100  # Linux USER_HZ
 
 def rss_mb(pid: int) -> float:
     """The resident set size of a process in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    return rss_kb(pid) / 1024
 
 
 def cpu_seconds(pid: int) -> float:

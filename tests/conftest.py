@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,6 @@ def shared_dir() -> Path:
     if not MODELS.is_dir():
         pytest.fail(f"reference material missing: {MODELS} (CI lays ../shared beside the checkout)")
     return SHARED
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 from tests.mosquitto import broker, broker_factory, secure_broker, tls_broker, tls_files  # noqa: E402, F401

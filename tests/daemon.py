@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tests.conftest import free_port
+from relevent.demo.broker import free_port
 
 GATEWAY = [sys.executable, "-m", "relevent"]
 STDERR_KEPT = 1024 * 1024  # the tail of stderr kept for failure reports and secret checks
@@ -40,6 +40,12 @@ class GatewayArgs:
         if self.scl is not None:
             args += ["--scl", str(self.scl)]
         return [*args, *self.extra]
+
+
+def rss_kb(pid: int) -> int:
+    """The resident set size of a process in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
 
 
 class Daemon:

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from relevent.demo.broker import free_port
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import ACCEPTED, Actor, ControlValue, ControlVerdict, MmsServer, MmsSettings, Verdict
 from relevent.wan.mms.gate import WriteValue
 from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
-from tests.conftest import free_port
 
 HOST = "127.0.0.1"
 LD = "DER_Scheduler_Control"

@@ -7,10 +7,10 @@ import socket
 
 import pytest
 
+from relevent.demo.broker import free_port
 from relevent.errors import ReleventError
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
-from tests.conftest import free_port
 from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, PolicyGate
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from open61850.data import FloatData
 
-from tests.daemon import GATEWAY, Daemon
+from tests.daemon import GATEWAY, rss_kb
 from tests.integration.gateway import connect, read, write
 from tests.integration.mms_gateway import LD, gateway
 
@@ -29,11 +29,6 @@ ITEM = "ActPow_FSCH05$SP$ValASG001$setMag$f"
 RSS_GROWTH_LIMIT_KB = 16 * 1024
 EX_CONFIG = 78
 PEAK_RSS_LIMIT_KB = 128 * 1024  # check-config of the default model peaks at ~67 MiB
-
-
-def rss_kb(daemon: Daemon) -> int:
-    status = Path(f"/proc/{daemon.proc.pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
 
 
 def recorded_session(port: int) -> bytes:
@@ -107,11 +102,11 @@ def test_garbage_and_truncated_pdus_on_the_mms_port_leave_the_daemon_serving_in_
         payloads = list(garbage(session, rng))
         for payload in payloads[:20]:  # warm-up: allocator pools and caches settle
             send_and_close(args.mms_port, payload)
-        before = rss_kb(daemon)
+        before = rss_kb(daemon.proc.pid)
         for _ in range(3):
             for payload in payloads:
                 send_and_close(args.mms_port, payload)
-        growth = rss_kb(daemon) - before
+        growth = rss_kb(daemon.proc.pid) - before
         client = connect(args.mms_port)  # every slot is free again: the garbage connections were closed
         try:
             write(client, LD, ITEM, FloatData(7.25))
