@@ -17,6 +17,7 @@ from relevent.wan.mms import values
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.gate import AddCause, ControlValue, Gate, Verdict
 from relevent.wan.mms.lib import ControlCheckHandler, WriteAccessHandler, iec, lib
+from relevent.wan.mms.write_table import WriteTable
 
 log = structlog.get_logger(__name__)
 
@@ -69,28 +70,33 @@ class GateHandlers:
     def __init__(self, server: int, model: BuiltModel, gate: Gate, user_of: UserOf = anonymous) -> None:
         self._gate = gate
         self._user_of = user_of
-        self._writes: dict[int, str] = {}  # DataAttribute* -> full reference
+        self._writes = [model.full_ref(ref) for ref in gate.writable_refs()]  # by handler parameter
         self._controls: dict[int, str] = {}  # DataObject* -> full reference
         self._on_write_c = WriteAccessHandler(self._on_write)
         self._on_check_c = ControlCheckHandler(self._on_check)
-        for ref in gate.writable_refs():
-            da = _settable_leaf(model, ref)
-            lib.IedServer_handleWriteAccess(server, da, self._on_write_c, None)
-            self._writes[da] = model.full_ref(ref)
         for ref in model.controllable:
             do = model.node(ref)
             lib.IedServer_setPerformCheckHandler(server, do, self._on_check_c, None)
             self._controls[do] = ref
+        attributes = [_settable_leaf(model, ref) for ref in self._writes]
+        # last: nothing may fail between linking the table in and the server keeping this object
+        self.write_table = WriteTable(server, model.ptr, attributes, self._on_write_c)
 
-    def _on_write(self, da: int, value: int, connection: int | None, _: int | None) -> int:
+    def release(self) -> None:
+        """Give back what libiec61850 must not free itself; call before the server is destroyed."""
+        self.write_table.release()
+
+    def _on_write(self, _: int, value: int, connection: int | None, index: int | None) -> int:
+        ref: str | None = None
         try:
+            ref = self._writes[index or 0]
             decoded = values.decode(value)
             if isinstance(decoded, tuple):  # handlers are registered on leaves only
                 return int(Verdict.TYPE_INCONSISTENT)
             actor = actor_of(connection, self._user_of)
-            return int(Verdict(self._gate.write(self._writes[da], decoded, actor)))
+            return int(Verdict(self._gate.write(ref, decoded, actor)))
         except BaseException:
-            log.exception("mms write handler failed; write denied", ref=self._writes.get(da))
+            log.exception("mms write handler failed; write denied", ref=ref)
             return int(Verdict.OBJECT_ACCESS_DENIED)
 
     def _on_check(self, action: int, _: int | None, ctl_val: int, test: bool, __: bool) -> int:

@@ -65,6 +65,7 @@ class MmsServer:
         self._tls = 0
         self._closed = False
         self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
+        self.handlers: GateHandlers | None = None
         try:
             self.report_blocks = add_report_blocks(self.model, settings.reports)
             if settings.tls is not None:
@@ -80,7 +81,7 @@ class MmsServer:
                 Authenticator(self._server, settings.credentials) if settings.credentials else None
             )
             user_of = self._authenticator.user_of if self._authenticator else anonymous
-            self._handlers = GateHandlers(self._server, self.model, gate, user_of)
+            self.handlers = GateHandlers(self._server, self.model, gate, user_of)
         except BaseException:
             self.close()
             raise
@@ -142,6 +143,8 @@ class MmsServer:
         self._closed = True
         if self._server:
             self._stop_listening()
+            if self.handlers is not None:
+                self.handlers.release()
             lib.IedServer_destroy(self._server)
         if self._tls:
             lib.TLSConfiguration_destroy(self._tls)

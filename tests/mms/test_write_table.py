@@ -1,0 +1,57 @@
+"""Thousands of write handlers registered in linear time still guard every attribute, first to last."""
+
+from __future__ import annotations
+
+import pyiec61850.pyiec61850 as iec
+import pytest
+
+from relevent.scl.model import SclDocument, iter_attributes
+from relevent.wan.mms import Verdict, WriteValue, write_table
+from tests.mms.iec_client import IecClient
+from tests.mms.support import HOST, PolicyGate, running
+
+
+def _accept(_: WriteValue) -> Verdict:
+    return Verdict.SUCCESS
+
+
+def _schedule_setpoints(doc: SclDocument) -> list[str]:
+    """Every FC SP leaf of every schedule (FSCH) of the document, in model order."""
+    return [
+        f"{ld.name}/{ln.name}.{path}"
+        for ied in doc.ieds
+        for ld in ied.ldevices
+        for ln in ld.lns
+        if ln.name.split("_")[-1].startswith("FSCH")
+        for path, fc, attr in iter_attributes(ln.type)
+        if fc == "SP" and attr.struct is None and attr.btype in {"INT32", "FLOAT32"}
+    ]
+
+
+async def _write_first_middle_last(doc: SclDocument, iec_client: IecClient, *, linear: bool) -> None:
+    refs = _schedule_setpoints(doc)
+    assert len(refs) > 1000
+    gate = PolicyGate(rules=dict.fromkeys(refs, _accept))
+    picked = [refs[0], refs[len(refs) // 2], refs[-1]]
+    async with running(doc, gate) as server:
+        assert server.handlers is not None
+        assert server.handlers.write_table.linear is linear
+        await iec_client.call("connect", HOST, server.settings.port)
+        for ref in picked:
+            value = 7.5 if ref.endswith(".f") else 7
+            assert await iec_client.call("write", ref, "SP", value) == iec.IED_ERROR_OK, ref
+            assert (await iec_client.call("read", ref, "SP"))[0] == value, ref
+    assert [ref for ref, _, _ in gate.writes] == picked
+
+
+async def test_linking_the_handlers_in_guards_the_first_the_middle_and_the_last(
+    reference: SclDocument, iec_client: IecClient
+) -> None:
+    await _write_first_middle_last(reference, iec_client, linear=True)
+
+
+async def test_without_the_expected_layout_every_handler_goes_through_the_api(
+    reference: SclDocument, iec_client: IecClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(write_table, "_find_element", lambda *_: None)  # as with an unknown library build
+    await _write_first_middle_last(reference, iec_client, linear=False)
