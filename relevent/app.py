@@ -23,6 +23,7 @@ from relevent import __version__
 from relevent.access import actor_rights, mms_credentials, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, StartupError
+from relevent.heap import long_lived_heap
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
@@ -294,9 +295,11 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("gateway starting", version=__version__, gateway_id=settings.gateway.id, **describe_model(doc))
-    gateway = Gateway(settings, doc)
+    with long_lived_heap():
+        gateway = Gateway(settings, doc)
     try:
-        gateway.start()
+        with long_lived_heap():
+            gateway.start()
         await _start(gateway.http.start(), f"HTTP endpoint {settings.http.host}:{settings.http.port}")
         async with asyncio.TaskGroup() as services:
             tasks = [services.create_task(c, name=n) for n, c in gateway.services().items()]

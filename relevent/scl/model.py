@@ -73,10 +73,14 @@ class DOType:
     id: str
     cdc: str
     children: tuple[AttributeType | DataObjectType, ...]
+    _by_name: dict[str, AttributeType | DataObjectType] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {c.name: c for c in reversed(self.children)})  # first wins
 
     def child(self, name: str) -> AttributeType | DataObjectType | None:
         """Return the child attribute or sub data object called `name`."""
-        return next((c for c in self.children if c.name == name), None)
+        return self._by_name.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +90,14 @@ class LNodeType:
     id: str
     ln_class: str
     data_objects: tuple[DataObjectType, ...]
+    _by_name: dict[str, DataObjectType] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {d.name: d for d in reversed(self.data_objects)})  # first wins
 
     def data_object(self, name: str) -> DataObjectType | None:
         """Return the data object called `name`."""
-        return next((d for d in self.data_objects if d.name == name), None)
+        return self._by_name.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +230,25 @@ def _resolve_path(ln_type: LNodeType, parts: list[str]) -> AttributeType | DataO
 def resolve_path(ln_type: LNodeType, path: str) -> AttributeType | DataObjectType | None:
     """The data object or attribute at `path` (`DO[.SDO][.DA[.BDA]]`) of an LN type, or None."""
     return _resolve_path(ln_type, path.split("."))
+
+
+def attribute_at(ln_type: LNodeType, path: str) -> tuple[str, AttributeType] | None:
+    """The FC and the type of the attribute at `path` (`DO[.SDO].DA[.BDA]`), or None if it is none."""
+    node: AttributeType | DataObjectType | None = None
+    fc = ""
+    for part in path.split("."):
+        if node is None:
+            node = ln_type.data_object(part)
+        elif isinstance(node, DataObjectType):
+            node = node.type.child(part)
+            fc = node.fc if isinstance(node, AttributeType) else fc
+        elif node.struct is not None:
+            node = next((a for a in node.struct.attributes if a.name == part), None)
+        else:
+            return None
+        if node is None:
+            return None
+    return (fc, node) if isinstance(node, AttributeType) else None
 
 
 def iter_attributes(

@@ -9,7 +9,7 @@ seconds; an MMS `CalendarTime` is eight leaf attributes, the engine's one struct
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -20,7 +20,7 @@ from relevent.scheduler.commands import Actor, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
-from relevent.scl.model import SclDocument, iter_attributes
+from relevent.scl.model import AttributeType, LogicalNode, SclDocument, attribute_at, iter_attributes
 from relevent.wan.mms.gate import ACCEPTED, AddCause, ControlValue, ControlVerdict, Verdict, WriteValue
 from relevent.wan.mms.mirror import Update
 from relevent.wan.mms.values import Scalar
@@ -46,6 +46,10 @@ _ADD_CAUSES = {
     RejectReason.TYPE_CONFLICT: AddCause.INCONSISTENT_PARAMETERS,
 }
 
+_ZEROS: dict[type, Scalar] = {
+    bool: False, int: 0, float: 0.0, str: "", datetime: datetime.fromtimestamp(0, UTC),
+}
+
 
 class SchedulerBinding:
     """A `Gate` backed by the engine, and the mirror of the engine's attributes into a served model."""
@@ -53,31 +57,25 @@ class SchedulerBinding:
     def __init__(self, engine: Engine, doc: SclDocument, ied_name: str) -> None:
         self._engine = engine
         owned = {c.ref for c in engine.model.controllers} | {s.ref for s in engine.model.schedules}
-        self._writable: list[str] = []
-        self._timestamps: set[str] = set()
-        for ied in doc.ieds:
-            if ied.name != ied_name:
-                continue
-            for ld in ied.ldevices:
-                for ln in ld.lns:
-                    owner = f"{ld.name}/{ln.name}"
-                    if owner not in owned:
-                        continue
-                    for path, fc, attr in iter_attributes(ln.type):
-                        ref = f"{owner}.{path}"
-                        if attr.btype == "Timestamp":
-                            self._timestamps.add(ref)
-                        if fc == "SP" and attr.struct is None:
-                            self._writable.append(ref)
+        self._lns: dict[str, LogicalNode] = {  # "LD/LN" -> description, of the schedules and controllers
+            owner: ln
+            for ied in doc.ieds if ied.name == ied_name
+            for ld in ied.ldevices
+            for ln in ld.lns
+            if (owner := f"{ld.name}/{ln.name}") in owned
+        }  # fmt: skip
         self._server: MmsServer | None = None
         self._in_handler = False
         self._deferred: list[Update] = []
 
     # ---- Gate ---------------------------------------------------------------------------------------------
 
-    def writable_refs(self) -> Iterable[str]:
+    def writable_refs(self) -> Iterator[str]:
         """Every FC SP leaf attribute of the schedules and controllers."""
-        return self._writable
+        for owner, ln in self._lns.items():
+            for path, fc, attr in iter_attributes(ln.type):
+                if fc == "SP" and attr.struct is None:
+                    yield f"{owner}.{path}"
 
     def write(self, ref: str, value: WriteValue, actor: Actor) -> Verdict:
         """Hand a client's write to the engine; an accepted one is re-mirrored in its canonical form."""
@@ -109,7 +107,10 @@ class SchedulerBinding:
         """Mirror the engine's current attributes into `server`, then every change as it happens."""
         self._server = server
         snapshot = self._engine.snapshot()
-        self._apply([u for ref, value in snapshot.items() for u in self._updates(ref, value)])
+        self._apply([
+            u for ref, value in snapshot.items() for u in self._updates(ref, value)
+            if not self._as_loaded(u.ref, u.value)
+        ])  # fmt: skip
         self._engine.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -152,10 +153,34 @@ class SchedulerBinding:
         if isinstance(value, CalendarTime):
             for member, (field_name, _) in CALENDAR_FIELDS.items():
                 yield f"{ref}.{member}", getattr(value, field_name)
-        elif ref in self._timestamps and isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and self._is_timestamp(ref):
             yield ref, datetime.fromtimestamp(value, UTC)
         else:
             yield ref, value
+
+    def _attribute(self, ref: str) -> tuple[str, AttributeType] | None:
+        owner, _, path = ref.partition(".")
+        ln = self._lns.get(owner)
+        return attribute_at(ln.type, path) if ln is not None else None
+
+    def _is_timestamp(self, ref: str) -> bool:
+        found = self._attribute(ref)
+        return found is not None and found[1].btype == "Timestamp"
+
+    def _as_loaded(self, ref: str, value: Scalar) -> bool:
+        """Whether `ref` is a setting (FC SP: no q, no t) that still holds its value from the SCL file.
+
+        The served model starts with those values, so a start-up mirror can leave them alone: at 100
+        devices that is some 500,000 of them.
+        """
+        found = self._attribute(ref)
+        if found is None or found[0] != "SP":
+            return False
+        owner, _, path = ref.partition(".")
+        initial: Scalar | None = self._lns[owner].initial(path)
+        if initial is None:  # no Val in the file: libiec61850 starts the attribute at its type's zero
+            initial = _ZEROS.get(type(value))
+        return type(initial) is type(value) and initial == value
 
     @contextmanager
     def _handling(self) -> Iterator[None]:

@@ -78,7 +78,7 @@ class GateHandlers:
             do = model.node(ref)
             lib.IedServer_setPerformCheckHandler(server, do, self._on_check_c, None)
             self._controls[do] = ref
-        attributes = [_settable_leaf(model, ref) for ref in self._writes]
+        attributes = _settable_leaves(model, self._writes)
         # last: nothing may fail between linking the table in and the server keeping this object
         self.write_table = WriteTable(server, model.ptr, attributes, self._on_write_c)
 
@@ -115,16 +115,28 @@ class GateHandlers:
             return int(iec.CONTROL_HARDWARE_FAULT)
 
 
-def _settable_leaf(model: BuiltModel, ref: str) -> int:
-    """The handle of an FC SP leaf attribute; ValueError for anything a write handler cannot guard."""
-    try:
-        node = model.node(ref)
-    except KeyError:
-        raise ValueError(f"the gate claims {ref!r}, which is not in the served model") from None
-    if (
-        lib.ModelNode_getType(node) != iec.DataAttributeModelType
-        or lib.DataAttribute_getType(node) == iec.IEC61850_CONSTRUCTED
-        or lib.DataAttribute_getFC(node) != iec.IEC61850_FC_SP
-    ):
-        raise ValueError(f"the gate claims {ref!r}, which is not an FC SP leaf attribute")
-    return int(node)
+def _settable_leaves(model: BuiltModel, refs: list[str]) -> list[int]:
+    """The handles of FC SP leaf attributes; ValueError for anything a write handler cannot guard.
+
+    Each logical node is looked up once, its attributes relative to it (a full reference is a walk over
+    every logical device).
+    """
+    owners: dict[str, int] = {}
+    leaves = []
+    for ref in refs:
+        owner, _, path = ref.partition(".")
+        try:
+            ln = owners.get(owner) or owners.setdefault(owner, model.node(owner))
+        except KeyError:
+            ln = 0
+        node = lib.ModelNode_getChild(ln, path.encode()) if ln and path else None
+        if not node:
+            raise ValueError(f"the gate claims {ref!r}, which is not in the served model")
+        if (
+            lib.ModelNode_getType(node) != iec.DataAttributeModelType
+            or lib.DataAttribute_getType(node) == iec.IEC61850_CONSTRUCTED
+            or lib.DataAttribute_getFC(node) != iec.IEC61850_FC_SP
+        ):
+            raise ValueError(f"the gate claims {ref!r}, which is not an FC SP leaf attribute")
+        leaves.append(int(node))
+    return leaves
