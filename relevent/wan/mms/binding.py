@@ -104,13 +104,16 @@ class SchedulerBinding:
     # ---- mirror -------------------------------------------------------------------------------------------
 
     def attach(self, server: MmsServer) -> None:
-        """Mirror the engine's current attributes into `server`, then every change as it happens."""
+        """Mirror the engine's current attributes into `server`, then every change as it happens.
+
+        Call it before the server serves: the current attributes are written in place, unreported.
+        """
         self._server = server
         snapshot = self._engine.snapshot()
         self._apply([
             u for ref, value in snapshot.items() for u in self._updates(ref, value)
             if not self._as_loaded(u.ref, u.value)
-        ])  # fmt: skip
+        ], before_serving=True)  # fmt: skip
         self._engine.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -134,13 +137,14 @@ class SchedulerBinding:
         updates, self._deferred = self._deferred, []
         self._apply(updates)
 
-    def _apply(self, updates: list[Update]) -> None:
+    def _apply(self, updates: list[Update], *, before_serving: bool = False) -> None:
         server = self._server
         if server is None:
             return
+        mirror = server.preload if before_serving else server.update
         for update in updates:
             try:
-                server.update(update.ref, update.value, update.quality_good, update.timestamp)
+                mirror(update.ref, update.value, update.quality_good, update.timestamp)
             except (KeyError, TypeError, ValueError) as exc:  # an attribute this SCL does not serve
                 log.debug("not mirrored", ref=update.ref, error=str(exc))
 

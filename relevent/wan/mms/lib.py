@@ -136,6 +136,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "MmsValue_setInt32": (None, [P, ctypes.c_int32]),
     "MmsValue_setBoolean": (None, [P, _BOOL]),
     "MmsValue_setUtcTimeMs": (None, [P, _U64]),
+    "MmsValue_setVisibleString": (None, [P, _STR]),
     # client connections (relevent-ctl): closing joins the receive thread, which may be waiting for the
     # GIL in a report callback, so the GIL must be released meanwhile (SWIG holds it)
     "IedConnection_close": (None, [P]),

@@ -80,10 +80,24 @@ class ModelMirror:
         for target, u in checked:
             self._apply(target, u.value, u.quality_good, u.timestamp)
 
-    def _checked(self, ref: str, value: values.Scalar, timestamp: datetime) -> _Target:
+    def preload(self, ref: str, value: values.Scalar, quality_good: bool, timestamp: datetime) -> None:
+        """`update` before the server has served anybody: the value in place, its target not cached.
+
+        No client can have enabled a report block yet, so nobody needs telling (each `IedServer_update*`
+        scans every report block's data set: quadratic in the site size at start-up).
+        """
+        target = self._checked(ref, value, timestamp, cache=False)
+        if target.da_type in _DIRECT:
+            self._set_directly(target, value, quality_good, timestamp)
+        else:
+            self._apply(target, value, quality_good, timestamp)
+
+    def _checked(self, ref: str, value: values.Scalar, timestamp: datetime, *, cache: bool = True) -> _Target:
         target = self._targets.get(ref)
         if target is None:
-            target = self._targets[ref] = self._resolve(ref)
+            target = self._resolve(ref)
+            if cache:
+                self._targets[ref] = target
         values.check(value, target.da_type)
         if timestamp.tzinfo is None:
             raise ValueError(f"{ref}: timestamps must be timezone-aware")
@@ -149,6 +163,10 @@ class ModelMirror:
         )
 
 
+_VISIBLE_STRINGS = frozenset({
+    iec.IEC61850_VISIBLE_STRING_32, iec.IEC61850_VISIBLE_STRING_64, iec.IEC61850_VISIBLE_STRING_65,
+    iec.IEC61850_VISIBLE_STRING_129, iec.IEC61850_VISIBLE_STRING_255,
+})
 # In-place setters of the types the scheduler mirrors most (values were type-checked before).
 _DIRECT: dict[int, Callable[[int, values.Scalar], None]] = {
     iec.IEC61850_FLOAT32: lib.MmsValue_setFloat,
@@ -156,9 +174,8 @@ _DIRECT: dict[int, Callable[[int, values.Scalar], None]] = {
     iec.IEC61850_INT32: lib.MmsValue_setInt32,
     iec.IEC61850_ENUMERATED: lib.MmsValue_setInt32,
     iec.IEC61850_TIMESTAMP: lambda mms, stamp: lib.MmsValue_setUtcTimeMs(mms, values.to_ms(stamp)),  # type: ignore[arg-type]
+    **dict.fromkeys(
+        _VISIBLE_STRINGS,
+        lambda mms, text: lib.MmsValue_setVisibleString(mms, str(text).encode("ascii", "replace")),
+    ),
 }
-
-_VISIBLE_STRINGS = frozenset({
-    iec.IEC61850_VISIBLE_STRING_32, iec.IEC61850_VISIBLE_STRING_64, iec.IEC61850_VISIBLE_STRING_65,
-    iec.IEC61850_VISIBLE_STRING_129, iec.IEC61850_VISIBLE_STRING_255,
-})

@@ -154,6 +154,10 @@ class MmsServer:
         """Mirror one value with its quality and time (see `ModelMirror.update`)."""
         self.mirror.update(ref, value, quality_good, timestamp)
 
+    def preload(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
+        """Mirror one value before serving (see `ModelMirror.preload`)."""
+        self.mirror.preload(ref, value, quality_good, timestamp)
+
     def update_many(self, updates: Iterable[Update]) -> None:
         """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""
         self.mirror.update_many(updates)
