@@ -16,11 +16,12 @@ import pytest
 from open61850.data import IntData
 from open61850.mms import MmsClient, ObjectName
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from relevent.ctl.client import ClientSecurity
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import GuardSettings, Verdict
-from relevent.wan.mms.security import TlsFiles
+from relevent.wan.mms.security import Credentials, TlsFiles
 from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, LD, PolicyGate, running
 from tests.pki import Pki
@@ -102,6 +103,27 @@ async def test_the_association_count_follows_associations_not_tcp_connections(re
         client.close()
         await eventually(lambda: server.associations == 0, "the client gone")
         assert server.connections == 1
+        silent.close()
+
+
+async def test_a_password_association_counts_and_is_kept_a_refused_one_does_not(
+    reference: SclDocument, iec_client: IecClient
+) -> None:
+    credentials = Credentials("password", passwords={"dso": SecretStr("dso-pw")})
+    async with running(reference, _gate(), credentials=credentials, guard=GUARD) as server:
+        port = server.settings.port
+        with pytest.raises(RuntimeError, match="UnreachableError"):
+            await iec_client.call("connect", HOST, port, ClientSecurity(password="wrong"))
+        assert server.associations == 0
+        await iec_client.call("connect", HOST, port, ClientSecurity(password="dso-pw"))
+        await eventually(lambda: server.associations == 1, "the authenticated client associated")
+        silent = socket.create_connection((HOST, port))  # its close proves a check judged the client
+        await eventually(lambda: server.connections == 2, "the silent connection accepted")
+        await eventually(lambda: server.connections == 1, "the silent connection closed")
+        assert (
+            await iec_client.call("write", f"{LD}/ActPow_FSCH01.SchdPrio.setVal", "SP", 3) == iec.IED_ERROR_OK
+        )
+        await iec_client.call("close")
         silent.close()
 
 
