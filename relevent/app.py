@@ -47,7 +47,7 @@ from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
-from relevent.wan.mms import MmsServer, MmsSettings
+from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings
 from relevent.wan.mms.binding import SchedulerBinding
 
 log = structlog.get_logger(__name__)
@@ -185,13 +185,14 @@ class Gateway:
         mms = MmsSettings(
             host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports,
             tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
+            guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
         )
-        self.mms = MmsServer(doc, self.binding, mms)
-        # The association count is polled (see relevent/triggers.py): no callback inside libiec61850.
+        self.mms = MmsServer(doc, self.binding, mms, self.registry)
+        # The association count is polled (see relevent/triggers.py).
         self.triggers = LocalTriggers(
             self.engine,
             resolve_triggers(settings.local_triggers, spec, policies),
-            clients=lambda: self.mms.connections,
+            clients=lambda: self.mms.associations,
             clock=self.clock,
         )
         self.bridge = MqttBridge.from_scl(

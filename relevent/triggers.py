@@ -14,9 +14,8 @@ Stopping operates `DsaReq`.
 A `no_mms_client` trigger only acts on evidence: no client for `after_s` (start) or a client present
 (stop). Right after a restart neither holds, so a fallback that was running when the power went keeps
 running until a client returns, instead of pausing for `after_s`. The client count is polled (`poll_s`):
-one cheap call into the MMS server per period, no callback registered inside libiec61850 (whose one
-connection handler stays free for the MMS adapter), and seconds-scale triggers need no finer resolution.
-libiec61850 counts open TCP connections, not completed associations.
+one cheap read of the MMS server per period; seconds-scale triggers need no finer resolution. It counts
+associated clients, not open TCP connections: a silent connection is no SCADA.
 """
 
 from __future__ import annotations

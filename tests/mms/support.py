@@ -7,9 +7,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
+
 from relevent.demo.broker import free_port
 from relevent.scl.model import SclDocument
-from relevent.wan.mms import ACCEPTED, Actor, ControlValue, ControlVerdict, MmsServer, MmsSettings, Verdict
+from relevent.wan.mms import (
+    ACCEPTED,
+    Actor,
+    ControlValue,
+    ControlVerdict,
+    GuardSettings,
+    MmsServer,
+    MmsSettings,
+    Verdict,
+)
 from relevent.wan.mms.gate import WriteValue
 from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
@@ -43,14 +54,17 @@ class PolicyGate:
 async def running(
     doc: SclDocument,
     gate: PolicyGate,
+    *,
     reports: ReportsMode = "auto",
     tls: TlsFiles | None = None,
     credentials: Credentials | None = None,
+    guard: GuardSettings | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> AsyncIterator[MmsServer]:
     """An MMS server on a free loopback port, served by the current event loop, closed afterwards."""
     settings = MmsSettings(host=HOST, port=free_port(), reports=reports, wait_ms=2, tls=tls,
-                           credentials=credentials)  # fmt: skip
-    server = MmsServer(doc, gate, settings)
+                           credentials=credentials, guard=guard or GuardSettings())  # fmt: skip
+    server = MmsServer(doc, gate, settings, registry)
     try:
         server.start()
         task = asyncio.create_task(server.serve())

@@ -1,6 +1,7 @@
 """The IEC 61850 MMS server towards SCADA: built from the SCL, decisions delegated to a `Gate`.
 
-The composition root needs only `MmsServer`, `MmsSettings`, `MmsServerError` and the `Gate` seam.
+The composition root needs only `MmsServer`, `MmsSettings`, `GuardSettings`, `MmsServerError` and the
+`Gate` seam.
 """
 
 from relevent.scheduler.commands import Actor
@@ -13,6 +14,7 @@ from relevent.wan.mms.gate import (
     Verdict,
     WriteValue,
 )
+from relevent.wan.mms.guard import GuardSettings
 from relevent.wan.mms.mirror import Update
 from relevent.wan.mms.server import MmsServer, MmsServerError, MmsSettings
 
@@ -23,6 +25,7 @@ __all__ = [
     "ControlValue",
     "ControlVerdict",
     "Gate",
+    "GuardSettings",
     "MmsServer",
     "MmsServerError",
     "MmsSettings",

@@ -41,6 +41,9 @@ class AuthParameter(ctypes.Structure):
     _fields_ = (("mechanism", _INT), ("buf", ctypes.POINTER(_U8)), ("length", _INT))
 
 
+# void (*)(IedServer, ClientConnection, bool connected, void* parameter)
+ConnectionIndicationHandler = ctypes.CFUNCTYPE(None, P, P, _BOOL, P)
+
 # bool (*)(void* parameter, AcseAuthenticationParameter, void** securityToken, IsoApplicationReference*)
 AcseAuthenticator = ctypes.CFUNCTYPE(_BOOL, P, ctypes.POINTER(AuthParameter), ctypes.POINTER(P), P)
 
@@ -83,6 +86,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ClientConnection_getPeerAddress": (_STR, [P]),
     "ClientConnection_getSecurityToken": (P, [P]),
     "IedServer_setAuthenticator": (None, [P, AcseAuthenticator, P]),
+    "IedServer_setConnectionIndicationHandler": (None, [P, ConnectionIndicationHandler, P]),
     # TLS
     "TLSConfiguration_create": (P, []),
     "TLSConfiguration_destroy": (None, [P]),
@@ -168,6 +172,7 @@ lib = _load()
 __all__ = [
     "AcseAuthenticator",
     "AuthParameter",
+    "ConnectionIndicationHandler",
     "ControlCheckHandler",
     "ControlHandler",
     "WriteAccessHandler",

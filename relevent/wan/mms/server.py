@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from relevent.errors import StartupError
 from relevent.scl.model import SclDocument
+from relevent.wan.mms.associations import Associations
 from relevent.wan.mms.builder import BuiltModel, build_model
 from relevent.wan.mms.gate import Gate
+from relevent.wan.mms.guard import ConnectionGuard, GuardSettings
 from relevent.wan.mms.handlers import GateHandlers, anonymous
 from relevent.wan.mms.lib import iec, lib
+from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
 from relevent.wan.mms.reports import ReportsMode, add_report_blocks
 from relevent.wan.mms.security import Authenticator, Credentials, TlsFiles, TlsSetupError, tls_configuration
@@ -48,6 +52,7 @@ class MmsSettings:
     wait_ms: int = 5  # longest wait for network activity: bounds report latency and stop time
     tls: TlsFiles | None = None  # None: plain TCP
     credentials: Credentials | None = None  # None: no authentication, every client is anonymous
+    guard: GuardSettings = field(default_factory=GuardSettings)  # how long a connection may take to associate
 
 
 class MmsServer:
@@ -55,10 +60,13 @@ class MmsServer:
 
     Construct (builds the model, registers the gate), `start()` (binds, raises MmsServerError), then run
     `serve()` as a task until `stop()` or cancellation; `close()` frees the C memory afterwards.
-    `update`/`update_many` mirror values into the model; call them on the loop thread.
+    `update`/`update_many` mirror values into the model; call them on the loop thread. Connections that do
+    not associate in time are closed by a `ConnectionGuard` thread while the server listens.
     """
 
-    def __init__(self, doc: SclDocument, gate: Gate, settings: MmsSettings) -> None:
+    def __init__(
+        self, doc: SclDocument, gate: Gate, settings: MmsSettings, registry: CollectorRegistry | None = None
+    ) -> None:
         self.settings = settings
         self.model: BuiltModel = build_model(doc, settings.ied)
         self._server = 0
@@ -81,6 +89,10 @@ class MmsServer:
                 Authenticator(self._server, settings.credentials) if settings.credentials else None
             )
             user_of = self._authenticator.user_of if self._authenticator else anonymous
+            self._guard = ConnectionGuard(settings.port, settings.guard, tls=bool(self._tls),
+                                          on_close=MmsMetrics(registry).on_guard_close)  # fmt: skip
+            anyone = self._authenticator is None
+            self._associations = Associations(self._server, self._guard, accept_anyone=anyone)
             self.handlers = GateHandlers(self._server, self.model, gate, user_of)
         except BaseException:
             self.close()
@@ -92,6 +104,11 @@ class MmsServer:
     def connections(self) -> int:
         """The number of open client connections."""
         return int(lib.IedServer_getNumberOfOpenConnections(self._server))
+
+    @property
+    def associations(self) -> int:
+        """The number of client connections that completed their MMS association."""
+        return self._associations.count
 
     def start(self) -> None:
         """Bind and listen; raise MmsServerError when that fails (libiec61850 itself only logs it)."""
@@ -109,6 +126,7 @@ class MmsServer:
                  ied=self.model.ied.name, report_blocks=len(self.report_blocks),
                  transport="tls" if self._tls else "tcp",
                  authentication=credentials.method if credentials else "none")  # fmt: skip
+        self._guard.start()
 
     async def serve(self) -> None:
         """Serve until `stop()` or cancellation, then stop listening and drop every connection."""
@@ -120,6 +138,7 @@ class MmsServer:
                 await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms)
                 lib.IedServer_performPeriodicTasks(server)
                 lib.IedServer_processIncomingData(server)
+                self._associations.poll()
                 lib.IedServer_performPeriodicTasks(server)
         finally:
             # A cancelled wait still runs to its end (at most wait_ms): let it, before the sockets go.
@@ -129,6 +148,7 @@ class MmsServer:
 
     def _stop_listening(self) -> None:
         if self._started:
+            self._guard.stop()
             lib.IedServer_stopThreadless(self._server)
             self._started = False
 
