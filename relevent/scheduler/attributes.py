@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
+from functools import cache
 
 from relevent.scheduler.controller import Output
 from relevent.scheduler.events import AttributeData
@@ -115,15 +116,43 @@ def _written_calendar(start: StartTime, address: ParamAddress, raw: object) -> C
     return replace(start.cal, **{member: value})
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """The attribute paths (relative to the FSCH) of every schedule with the same DOs, shared by them."""
+
+    value_paths: tuple[str, ...]
+    set_tm_paths: tuple[str, ...]
+    set_cal_paths: tuple[str, ...]
+    addresses: dict[str, ParamAddress]
+
+
+@cache
+def _shape(value_da: str, value_names: tuple[str, ...], starts: tuple[tuple[str, bool], ...]) -> _Shape:
+    """The paths of an FSCH with these value DOs and (start-time DO, periodic) pairs."""
+    value_paths = tuple(f"{name}.{value_da}" for name in value_names)
+    set_tm_paths = tuple(f"{name}.setTm" for name, _ in starts)
+    set_cal_paths = tuple(f"{name}.setCal" for name, _ in starts)
+    table = {path: ParamAddress(Param.VALUE, i) for i, path in enumerate(value_paths)}
+    for param in (Param.NUM_ENTR, Param.SCHD_INTV, Param.SCHD_PRIO, Param.REUSE):
+        table[f"{param.value}.setVal"] = ParamAddress(param)
+    for i, (_, periodic) in enumerate(starts):
+        table[set_tm_paths[i]] = ParamAddress(Param.SET_TM, i)
+        if periodic:
+            table[set_cal_paths[i]] = ParamAddress(Param.SET_CAL, i)
+            for member in CALENDAR_FIELDS:
+                table[f"{set_cal_paths[i]}.{member}"] = ParamAddress(Param.SET_CAL, i, member)
+    return _Shape(value_paths, set_tm_paths, set_cal_paths, table)
+
+
 class ScheduleAttributes:
-    """Names of one FSCH's attributes, computed once from its spec."""
+    """Names of one FSCH's attributes; the per-parameter ones are shared by every schedule of its shape."""
 
     def __init__(self, spec: ScheduleSpec) -> None:
         self.spec = spec
         ref = spec.ref
-        self.value_refs = tuple(f"{ref}.{name}.{spec.kind.value_da}" for name in spec.value_names)
-        self.set_tm_refs = tuple(f"{ref}.{st.name}.setTm" for st in spec.start_times)
-        self.set_cal_refs = tuple(f"{ref}.{st.name}.setCal" for st in spec.start_times)
+        self._prefix = f"{ref}."
+        starts = tuple((st.name, st.periodic) for st in spec.start_times)
+        self._shape = _shape(spec.kind.value_da, spec.value_names, starts)
         output_do, output_da = spec.kind.output
         self.output_ref = f"{ref}.{output_do}.{output_da}"
         self.status_refs = (
@@ -136,11 +165,12 @@ class ScheduleAttributes:
         )
         self.enable_ref = f"{ref}.EnaReq"
         self.disable_ref = f"{ref}.DsaReq"
-        self._addresses = self._address_table()
 
     def address(self, ref: str) -> ParamAddress | None:
         """Return the writable parameter named by a full DA reference, or None."""
-        return self._addresses.get(ref)
+        if not ref.startswith(self._prefix):
+            return None
+        return self._shape.addresses.get(ref[len(self._prefix) :])
 
     def is_status(self, ref: str) -> bool:
         """Return whether `ref` is a read-only status attribute."""
@@ -148,16 +178,19 @@ class ScheduleAttributes:
 
     def parameters(self, params: ScheduleParams) -> dict[str, AttributeData]:
         """All writable attributes with their current values (`setCal` as a whole struct)."""
-        ref = self.spec.ref
-        listing: dict[str, AttributeData] = dict(zip(self.value_refs, params.values, strict=True))
-        listing[f"{ref}.NumEntr.setVal"] = params.num_entr
-        listing[f"{ref}.SchdIntv.setVal"] = params.schd_intv
-        listing[f"{ref}.SchdPrio.setVal"] = params.schd_prio
-        listing[f"{ref}.SchdReuse.setVal"] = params.reuse
-        for tm_ref, cal_ref, start in zip(self.set_tm_refs, self.set_cal_refs, params.starts, strict=True):
-            listing[tm_ref] = start.set_tm
+        prefix, shape = self._prefix, self._shape
+        listing: dict[str, AttributeData] = {
+            prefix + path: value for path, value in zip(shape.value_paths, params.values, strict=True)
+        }
+        listing[f"{prefix}NumEntr.setVal"] = params.num_entr
+        listing[f"{prefix}SchdIntv.setVal"] = params.schd_intv
+        listing[f"{prefix}SchdPrio.setVal"] = params.schd_prio
+        listing[f"{prefix}SchdReuse.setVal"] = params.reuse
+        paths = zip(shape.set_tm_paths, shape.set_cal_paths, params.starts, strict=True)
+        for tm_path, cal_path, start in paths:
+            listing[prefix + tm_path] = start.set_tm
             if start.cal is not None:
-                listing[cal_ref] = start.cal
+                listing[prefix + cal_path] = start.cal
         return listing
 
     def status(self, status: ScheduleStatus) -> list[StatusItem]:
@@ -177,19 +210,6 @@ class ScheduleAttributes:
         return dict(
             zip(self.status_refs, (1, 0, self.spec.kind.value_type.default, 0.0, 0.0, 1), strict=True)
         )
-
-    def _address_table(self) -> dict[str, ParamAddress]:
-        ref = self.spec.ref
-        table = {value_ref: ParamAddress(Param.VALUE, i) for i, value_ref in enumerate(self.value_refs)}
-        for param in (Param.NUM_ENTR, Param.SCHD_INTV, Param.SCHD_PRIO, Param.REUSE):
-            table[f"{ref}.{param.value}.setVal"] = ParamAddress(param)
-        for i, start in enumerate(self.spec.start_times):
-            table[self.set_tm_refs[i]] = ParamAddress(Param.SET_TM, i)
-            if start.periodic:
-                table[self.set_cal_refs[i]] = ParamAddress(Param.SET_CAL, i)
-                for member in CALENDAR_FIELDS:
-                    table[f"{self.set_cal_refs[i]}.{member}"] = ParamAddress(Param.SET_CAL, i, member)
-        return table
 
 
 class ControllerAttributes:
