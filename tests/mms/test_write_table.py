@@ -55,3 +55,21 @@ async def test_without_the_expected_layout_every_handler_goes_through_the_api(
 ) -> None:
     monkeypatch.setattr(write_table, "_find_element", lambda *_: None)  # as with an unknown library build
     await _write_first_middle_last(reference, iec_client, linear=False)
+
+
+@pytest.mark.parametrize(
+    ("claim", "message"),
+    [
+        ("ActPow_FSCH01.SchdSt.stVal", "not an FC SP leaf"),
+        ("ActPow_FSCH01.ValASG001.setMag", "not a basic attribute"),
+        ("ActPow_FSCH99.SchdPrio.setVal", "not a basic attribute"),
+    ],
+)
+async def test_a_gate_claiming_what_no_write_handler_can_guard_is_refused(
+    reference: SclDocument, claim: str, message: str
+) -> None:
+    ld = reference.ieds[0].ldevices[0].name
+    gate = PolicyGate(rules={f"{ld}/{claim}": _accept})
+    with pytest.raises(ValueError, match=message):
+        async with running(reference, gate):
+            pass

@@ -9,6 +9,7 @@ handles are looked up by reference when needed (`BuiltModel.node`).
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -82,6 +83,14 @@ class _Template:
     def add(self, op: _Op) -> int:
         self.ops.append(op)
         return len(self.ops)
+
+    def leaf(self, path: str) -> tuple[int, int, int] | None:
+        """(index, DataAttributeType, FC) of the basic attribute at `path` (`DO.DA[.BDA]`), or None."""
+        found = self.paths.get(path)
+        if found is None:
+            return None
+        index, da_type = found
+        return index, da_type, self.ops[index - 1][4]
 
 
 class _Compiler:
@@ -157,8 +166,24 @@ class BuiltModel:
     ptr: int
     ied: IED
     controllable: tuple[str, ...]  # full references of the DOs to register control handlers on
+    # "LD/LN" -> its compiled type and the handles of its nodes (by the type's indexes)
+    lns: dict[str, tuple[_Template, array[int]]] = field(default_factory=dict)
     # `LD/LN.DO[.DA]` covered by a data set member, filled when the report blocks are added
     reported: set[str] = field(default_factory=set)
+
+    def leaf(self, ref: str) -> tuple[int, int, int] | None:
+        """(handle, DataAttributeType, FC) of the basic attribute at full reference `ref`, or None.
+
+        Plain dictionary lookups: no walk of the C model (whose search by reference is linear in the
+        logical devices).
+        """
+        owner, _, path = ref.partition(".")
+        found = self.lns.get(owner)
+        leaf = found[0].leaf(path) if found is not None else None
+        if found is None or leaf is None:
+            return None
+        index, da_type, fc = leaf
+        return found[1][index], da_type, fc
 
     def is_reported(self, ref: str) -> bool:
         """Whether a data set (so a report) observes the attribute at `ref`, or an object above it."""
@@ -199,6 +224,7 @@ def build_model(doc: SclDocument, ied_name: str | None = None) -> BuiltModel:
     compiler = _Compiler(doc.path)
     model = int(lib.IedModel_create(ied.name.encode()))
     controllable: list[str] = []
+    lns: dict[str, tuple[_Template, array[int]]] = {}
     try:
         for ld in ied.ldevices:
             if ld.name == ied.name + ld.inst:  # standard naming: libiec61850 prefixes the IED name itself
@@ -208,17 +234,18 @@ def build_model(doc: SclDocument, ied_name: str | None = None) -> BuiltModel:
             for ln in ld.lns:
                 ln_ptr = int(lib.LogicalNode_create(ln.name.encode(), ld_ptr))
                 template = compiler.template(ln.type)
-                _instantiate(template, ln_ptr, ln, compiler)
+                lns[f"{ld.name}/{ln.name}"] = (template, _instantiate(template, ln_ptr, ln, compiler))
                 controllable.extend(f"{ld.name}/{ln.name}.{do}" for do in _controls(template, ln))
     except BaseException:
         lib.IedModel_destroy(model)
         raise
     finally:
         compiler.release()
-    return BuiltModel(ptr=model, ied=ied, controllable=tuple(controllable))
+    return BuiltModel(ptr=model, ied=ied, controllable=tuple(controllable), lns=lns)
 
 
-def _instantiate(tmpl: _Template, ln_ptr: int, ln: LogicalNode, compiler: _Compiler) -> None:
+def _instantiate(tmpl: _Template, ln_ptr: int, ln: LogicalNode, compiler: _Compiler) -> array[int]:
+    """Create the nodes of `ln` under `ln_ptr`; their handles, indexed like the template's operations."""
     create_da, create_do = lib.DataAttribute_create, lib.DataObject_create
     element = lib.ModelNode_getChildWithIdx
     handles = [ln_ptr]
@@ -241,6 +268,7 @@ def _instantiate(tmpl: _Template, ln_ptr: int, ln: LogicalNode, compiler: _Compi
         mms = compiler.encode(value, da_type, f"{ln.name}.{path}")
         set_value(handles[index], mms)
         lib.MmsValue_delete(mms)
+    return array("Q", handles)
 
 
 def _controls(tmpl: _Template, ln: LogicalNode) -> Iterator[str]:

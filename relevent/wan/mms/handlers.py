@@ -116,27 +116,14 @@ class GateHandlers:
 
 
 def _settable_leaves(model: BuiltModel, refs: list[str]) -> list[int]:
-    """The handles of FC SP leaf attributes; ValueError for anything a write handler cannot guard.
-
-    Each logical node is looked up once, its attributes relative to it (a full reference is a walk over
-    every logical device).
-    """
-    owners: dict[str, int] = {}
+    """The handles of FC SP leaf attributes; ValueError for anything a write handler cannot guard."""
     leaves = []
     for ref in refs:
-        owner, _, path = ref.partition(".")
-        try:
-            ln = owners.get(owner) or owners.setdefault(owner, model.node(owner))
-        except KeyError:
-            ln = 0
-        node = lib.ModelNode_getChild(ln, path.encode()) if ln and path else None
-        if not node:
-            raise ValueError(f"the gate claims {ref!r}, which is not in the served model")
-        if (
-            lib.ModelNode_getType(node) != iec.DataAttributeModelType
-            or lib.DataAttribute_getType(node) == iec.IEC61850_CONSTRUCTED
-            or lib.DataAttribute_getFC(node) != iec.IEC61850_FC_SP
-        ):
+        leaf = model.leaf(ref)
+        if leaf is None:
+            raise ValueError(f"the gate claims {ref!r}, which is not a basic attribute of the served model")
+        handle, da_type, fc = leaf
+        if da_type == iec.IEC61850_CONSTRUCTED or fc != iec.IEC61850_FC_SP:
             raise ValueError(f"the gate claims {ref!r}, which is not an FC SP leaf attribute")
-        leaves.append(int(node))
+        leaves.append(handle)
     return leaves
