@@ -64,6 +64,7 @@ class SchedulerBinding:
             for ln in ld.lns
             if (owner := f"{ld.name}/{ln.name}") in owned
         }  # fmt: skip
+        self._attributes: dict[tuple[int, str], tuple[str, AttributeType] | None] = {}
         self._server: MmsServer | None = None
         self._in_handler = False
         self._deferred: list[Update] = []
@@ -109,11 +110,13 @@ class SchedulerBinding:
         Call it before the server serves: the current attributes are written in place, unreported.
         """
         self._server = server
-        snapshot = self._engine.snapshot()
-        self._apply([
-            u for ref, value in snapshot.items() for u in self._updates(ref, value)
-            if not self._as_loaded(u.ref, u.value)
-        ], before_serving=True)  # fmt: skip
+        updates = []
+        for ref, item in self._engine.snapshot().items():
+            changed = [(leaf, v) for leaf, v in self._leaves(ref, item.value) if not self._as_loaded(leaf, v)]
+            if changed:
+                stamp = datetime.fromtimestamp(item.timestamp, UTC)
+                updates += [Update(leaf, value, item.quality_good, stamp) for leaf, value in changed]
+        self._apply(updates, before_serving=True)
         self._engine.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -165,7 +168,12 @@ class SchedulerBinding:
     def _attribute(self, ref: str) -> tuple[str, AttributeType] | None:
         owner, _, path = ref.partition(".")
         ln = self._lns.get(owner)
-        return attribute_at(ln.type, path) if ln is not None else None
+        if ln is None:
+            return None
+        key = (id(ln.type), path)  # types are shared by many LNs and live as long as the document
+        if key not in self._attributes:
+            self._attributes[key] = attribute_at(ln.type, path)
+        return self._attributes[key]
 
     def _is_timestamp(self, ref: str) -> bool:
         found = self._attribute(ref)
@@ -181,7 +189,8 @@ class SchedulerBinding:
         if found is None or found[0] != "SP":
             return False
         owner, _, path = ref.partition(".")
-        initial: Scalar | None = self._lns[owner].initial(path)
+        loaded = self._lns[owner].values  # the LN's own DAI values, else the type's Val
+        initial: Scalar | None = loaded[path] if path in loaded else found[1].default
         if initial is None:  # no Val in the file: libiec61850 starts the attribute at its type's zero
             initial = _ZEROS.get(type(value))
         return type(initial) is type(value) and initial == value
