@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -46,6 +45,8 @@ _ADD_CAUSES = {
     RejectReason.TYPE_CONFLICT: AddCause.INCONSISTENT_PARAMETERS,
 }
 
+# How long engine changes wait before they are mirrored into the model (reports add their own bufTm).
+MIRROR_DELAY_S = 0.005
 _ZEROS: dict[type, Scalar] = {
     bool: False, int: 0, float: 0.0, str: "", datetime: datetime.fromtimestamp(0, UTC),
 }
@@ -66,7 +67,6 @@ class SchedulerBinding:
         }  # fmt: skip
         self._attributes: dict[tuple[int, str], tuple[str, AttributeType] | None] = {}
         self._server: MmsServer | None = None
-        self._in_handler = False
         self._deferred: list[Update] = []
 
     # ---- Gate ---------------------------------------------------------------------------------------------
@@ -83,8 +83,7 @@ class SchedulerBinding:
         if isinstance(value, bytes):
             return Verdict.TYPE_INCONSISTENT
         written = value.timestamp() if isinstance(value, datetime) else value
-        with self._handling():
-            result = self._engine.write(ref, written, actor)
+        result = self._engine.write(ref, written, actor)
         if isinstance(result, Rejected):  # the engine has logged it, with the actor
             return _WRITE_VERDICTS[result.reason]
         # libiec61850 stores the client's value after this returns; the engine's form (full references,
@@ -96,8 +95,7 @@ class SchedulerBinding:
         """Hand an operate of EnaReq/DsaReq to the engine; refusals carry an AddCause SCADA understands."""
         if not isinstance(ctl_val, bool):
             return ControlVerdict(Verdict.TYPE_INCONSISTENT, AddCause.INCONSISTENT_PARAMETERS)
-        with self._handling():
-            result = self._engine.operate(ref, ctl_val, test, actor)
+        result = self._engine.operate(ref, ctl_val, test, actor)
         if isinstance(result, Rejected):
             return ControlVerdict(_WRITE_VERDICTS[result.reason], _ADD_CAUSES[result.reason])
         return ACCEPTED
@@ -122,14 +120,11 @@ class SchedulerBinding:
     def _on_event(self, event: Event) -> None:
         if not isinstance(event, AttributeChanged):
             return
-        updates = list(self._updates(event.ref, event))
-        if self._in_handler:
-            # Inside a libiec61850 request handler the model is locked; mirror right after it returns.
-            if not self._deferred:
-                asyncio.get_running_loop().call_soon(self._flush)
-            self._deferred.extend(updates)
-        else:
-            self._apply(updates)
+        # Mirrored a moment later, in one batch: the commands of an entry boundary reach the devices first,
+        # and a change made inside a libiec61850 request handler lands after the handler has returned.
+        if not self._deferred:
+            asyncio.get_running_loop().call_later(MIRROR_DELAY_S, self._flush)
+        self._deferred.extend(self._updates(event.ref, event))
 
     def _refresh(self, ref: str) -> None:
         current = self._engine.read(ref)
@@ -194,12 +189,3 @@ class SchedulerBinding:
         if initial is None:  # no Val in the file: libiec61850 starts the attribute at its type's zero
             initial = _ZEROS.get(type(value))
         return type(initial) is type(value) and initial == value
-
-    @contextmanager
-    def _handling(self) -> Iterator[None]:
-        """Mark the time spent inside a libiec61850 request handler."""
-        self._in_handler = True
-        try:
-            yield
-        finally:
-            self._in_handler = False
