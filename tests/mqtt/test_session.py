@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from relevent import __version__
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.connection import _drop_oldest_queue
+from relevent.lan.mqtt.connection import _inbox
 from tests.mosquitto import PASSWORDS, Broker, TlsFiles, mqtt_client, wait_until
 from tests.mqtt.conftest import (
     ACT,
@@ -150,8 +150,17 @@ async def test_tls_without_client_certificate_is_refused(tls_broker: Broker, tls
 
 def test_a_flood_drops_the_oldest_inbound_messages_and_counts_them() -> None:
     dropped = Counter("dropped", "test", registry=CollectorRegistry())
-    inbox = _drop_oldest_queue(dropped)(maxsize=3)
+    inbox = _inbox(lambda _: True, dropped)(maxsize=3)
     for seq in range(5):
         inbox.put_nowait(aiomqtt.Message("t", str(seq).encode(), 1, False, seq, None))
     assert [inbox.get_nowait().payload for _ in range(3)] == [b"2", b"3", b"4"]
     assert dropped._value.get() == 2
+
+
+def test_a_message_the_admission_refuses_never_enters_the_inbox() -> None:
+    dropped = Counter("dropped", "test", registry=CollectorRegistry())
+    inbox = _inbox(lambda topic: topic != "flood", dropped)(maxsize=3)
+    for seq, topic in enumerate(["flood", "ok", "flood", "ok"]):
+        inbox.put_nowait(aiomqtt.Message(topic, str(seq).encode(), 1, False, seq, None))
+    assert [inbox.get_nowait().payload for _ in range(inbox.qsize())] == [b"1", b"3"]
+    assert dropped._value.get() == 0

@@ -28,17 +28,24 @@ OUTAGE_REMINDER_EVERY = 60  # failed attempts between two warnings of one outage
 INBOX_LIMIT = 2000
 
 
-def _drop_oldest_queue(dropped: Counter) -> type[asyncio.Queue[aiomqtt.Message]]:
-    """An inbox class for aiomqtt whose `put_nowait` never fails: when full, the oldest message goes."""
+def _inbox(admit: Callable[[str], bool], overflow: Counter) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """An inbox class for aiomqtt whose `put_nowait` never fails.
 
-    class DropOldest(asyncio.Queue[aiomqtt.Message]):
+    It runs in paho's read callback, as each message arrives: a message `admit` refuses (by topic) never
+    enters, so its payload is never parsed; when the inbox is full, the oldest message goes.
+    """
+
+    class Inbox(asyncio.Queue[aiomqtt.Message]):
         def put_nowait(self, item: aiomqtt.Message) -> None:
+            if not admit(item.topic.value):
+                return
             if self.full():
                 self.get_nowait()
-                dropped.inc()
+                overflow.inc()
             super().put_nowait(item)
 
-    return DropOldest
+    return Inbox
+
 
 _FAREWELL_TIMEOUT_S = 1.0
 # Every outbox entry may be in flight at once; aiomqtt warns above its default of 10.
@@ -103,6 +110,7 @@ class BrokerSession:
         subscriptions: Sequence[str],
         on_connected: Callable[[], None],
         on_message: Callable[[aiomqtt.Message], Awaitable[None]],
+        admit: Callable[[str], bool],
         outbox: Outbox,
         metrics: BridgeMetrics,
     ) -> None:
@@ -112,6 +120,7 @@ class BrokerSession:
         self._subscriptions = list(subscriptions)
         self._on_connected = on_connected
         self._on_message = on_message
+        self._admit = admit
         self._metrics = metrics
         self._client: aiomqtt.Client | None = None
         self._up = asyncio.Event()
@@ -242,7 +251,7 @@ class BrokerSession:
             tls_params=tls,
             max_inflight_messages=1000,
             max_queued_incoming_messages=INBOX_LIMIT,
-            queue_type=_drop_oldest_queue(self._metrics.inbound_rejected.labels("any", "overload")),
+            queue_type=_inbox(self._admit, self._metrics.inbound_rejected.labels("any", "overload")),
         )
 
     def _where(self) -> dict[str, object]:
