@@ -48,8 +48,8 @@ def _inbox(admit: Callable[[str], bool], overflow: Counter) -> type[asyncio.Queu
 
 
 _FAREWELL_TIMEOUT_S = 1.0
-# Every outbox entry may be in flight at once; aiomqtt warns above its default of 10.
-_PENDING_CALLS_THRESHOLD = 10_000
+# Publications awaiting their PUBACK (each at most `timeout_s`); aiomqtt warns above its default of 10.
+_MAX_IN_FLIGHT = 10_000
 
 
 @dataclass(frozen=True)
@@ -158,17 +158,26 @@ class BrokerSession:
             delay = min(delay * 2, self._config.reconnect_max_s)
 
     async def publish_loop(self) -> None:
-        """Send what the outbox holds whenever the broker is up."""
-        while True:
-            await self._up.wait()
-            batch = await self.outbox.take()
-            client = self._client
-            if client is None:  # went down meanwhile; `on_connected` queues every current message again
-                continue
-            await asyncio.gather(*(self._publish(client, build) for build in batch))
+        """Send what the outbox holds whenever the broker is up.
+
+        A publication never waits for the PUBACKs of earlier ones: they arrive behind everything the broker
+        sends the gateway, so a flood of inbound messages would hold back the next command.
+        """
+        in_flight = asyncio.Semaphore(_MAX_IN_FLIGHT)
+        async with asyncio.TaskGroup() as group:
+            while True:
+                await self._up.wait()
+                batch = await self.outbox.take()
+                client = self._client
+                if client is None:  # went down meanwhile; `on_connected` queues every current message again
+                    continue
+                for build in batch:
+                    await in_flight.acquire()
+                    task = group.create_task(self._publish(client, build))
+                    task.add_done_callback(lambda _: in_flight.release())
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        client.pending_calls_threshold = _PENDING_CALLS_THRESHOLD
+        client.pending_calls_threshold = _MAX_IN_FLIGHT
         for topic in self._subscriptions:
             await client.subscribe(topic, qos=1)
         self._client = client
