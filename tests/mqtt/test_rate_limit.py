@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from relevent.lan.mqtt.admission import OTHER, Admission, RateLimit
 from relevent.lan.mqtt.metrics import BridgeMetrics
@@ -113,3 +114,16 @@ def test_a_device_within_its_rate_is_never_refused() -> None:
         assert gate.admit(f"{ROOT}/bat1/meas")
         clock.now += 0.2
     assert rate_limited(metrics, "bat1") == 0
+
+
+def test_drops_are_logged_once_per_interval_with_their_count() -> None:
+    clock = Clock()
+    gate, _ = admission(clock)
+    with capture_logs() as logs:
+        for _ in range(2 + 50):  # the burst passes; the first drop is logged, the 49 after it are not
+            gate.admit(f"{ROOT}/bat1/meas")
+        clock.now += 10.0  # the burst again, then the next drop is logged: 49 + itself since the last line
+        for _ in range(2 + 1 + 30):
+            gate.admit(f"{ROOT}/bat1/meas")
+    event = "mqtt source over its message rate, messages dropped"
+    assert [(e["source"], e["dropped"]) for e in logs if e["event"] == event] == [("bat1", 1), ("bat1", 50)]

@@ -15,13 +15,12 @@ import structlog
 
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.ratelimit import TokenBucket
-from relevent.lan.mqtt.throttle import Throttle
+from relevent.lan.mqtt.throttle import LOG_EVERY_S, Throttle
 from relevent.lan.mqtt.topics import Topics
 
 log = structlog.get_logger(__name__)
 
 OTHER = "*"  # the source of every topic that belongs to no configured device (device ids never contain *)
-LOG_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)

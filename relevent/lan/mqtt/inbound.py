@@ -18,11 +18,10 @@ from relevent.errors import ReleventError
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.payloads import Ack, Availability, DeviceState, Measurement
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
-from relevent.lan.mqtt.throttle import Throttle
+from relevent.lan.mqtt.throttle import LOG_EVERY_S, Throttle
 from relevent.lan.mqtt.topics import Inbound, Topics
 
 log = structlog.get_logger(__name__)
-LOG_EVERY_S = 10.0
 
 M = TypeVar("M", bound=BaseModel)
 

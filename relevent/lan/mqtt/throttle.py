@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+LOG_EVERY_S = 10.0  # the gateway's interval between two log lines of one repeated drop
+
 
 class Throttle:
     """Lets one event per key through every `interval_s`; counts the events it holds back meanwhile.
