@@ -1,11 +1,11 @@
 """Delay from a nominal entry boundary to `ctl/set` at each subscribed device, through the whole gateway.
 
 mosquitto, the daemon (`python -m relevent`, its own process) and the devices' subscriptions (one lean
-client in this process, see `listening`). SCADA (open61850) writes every ActPow schedule of every LD with 1 s entries starting at the same
-whole second, so every device's command changes at the same boundaries. Each device stamps a command with
-`time.time()` when it arrives (one host, one clock); the nominal boundary is the start time written plus
-the entry's offset. Prints p50/p99/max for 1 device (default model) and 100 devices (one LD each, from
-`relevent scl generate --devices 100`) and the core count; asserts nothing.
+client in this process, see `listening`). SCADA (open61850) writes every ActPow schedule of every LD with
+1 s entries starting at the same whole second, so every device's command changes at the same boundaries.
+Each command is stamped with `time.time()` when it arrives (one host, one clock); the nominal boundary is
+the start time written plus the entry's offset. Prints p50/p99/max for 1 device (default model) and 100
+devices (one LD each, from `relevent scl generate --devices 100`) and the core count; asserts nothing.
 
 Usage: `.venv/bin/python -m bench.mqtt_gateway_boundary [--seconds 30] [--devices 1 100]`
 """

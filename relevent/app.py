@@ -145,6 +145,8 @@ def bridge_config(settings: Settings) -> MqttBridgeConfig:
         compat_schedule_period_s=mqtt.compat_schedule_period_s,
         ems_request_topic=mqtt.ems_request_topic,
         ems_reply_topic=mqtt.ems_reply_topic,
+        device_msg_rate=mqtt.device_msg_rate,
+        device_msg_burst=mqtt.device_msg_burst,
     )
 
 

@@ -97,6 +97,9 @@ class MqttSection(_Section):
     ems_reply_topic: str | None = None
     ems_slot: str | None = None  # the FSCH that EMS requests are written into, e.g. "@Control/MaxPow_FSCH01"
     ems_priority: int = Field(default=60, ge=-(2**31), le=2**31 - 1)  # its SchdPrio (INT32)
+    # Per device (and for the EMS request topic): messages beyond this rate are dropped unparsed.
+    device_msg_rate: float = Field(default=50.0, gt=0)
+    device_msg_burst: int = Field(default=200, ge=1)
 
 
 class StorageSection(_Section):

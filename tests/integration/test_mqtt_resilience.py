@@ -97,3 +97,37 @@ async def test_garbage_on_every_inbound_topic_is_dropped_counted_and_the_gateway
     }
     assert rejected['kind="meas",reason="unknown_device"'] == len(GARBAGE)
     assert command["w_set"] == 0.0
+
+
+FLOOD = 3000
+VALID_MEAS = b'{"ts": "2026-11-26T10:00:00Z", "w": 1500.0}'
+
+
+async def test_a_flooding_device_is_cut_to_its_message_rate_and_its_schedule_keeps_time(
+    broker: Broker, tmp_path: Path
+) -> None:
+    config = f"{QUIET}device_msg_rate = 5.0\ndevice_msg_burst = 10\n"
+    async with device_and_gateway(broker, tmp_path, config) as (gw, device, inbox):
+        start = next_second(1.5)
+        await scada_programs(gw.mms_port, Schedule("ActPow_FSCH01", VALUES[:4], start, prio=90))
+
+        async def flood() -> None:
+            for n in range(FLOOD):
+                await device.publish(f"{ROOT}/meas", b"garbage" if n % 10 == 0 else VALID_MEAS, qos=0)
+                if n % 100 == 0:
+                    await asyncio.sleep(0)  # let the device's own client read its commands meanwhile
+
+        await asyncio.sleep(max(0.0, start - 0.5 - time.time()))  # flood across the first boundaries
+        flooding = asyncio.create_task(flood())
+        arrivals = []
+        for _ in VALUES[:4]:
+            command = await inbox.next_json(2.0)
+            arrivals.append((command["w_set"], time.time()))
+        await flooding
+        # Admitted at most 10 + 5/s over the test: far below half of the flood, which must be dropped unread.
+        limited = await gw.counted("relevent_mqtt_inbound_rate_limited_total", FLOOD // 2)
+        assert gw.daemon.proc.poll() is None
+    assert [value for value, _ in arrivals] == [v * KW for v in VALUES[:4]]
+    # Each command within its own entry, the flood notwithstanding.
+    assert all(0 <= at - (start + k) < 1 for k, (_, at) in enumerate(arrivals))
+    assert limited['source="DER_Scheduler_Control"'] >= FLOOD // 2

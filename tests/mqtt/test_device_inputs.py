@@ -6,6 +6,7 @@ import json
 import uuid
 
 import aiomqtt
+from structlog.testing import capture_logs
 
 from tests.mosquitto import Broker, Inbox, mqtt_client, wait_until
 from tests.mqtt.conftest import ACT, Recorder, bridge_config, make_bridge, one_device, output, running, sample
@@ -102,19 +103,24 @@ GARBAGE = [
 async def test_garbage_on_every_inbound_topic_is_dropped_and_counted(broker: Broker) -> None:
     sinks = Recorder()
     bridge = make_bridge(bridge_config(broker), one_device(), measurements=sinks)
-    async with mqtt_client(broker, f"{DEV}/ctl/set") as (client, inbox), running(bridge):
-        await inbox.next()
-        for leaf, payload, _, _ in GARBAGE:
-            await client.publish(f"relevent/v1/gw1/dev/{leaf}", payload, qos=1)
+    kinds_and_reasons = {(k, r) for _, _, k, r in GARBAGE}
+    with capture_logs() as logs:
+        async with mqtt_client(broker, f"{DEV}/ctl/set") as (client, inbox), running(bridge):
+            await inbox.next()
+            for leaf, payload, _, _ in GARBAGE:
+                await client.publish(f"relevent/v1/gw1/dev/{leaf}", payload, qos=1)
 
-        def counted() -> bool:
-            return sum(
-                sample(bridge, "relevent_mqtt_inbound_rejected_total", kind=kind, reason=reason)
-                for kind, reason in {(k, r) for _, _, k, r in GARBAGE}
-            ) == len(GARBAGE)
+            def counted() -> bool:
+                return sum(
+                    sample(bridge, "relevent_mqtt_inbound_rejected_total", kind=kind, reason=reason)
+                    for kind, reason in kinds_and_reasons
+                ) == len(GARBAGE)
 
-        await wait_until(counted)
-        bridge.on_output(output(ACT, 42.0))  # still alive and commanding
-        assert (await inbox.next_json())["w_set"] == 42.0
+            await wait_until(counted)
+            bridge.on_output(output(ACT, 42.0))  # still alive and commanding
+            assert (await inbox.next_json())["w_set"] == 42.0
     assert sinks.measurements == []
     assert sample(bridge, "relevent_mqtt_inbound_rejected_total", kind="meas", reason="invalid_json") == 2
+    # Counted every time, logged once per kind and reason within the throttle's interval.
+    rejected = [(e["kind"], e["reason"]) for e in logs if e["event"] == "mqtt message rejected"]
+    assert sorted(rejected) == sorted(kinds_and_reasons)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
+from functools import partial
 from typing import Any
 
 import aiomqtt
@@ -14,7 +16,9 @@ from structlog.testing import capture_logs
 
 from relevent import __version__
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.connection import _drop_oldest_queue
+from relevent.lan.mqtt.config import BrokerConfig
+from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage, _inbox
+from relevent.lan.mqtt.metrics import BridgeMetrics
 from tests.mosquitto import PASSWORDS, Broker, TlsFiles, mqtt_client, wait_until
 from tests.mqtt.conftest import (
     ACT,
@@ -150,8 +154,53 @@ async def test_tls_without_client_certificate_is_refused(tls_broker: Broker, tls
 
 def test_a_flood_drops_the_oldest_inbound_messages_and_counts_them() -> None:
     dropped = Counter("dropped", "test", registry=CollectorRegistry())
-    inbox = _drop_oldest_queue(dropped)(maxsize=3)
+    inbox = _inbox(lambda _: True, dropped)(maxsize=3)
     for seq in range(5):
         inbox.put_nowait(aiomqtt.Message("t", str(seq).encode(), 1, False, seq, None))
     assert [inbox.get_nowait().payload for _ in range(3)] == [b"2", b"3", b"4"]
     assert dropped._value.get() == 2
+
+
+def test_a_message_the_admission_refuses_never_enters_the_inbox() -> None:
+    dropped = Counter("dropped", "test", registry=CollectorRegistry())
+    inbox = _inbox(lambda topic: topic != "flood", dropped)(maxsize=3)
+    for seq, topic in enumerate(["flood", "ok", "flood", "ok"]):
+        inbox.put_nowait(aiomqtt.Message(topic, str(seq).encode(), 1, False, seq, None))
+    assert [inbox.get_nowait().payload for _ in range(inbox.qsize())] == [b"1", b"3"]
+    assert dropped._value.get() == 0
+
+
+class HeldPubacks:
+    """Stands in for aiomqtt's client: records each publication; its PUBACK comes when the test says so."""
+
+    def __init__(self) -> None:
+        self.topics: list[str] = []
+        self.puback = asyncio.Event()
+
+    async def publish(self, topic: str, *_: object, **__: object) -> None:
+        self.topics.append(topic)
+        await self.puback.wait()
+
+
+async def test_a_publication_does_not_wait_for_the_puback_of_an_earlier_one() -> None:
+    metrics = BridgeMetrics(CollectorRegistry())
+    session = BrokerSession(
+        BrokerConfig(), client_id="gw", will=OutMessage("will", b""), subscriptions=[],
+        on_connected=lambda: None, on_message=lambda _: asyncio.sleep(0), admit=lambda _: True,
+        outbox=Outbox(), metrics=metrics,
+    )  # fmt: skip
+    client = HeldPubacks()
+    session._client = client  # type: ignore[assignment]
+    session._up.set()
+    published: list[str] = []
+    loop = asyncio.create_task(session.publish_loop())
+    try:
+        for topic in ("first", "second"):
+            message = OutMessage(topic, b"", on_published=partial(published.append, topic))
+            session.outbox.put_message(topic, message)
+            await wait_until(lambda topic=topic: topic in client.topics)  # type: ignore[misc]
+        assert published == []  # both sent, neither acknowledged yet
+        client.puback.set()
+        await wait_until(lambda: published == ["first", "second"])
+    finally:
+        loop.cancel()

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from relevent.errors import ConfigError
 from relevent.lan.mqtt import compat
 from relevent.lan.mqtt.acks import AckTracker, HealthChange
+from relevent.lan.mqtt.admission import Admission, RateLimit
 from relevent.lan.mqtt.commands import CommandFactory
 from relevent.lan.mqtt.config import MqttBridgeConfig
 from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage
@@ -105,6 +106,13 @@ class MqttBridge:
                 clock=clock,
             )
         router = InboundRouter(self._topics, registry, self, self.metrics, requests)
+        admission = Admission(
+            self._topics,
+            (device.id for device in registry),
+            RateLimit(config.device_msg_rate, config.device_msg_burst),
+            self.metrics,
+            own_topics=[requests.topic] if requests else [],
+        )
         offline = GatewayStatus(state="offline").model_dump_json(exclude_none=True).encode()
         self._session = BrokerSession(
             config.broker,
@@ -113,6 +121,7 @@ class MqttBridge:
             subscriptions=router.subscriptions(),
             on_connected=self._on_connected,
             on_message=router.handle,
+            admit=admission.admit,
             outbox=self._outbox,
             metrics=self.metrics,
         )

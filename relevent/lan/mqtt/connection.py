@@ -28,21 +28,28 @@ OUTAGE_REMINDER_EVERY = 60  # failed attempts between two warnings of one outage
 INBOX_LIMIT = 2000
 
 
-def _drop_oldest_queue(dropped: Counter) -> type[asyncio.Queue[aiomqtt.Message]]:
-    """An inbox class for aiomqtt whose `put_nowait` never fails: when full, the oldest message goes."""
+def _inbox(admit: Callable[[str], bool], overflow: Counter) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """An inbox class for aiomqtt whose `put_nowait` never fails.
 
-    class DropOldest(asyncio.Queue[aiomqtt.Message]):
+    It runs in paho's read callback, as each message arrives: a message `admit` refuses (by topic) never
+    enters, so its payload is never parsed; when the inbox is full, the oldest message goes.
+    """
+
+    class Inbox(asyncio.Queue[aiomqtt.Message]):
         def put_nowait(self, item: aiomqtt.Message) -> None:
+            if not admit(item.topic.value):
+                return
             if self.full():
                 self.get_nowait()
-                dropped.inc()
+                overflow.inc()
             super().put_nowait(item)
 
-    return DropOldest
+    return Inbox
+
 
 _FAREWELL_TIMEOUT_S = 1.0
-# Every outbox entry may be in flight at once; aiomqtt warns above its default of 10.
-_PENDING_CALLS_THRESHOLD = 10_000
+# Publications awaiting their PUBACK (each at most `timeout_s`); aiomqtt warns above its default of 10.
+_MAX_IN_FLIGHT = 10_000
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class BrokerSession:
         subscriptions: Sequence[str],
         on_connected: Callable[[], None],
         on_message: Callable[[aiomqtt.Message], Awaitable[None]],
+        admit: Callable[[str], bool],
         outbox: Outbox,
         metrics: BridgeMetrics,
     ) -> None:
@@ -112,6 +120,7 @@ class BrokerSession:
         self._subscriptions = list(subscriptions)
         self._on_connected = on_connected
         self._on_message = on_message
+        self._admit = admit
         self._metrics = metrics
         self._client: aiomqtt.Client | None = None
         self._up = asyncio.Event()
@@ -149,17 +158,26 @@ class BrokerSession:
             delay = min(delay * 2, self._config.reconnect_max_s)
 
     async def publish_loop(self) -> None:
-        """Send what the outbox holds whenever the broker is up."""
-        while True:
-            await self._up.wait()
-            batch = await self.outbox.take()
-            client = self._client
-            if client is None:  # went down meanwhile; `on_connected` queues every current message again
-                continue
-            await asyncio.gather(*(self._publish(client, build) for build in batch))
+        """Send what the outbox holds whenever the broker is up.
+
+        A publication never waits for the PUBACKs of earlier ones: they arrive behind everything the broker
+        sends the gateway, so a flood of inbound messages would hold back the next command.
+        """
+        in_flight = asyncio.Semaphore(_MAX_IN_FLIGHT)
+        async with asyncio.TaskGroup() as group:
+            while True:
+                await self._up.wait()
+                batch = await self.outbox.take()
+                client = self._client
+                if client is None:  # went down meanwhile; `on_connected` queues every current message again
+                    continue
+                for build in batch:
+                    await in_flight.acquire()
+                    task = group.create_task(self._publish(client, build))
+                    task.add_done_callback(lambda _: in_flight.release())
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        client.pending_calls_threshold = _PENDING_CALLS_THRESHOLD
+        client.pending_calls_threshold = _MAX_IN_FLIGHT
         for topic in self._subscriptions:
             await client.subscribe(topic, qos=1)
         self._client = client
@@ -242,7 +260,7 @@ class BrokerSession:
             tls_params=tls,
             max_inflight_messages=1000,
             max_queued_incoming_messages=INBOX_LIMIT,
-            queue_type=_drop_oldest_queue(self._metrics.inbound_rejected.labels("any", "overload")),
+            queue_type=_inbox(self._admit, self._metrics.inbound_rejected.labels("any", "overload")),
         )
 
     def _where(self) -> dict[str, object]:

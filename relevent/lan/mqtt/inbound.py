@@ -1,7 +1,13 @@
-"""Inbound messages: validated at the boundary and routed, or dropped with a log line and a metric."""
+"""Inbound messages: validated at the boundary and routed, or dropped with a metric and a log line.
+
+Log lines of drops are throttled per kind and reason (one per `LOG_EVERY_S`, counting the others): a
+device repeating a bad payload must not turn the gateway's log into its bottleneck.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 import aiomqtt
@@ -12,6 +18,7 @@ from relevent.errors import ReleventError
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.payloads import Ack, Availability, DeviceState, Measurement
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
+from relevent.lan.mqtt.throttle import LOG_EVERY_S, Throttle
 from relevent.lan.mqtt.topics import Inbound, Topics
 
 log = structlog.get_logger(__name__)
@@ -67,19 +74,22 @@ class RequestInput(Protocol):
 class InboundRouter:
     """Routes each message by topic; nothing a peer sends can raise out of `handle`."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the router's collaborators and its clock
         self,
         topics: Topics,
         registry: DeviceRegistry,
         inputs: DeviceInputs,
         metrics: BridgeMetrics,
         requests: RequestInput | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._topics = topics
         self._registry = registry
         self._inputs = inputs
         self._metrics = metrics
         self._requests = requests
+        self._log = Throttle(LOG_EVERY_S, clock)  # keys: (kind, reason), a bounded set
 
     def subscriptions(self) -> list[str]:
         """Every topic filter the router consumes."""
@@ -98,10 +108,13 @@ class InboundRouter:
                 self._route(parsed, message.payload)
         except InboundError as exc:
             self._metrics.inbound_rejected.labels(kind, exc.reason).inc()
-            log.warning("mqtt message rejected", topic=topic, kind=kind, reason=exc.reason, detail=exc.detail)
+            if (held := self._log.let((kind, exc.reason))) is not None:
+                log.warning("mqtt message rejected", topic=topic, kind=kind, reason=exc.reason,
+                            detail=exc.detail, similar_not_logged=held)  # fmt: skip
         except Exception:  # a bug in one handler must not stop the bridge
             self._metrics.inbound_rejected.labels(kind, "internal_error").inc()
-            log.exception("mqtt message handler failed", topic=topic, kind=kind)
+            if (held := self._log.let((kind, "internal_error"))) is not None:
+                log.exception("mqtt message handler failed", topic=topic, kind=kind, similar_not_logged=held)
 
     def _is_request(self, topic: str) -> bool:
         return self._requests is not None and topic == self._requests.topic

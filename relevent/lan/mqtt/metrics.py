@@ -76,6 +76,12 @@ class BridgeMetrics:
             ["kind", "reason"],
             registry=registry,
         )
+        self.inbound_rate_limited = Counter(
+            "relevent_mqtt_inbound_rate_limited",
+            "Inbound messages dropped unparsed: their source exceeded its message rate",
+            ["source"],
+            registry=registry,
+        )
         self.extension_requests = Counter(
             "relevent_mqtt_extension_requests",
             "EMS extension requests answered",
