@@ -17,7 +17,7 @@ import structlog
 
 from relevent.scheduler.commands import Actor, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
-from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event
+from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, CommandHandled, Event
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scl.model import AttributeType, LogicalNode, SclDocument, attribute_at, iter_attributes
 from relevent.wan.mms.gate import ACCEPTED, AddCause, ControlValue, ControlVerdict, Verdict, WriteValue
@@ -45,8 +45,8 @@ _ADD_CAUSES = {
     RejectReason.TYPE_CONFLICT: AddCause.INCONSISTENT_PARAMETERS,
 }
 
-# How long engine changes wait before they are mirrored into the model (reports add their own bufTm).
-MIRROR_DELAY_S = 0.005
+# How long after a burst of engine changes they are mirrored into the model (reports add their bufTm).
+MIRROR_DELAY_S = 0.02  # enough for the commands of a 100-device boundary to be written to the broker
 _ZEROS: dict[type, Scalar] = {
     bool: False, int: 0, float: 0.0, str: "", datetime: datetime.fromtimestamp(0, UTC),
 }
@@ -67,7 +67,7 @@ class SchedulerBinding:
         }  # fmt: skip
         self._attributes: dict[tuple[int, str], tuple[str, AttributeType] | None] = {}
         self._server: MmsServer | None = None
-        self._deferred: list[Update] = []
+        self._deferred: list[AttributeChanged] = []
 
     # ---- Gate ---------------------------------------------------------------------------------------------
 
@@ -118,13 +118,19 @@ class SchedulerBinding:
         self._engine.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
+        # Mirrored in one batch (clients never see half a boundary) a moment after the burst of changes has
+        # ended, so that an entry boundary's device commands are on the wire first. What a command changed
+        # (any actor's, accepted or refused) is mirrored as soon as the command has been handled, so the
+        # next read shows it; inside a libiec61850 request handler that is right after it has returned.
+        if isinstance(event, CommandHandled):
+            asyncio.get_running_loop().call_soon(self._flush)
+            return
         if not isinstance(event, AttributeChanged):
             return
-        # Mirrored a moment later, in one batch: the commands of an entry boundary reach the devices first,
-        # and a change made inside a libiec61850 request handler lands after the handler has returned.
         if not self._deferred:
-            asyncio.get_running_loop().call_later(MIRROR_DELAY_S, self._flush)
-        self._deferred.extend(self._updates(event.ref, event))
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_later, MIRROR_DELAY_S, self._flush)
+        self._deferred.append(event)  # converted when flushed: nothing but an append inside the burst
 
     def _refresh(self, ref: str) -> None:
         current = self._engine.read(ref)
@@ -132,8 +138,8 @@ class SchedulerBinding:
             self._apply(list(self._updates(ref, current)))
 
     def _flush(self) -> None:
-        updates, self._deferred = self._deferred, []
-        self._apply(updates)
+        events, self._deferred = self._deferred, []
+        self._apply([update for event in events for update in self._updates(event.ref, event)])
 
     def _apply(self, updates: list[Update], *, before_serving: bool = False) -> None:
         server = self._server
