@@ -8,7 +8,7 @@ everything itself: an answer that cannot be computed is a rejection, never an ac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import structlog
 
@@ -17,6 +17,7 @@ from relevent.wan.mms import values
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.gate import AddCause, ControlValue, Gate, Verdict
 from relevent.wan.mms.lib import ControlCheckHandler, WriteAccessHandler, iec, lib
+from relevent.wan.mms.ref_table import RefTable
 from relevent.wan.mms.write_table import WriteTable
 
 log = structlog.get_logger(__name__)
@@ -70,7 +71,7 @@ class GateHandlers:
     def __init__(self, server: int, model: BuiltModel, gate: Gate, user_of: UserOf = anonymous) -> None:
         self._gate = gate
         self._user_of = user_of
-        self._writes = [model.full_ref(ref) for ref in gate.writable_refs()]  # by handler parameter
+        self._writes = RefTable(model.full_ref(ref) for ref in gate.writable_refs())  # by handler parameter
         self._controls: dict[int, str] = {}  # DataObject* -> full reference
         self._on_write_c = WriteAccessHandler(self._on_write)
         self._on_check_c = ControlCheckHandler(self._on_check)
@@ -115,7 +116,7 @@ class GateHandlers:
             return int(iec.CONTROL_HARDWARE_FAULT)
 
 
-def _settable_leaves(model: BuiltModel, refs: list[str]) -> list[int]:
+def _settable_leaves(model: BuiltModel, refs: Iterable[str]) -> list[int]:
     """The handles of FC SP leaf attributes; ValueError for anything a write handler cannot guard."""
     leaves = []
     for ref in refs:
