@@ -165,8 +165,8 @@ class LogicalNode:
         """The initial value of the attribute at `path` (`DO.DA[.BDA]`): its DAI, else its type's `Val`."""
         if path in self.values:
             return self.values[path]
-        node = _resolve_path(self.type, path.split("."))
-        return node.default if isinstance(node, AttributeType) else None
+        found = attribute_at(self.type, path)
+        return found[1].default if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,24 +212,6 @@ class SclDocument:
             for ld in ied.ldevices:
                 for ln in ld.lns:
                     yield ied, ld, ln
-
-
-def _resolve_path(ln_type: LNodeType, parts: list[str]) -> AttributeType | DataObjectType | None:
-    """Follow `DO.SDO.DA.BDA` names through the types; None when a name does not exist."""
-    node: AttributeType | DataObjectType | None = ln_type.data_object(parts[0]) if parts else None
-    for part in parts[1:]:
-        if isinstance(node, DataObjectType):
-            node = node.type.child(part)
-        elif isinstance(node, AttributeType) and node.struct is not None:
-            node = next((a for a in node.struct.attributes if a.name == part), None)
-        else:
-            return None
-    return node
-
-
-def resolve_path(ln_type: LNodeType, path: str) -> AttributeType | DataObjectType | None:
-    """The data object or attribute at `path` (`DO[.SDO][.DA[.BDA]]`) of an LN type, or None."""
-    return _resolve_path(ln_type, path.split("."))
 
 
 def attribute_at(ln_type: LNodeType, path: str) -> tuple[str, AttributeType] | None:
