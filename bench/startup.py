@@ -87,8 +87,8 @@ def _stages(model: Path, store: Path) -> None:
     from relevent.scheduler.engine import Engine  # noqa: PLC0415
     from relevent.scheduler.store import SqliteStore  # noqa: PLC0415
     from relevent.scl.parse import load  # noqa: PLC0415
+    from relevent.wan.mms import MmsServer, MmsSettings  # noqa: PLC0415
     from relevent.wan.mms.binding import SchedulerBinding  # noqa: PLC0415
-    from relevent.wan.mms.server import MmsServer, MmsSettings  # noqa: PLC0415
 
     last, since = 0.0, time.perf_counter()
 
@@ -109,7 +109,7 @@ def _stages(model: Path, store: Path) -> None:
 
     engine = asyncio.run(scheduler())
     mark("scheduler")
-    server = MmsServer(doc, SchedulerBinding(engine, doc, engine.model.ied_name), MmsSettings(port=0))
+    server = MmsServer.build(doc, SchedulerBinding(engine, doc, engine.model.ied_name), MmsSettings(port=0))
     mark("MMS model + write handlers (libiec61850)")
     server.close()
 

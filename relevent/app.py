@@ -40,14 +40,14 @@ from relevent.scheduler.clock import SystemClock, watch_wall_clock
 from relevent.scheduler.commands import Actor
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import Engine
-from relevent.scheduler.events import AttributeChanged, Event, OutputChanged
+from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
-from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings
+from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation
 from relevent.wan.mms.binding import SchedulerBinding
 
 log = structlog.get_logger(__name__)
@@ -173,37 +173,45 @@ class Gateway:
             raise StartupError(str(exc)) from None
         self.audit = AuditLog(self.audit_store)
         self.metrics = SchedulerMetrics(self.registry)
-        spec = model_spec(doc)
-        policies = schedule_policies(settings.policy, spec)
-        self.clock = SystemClock()
-        self.engine = Engine(
-            spec,
-            clock=self.clock,
-            store=SqliteStore(settings.storage.state_dir / STORE_FILE),
-            policies=policies,
-            rights=actor_rights(settings, spec),
-        )
-        self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         mms = MmsSettings(
             host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports,
             tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
             guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
         )
-        self.mms = MmsServer(doc, self.binding, mms, self.registry)
-        # The association count is polled (see relevent/triggers.py).
-        self.triggers = LocalTriggers(
-            self.engine,
-            resolve_triggers(settings.local_triggers, spec, policies),
-            clients=lambda: self.mms.associations,
-            clock=self.clock,
-        )
-        self.bridge = MqttBridge.from_scl(
-            bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
-            measurements=self, spoofing=self, extension_handler=ems_handler(settings.mqtt, self.engine, doc),
-        )
-        http = settings.http
-        status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
-        self.http = HttpEndpoint(build_app(self.readiness, self.registry, status), http.host, http.port)
+        creation = ServerCreation(doc, mms)  # libiec61850 creates the server while the scheduler starts
+        try:
+            spec = model_spec(doc)
+            policies = schedule_policies(settings.policy, spec)
+            self.clock = SystemClock()
+            self.engine = Engine(
+                spec,
+                clock=self.clock,
+                store=SqliteStore(settings.storage.state_dir / STORE_FILE),
+                policies=policies,
+                rights=actor_rights(settings, spec),
+            )
+            self._start_engine()
+            self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
+            self.binding.prepare()
+            # The association count is polled (see relevent/triggers.py).
+            self.triggers = LocalTriggers(
+                self.engine,
+                resolve_triggers(settings.local_triggers, spec, policies),
+                clients=lambda: self.mms.associations,
+                clock=self.clock,
+            )
+            self.bridge = MqttBridge.from_scl(
+                bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
+                measurements=self, spoofing=self,
+                extension_handler=ems_handler(settings.mqtt, self.engine, doc),
+            )
+            status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
+            http = settings.http
+            self.http = HttpEndpoint(build_app(self.readiness, self.registry, status), http.host, http.port)
+        except BaseException:
+            creation.close()
+            raise
+        self.mms = MmsServer(creation, self.binding, self.registry)
         self._plans_due = False
         self._mms_started = False
         self.readiness.add("scl_loaded", lambda: True)
@@ -211,11 +219,7 @@ class Gateway:
         self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
 
     def start(self) -> None:
-        """Start the scheduler (restoring its store), bind the MMS server, hand the outputs downstream."""
-        try:
-            self.engine.start()
-        except StoreError as exc:
-            raise StartupError(f"schedule store in {self.settings.storage.state_dir}: {exc}") from None
+        """Bind the MMS server, mirror the scheduler into it, hand the outputs downstream."""
         self.mms.start()
         self._mms_started = True
         self.binding.attach(self.mms)
@@ -229,9 +233,18 @@ class Gateway:
         self.engine.subscribe(self._on_event)
         self.engine.subscribe(self.audit.on_event)
         self.engine.subscribe(self.metrics.on_event)
-        for ref, value in self.engine.snapshot().items():  # the states before any change
-            if ref.endswith(".SchdSt.stVal"):
-                self.metrics.on_event(AttributeChanged(ref, value.value, value.quality_good, value.timestamp))
+        for schedule in self.engine.model.schedules:  # the states before any change
+            ref = f"{schedule.ref}.SchdSt.stVal"
+            state = self.engine.read(ref)
+            if isinstance(state, AttributeValue):
+                self.metrics.on_event(AttributeChanged(ref, state.value, state.quality_good, state.timestamp))
+
+    def _start_engine(self) -> None:
+        """Start the scheduler: its store restored (or the SCL's state) and its timer armed."""
+        try:
+            self.engine.start()
+        except StoreError as exc:
+            raise StartupError(f"schedule store in {self.settings.storage.state_dir}: {exc}") from None
 
     def services(self) -> dict[str, Coroutine[Any, Any, None]]:
         """The long-running tasks that return by themselves after `stop()`, by name."""

@@ -64,7 +64,7 @@ async def running(
     """An MMS server on a free loopback port, served by the current event loop, closed afterwards."""
     settings = MmsSettings(host=HOST, port=free_port(), reports=reports, wait_ms=2, tls=tls,
                            credentials=credentials, guard=guard or GuardSettings())  # fmt: skip
-    server = MmsServer(doc, gate, settings, registry)
+    server = MmsServer.build(doc, gate, settings, registry)
     try:
         server.start()
         task = asyncio.create_task(server.serve())

@@ -139,4 +139,4 @@ def test_a_gate_claiming_what_is_no_sp_leaf_is_refused(reference: SclDocument) -
     not_sp_leaves = [f"{LD}/ActPow_FSCH01.{path}" for path in (status, structure, missing)]
     for ref in not_sp_leaves:
         with pytest.raises(ValueError, match="the gate claims"):
-            MmsServer(reference, PolicyGate(rules={ref: _priority}), MmsSettings(port=1))
+            MmsServer.build(reference, PolicyGate(rules={ref: _priority}), MmsSettings(port=1))

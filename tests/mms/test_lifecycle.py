@@ -20,7 +20,7 @@ async def test_a_busy_port_is_a_clear_error(reference: SclDocument) -> None:
         taken.bind((HOST, 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
+        server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
         try:
             with pytest.raises(MmsServerError, match=rf"cannot listen on {HOST}:{port} .* in use") as failed:
                 server.start()
@@ -31,7 +31,7 @@ async def test_a_busy_port_is_a_clear_error(reference: SclDocument) -> None:
 
 async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec_client: IecClient) -> None:
     port = free_port()
-    server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=port, wait_ms=50))
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, wait_ms=50))
     try:
         server.start()
         serving = asyncio.create_task(server.serve())
@@ -48,7 +48,7 @@ async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec
 
 async def test_cancelling_serve_stops_the_server(reference: SclDocument) -> None:
     port = free_port()
-    server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
     try:
         server.start()
         serving = asyncio.create_task(server.serve())
@@ -63,7 +63,7 @@ async def test_cancelling_serve_stops_the_server(reference: SclDocument) -> None
 
 
 async def test_closing_a_started_server_that_never_served(reference: SclDocument) -> None:
-    server = MmsServer(reference, PolicyGate(), MmsSettings(host=HOST, port=free_port()))
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=free_port()))
     server.start()
     server.close()
     server.close()  # idempotent

@@ -113,4 +113,4 @@ async def test_password_authentication_without_tls(reference: SclDocument, iec_c
 def test_an_unusable_tls_file_is_a_startup_error(reference: SclDocument, pki: Pki) -> None:
     files = TlsFiles(ca=pki.ca, cert=pki.server.cert, key=pki.ca)  # a certificate where the key belongs
     with pytest.raises(MmsServerError, match="key_file"):
-        MmsServer(reference, _gate(), MmsSettings(host=HOST, port=1, tls=files))
+        MmsServer.build(reference, _gate(), MmsSettings(host=HOST, port=1, tls=files))

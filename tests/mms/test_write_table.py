@@ -35,6 +35,7 @@ async def _write_first_middle_last(doc: SclDocument, iec_client: IecClient, *, l
     picked = [refs[0], refs[len(refs) // 2], refs[-1]]
     async with running(doc, gate) as server:
         assert server.handlers is not None
+        assert server.handlers.write_table is not None
         assert server.handlers.write_table.linear is linear
         await iec_client.call("connect", HOST, server.settings.port)
         for ref in picked:

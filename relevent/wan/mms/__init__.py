@@ -1,10 +1,11 @@
 """The IEC 61850 MMS server towards SCADA: built from the SCL, decisions delegated to a `Gate`.
 
-The composition root needs only `MmsServer`, `MmsSettings`, `GuardSettings`, `MmsServerError` and the
-`Gate` seam.
+The composition root needs only `ServerCreation`, `MmsServer`, `MmsSettings`, `GuardSettings`,
+`MmsServerError` and the `Gate` seam.
 """
 
 from relevent.scheduler.commands import Actor
+from relevent.wan.mms.creation import ServerCreation
 from relevent.wan.mms.gate import (
     ACCEPTED,
     AddCause,
@@ -16,7 +17,8 @@ from relevent.wan.mms.gate import (
 )
 from relevent.wan.mms.guard import GuardSettings
 from relevent.wan.mms.mirror import Update
-from relevent.wan.mms.server import MmsServer, MmsServerError, MmsSettings
+from relevent.wan.mms.server import MmsServer
+from relevent.wan.mms.settings import MmsServerError, MmsSettings
 
 __all__ = [
     "ACCEPTED",
@@ -29,6 +31,7 @@ __all__ = [
     "MmsServer",
     "MmsServerError",
     "MmsSettings",
+    "ServerCreation",
     "Update",
     "Verdict",
     "WriteValue",

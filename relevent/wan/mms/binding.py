@@ -68,6 +68,7 @@ class SchedulerBinding:
         self._attributes: dict[tuple[int, str], tuple[str, AttributeType] | None] = {}
         self._server: MmsServer | None = None
         self._deferred: list[AttributeChanged] = []
+        self._startup: list[Update] | None = None  # see `prepare`
 
     # ---- Gate ---------------------------------------------------------------------------------------------
 
@@ -102,18 +103,31 @@ class SchedulerBinding:
 
     # ---- mirror -------------------------------------------------------------------------------------------
 
-    def attach(self, server: MmsServer) -> None:
-        """Mirror the engine's current attributes into `server`, then every change as it happens.
+    def prepare(self) -> None:
+        """Work out the start-up mirror: the engine's current attributes that differ from the loaded SCL.
 
-        Call it before the server serves: the current attributes are written in place, unreported.
+        Call it once the engine has started; it needs no server, so it can run while libiec61850 creates it.
         """
-        self._server = server
+        self._startup = self._startup_updates()
+
+    def _startup_updates(self) -> list[Update]:
         updates = []
         for ref, item in self._engine.snapshot().items():
             changed = [(leaf, v) for leaf, v in self._leaves(ref, item.value) if not self._as_loaded(leaf, v)]
             if changed:
                 stamp = datetime.fromtimestamp(item.timestamp, UTC)
                 updates += [Update(leaf, value, item.quality_good, stamp) for leaf, value in changed]
+        return updates
+
+    def attach(self, server: MmsServer) -> None:
+        """Mirror the start-up attributes (see `prepare`) into `server`, then every change as it happens.
+
+        Call it before the server serves, with no loop iteration since `prepare`: the start-up attributes
+        are written in place, unreported.
+        """
+        updates = self._startup if self._startup is not None else self._startup_updates()
+        self._startup = None
+        self._server = server
         self._apply(updates, before_serving=True)
         self._engine.subscribe(self._on_event)
 

@@ -63,29 +63,37 @@ def control_value(decoded: values.Decoded) -> ControlValue:
 
 
 class GateHandlers:
-    """Registers the gate's attributes and every controllable DO with a server; keep it as long as the server.
+    """The gate's attributes and controllable DOs, registered with a server; keep it as long as the server.
 
-    libiec61850 stores raw function pointers, so the ctypes callback objects live on this instance.
+    Constructing it does the Python work (which leaf is whose, while libiec61850 may still be creating the
+    server); `register` hands it to the server. libiec61850 stores raw function pointers, so the ctypes
+    callback objects live on this instance.
     """
 
-    def __init__(self, server: int, model: BuiltModel, gate: Gate, user_of: UserOf = anonymous) -> None:
+    def __init__(self, model: BuiltModel, gate: Gate) -> None:
+        self._model = model
         self._gate = gate
-        self._user_of = user_of
+        self._user_of: UserOf = anonymous
         self._writes = RefTable(model.full_ref(ref) for ref in gate.writable_refs())  # by handler parameter
-        self._controls: dict[int, str] = {}  # DataObject* -> full reference
+        self._attributes = _settable_leaves(model, self._writes)
+        self._controls = {model.node(ref): ref for ref in model.controllable}  # DataObject* -> full reference
         self._on_write_c = WriteAccessHandler(self._on_write)
         self._on_check_c = ControlCheckHandler(self._on_check)
-        for ref in model.controllable:
-            do = model.node(ref)
+        self.write_table: WriteTable | None = None
+
+    def register(self, server: int, user_of: UserOf = anonymous) -> None:
+        """Install the handlers on `server`; `user_of` names the authenticated user of a connection."""
+        self._user_of = user_of
+        for do in self._controls:
             lib.IedServer_setPerformCheckHandler(server, do, self._on_check_c, None)
-            self._controls[do] = ref
-        attributes = _settable_leaves(model, self._writes)
         # last: nothing may fail between linking the table in and the server keeping this object
-        self.write_table = WriteTable(server, model.ptr, attributes, self._on_write_c)
+        self.write_table = WriteTable(server, self._model.ptr, self._attributes, self._on_write_c)
+        self._attributes = []
 
     def release(self) -> None:
         """Give back what libiec61850 must not free itself; call before the server is destroyed."""
-        self.write_table.release()
+        if self.write_table is not None:
+            self.write_table.release()
 
     def _on_write(self, _: int, value: int, connection: int | None, index: int | None) -> int:
         ref: str | None = None

@@ -11,24 +11,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 from prometheus_client import CollectorRegistry
 
-from relevent.errors import StartupError
 from relevent.scl.model import SclDocument
 from relevent.wan.mms.associations import Associations
-from relevent.wan.mms.builder import BuiltModel, build_model
+from relevent.wan.mms.builder import BuiltModel
+from relevent.wan.mms.creation import ServerCreation
 from relevent.wan.mms.gate import Gate
-from relevent.wan.mms.guard import ConnectionGuard, GuardSettings
+from relevent.wan.mms.guard import ConnectionGuard
 from relevent.wan.mms.handlers import GateHandlers, anonymous
 from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
-from relevent.wan.mms.reports import ReportsMode, add_report_blocks
-from relevent.wan.mms.security import Authenticator, Credentials, TlsFiles, TlsSetupError, tls_configuration
+from relevent.wan.mms.security import Authenticator
+from relevent.wan.mms.settings import MmsServerError, MmsSettings
 from relevent.wan.mms.values import Scalar
 
 log = structlog.get_logger(__name__)
@@ -37,68 +36,55 @@ log = structlog.get_logger(__name__)
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
 
 
-class MmsServerError(StartupError):
-    """The MMS server cannot serve (e.g. its port is taken or needs privileges)."""
-
-
-@dataclass(frozen=True, slots=True)
-class MmsSettings:
-    """Where and how to serve: the `[mms]` section plus the loop's poll interval."""
-
-    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
-    port: int = 102
-    reports: ReportsMode = "auto"
-    ied: str | None = None  # the IED of the SCL to serve; None: its first
-    wait_ms: int = 5  # longest wait for network activity: bounds report latency and stop time
-    tls: TlsFiles | None = None  # None: plain TCP
-    credentials: Credentials | None = None  # None: no authentication, every client is anonymous
-    guard: GuardSettings = field(default_factory=GuardSettings)  # how long a connection may take to associate
-
-
 class MmsServer:
     """One MMS server for one IED of an SCL document.
 
-    Construct (builds the model, registers the gate), `start()` (binds, raises MmsServerError), then run
+    Construct from a `ServerCreation` (or `build` from the SCL: model, server, gate), `start()` (binds, raises
+    MmsServerError), then run
     `serve()` as a task until `stop()` or cancellation; `close()` frees the C memory afterwards.
     `update`/`update_many` mirror values into the model; call them on the loop thread. Connections that do
     not associate in time are closed by a `ConnectionGuard` thread while the server listens.
     """
 
     def __init__(
-        self, doc: SclDocument, gate: Gate, settings: MmsSettings, registry: CollectorRegistry | None = None
+        self, creation: ServerCreation, gate: Gate, registry: CollectorRegistry | None = None
     ) -> None:
-        self.settings = settings
-        self.model: BuiltModel = build_model(doc, settings.ied)
-        self._server = 0
-        self._tls = 0
+        """Take over `creation` (closed with this server); the gate's handlers are prepared before waiting."""
+        self.settings = settings = creation.settings
+        self.model: BuiltModel = creation.model
+        self.report_blocks = creation.report_blocks
+        self._creation = creation
+        self._tls = bool(creation.tls)
         self._closed = False
         self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
         self.handlers: GateHandlers | None = None
         try:
-            self.report_blocks = add_report_blocks(self.model, settings.reports)
-            if settings.tls is not None:
-                try:
-                    self._tls = tls_configuration(settings.tls)
-                except TlsSetupError as exc:
-                    raise MmsServerError(str(exc)) from None
-            self._server = int(lib.IedServer_createWithConfig(self.model.ptr, self._tls or None, None))
+            handlers = GateHandlers(self.model, gate)  # Python work, overlapping libiec61850's creation
+            self._server = creation.server()
             for fc in _DENIED_FCS:
                 lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
                                                    iec.ACCESS_POLICY_DENY)
             self._authenticator = (
                 Authenticator(self._server, settings.credentials) if settings.credentials else None
             )
-            user_of = self._authenticator.user_of if self._authenticator else anonymous
-            self._guard = ConnectionGuard(settings.port, settings.guard, tls=bool(self._tls),
+            self._guard = ConnectionGuard(settings.port, settings.guard, tls=self._tls,
                                           on_close=MmsMetrics(registry).on_guard_close)  # fmt: skip
             anyone = self._authenticator is None
             self._associations = Associations(self._server, self._guard, accept_anyone=anyone)
-            self.handlers = GateHandlers(self._server, self.model, gate, user_of)
+            handlers.register(self._server, self._authenticator.user_of if self._authenticator else anonymous)
+            self.handlers = handlers
         except BaseException:
             self.close()
             raise
         self.mirror = ModelMirror(self._server, self.model)
         self._stopping = False
+
+    @classmethod
+    def build(
+        cls, doc: SclDocument, gate: Gate, settings: MmsSettings, registry: CollectorRegistry | None = None
+    ) -> MmsServer:
+        """Build the model and the server of `doc` and register `gate`, in one step."""
+        return cls(ServerCreation(doc, settings), gate, registry)
 
     @property
     def connections(self) -> int:
@@ -161,14 +147,10 @@ class MmsServer:
         if self._closed:
             return
         self._closed = True
-        if self._server:
-            self._stop_listening()
-            if self.handlers is not None:
-                self.handlers.release()
-            lib.IedServer_destroy(self._server)
-        if self._tls:
-            lib.TLSConfiguration_destroy(self._tls)
-        self.model.destroy()
+        self._stop_listening()
+        if self.handlers is not None:
+            self.handlers.release()
+        self._creation.close()
 
     def update(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """Mirror one value with its quality and time (see `ModelMirror.update`)."""

@@ -1,0 +1,28 @@
+"""What an MMS server serves and how: the `[mms]` section as the adapter sees it, and its start-up error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from relevent.errors import StartupError
+from relevent.wan.mms.guard import GuardSettings
+from relevent.wan.mms.reports import ReportsMode
+from relevent.wan.mms.security import Credentials, TlsFiles
+
+
+class MmsServerError(StartupError):
+    """The MMS server cannot serve (e.g. its port is taken, needs privileges, or its TLS files are bad)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MmsSettings:
+    """Where and how to serve: the `[mms]` section plus the loop's poll interval."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
+    port: int = 102
+    reports: ReportsMode = "auto"
+    ied: str | None = None  # the IED of the SCL to serve; None: its first
+    wait_ms: int = 5  # longest wait for network activity: bounds report latency and stop time
+    tls: TlsFiles | None = None  # None: plain TCP
+    credentials: Credentials | None = None  # None: no authentication, every client is anonymous
+    guard: GuardSettings = field(default_factory=GuardSettings)  # how long a connection may take to associate
