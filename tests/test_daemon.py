@@ -89,3 +89,15 @@ def test_generate_rejects_out_of_range_options(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "entries" in result.stderr
     assert not (tmp_path / "x.cid").exists()
+
+
+def test_an_unreadable_schedule_store_stops_start_up_cleanly_while_the_mms_server_is_created(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "scheduler.sqlite3").write_bytes(b"not a database" * 100)
+    result = run_cli(*GatewayArgs(state).argv())
+    assert result.returncode == 78  # the operator must fix the state directory first
+    assert "Traceback" not in result.stderr
+    assert "scheduler.sqlite3: file is not a database" in result.stderr

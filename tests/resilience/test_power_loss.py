@@ -22,7 +22,7 @@ import pytest
 from open61850.data import BitStringData, FloatData, IECData, IntData, StructureData, TimestampData
 from open61850.mms import ControlError, DataAccessError, MmsClient, MmsError, ObjectName, operate
 
-from relevent.wan.mms.binding import MIRROR_DELAY_S
+from relevent.scheduler.engine import STATUS_DELAY_S
 from tests.daemon import Daemon, GatewayArgs, running
 from tests.integration.gateway import LD, Schedule, connect, program, read
 
@@ -32,7 +32,7 @@ CYCLES = 30
 STARTUP_KILLS = 0.2  # share of the kills that land while the daemon starts (restoring its store)
 RECOVERY_S = 2.0
 SERVING_TIMEOUT_S = 15.0
-MIRROR_LAG_S = MIRROR_DELAY_S + 0.2  # + the boundary's own processing on a loaded machine
+MIRROR_LAG_S = STATUS_DELAY_S + 0.2  # + the boundary's own processing on a loaded machine
 RUNNING = Schedule("ActPow_FSCH01", [float(entry) for entry in range(1, 101)], start=0.0, prio=90)
 RANDOM = [f"ActPow_FSCH{i:02d}" for i in range(2, 10)]
 RESERVE_PRIO = "ActPow_Res_FSCH01$SP$SchdPrio$setVal"  # locked: every write of it is refused
@@ -154,7 +154,7 @@ def running_entry_recovered(client: MmsClient, start: float, spawned: float) -> 
     boundary = stamp.value.timestamp()  # the nominal time of the entry shown
     entry = round(boundary - start) + 1
     assert boundary <= after, "an entry from the future"
-    # A boundary reaches the MMS model MIRROR_DELAY_S after its burst (its device commands go first).
+    # A boundary reaches the MMS model STATUS_DELAY_S after its outputs (its device commands go first).
     late = before - boundary - 1
     assert late < MIRROR_LAG_S, f"entry {entry} shown {late:.2f} s after it ended"
     assert getattr(magnitude.members[0], "value", None) == RUNNING.values[entry - 1]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
+from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.events import AttributeChanged
 from relevent.scheduler.periodic import CalendarTime, Period
 from relevent.scheduler.schedule import EnaErr
@@ -119,7 +120,7 @@ async def test_defect_ctlent_naming_apc_do_writes_mxval(db: Path) -> None:
     fscc = ln("ActPow_FSCC1")
     assert isinstance(h.write(f"{fscc}.CtlEnt.setSrcRef", "@Control/ActPow_GGIO1.AnOut1"), Accepted)
     h.program(ln("ActPow_FSCH01"), values=[42.0], intv=60, prio=10, starts=[BASE + 10])
-    await h.sleep_until(BASE + 10)
+    await h.sleep_until(BASE + 10 + STATUS_DELAY_S)  # the target is status: it follows the output event
     written = h.recorder.changes(ln("ActPow_GGIO1.AnOut1.mxVal.f"))
     assert written[-1] == AttributeChanged(ln("ActPow_GGIO1.AnOut1.mxVal.f"), 42.0, True, BASE + 10)
     assert h.recorder.changes(ln("ActPow_GGIO1.AnOut1.mag.f")) == []

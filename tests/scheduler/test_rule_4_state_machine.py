@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from relevent.scheduler.commands import Accepted
-from relevent.scheduler.events import AttributeChanged
+from relevent.scheduler.engine import STATUS_DELAY_S
+from relevent.scheduler.events import AttributeChanged, OutputChanged
 from relevent.scheduler.periodic import CalendarTime, Period
 
 from .factory import BASE, ln, small_spec
@@ -28,7 +30,8 @@ async def test_rule_4_ready_to_running_exactly_at_nominal_start(db: Path) -> Non
         limit=200,
     )
     assert running.timestamp == BASE + 100.25
-    assert h.clock.now() == pytest.approx(BASE + 100.25, abs=1e-4)
+    # emitted right after the output event (which is exact: test_timing), see STATUS_DELAY_S
+    assert h.clock.now() == pytest.approx(BASE + 100.25 + STATUS_DELAY_S, abs=1e-4)
     assert h.value(f"{S1}.ActStrTm.stVal") == BASE + 100.25
     assert h.value(f"{S1}.SchdEntr.stVal") == 1
     assert h.read(f"{S1}.ValMV.mag.f") == h.read(f"{S1}.ValMV.mag.f").__class__(1.0, True, BASE + 100.25)
@@ -202,3 +205,20 @@ async def test_rule_4_late_timer_catches_up_every_boundary_in_order(db: Path) ->
     # 10.1 and 10.2 were caught up in the one late wake-up for 10; the next timers are on time again.
     assert emitted_at[0] == emitted_at[1] == emitted_at[2] > 10.2
     assert emitted_at[3:] == pytest.approx([10.3, 10.4], abs=1e-4)
+
+
+async def test_rule_4_an_entry_boundary_emits_its_output_at_once_and_its_status_right_after(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0], intv=60, prio=1, starts=[BASE + 100.25])
+    await h.sleep_until(BASE + 100.25 + STATUS_DELAY_S)
+    h.recorder.clear()
+    await h.sleep_until(BASE + 160.25 + STATUS_DELAY_S)  # past the second entry's boundary
+    outputs = [t for t, e in h.recorder.events if isinstance(e, OutputChanged)]
+    entries = [t for t, e in h.recorder.events if isinstance(e, AttributeChanged) and "SchdEntr" in e.ref]
+    # the value first (device commands leave first), the status a moment later
+    assert outputs == [pytest.approx(BASE + 160.25, abs=1e-4)]
+    assert entries == [pytest.approx(BASE + 160.25 + STATUS_DELAY_S, abs=1e-4)]
+    await h.sleep_until(BASE + 220.25 - STATUS_DELAY_S)  # the run ends at 220.25
+    assert h.value(f"{S1}.SchdSt.stVal") == 4
+    await asyncio.sleep(STATUS_DELAY_S)
+    assert h.value(f"{S1}.SchdSt.stVal") == 1  # a read at the instant sees its status, deferred or not

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from relevent.scheduler.commands import Accepted
+from relevent.scheduler.engine import STATUS_DELAY_S
 
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine
@@ -36,7 +37,7 @@ async def test_scenario_reserve_takes_over_when_the_last_schedule_ends_and_every
     h = start_engine(small_spec(reserve=True), db)
     h.write(f"{RES}.ValASG001.setMag.f", 2.0)  # values stay writable; takes effect at the next hour
     h.program(S1, values=[7.0], intv=5400, prio=10, starts=[BASE + 1800])
-    await h.sleep_until(BASE + 4 * 3600)
+    await h.sleep_until(BASE + 4 * 3600 + STATUS_DELAY_S)  # ActStrTm is status: it follows the outputs
     assert h.recorder.timeline(FSCC) == [
         (1800, 7.0, "F_FSCH01"),
         (7200, 2.0, "F_Res_FSCH01"),

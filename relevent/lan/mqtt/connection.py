@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -124,6 +125,7 @@ class BrokerSession:
         self._metrics = metrics
         self._client: aiomqtt.Client | None = None
         self._up = asyncio.Event()
+        self._templates: dict[tuple[int | None, str | None], Properties] = {}  # see `_properties`
         self.outbox = outbox
 
     @property
@@ -221,11 +223,17 @@ class BrokerSession:
     def _properties(self, message: OutMessage) -> Properties | None:
         if not self.v5:
             return None
-        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        if message.expiry_s is not None:
-            props.MessageExpiryInterval = message.expiry_s
-        if message.response_topic is not None:
-            props.ResponseTopic = message.response_topic
+        # A device's commands differ only in their correlation data: copy its fixed part (a new Properties
+        # builds paho's whole name table, ~3/4 of the cost of a command's properties).
+        fixed = (message.expiry_s, message.response_topic)
+        template = self._templates.get(fixed)
+        if template is None:
+            template = self._templates[fixed] = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            if message.expiry_s is not None:
+                template.MessageExpiryInterval = message.expiry_s
+            if message.response_topic is not None:
+                template.ResponseTopic = message.response_topic
+        props = copy.copy(template)
         if message.correlation is not None:
             props.CorrelationData = message.correlation
         return props

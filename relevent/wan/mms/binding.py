@@ -17,7 +17,7 @@ import structlog
 
 from relevent.scheduler.commands import Actor, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
-from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, CommandHandled, Event
+from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scl.model import AttributeType, LogicalNode, SclDocument, attribute_at, iter_attributes
 from relevent.wan.mms.gate import ACCEPTED, AddCause, ControlValue, ControlVerdict, Verdict, WriteValue
@@ -45,8 +45,6 @@ _ADD_CAUSES = {
     RejectReason.TYPE_CONFLICT: AddCause.INCONSISTENT_PARAMETERS,
 }
 
-# How long after a burst of engine changes they are mirrored into the model (reports add their bufTm).
-MIRROR_DELAY_S = 0.02  # enough for the commands of a 100-device boundary to be written to the broker
 _ZEROS: dict[type, Scalar] = {
     bool: False, int: 0, float: 0.0, str: "", datetime: datetime.fromtimestamp(0, UTC),
 }
@@ -132,18 +130,14 @@ class SchedulerBinding:
         self._engine.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        # Mirrored in one batch (clients never see half a boundary) a moment after the burst of changes has
-        # ended, so that an entry boundary's device commands are on the wire first. What a command changed
-        # (any actor's, accepted or refused) is mirrored as soon as the command has been handled, so the
-        # next read shows it; inside a libiec61850 request handler that is right after it has returned.
-        if isinstance(event, CommandHandled):
-            asyncio.get_running_loop().call_soon(self._flush)
-            return
+        # Mirrored in one batch right after the burst of changes: clients never see half a boundary, and what
+        # a command changed (any actor's) shows in the next read; inside a libiec61850 request handler that
+        # is right after it has returned. An entry boundary's status reaches us after its device commands
+        # have gone out (the engine's STATUS_DELAY_S).
         if not isinstance(event, AttributeChanged):
             return
         if not self._deferred:
-            loop = asyncio.get_running_loop()
-            loop.call_soon(loop.call_later, MIRROR_DELAY_S, self._flush)
+            asyncio.get_running_loop().call_soon(self._flush)
         self._deferred.append(event)  # converted when flushed: nothing but an append inside the burst
 
     def _refresh(self, ref: str) -> None:

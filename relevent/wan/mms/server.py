@@ -9,6 +9,7 @@ runs (it also sends queued reports), the last executes controls accepted just no
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -32,6 +33,8 @@ from relevent.wan.mms.values import Scalar
 
 log = structlog.get_logger(__name__)
 
+# How long the serve loop stays attentive after activity: longer than the reports' buffer times.
+ACTIVE_S = 1.0
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
 
@@ -78,6 +81,7 @@ class MmsServer:
             raise
         self.mirror = ModelMirror(self._server, self.model)
         self._stopping = False
+        self._active_until = 0.0  # monotonic time until which `serve` polls every `wait_ms`
 
     @classmethod
     def build(
@@ -115,13 +119,21 @@ class MmsServer:
         self._guard.start()
 
     async def serve(self) -> None:
-        """Serve until `stop()` or cancellation, then stop listening and drop every connection."""
+        """Serve until `stop()` or cancellation, then stop listening and drop every connection.
+
+        Requests wake the loop at once; reports and timers fall due in periodic tasks. For `ACTIVE_S` after
+        any network activity or model update (reports wait out their buffer time) the loop looks every
+        `wait_ms`, else every `idle_wait_ms`: an idle gateway wakes 20 times a second, not 200.
+        """
         loop = asyncio.get_running_loop()
-        server, wait_ms = self._server, self.settings.wait_ms
+        server, settings = self._server, self.settings
         waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-wait")
         try:
             while not self._stopping:
-                await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms)
+                active = time.monotonic() < self._active_until
+                wait_ms = settings.wait_ms if active else settings.idle_wait_ms
+                if await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms) > 0:
+                    self._active_until = time.monotonic() + ACTIVE_S
                 lib.IedServer_performPeriodicTasks(server)
                 lib.IedServer_processIncomingData(server)
                 self._associations.poll()
@@ -155,6 +167,7 @@ class MmsServer:
     def update(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """Mirror one value with its quality and time (see `ModelMirror.update`)."""
         self.mirror.update(ref, value, quality_good, timestamp)
+        self._active_until = time.monotonic() + ACTIVE_S
 
     def preload(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """Mirror one value before serving (see `ModelMirror.preload`)."""
@@ -163,3 +176,4 @@ class MmsServer:
     def update_many(self, updates: Iterable[Update]) -> None:
         """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""
         self.mirror.update_many(updates)
+        self._active_until = time.monotonic() + ACTIVE_S

@@ -22,7 +22,8 @@ class MmsSettings:
     port: int = 102
     reports: ReportsMode = "auto"
     ied: str | None = None  # the IED of the SCL to serve; None: its first
-    wait_ms: int = 5  # longest wait for network activity: bounds report latency and stop time
+    wait_ms: int = 5  # longest wait for network activity while active: bounds report latency
+    idle_wait_ms: int = 50  # the same when idle (see `MmsServer.serve`): bounds timer jitter and stop time
     tls: TlsFiles | None = None  # None: plain TCP
     credentials: Credentials | None = None  # None: no authentication, every client is anonymous
     guard: GuardSettings = field(default_factory=GuardSettings)  # how long a connection may take to associate
