@@ -23,7 +23,7 @@ from relevent import __version__
 from relevent.access import actor_rights, mms_credentials, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, StartupError
-from relevent.heap import long_lived_heap
+from relevent.heap import full_collections, long_lived_heap
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
@@ -322,6 +322,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             services.create_task(gateway.http.serve(), name="http")
             services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
             services.create_task(gateway.triggers.run(), name="local-triggers")
+            services.create_task(full_collections(gateway.engine.time_to_next_instant), name="gc")
             period = watchdog_period()
             if period is not None:
                 services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")

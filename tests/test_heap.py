@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+from collections.abc import Callable
 
+import pytest
+
+from relevent import heap
 from relevent.heap import long_lived_heap
 
 
@@ -28,3 +34,52 @@ def test_a_disabled_collector_stays_disabled() -> None:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+async def _collections(time_to_next: Callable[[], float | None], until: float) -> list[float]:
+    """The loop times at which `full_collections` ran a full pass, over `until` seconds of loop time."""
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    def collect(*_: object) -> int:
+        times.append(loop.time())
+        return 0
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gc, "collect", collect)
+        task = asyncio.create_task(heap.full_collections(time_to_next))
+        await asyncio.sleep(until)
+        assert gc.get_threshold()[2] > 10**9  # no full pass by the collector's own rule meanwhile
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return times
+
+
+@pytest.mark.looptime(start=0)
+async def test_full_passes_run_periodically_and_the_threshold_comes_back() -> None:
+    before = gc.get_threshold()
+    times = await _collections(lambda: None, until=3.5 * heap.FULL_PERIOD_S)
+    assert times == [pytest.approx(k * heap.FULL_PERIOD_S) for k in (1, 2, 3)]
+    assert gc.get_threshold() == before
+
+
+@pytest.mark.looptime(start=0)
+async def test_a_full_pass_waits_until_the_next_instant_is_far_enough() -> None:
+    loop = asyncio.get_running_loop()
+    boundaries = [heap.FULL_PERIOD_S + 0.1 * k for k in range(1, 4)]  # three instants close together
+
+    def time_to_next() -> float | None:
+        ahead = [b - loop.time() for b in boundaries if b > loop.time()]
+        return min(ahead) if ahead else None
+
+    times = await _collections(time_to_next, until=heap.FULL_PERIOD_S + 1)
+    assert len(times) == 1
+    assert times[0] > boundaries[-1]  # after the last instant, not between them
+
+
+@pytest.mark.looptime(start=0)
+async def test_without_a_quiet_window_a_full_pass_still_runs_after_the_longest_wait() -> None:
+    times = await _collections(lambda: 0.1, until=heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1)
+    assert len(times) == 1
+    assert heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S <= times[0] < heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1

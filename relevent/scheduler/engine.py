@@ -144,6 +144,12 @@ class Engine:
         """Register a synchronous event callback (called on the loop); return its unsubscribe function."""
         return self._bus.subscribe(callback)
 
+    def time_to_next_instant(self) -> float | None:
+        """Seconds until the next start, entry boundary or end of any schedule (None: nothing is due)."""
+        timeline = self._timeline
+        nominal = timeline.next_instant() if timeline is not None else None
+        return None if nominal is None else nominal - self._clock.now()
+
     def timer_lag(self) -> float:
         """How far the wall clock is past the armed timer's nominal instant: a stuck core shows here."""
         if self._armed_for is None:

@@ -222,3 +222,12 @@ async def test_rule_4_an_entry_boundary_emits_its_output_at_once_and_its_status_
     assert h.value(f"{S1}.SchdSt.stVal") == 4
     await asyncio.sleep(STATUS_DELAY_S)
     assert h.value(f"{S1}.SchdSt.stVal") == 1  # a read at the instant sees its status, deferred or not
+
+
+async def test_time_to_next_instant_counts_down_to_a_start_and_is_none_without_one(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    assert h.engine.time_to_next_instant() is None
+    h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 100])
+    assert h.engine.time_to_next_instant() == pytest.approx(BASE + 100 - h.clock.now())
+    await h.sleep_until(BASE + 130)
+    assert h.engine.time_to_next_instant() == pytest.approx(30)  # the run's end
