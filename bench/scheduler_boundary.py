@@ -18,6 +18,7 @@ import structlog
 
 from bench.common import Row, print_rows
 from relevent.scheduler import Actor, Engine, Event, OutputChanged, SqliteStore, SystemClock
+from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.events import AttributeChanged
 from tests.scheduler.factory import reference_like_spec
 
@@ -83,9 +84,10 @@ def collect() -> list[Row]:
     else:
         outputs, values = uvloop.run(_measure())
     case = f"33 schedules, {ENTRIES} x 1 s"
+    delay_ms = STATUS_DELAY_S * 1e3  # the engine publishes a boundary's status after its outputs
     return [
         Row("boundary -> output event", case, "ms", tuple(outputs), target="p99 < 2 ms"),
-        Row("boundary -> schedule ValMV", case, "ms", tuple(values)),
+        Row("boundary -> schedule ValMV", f"{case}, status deferred {delay_ms:.0f} ms", "ms", tuple(values)),
     ]
 
 
