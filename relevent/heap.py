@@ -50,8 +50,9 @@ async def full_collections(time_to_next: Callable[[], float | None]) -> None:
             await asyncio.sleep(FULL_PERIOD_S)
             waited = 0.0
             while (ahead := time_to_next()) is not None and ahead < QUIET_S and waited < LONGEST_WAIT_S:
-                await asyncio.sleep(ahead + 0.05)  # just past the instant and its burst
-                waited += ahead + 0.05
+                step = max(ahead, 0.0) + 0.05  # just past the instant (or an overdue one) and its burst
+                await asyncio.sleep(step)
+                waited += step
             gc.collect()
     finally:
         gc.set_threshold(young, middle, old)

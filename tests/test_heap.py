@@ -79,7 +79,8 @@ async def test_a_full_pass_waits_until_the_next_instant_is_far_enough() -> None:
 
 
 @pytest.mark.looptime(start=0)
-async def test_without_a_quiet_window_a_full_pass_still_runs_after_the_longest_wait() -> None:
-    times = await _collections(lambda: 0.1, until=heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1)
+@pytest.mark.parametrize("ahead", [0.1, -5.0], ids=["always close", "overdue (a stalled timer)"])
+async def test_without_a_quiet_window_a_full_pass_still_runs_after_the_longest_wait(ahead: float) -> None:
+    times = await _collections(lambda: ahead, until=heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1)
     assert len(times) == 1
     assert heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S <= times[0] < heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1
