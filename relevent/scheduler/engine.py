@@ -58,11 +58,11 @@ MAX_LEAD = 0.1
 FINAL_LEAD = 1e-5
 # The status of which schedules to publish at which instant, and their parameters before it.
 _Status = tuple[Timestamp, list[Schedule], Mapping[str, tuple[ScheduleParams, bool]]]
-# An entry boundary emits its output events at once, its status attributes (~15 ms of work with 1000
-# running schedules, then their MMS mirror) this much later: time for the loop to hand the device commands to
-# the broker first (100 devices: 8-35 ms on 2 cores; uvloop runs a due timer before it writes what was
-# queued, so a shorter delay would hold them back). A read, a command, a clock step or the next instant
-# publishes a deferred status at once.
+# An entry boundary emits its output events at once; its status attributes (~15 ms of work with 1000
+# running schedules, then their MMS mirror) and the store commit of consumed start times follow this much
+# later: time for the loop to hand the device commands to the broker first (100 devices: 8-35 ms on 2 cores;
+# uvloop runs a due timer before it writes what was queued, so a shorter delay would hold them back). A
+# read, a command, a clock step or the next instant finishes a deferred boundary at once.
 STATUS_DELAY_S = 0.05
 
 
@@ -434,20 +434,28 @@ class Engine:
         *,
         defer_status: bool = False,
     ) -> None:
-        """Publish the changes of schedules that moved on by themselves, then persist consumed start times."""
-        schedules = list(schedules)
+        """Publish the changes of schedules that moved on by themselves and persist consumed start times.
+
+        With `defer_status` only the outputs at once, the rest `STATUS_DELAY_S` later: a restart within that
+        time consumes the start times again from the stored state (`jump_to`).
+        """
+        self._publish_outputs(t)
+        status = (t, list(schedules), before)
         if defer_status:
-            self._publish_outputs(t)
+            self._defer_status(status)
         else:
-            self._publish(t, schedules, before)
+            self._finish(status)
+
+    def _finish(self, status: _Status) -> None:
+        """The status half of `_settle`: publish the status, persist the schedules that changed."""
+        _, schedules, before = status
+        self._publish_status(status)
         changed = [s for s in schedules if (s.params, s.enabled) != before[s.ref]]
         if changed:
             try:
                 self._store.commit([s.record() for s in changed])
             except StoreError:
                 _log.exception("store failed, consumed start times not persisted")
-        if defer_status:  # timed from here: the commands have not left yet
-            self._defer_status((t, schedules, before))
 
     def _command_time(self) -> Timestamp:
         # A timer may fire a little early; commands never act before an instant already processed.
@@ -537,20 +545,20 @@ class Engine:
             self._emit(attributes)
 
     def _defer_status(self, status: _Status) -> None:
-        """Publish the status of an entry boundary `STATUS_DELAY_S` after its outputs (see there)."""
+        """Finish an entry boundary `STATUS_DELAY_S` after its outputs (see there): status, then store."""
         loop = self._loop
         assert loop is not None
         self._deferred_status = status
         self._status_timer = loop.call_later(STATUS_DELAY_S, self._flush_status)
 
     def _flush_status(self) -> None:
-        """Publish a deferred status now: before anything moves the schedules on again."""
+        """Finish a deferred entry boundary now: before anything moves the schedules on again."""
         deferred, self._deferred_status = self._deferred_status, None
         if self._status_timer is not None:
             self._status_timer.cancel()
             self._status_timer = None
         if deferred is not None:
-            self._publish_status(deferred)
+            self._finish(deferred)
 
     def _update(self, events: list[Event], item: StatusItem, t: Timestamp) -> None:
         """Publish one status attribute at `t` if it changed; a value of None keeps the last value.

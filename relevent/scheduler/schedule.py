@@ -14,7 +14,7 @@ instants, so entry boundaries are exact whatever the timer jitter. Rules (spec s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 
 from relevent.scheduler.periodic import SHORTEST_PERIOD, Period, calendar_problem
@@ -71,7 +71,10 @@ class ScheduleParams:
         """Return these parameters with start time `slot` replaced."""
         starts = list(self.starts)
         starts[slot] = start
-        return replace(self, starts=tuple(starts))
+        return ScheduleParams(  # not dataclasses.replace: 3x its speed, and every run's end calls this
+            values=self.values, num_entr=self.num_entr, schd_intv=self.schd_intv, schd_prio=self.schd_prio,
+            starts=tuple(starts), reuse=self.reuse,
+        )
 
 
 def parameter_error(params: ScheduleParams, intv_unit: float, entries_in_use: int = 0) -> EnaErr:

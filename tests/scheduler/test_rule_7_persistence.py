@@ -188,3 +188,15 @@ async def test_store_failure_rejects_the_command_and_undoes_it(db: Path) -> None
     assert h.value(f"{FSCC}.Schd01.setSrcRef") == S1
     store.fail = False
     assert isinstance(h.enable(S1), Accepted)
+
+
+async def test_a_crash_before_a_deferred_commit_still_finds_the_ended_runs_start_consumed(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 100], reuse=False)
+    await h.sleep_until(BASE + 160)  # the run has ended; the store commit of that instant is still deferred
+    with sqlite3.connect(db) as raw:
+        (data,) = raw.execute("SELECT data FROM schedule WHERE ref = ?", (S1,)).fetchone()
+    assert json.loads(data)["params"]["starts"][0]["set_tm"] == BASE + 100  # not consumed in the store yet
+    after_crash = start_engine(small_spec(), db, clock=h.clock)  # a new process on the same store
+    assert after_crash.value(f"{S1}.StrTm01.setTm") == 0.0  # consumed by the restore, as the commit would
+    assert after_crash.value(f"{S1}.SchdSt.stVal") == 1
