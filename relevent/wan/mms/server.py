@@ -42,9 +42,9 @@ _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
 class MmsServer:
     """One MMS server for one IED of an SCL document.
 
-    Construct from a `ServerCreation` (or `build` from the SCL: model, server, gate), `start()` (binds, raises
-    MmsServerError), then run
-    `serve()` as a task until `stop()` or cancellation; `close()` frees the C memory afterwards.
+    Construct from a `ServerCreation` (or `build` from the SCL: model, server, gate), `start()` (binds,
+    raises MmsServerError), then run `serve()` as a task until `stop()` or cancellation; `close()` frees the
+    C memory afterwards.
     `update`/`update_many` mirror values into the model; call them on the loop thread. Connections that do
     not associate in time are closed by a `ConnectionGuard` thread while the server listens.
     """
@@ -133,7 +133,7 @@ class MmsServer:
                 active = time.monotonic() < self._active_until
                 wait_ms = settings.wait_ms if active else settings.idle_wait_ms
                 if await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms) > 0:
-                    self._active_until = time.monotonic() + ACTIVE_S
+                    self._stay_active()
                 lib.IedServer_performPeriodicTasks(server)
                 lib.IedServer_processIncomingData(server)
                 self._associations.poll()
@@ -143,6 +143,10 @@ class MmsServer:
             waiter.shutdown(wait=True)
             self._stop_listening()
             log.info("mms server stopped")
+
+    def _stay_active(self) -> None:
+        """Network activity or a model update: `serve` polls every `wait_ms` for the next `ACTIVE_S`."""
+        self._active_until = time.monotonic() + ACTIVE_S
 
     def _stop_listening(self) -> None:
         if self._started:
@@ -167,7 +171,7 @@ class MmsServer:
     def update(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """Mirror one value with its quality and time (see `ModelMirror.update`)."""
         self.mirror.update(ref, value, quality_good, timestamp)
-        self._active_until = time.monotonic() + ACTIVE_S
+        self._stay_active()
 
     def preload(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """Mirror one value before serving (see `ModelMirror.preload`)."""
@@ -176,4 +180,4 @@ class MmsServer:
     def update_many(self, updates: Iterable[Update]) -> None:
         """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""
         self.mirror.update_many(updates)
-        self._active_until = time.monotonic() + ACTIVE_S
+        self._stay_active()
