@@ -83,5 +83,5 @@ def test_a_password_file_is_read_without_its_newline(tmp_path: Path) -> None:
     mms = settings.mms.model_copy(update={"authentication": "password"})
     credentials = mms_credentials(mms, settings.actors)
     assert credentials is not None
-    assert credentials.actor_for(1, b"from-a-file") == "dso"
-    assert credentials.actor_for(1, b"from-a-file\n") is None
+    assert credentials.actor_for_password(b"from-a-file") == "dso"
+    assert credentials.actor_for_password(b"from-a-file\n") is None

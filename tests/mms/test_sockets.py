@@ -42,27 +42,23 @@ def test_a_socket_peer_and_a_libiec61850_peer_match() -> None:
 
 
 @pytest.mark.parametrize(
-    ("age_s", "opened", "associated", "tls", "reason"),
+    ("age_s", "associated", "refused", "reason"),
     [
-        (0.4, False, False, True, None),
-        (0.6, False, False, True, "tls_handshake"),
-        (0.6, True, False, True, None),  # handshake done: the association timeout applies
-        (1.1, True, False, True, "no_association"),
-        (0.6, False, False, False, None),  # plain TCP has no handshake to time out
-        (1.1, False, False, False, "no_association"),
-        (1.1, True, False, False, "no_association"),
-        (1e6, True, True, False, None),  # associated: never
-        (1e6, False, True, True, None),
+        (0.4, False, False, None),
+        (1.1, False, False, "no_association"),
+        (1e6, True, False, None),  # associated: never
+        (0.0, False, True, "not_relayed"),  # refused: at once
+        (0.0, True, True, "not_relayed"),  # even when it associated meanwhile
     ],
 )
-def test_overdue(age_s: float, opened: bool, associated: bool, tls: bool, reason: Reason | None) -> None:
-    assert overdue(age_s, opened=opened, associated=associated, tls=tls, settings=SETTINGS) == reason
+def test_overdue(age_s: float, associated: bool, refused: bool, reason: Reason | None) -> None:
+    assert overdue(age_s, associated=associated, refused=refused, settings=SETTINGS) == reason
 
 
-def test_the_guard_polls_at_a_fifth_of_the_shorter_timeout_within_bounds() -> None:
-    assert SETTINGS.poll_s == pytest.approx(0.1)
-    assert GuardSettings(0.01, 0.01).poll_s == 0.05
-    assert GuardSettings(60.0, 30.0).poll_s == 1.0
+def test_the_guard_polls_at_a_fifth_of_the_association_timeout_within_bounds() -> None:
+    assert SETTINGS.poll_s == pytest.approx(0.2)
+    assert GuardSettings(0.01).poll_s == 0.05
+    assert GuardSettings(60.0).poll_s == 1.0
 
 
 @contextmanager
@@ -109,25 +105,24 @@ def _still_open(client: socket.socket) -> bool:
         return True
 
 
-@pytest.mark.parametrize("tls", [False, True])
-def test_a_check_closes_the_overdue_connection_once_and_keeps_the_associated_one(tls: bool) -> None:
+def test_a_check_closes_overdue_and_refused_connections_once_and_keeps_the_associated_one() -> None:
     now = [100.0]
     closed: list[Reason] = []
-    with listener_with(3) as (port, (keeper, opened, fresh), _):
-        guard = ConnectionGuard(port, SETTINGS, tls=tls, on_close=closed.append, clock=lambda: now[0])
-        guard.opened(_peer(keeper))
+    with listener_with(3) as (port, (keeper, refused, fresh), _):
+        guard = ConnectionGuard(port, SETTINGS, on_close=closed.append, clock=lambda: now[0])
         guard.associated(_peer(keeper))
-        guard.opened(_peer(opened))
+        guard.refuse(_peer(refused))
         guard.check()  # first seen at 100.0
+        assert closed == ["not_relayed"]
         now[0] = 100.6
         guard.check()
-        assert closed == (["tls_handshake"] if tls else [])  # `fresh` never got through a handshake
+        assert closed == ["not_relayed"]  # `fresh` is not overdue yet
         now[0] = 101.1
         guard.check()
         guard.check()  # the library has not closed them yet: not shut down or counted twice
-        assert sorted(closed) == sorted(["tls_handshake" if tls else "no_association", "no_association"])
+        assert closed == ["not_relayed", "no_association"]
         assert _still_open(keeper)
-        assert not _still_open(opened)
+        assert not _still_open(refused)
         assert not _still_open(fresh)
 
 
@@ -135,8 +130,8 @@ def test_a_closed_peer_is_forgotten() -> None:
     now = [0.0]
     closed: list[Reason] = []
     with listener_with(1) as (port, (client,), _):
-        guard = ConnectionGuard(port, SETTINGS, tls=False, on_close=closed.append, clock=lambda: now[0])
-        guard.opened(_peer(client))
+        guard = ConnectionGuard(port, SETTINGS, on_close=closed.append, clock=lambda: now[0])
+        guard.refuse(_peer(client))
         guard.associated(_peer(client))
         guard.closed(_peer(client))  # e.g. a port reused by a later connection must not inherit it
         guard.check()

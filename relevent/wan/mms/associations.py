@@ -1,16 +1,18 @@
 """Which MMS connections have completed their association; libiec61850 does not tell.
 
-Its connection indication fires when a connection opens (at TCP accept, after any TLS handshake), not when
-it associates. An ACSE authenticator, though, runs at every association, and the security token it sets
-stays with the connection: the `Authenticator` sets its actor's index, and without authentication an
-accept-anyone authenticator sets 1. So a connection is associated once its token is set; `poll()` looks at
-the tokens of the connections still pending after every processing step. Everything here runs on the
-event-loop thread, and tells the `ConnectionGuard` what it learns.
+Its connection indication fires when a connection opens (at TCP accept), not when it associates. An ACSE
+authenticator, though, runs at every association, and the security token it sets stays with the connection:
+the password `Authenticator` sets its actor's index, and otherwise an accept-anyone authenticator sets 1. So
+a connection is associated once its token is set; `poll()` looks at the tokens of the connections still
+pending after every processing step. Everything here runs on the event-loop thread, and tells the
+`ConnectionGuard` what it learns, including which connections `admit` refuses at their accept (with TLS:
+connections that are no relay of the `TlsFront`).
 """
 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 
 import structlog
 
@@ -26,8 +28,16 @@ _ANONYMOUS_TOKEN = 1
 class Associations:
     """The server's open connections by association state; keep this object as long as the server."""
 
-    def __init__(self, server: int, guard: ConnectionGuard, *, accept_anyone: bool) -> None:
+    def __init__(
+        self,
+        server: int,
+        guard: ConnectionGuard,
+        *,
+        accept_anyone: bool,
+        admit: Callable[[Peer], bool] = lambda _: True,
+    ) -> None:
         self._guard = guard
+        self._admit = admit
         self._pending: dict[int, Peer | None] = {}  # ClientConnection -> its peer, not associated yet
         self._associated: dict[int, Peer | None] = {}
         self._indication = ConnectionIndicationHandler(self._on_indication)  # libiec61850 keeps the pointer
@@ -54,8 +64,9 @@ class Associations:
                 return
             if connected:
                 peer = self._pending[connection] = _peer_of(connection)
-                if peer is not None:
-                    self._guard.opened(peer)
+                if peer is not None and not self._admit(peer):
+                    log.warning("mms connection refused: no tls relay", peer=f"{peer[0]}:{peer[1]}")
+                    self._guard.refuse(peer)
                 return
             peer = self._pending.pop(connection, None) or self._associated.pop(connection, None)
             if peer is not None:

@@ -13,26 +13,19 @@ from relevent.scl.model import SclDocument
 from relevent.wan.mms.builder import BuiltModel, build_model
 from relevent.wan.mms.lib import lib
 from relevent.wan.mms.reports import add_report_blocks
-from relevent.wan.mms.security import TlsSetupError, tls_configuration
-from relevent.wan.mms.settings import MmsServerError, MmsSettings
+from relevent.wan.mms.settings import MmsSettings
 
 
 class ServerCreation:
-    """Owns a built model, its TLS configuration and the server being created; `close()` frees all three."""
+    """Owns a built model and the server being created from it; `close()` frees both."""
 
     def __init__(self, doc: SclDocument, settings: MmsSettings) -> None:
         self.settings = settings
         self.model: BuiltModel = build_model(doc, settings.ied)
-        self.tls = 0
         self._server: Future[int] | None = None
         self._closed = False
         try:
             self.report_blocks = add_report_blocks(self.model, settings.reports)
-            if settings.tls is not None:
-                try:
-                    self.tls = tls_configuration(settings.tls)
-                except TlsSetupError as exc:
-                    raise MmsServerError(str(exc)) from None
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-create")
             self._server = pool.submit(self._create)
             pool.shutdown(wait=False)  # the thread ends with its one task
@@ -41,7 +34,7 @@ class ServerCreation:
             raise
 
     def _create(self) -> int:
-        return int(lib.IedServer_createWithConfig(self.model.ptr, self.tls or None, None))
+        return int(lib.IedServer_createWithConfig(self.model.ptr, None, None))  # TLS: see `tls_front`
 
     def server(self) -> int:
         """The IedServer, once created (waits for the worker thread)."""
@@ -49,13 +42,11 @@ class ServerCreation:
         return self._server.result()
 
     def close(self) -> None:
-        """Destroy the server (after waiting for it), the TLS configuration and the model; idempotent."""
+        """Destroy the server (after waiting for it) and the model; idempotent."""
         if self._closed:
             return
         self._closed = True
         if self._server is not None:
             lib.IedServer_destroy(self._server.result())
-        if self.tls:
-            lib.TLSConfiguration_destroy(self.tls)
         self.model.destroy()
 

@@ -1,16 +1,16 @@
 """The connection guard: closes MMS connections that do not associate in time (issue #7).
 
 libiec61850 never times out a TCP connection that does not complete the MMS association, so five silent
-connections would take every slot for good. With TLS it is worse: the library runs the TLS handshake on
-the event-loop thread, and a client that never completes it stalls the whole gateway at 100% CPU. The
-guard is therefore a daemon thread of its own, independent of the loop: every `poll_s` it looks at the
-server's accepted sockets (`sockets.accepted`) and shuts down each one that is
+connections would take every slot for good. The guard is a daemon thread of its own, independent of the
+loop: every `poll_s` it looks at the server's accepted sockets (`sockets.accepted`) and shuts down each one
+that is
 
-- still in its TLS handshake (not yet opened to the MMS layer) after `tls_handshake_timeout_s`, or
-- not associated after `association_timeout_s`.
+- not associated after `association_timeout_s`, or
+- refused by the loop thread (with TLS, a loopback connection that is no relay of the `TlsFront`).
 
 libiec61850 then reads the closed socket and frees the slot itself. The loop thread reports which peers
-are opened and associated (`Associations`); an associated connection is never touched.
+are associated or refused (`Associations`); an associated connection is never touched. TLS handshakes are
+the `TlsFront`'s: it bounds them by `tls_handshake_timeout_s` and counts its closes with the same reasons.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from relevent.wan.mms.sockets import Peer, accepted
 
 log = structlog.get_logger(__name__)
 
-Reason = Literal["tls_handshake", "no_association"]
+Reason = Literal["tls_handshake", "unknown_certificate", "no_association", "not_relayed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,54 +35,50 @@ class GuardSettings:
     """How long a connection may take to associate (and, with TLS, to complete its handshake)."""
 
     association_timeout_s: float = 10.0
-    tls_handshake_timeout_s: float = 2.0  # the event loop stands still meanwhile
+    tls_handshake_timeout_s: float = 2.0  # the TlsFront's, which runs them without blocking anything
 
     @property
     def poll_s(self) -> float:
-        """How often the sockets are checked: a fifth of the shorter timeout, within [50 ms, 1 s]."""
-        return min(1.0, max(0.05, min(self.association_timeout_s, self.tls_handshake_timeout_s) / 5))
+        """How often the sockets are checked: a fifth of the association timeout, within [50 ms, 1 s]."""
+        return min(1.0, max(0.05, self.association_timeout_s / 5))
 
 
-def overdue(
-    age_s: float, *, opened: bool, associated: bool, tls: bool, settings: GuardSettings
-) -> Reason | None:
+def overdue(age_s: float, *, associated: bool, refused: bool, settings: GuardSettings) -> Reason | None:
     """Why a connection of that age and state must be closed now, or None."""
+    if refused:
+        return "not_relayed"
     if associated:
         return None
-    if tls and not opened:
-        return "tls_handshake" if age_s > settings.tls_handshake_timeout_s else None
     return "no_association" if age_s > settings.association_timeout_s else None
 
 
 class ConnectionGuard:
-    """The guard thread of one server port; `opened`/`associated`/`closed` are called from the loop thread."""
+    """The guard thread of one server port; `associated`/`refuse`/`closed` are called from the loop thread."""
 
     def __init__(
         self,
         port: int,
         settings: GuardSettings,
         *,
-        tls: bool,
         on_close: Callable[[Reason], None] = lambda _: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._port = port
         self._settings = settings
-        self._tls = tls
         self._on_close = on_close
         self._clock = clock
         self._lock = threading.Lock()  # guards the two sets, shared with the loop thread
-        self._opened: set[Peer] = set()
         self._associated: set[Peer] = set()
+        self._refused: set[Peer] = set()
         self._first_seen: dict[tuple[int, Peer], float] = {}  # guard thread only, as is the next
         self._shut_down: set[tuple[int, Peer]] = set()  # until libiec61850 has closed them
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mms-guard", daemon=True)
 
-    def opened(self, peer: Peer) -> None:
-        """libiec61850 opened a connection for `peer` (after its TLS handshake, if any)."""
+    def refuse(self, peer: Peer) -> None:
+        """`peer` must not be served: the guard closes its connection at its next check."""
         with self._lock:
-            self._opened.add(peer)
+            self._refused.add(peer)
 
     def associated(self, peer: Peer) -> None:
         """`peer` completed its association: the guard leaves it alone from now on."""
@@ -92,8 +88,8 @@ class ConnectionGuard:
     def closed(self, peer: Peer) -> None:
         """libiec61850 closed the connection of `peer`."""
         with self._lock:
-            self._opened.discard(peer)
             self._associated.discard(peer)
+            self._refused.discard(peer)
 
     def start(self) -> None:
         """Start the guard thread."""
@@ -123,9 +119,9 @@ class ConnectionGuard:
                 if key in self._shut_down:
                     continue
                 with self._lock:
-                    opened, associated = connection.peer in self._opened, connection.peer in self._associated
-                reason = overdue(now - first, opened=opened, associated=associated, tls=self._tls,
-                                 settings=self._settings)  # fmt: skip
+                    associated = connection.peer in self._associated
+                    refused = connection.peer in self._refused
+                reason = overdue(now - first, associated=associated, refused=refused, settings=self._settings)
                 if reason is None:
                     continue
                 try:

@@ -34,19 +34,19 @@ _CHECK_RESULTS: dict[Verdict, int] = {
 }
 
 
-UserOf = Callable[[int | None], str | None]
+# The actor behind a libiec61850 ClientConnection; None: one that must not change anything (refused, logged).
+Identify = Callable[[int | None], Actor | None]
 
 
-def anonymous(_: int | None) -> str | None:
-    """The user of every connection when the server authenticates nobody."""
-    return None
-
-
-def actor_of(connection: int | None, user_of: UserOf = anonymous) -> Actor:
-    """The MMS actor behind a libiec61850 ClientConnection: its peer address and authenticated user."""
+def peer_address(connection: int | None) -> str:
+    """libiec61850's `host:port` of a connection's peer ("unknown" when it has none)."""
     peer = lib.ClientConnection_getPeerAddress(connection) if connection else None
-    return Actor(protocol="mms", peer=peer.decode("ascii", "replace") if peer else "unknown",
-                 user=user_of(connection))  # fmt: skip
+    return peer.decode("ascii", "replace") if peer else "unknown"
+
+
+def anonymous(connection: int | None) -> Actor:
+    """The actor of every connection when the server authenticates nobody: its peer, no user."""
+    return Actor(protocol="mms", peer=peer_address(connection))
 
 
 def control_value(decoded: values.Decoded) -> ControlValue:
@@ -73,7 +73,7 @@ class GateHandlers:
     def __init__(self, model: BuiltModel, gate: Gate) -> None:
         self._model = model
         self._gate = gate
-        self._user_of: UserOf = anonymous
+        self._identify: Identify = anonymous
         self._writes = RefTable(model.full_ref(ref) for ref in gate.writable_refs())  # by handler parameter
         self._attributes = _settable_leaves(model, self._writes)
         self._controls = {model.node(ref): ref for ref in model.controllable}  # DataObject* -> full reference
@@ -81,9 +81,9 @@ class GateHandlers:
         self._on_check_c = ControlCheckHandler(self._on_check)
         self.write_table: WriteTable | None = None
 
-    def register(self, server: int, user_of: UserOf = anonymous) -> None:
-        """Install the handlers on `server`; `user_of` names the authenticated user of a connection."""
-        self._user_of = user_of
+    def register(self, server: int, identify: Identify = anonymous) -> None:
+        """Install the handlers on `server`; `identify` names the actor of a connection."""
+        self._identify = identify
         for do in self._controls:
             lib.IedServer_setPerformCheckHandler(server, do, self._on_check_c, None)
         # last: nothing may fail between linking the table in and the server keeping this object
@@ -102,7 +102,10 @@ class GateHandlers:
             decoded = values.decode(value)
             if isinstance(decoded, tuple):  # handlers are registered on leaves only
                 return int(Verdict.TYPE_INCONSISTENT)
-            actor = actor_of(connection, self._user_of)
+            actor = self._identify(connection)
+            if actor is None:
+                log.warning("mms write denied: nobody's connection", ref=ref, peer=peer_address(connection))
+                return int(Verdict.OBJECT_ACCESS_DENIED)
             return int(Verdict(self._gate.write(ref, decoded, actor)))
         except BaseException:
             log.exception("mms write handler failed; write denied", ref=ref)
@@ -113,7 +116,12 @@ class GateHandlers:
             if lib.ControlAction_isSelect(action):
                 return int(iec.CONTROL_ACCEPTED)  # the gate decides at operate; a select changes nothing
             ref = self._controls[lib.ControlAction_getControlObject(action)]
-            actor = actor_of(lib.ControlAction_getClientConnection(action), self._user_of)
+            connection = lib.ControlAction_getClientConnection(action)
+            actor = self._identify(connection)
+            if actor is None:
+                log.warning("mms operate denied: nobody's connection", ref=ref, peer=peer_address(connection))
+                lib.ControlAction_setAddCause(action, int(AddCause.NO_ACCESS_AUTHORITY))
+                return int(iec.CONTROL_OBJECT_ACCESS_DENIED)
             decision = self._gate.operate(ref, control_value(values.decode(ctl_val)), bool(test), actor)
             if not decision.accepted:
                 lib.ControlAction_setAddCause(action, int(decision.add_cause))

@@ -68,7 +68,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "DataSetEntry_create": (P, [P, _STR, _INT, _STR]),
     "ReportControlBlock_create": (P, [_STR, P, _STR, _BOOL, _STR, _U32, _U8, _U8, _U32, _U32]),
     # server lifecycle and the threadless loop
-    "IedServer_createWithConfig": (P, [P, P, P]),  # (model, TLSConfiguration or NULL, config or NULL)
+    "IedServer_createWithConfig": (P, [P, P, P]),  # (model, TLSConfiguration: NULL, config or NULL)
     "IedServer_destroy": (None, [P]),
     "IedServer_setLocalIpAddress": (None, [P, _STR]),
     "IedServer_startThreadless": (None, [P, _INT]),
@@ -87,12 +87,6 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ClientConnection_getSecurityToken": (P, [P]),
     "IedServer_setAuthenticator": (None, [P, AcseAuthenticator, P]),
     "IedServer_setConnectionIndicationHandler": (None, [P, ConnectionIndicationHandler, P]),
-    # TLS
-    "TLSConfiguration_create": (P, []),
-    "TLSConfiguration_destroy": (None, [P]),
-    "TLSConfiguration_addCACertificateFromFile": (_BOOL, [P, _STR]),
-    "TLSConfiguration_setOwnCertificateFromFile": (_BOOL, [P, _STR]),
-    "TLSConfiguration_setOwnKeyFromFile": (_BOOL, [P, _STR, _STR]),
     "ControlAction_getClientConnection": (P, [P]),
     "ControlAction_getControlObject": (P, [P]),
     "ControlAction_isSelect": (_BOOL, [P]),

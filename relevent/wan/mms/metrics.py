@@ -8,12 +8,12 @@ from relevent.wan.mms.guard import Reason
 
 
 class MmsMetrics:
-    """Connections the guard closed, by reason (bounded: the guard's reasons)."""
+    """Connections closed before their association, by reason (bounded: the guard's and the TLS front's)."""
 
     def __init__(self, registry: CollectorRegistry | None) -> None:
         self.guard_closed = Counter(
             "relevent_mms_guard_closed",
-            "MMS connections closed for not associating in time",
+            "MMS connections closed before their association (handshake, certificate, timeout, not relayed)",
             ["reason"],
             registry=registry,
         )

@@ -3,12 +3,14 @@
 Only the wait for network activity runs in a worker thread (through ctypes, which releases the GIL); all
 request processing, and so every write and control callback, runs on the event-loop thread. The order per
 iteration is periodic -> process -> periodic: the first runs timers and queues reports, processing always
-runs (it also sends queued reports), the last executes controls accepted just now.
+runs (it also sends queued reports), the last executes controls accepted just now. With TLS, libiec61850
+serves plain MMS on a loopback port and a `TlsFront` on the same loop terminates TLS on the public one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,18 +19,20 @@ from datetime import datetime
 import structlog
 from prometheus_client import CollectorRegistry
 
+from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
 from relevent.wan.mms.associations import Associations
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.creation import ServerCreation
 from relevent.wan.mms.gate import Gate
 from relevent.wan.mms.guard import ConnectionGuard
-from relevent.wan.mms.handlers import GateHandlers, anonymous
+from relevent.wan.mms.handlers import GateHandlers, peer_address
 from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
-from relevent.wan.mms.security import Authenticator
+from relevent.wan.mms.security import Authenticator, TlsSetupError
 from relevent.wan.mms.settings import MmsServerError, MmsSettings
+from relevent.wan.mms.tls_front import LOOPBACK, TlsFront
 from relevent.wan.mms.values import Scalar
 
 log = structlog.get_logger(__name__)
@@ -57,24 +61,27 @@ class MmsServer:
         self.model: BuiltModel = creation.model
         self.report_blocks = creation.report_blocks
         self._creation = creation
-        self._tls = bool(creation.tls)
         self._closed = False
         self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
         self.handlers: GateHandlers | None = None
+        credentials = settings.credentials
+        metrics = MmsMetrics(registry)
         try:
+            self._front = self._tls_front(metrics) if settings.tls else None
+            # libiec61850's own port: the public one, or with TLS a free loopback port behind the front
+            self._port = _free_loopback_port() if self._front else settings.port
             handlers = GateHandlers(self.model, gate)  # Python work, overlapping libiec61850's creation
             self._server = creation.server()
             for fc in _DENIED_FCS:
                 lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
                                                    iec.ACCESS_POLICY_DENY)
-            self._authenticator = (
-                Authenticator(self._server, settings.credentials) if settings.credentials else None
-            )
-            self._guard = ConnectionGuard(settings.port, settings.guard, tls=self._tls,
-                                          on_close=MmsMetrics(registry).on_guard_close)  # fmt: skip
-            anyone = self._authenticator is None
-            self._associations = Associations(self._server, self._guard, accept_anyone=anyone)
-            handlers.register(self._server, self._authenticator.user_of if self._authenticator else anonymous)
+            by_password = credentials is not None and credentials.method == "password"
+            password_of = credentials if credentials and by_password else None
+            self._authenticator = Authenticator(self._server, password_of) if password_of else None
+            self._guard = ConnectionGuard(self._port, settings.guard, on_close=metrics.on_guard_close)
+            self._associations = Associations(self._server, self._guard, accept_anyone=not by_password,
+                                              admit=self._admit)  # fmt: skip
+            handlers.register(self._server, self._identify)
             self.handlers = handlers
         except BaseException:
             self.close()
@@ -82,6 +89,33 @@ class MmsServer:
         self.mirror = ModelMirror(self._server, self.model)
         self._stopping = False
         self._active_until = 0.0  # monotonic time until which `serve` polls every `wait_ms`
+
+    def _tls_front(self, metrics: MmsMetrics) -> TlsFront:
+        settings = self.settings
+        assert settings.tls is not None
+        credentials = settings.credentials
+        by_certificate = credentials is not None and credentials.method == "certificate"
+        identify = credentials.actor_for_certificate if credentials and by_certificate else None
+        try:
+            return TlsFront(settings.tls, handshake_timeout_s=settings.guard.tls_handshake_timeout_s,
+                            identify=identify, on_close=metrics.on_guard_close)  # fmt: skip
+        except TlsSetupError as exc:
+            raise MmsServerError(str(exc)) from None
+
+    def _admit(self, peer: tuple[str, int]) -> bool:
+        """Whether libiec61850 may serve a connection from `peer`: with TLS, only the front's relays."""
+        return self._front is None or self._front.session(peer) is not None
+
+    def _identify(self, connection: int | None) -> Actor | None:
+        """The actor of a connection: its TLS client and certificate actor, or its peer; with its password."""
+        peer = peer_address(connection)
+        user = self._authenticator.user_of(connection) if self._authenticator else None
+        if self._front is None:
+            return Actor(protocol="mms", peer=peer, user=user)
+        session = self._front.session_of(peer)
+        if session is None:
+            return None
+        return Actor(protocol="mms", peer=session.client, user=user if self._authenticator else session.actor)
 
     @classmethod
     def build(
@@ -96,25 +130,37 @@ class MmsServer:
         return int(lib.IedServer_getNumberOfOpenConnections(self._server))
 
     @property
+    def library_port(self) -> int:
+        """The port libiec61850 listens on: the public one, or with TLS the loopback one behind the front."""
+        return self._port
+
+    @property
     def associations(self) -> int:
         """The number of client connections that completed their MMS association."""
         return self._associations.count
 
     def start(self) -> None:
         """Bind and listen; raise MmsServerError when that fails (libiec61850 itself only logs it)."""
-        lib.IedServer_setLocalIpAddress(self._server, self.settings.host.encode())
-        lib.IedServer_startThreadless(self._server, self.settings.port)
+        settings = self.settings
+        lib.IedServer_setLocalIpAddress(self._server, (LOOPBACK if self._front else settings.host).encode())
+        lib.IedServer_startThreadless(self._server, self._port)
         self._started = True
-        if not lib.IedServer_isRunning(self._server):
+        try:
+            listening = bool(lib.IedServer_isRunning(self._server))
+            if listening and self._front is not None:
+                self._front.listen(settings.host, settings.port)
+        except OSError:
+            listening = False
+        if not listening:
             self._stop_listening()  # even a failed start must be undone, or destroying the server crashes
             raise MmsServerError(
-                f"cannot listen on {self.settings.host}:{self.settings.port} for MMS: the port is in use, "
+                f"cannot listen on {settings.host}:{settings.port} for MMS: the port is in use, "
                 "the address is not local, or ports below 1024 need CAP_NET_BIND_SERVICE"
-            )
-        credentials = self.settings.credentials
-        log.info("mms server listening", host=self.settings.host, port=self.settings.port,
+            ) from None
+        credentials = settings.credentials
+        log.info("mms server listening", host=settings.host, port=settings.port,
                  ied=self.model.ied.name, report_blocks=len(self.report_blocks),
-                 transport="tls" if self._tls else "tcp",
+                 transport="tls" if self._front else "tcp",
                  authentication=credentials.method if credentials else "none")  # fmt: skip
         self._guard.start()
 
@@ -128,8 +174,11 @@ class MmsServer:
         loop = asyncio.get_running_loop()
         server, settings = self._server, self.settings
         waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-wait")
+        front = asyncio.create_task(self._front.serve(self._port)) if self._front else None
         try:
             while not self._stopping:
+                if front is not None and front.done():
+                    front.result()  # the TLS listener failed: so does the server
                 active = time.monotonic() < self._active_until
                 wait_ms = settings.wait_ms if active else settings.idle_wait_ms
                 if await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms) > 0:
@@ -139,6 +188,9 @@ class MmsServer:
                 self._associations.poll()
                 lib.IedServer_performPeriodicTasks(server)
         finally:
+            if front is not None:
+                front.cancel()
+                await asyncio.wait([front])
             # A cancelled wait still runs to its end (at most wait_ms): let it, before the sockets go.
             waiter.shutdown(wait=True)
             self._stop_listening()
@@ -181,3 +233,10 @@ class MmsServer:
         """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""
         self.mirror.update_many(updates)
         self._stay_active()
+
+
+def _free_loopback_port() -> int:
+    """A loopback TCP port free now (the kernel's pick), for libiec61850 to listen on behind the front."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
