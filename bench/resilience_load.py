@@ -1,14 +1,17 @@
 """Entry boundaries and memory of the real gateway under load: an MQTT flood, five MMS clients at full rate.
 
-mosquitto, the daemon and the flood publisher (`bench/flood.py`, so that it shares no event loop with the
-measuring device) run as their own processes; a device (MQTT) and the five SCADA clients (open61850, one
-thread each) run here. A schedule with 1 s entries of alternating values makes every boundary a command;
-its lateness is the command's arrival at the device minus the nominal boundary (one host, one clock).
-Phases of `--seconds` each: idle; five MMS clients reading and writing as fast as they are answered; an
-MQTT flood (`--rate` `meas` messages per second on the device's topic, 1 in 10 malformed); both together;
-idle again. The daemon's RSS is sampled every second. Prints the lateness p50/p99/max and RSS per phase,
-the achieved flood and MMS rates, and the core count; asserts nothing. Commands more than one entry late
-are not matched to a boundary: `n` then falls below the phase's boundaries.
+mosquitto, the daemon, the flood publisher (`bench/flood.py`) and the five SCADA clients
+(`bench/mms_clients.py`, open61850, one thread each) run as their own processes, so that neither shares
+an event loop or a GIL with the measuring device (MQTT), which runs here. A schedule with 1 s entries of
+alternating values makes every boundary a command; its lateness is the command's arrival at the device
+minus the nominal boundary (one host, one clock). Phases of `--seconds` each: idle; five MMS clients
+reading and writing as fast as they are answered; an MQTT flood (`--rate` `meas` messages per second on
+the device's topic, 1 in 10 malformed); both together; idle again. The daemon's RSS is sampled every
+second. Prints the lateness p50/p99/max and RSS per phase, how many of the daemon's own output events
+were more than 2 and 5 ms late (its `relevent_output_lateness_seconds`: the rest of a late command's
+delay is the broker's and the host's), the achieved flood and MMS rates, and the core count; asserts
+nothing. Commands more than one entry late are not matched to a boundary: `n` then falls below the
+phase's boundaries.
 
 Usage: `.venv/bin/python bench/resilience_load.py [--seconds 10] [--rate 10000]`
 """
@@ -24,17 +27,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' daemon, broker and clients
 
-from open61850.data import FloatData
 
 from tests.daemon import Daemon, GatewayArgs, rss_kb, running
-from tests.integration.gateway import COMMANDS, KW, LD, ROOT, Schedule, connect, read, scada_programs, write
+from tests.integration.gateway import COMMANDS, KW, ROOT, Schedule, scada_programs
 from tests.mosquitto import Broker, Inbox, mqtt_client
 
 CLIENTS = 5
@@ -49,30 +51,22 @@ class Phase:
     rss_kb: list[int] = field(default_factory=list)
     published: int = 0
     mms_requests: int = 0
-
-
-def mms_load(port: int, stop: threading.Event, counter: list[int]) -> None:
-    """One SCADA client reading and writing a schedule that never runs, as fast as it is answered."""
-    client = connect(port)
-    try:
-        n = 0
-        while not stop.is_set():
-            item = f"ActPow_FSCH{2 + n % 8:02d}$SP$ValASG001$setMag$f"
-            if n % 2:
-                write(client, LD, item, FloatData(float(n % 100)))
-            else:
-                read(client, item)
-            n += 1
-        counter.append(n)
-    finally:
-        client.close()
+    engine_late: tuple[int, int] = (0, 0)  # the daemon's output events more than 2 ms, 5 ms late
 
 
 def start_flood(broker: Broker, rate: int, seconds: float) -> subprocess.Popen[str]:
     """`bench/flood.py` on the device's `meas` topic for the phase; it prints how many it published."""
-    argv = [sys.executable, "-m", "bench.flood", broker.host, str(broker.port), f"{ROOT}/meas"]
-    return subprocess.Popen([*argv, str(rate), str(seconds)], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    return _spawn("bench.flood", broker.host, broker.port, f"{ROOT}/meas", rate, seconds)
+
+
+def start_mms_clients(port: int, seconds: float) -> subprocess.Popen[str]:
+    """`bench/mms_clients.py` for the phase; it prints how many requests were answered."""
+    return _spawn("bench.mms_clients", port, CLIENTS, seconds)
+
+
+def _spawn(module: str, *args: object) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", module, *map(str, args)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
 
 
 async def run(seconds: float, rate: int) -> list[Phase]:
@@ -86,12 +80,16 @@ async def run(seconds: float, rate: int) -> list[Phase]:
         try:
             with running(args.argv()) as daemon:  # its log is drained by the helper's threads
                 daemon.wait_for("mqtt connected", 30)
-                return await measure(daemon, args.mms_port, broker, seconds, rate)
+                metrics = f"http://127.0.0.1:{daemon.wait_for('http listening')['port']}/metrics"
+                port = args.mms_port
+                return await measure(daemon, port, broker, metrics=metrics, seconds=seconds, rate=rate)
         finally:
             broker.kill()
 
 
-async def measure(daemon: Daemon, port: int, broker: Broker, seconds: float, rate: int) -> list[Phase]:
+async def measure(
+    daemon: Daemon, port: int, broker: Broker, *, metrics: str, seconds: float, rate: int
+) -> list[Phase]:
     entries = math.ceil(len(PHASES) * seconds) + 5
     values = [float(1 + entry % 2) for entry in range(entries)]  # every boundary changes the output
     start = float(math.ceil(time.time() + 2))
@@ -102,9 +100,23 @@ async def measure(daemon: Daemon, port: int, broker: Broker, seconds: float, rat
         await asyncio.sleep(start + 0.5 - time.time())
         for name in PHASES:
             phases.append(phase := Phase(name, time.monotonic()))
+            before = await asyncio.to_thread(engine_lateness, metrics)
             await load(phase, daemon, port, broker, seconds=seconds, rate=rate)
+            after = await asyncio.to_thread(engine_lateness, metrics)
+            phase.engine_late = (after[0] - before[0], after[1] - before[1])
         collector.cancel()
     return phases
+
+
+def engine_lateness(metrics: str) -> tuple[int, int]:
+    """How many output events the daemon has emitted more than 2 ms and more than 5 ms late so far."""
+    with urllib.request.urlopen(metrics, timeout=10) as response:
+        text = response.read().decode()
+    name = "relevent_output_lateness_seconds"
+    buckets = {line.split('le="')[1].split('"')[0]: float(line.split()[-1])
+               for line in text.splitlines() if line.startswith(f"{name}_bucket")}  # fmt: skip
+    total = buckets["+Inf"]
+    return int(total - buckets["0.002"]), int(total - buckets["0.005"])
 
 
 async def collect(inbox: Inbox, start: float, values: list[float], phases: list[Phase]) -> None:
@@ -122,37 +134,31 @@ async def collect(inbox: Inbox, start: float, values: list[float], phases: list[
 
 async def load(phase: Phase, daemon: Daemon, port: int, broker: Broker, *, seconds: float, rate: int) -> None:
     """Run the phase's load for `seconds`, sampling the daemon's RSS every second."""
-    stop_mms = threading.Event()
-    counters: list[int] = []
     flooding = start_flood(broker, rate, seconds) if "flood" in phase.name else None
-    clients = [threading.Thread(target=mms_load, args=(port, stop_mms, counters)) for _ in range(CLIENTS)]
-    if "mms" not in phase.name:
-        clients = []
-    for client in clients:
-        client.start()
+    clients = start_mms_clients(port, seconds) if "mms" in phase.name else None
     while time.monotonic() - phase.started < seconds:
         phase.rss_kb.append(rss_kb(daemon.proc.pid))
         await asyncio.sleep(1.0)
-    stop_mms.set()
     if flooding is not None:
         out, _ = await asyncio.to_thread(flooding.communicate)
         phase.published = int(out)
-    for client in clients:
-        await asyncio.to_thread(client.join)
-    phase.mms_requests = sum(counters)
+    if clients is not None:
+        out, _ = await asyncio.to_thread(clients.communicate)
+        phase.mms_requests = int(out)
 
 
 def report(phases: list[Phase], seconds: float) -> None:
     print(f"relevent-gw under load, {os.cpu_count()} cores, {seconds:.0f} s per phase")
     print(f"{'phase':<16} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MiB first/last/max':>24}"
-          f" {'MQTT msg/s':>11} {'MMS req/s':>10}")
+          f" {'engine >2/>5 ms':>15} {'MQTT msg/s':>11} {'MMS req/s':>10}")
     for p in phases:
         late = sorted(p.lateness_ms) or [math.nan]
         p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
         rss = f"{p.rss_kb[0] / 1024:.1f}/{p.rss_kb[-1] / 1024:.1f}/{max(p.rss_kb) / 1024:.1f}"
         figures = f"{statistics.median(late):8.2f} {p99:8.2f} {late[-1]:8.2f}"
         rates = f"{p.published / seconds:11.0f} {p.mms_requests / seconds:10.0f}"
-        print(f"{p.name:<16} {len(p.lateness_ms):>4} {figures} {rss:>24} {rates}")
+        engine = f"{p.engine_late[0]}/{p.engine_late[1]}"
+        print(f"{p.name:<16} {len(p.lateness_ms):>4} {figures} {rss:>24} {engine:>15} {rates}")
 
 
 def main() -> None:

@@ -248,7 +248,7 @@ class Gateway:
 
     def services(self) -> dict[str, Coroutine[Any, Any, None]]:
         """The long-running tasks that return by themselves after `stop()`, by name."""
-        return {"mms": self.mms.serve(), "mqtt": self.bridge.run()}
+        return {"mms": self.mms.serve(self.engine.time_to_next_instant), "mqtt": self.bridge.run()}
 
     def stop(self) -> None:
         """Stop accepting requests, stop the timers (every change is already persisted), go offline."""

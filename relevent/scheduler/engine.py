@@ -145,9 +145,11 @@ class Engine:
         return self._bus.subscribe(callback)
 
     def time_to_next_instant(self) -> float | None:
-        """Seconds until the next start, entry boundary or end of any schedule (None: nothing is due)."""
-        timeline = self._timeline
-        nominal = timeline.next_instant() if timeline is not None else None
+        """Seconds until the next start, entry boundary or end of any schedule (None: nothing is due).
+
+        The instant the timer is armed for: O(1), for callers that ask at every turn (the MMS serve loop).
+        """
+        nominal = self._armed_for
         return None if nominal is None else nominal - self._clock.now()
 
     def timer_lag(self) -> float:

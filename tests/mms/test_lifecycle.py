@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import pytest
 
@@ -11,8 +12,11 @@ from relevent.demo.broker import free_port
 from relevent.errors import ReleventError
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
+from relevent.wan.mms.security import TlsFiles
+from relevent.wan.mms.server import QUIET_AFTER_S, QUIET_BEFORE_S, quiet_for
 from tests.mms.iec_client import IecClient
-from tests.mms.support import HOST, PolicyGate
+from tests.mms.support import HOST, LD, PolicyGate
+from tests.pki import Pki
 
 
 async def test_a_busy_port_is_a_clear_error(reference: SclDocument) -> None:
@@ -27,6 +31,58 @@ async def test_a_busy_port_is_a_clear_error(reference: SclDocument) -> None:
         finally:
             server.close()
     assert isinstance(failed.value, ReleventError)  # the CLI turns it into a non-zero exit
+
+
+async def test_a_busy_port_is_a_clear_error_with_tls_too(reference: SclDocument, pki: Pki) -> None:
+    tls = TlsFiles(pki.ca, pki.server.cert, pki.server.key)
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, tls=tls))
+        try:
+            with pytest.raises(MmsServerError, match=rf"cannot listen on {HOST}:{port} .* in use"):
+                server.start()
+        finally:
+            server.close()
+
+
+@pytest.mark.parametrize(
+    ("ahead", "quiet"),
+    [
+        (None, 0.0),
+        (1.0, 0.0),
+        (QUIET_BEFORE_S, 0.0),
+        (0.004, 0.004 + QUIET_AFTER_S),  # just before an instant: until just after it
+        (0.0, QUIET_AFTER_S),
+        (-0.003, QUIET_AFTER_S - 0.003),  # the boundary's work is still running
+        (-QUIET_AFTER_S, 0.0),  # the window is over, even if the instant is still due (a late timer)
+        (-10.0, 0.0),
+    ],
+)
+def test_requests_are_held_back_only_around_a_scheduler_instant(ahead: float | None, quiet: float) -> None:
+    assert quiet_for(ahead) == pytest.approx(quiet)
+
+
+async def test_an_instant_that_stays_due_slows_requests_by_its_window_and_never_starves_them(
+    reference: SclDocument, iec_client: IecClient
+) -> None:
+    port = free_port()
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, wait_ms=2))
+    try:
+        server.start()
+        serving = asyncio.create_task(server.serve(time_to_next=lambda: 0.0))  # a wedged timer, always due
+        await iec_client.call("connect", HOST, port)
+        started = time.perf_counter()
+        for _ in range(5):
+            await iec_client.call("read", f"{LD}/ActPow_FSCH01.SchdPrio.setVal", "SP")
+        per_read_s = (time.perf_counter() - started) / 5
+        await iec_client.call("close")
+        server.stop()
+        await serving
+    finally:
+        server.close()
+    assert per_read_s >= QUIET_AFTER_S  # every turn of the serve loop waited out the window first
 
 
 async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec_client: IecClient) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -39,6 +39,23 @@ log = structlog.get_logger(__name__)
 
 # How long the serve loop stays attentive after activity: longer than the reports' buffer times.
 ACTIVE_S = 1.0
+# No request processing from this long before a scheduler instant to this long after it: the entry
+# boundary's timer then finds the loop free, not inside a batch of MMS requests (issue #7, five clients).
+QUIET_BEFORE_S = 0.005
+QUIET_AFTER_S = 0.005
+
+TimeToNext = Callable[[], float | None]  # seconds to the scheduler's next instant (None: none due)
+
+
+def quiet_for(ahead: float | None) -> float:
+    """How long to hold request processing back when the next scheduler instant is `ahead` seconds away.
+
+    Within [instant - QUIET_BEFORE_S, instant + QUIET_AFTER_S): until the window's end; else 0. An instant
+    that stays due (a late or wedged timer) holds requests back once per window, never for good.
+    """
+    if ahead is None or not -QUIET_AFTER_S < ahead < QUIET_BEFORE_S:
+        return 0.0
+    return ahead + QUIET_AFTER_S
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
 
@@ -164,12 +181,13 @@ class MmsServer:
                  authentication=credentials.method if credentials else "none")  # fmt: skip
         self._guard.start()
 
-    async def serve(self) -> None:
+    async def serve(self, time_to_next: TimeToNext = lambda: None) -> None:
         """Serve until `stop()` or cancellation, then stop listening and drop every connection.
 
         Requests wake the loop at once; reports and timers fall due in periodic tasks. For `ACTIVE_S` after
         any network activity or model update (reports wait out their buffer time) the loop looks every
-        `wait_ms`, else every `idle_wait_ms`: an idle gateway wakes 20 times a second, not 200.
+        `wait_ms`, else every `idle_wait_ms`: an idle gateway wakes 20 times a second, not 200. Around each
+        scheduler instant (`time_to_next`) requests wait (`quiet_for`), so they never delay a boundary.
         """
         loop = asyncio.get_running_loop()
         server, settings = self._server, self.settings
@@ -183,6 +201,8 @@ class MmsServer:
                 wait_ms = settings.wait_ms if active else settings.idle_wait_ms
                 if await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms) > 0:
                     self._stay_active()
+                if (quiet_s := quiet_for(time_to_next())) > 0:
+                    await asyncio.sleep(quiet_s)
                 lib.IedServer_performPeriodicTasks(server)
                 lib.IedServer_processIncomingData(server)
                 self._associations.poll()
