@@ -46,6 +46,12 @@ class Row:
         }  # fmt: skip
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (OSError once it is gone)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cores() -> int:
     """The number of cores this machine has."""
     return os.cpu_count() or 1

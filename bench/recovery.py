@@ -32,7 +32,7 @@ async def _recoveries(directory: Path) -> tuple[list[float], list[float]]:
     try:
         async with mqtt_client(broker, COMMANDS) as (_, inbox):
             with running(args.argv()) as gateway:
-                gateway.wait_for("mqtt connected")
+                gateway.wait_for("gateway running", 60)
                 start = next_second(1.5)
                 await scada_programs(args.mms_port, Schedule("ActPow_FSCH01", range(1, ENTRIES + 1), start))
                 await asyncio.sleep(start + 2 - time.time())  # the schedule runs

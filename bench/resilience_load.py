@@ -1,17 +1,17 @@
 """Entry boundaries and memory of the real gateway under load: an MQTT flood, five MMS clients at full rate.
 
 mosquitto, the daemon, the flood publisher (`bench/flood.py`) and the five SCADA clients
-(`bench/mms_clients.py`, open61850, one thread each) run as their own processes, so that neither shares
-an event loop or a GIL with the measuring device (MQTT), which runs here. A schedule with 1 s entries of
-alternating values makes every boundary a command; its lateness is the command's arrival at the device
-minus the nominal boundary (one host, one clock). Phases of `--seconds` each: idle; five MMS clients
-reading and writing as fast as they are answered; an MQTT flood (`--rate` `meas` messages per second on
-the device's topic, 1 in 10 malformed); both together; idle again. The daemon's RSS is sampled every
-second. Prints the lateness p50/p99/max and RSS per phase, how many of the daemon's own output events
-were more than 2 and 5 ms late (its `relevent_output_lateness_seconds`: the rest of a late command's
-delay is the broker's and the host's), the achieved flood and MMS rates, and the core count; asserts
-nothing. Commands more than one entry late are not matched to a boundary: `n` then falls below the
-phase's boundaries.
+(`bench/mms_clients.py`, open61850, one thread each) run as their own processes, so that neither shares an
+event loop or a GIL with the measuring device (MQTT), which runs here. A schedule with 1 s entries of
+alternating values makes every boundary a command; its lateness is the command's arrival at the device minus
+the nominal boundary (one host, one clock). Phases of `--seconds` each: idle; five MMS clients reading and
+writing as fast as they are answered; an MQTT flood (`--rate` `meas` messages per second on the device's
+topic, 1 in 10 malformed); both together; idle again. The daemon's RSS is sampled every second. Prints the
+lateness p50/p99/max and RSS per phase, how many of the daemon's own output events were more than 2 and 5 ms
+late (its `relevent_output_lateness_seconds`: the rest of a late command's delay is the broker's and the
+host's), the CPU used by the gateway, mosquitto and the load generators (percent of one core), the achieved
+flood and MMS rates, and the core count; asserts nothing. Commands more than one entry late are not matched
+to a boundary: `n` then falls below the phase's boundaries.
 
 Usage: `.venv/bin/python bench/resilience_load.py [--seconds 10] [--rate 10000]`
 """
@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' daemon, broker and clients
 
 
+from bench.common import cpu_seconds
 from tests.daemon import Daemon, GatewayArgs, rss_kb, running
 from tests.integration.gateway import COMMANDS, KW, ROOT, Schedule, scada_programs
 from tests.mosquitto import Broker, Inbox, mqtt_client
@@ -52,6 +53,7 @@ class Phase:
     published: int = 0
     mms_requests: int = 0
     engine_late: tuple[int, int] = (0, 0)  # the daemon's output events more than 2 ms, 5 ms late
+    cpu: dict[str, float] = field(default_factory=dict)  # percent of one core: gateway, broker, load
 
 
 def start_flood(broker: Broker, rate: int, seconds: float) -> subprocess.Popen[str]:
@@ -79,7 +81,7 @@ async def run(seconds: float, rate: int) -> list[Phase]:
         args = GatewayArgs(Path(directory) / "state", mqtt_url=broker.url, extra=("--config", str(toml)))
         try:
             with running(args.argv()) as daemon:  # its log is drained by the helper's threads
-                daemon.wait_for("mqtt connected", 30)
+                daemon.wait_for("gateway running", 60)
                 metrics = f"http://127.0.0.1:{daemon.wait_for('http listening')['port']}/metrics"
                 port = args.mms_port
                 return await measure(daemon, port, broker, metrics=metrics, seconds=seconds, rate=rate)
@@ -106,6 +108,14 @@ async def measure(
             phase.engine_late = (after[0] - before[0], after[1] - before[1])
         collector.cancel()
     return phases
+
+
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds a process has used so far (user + system), None once it is gone."""
+    try:
+        return cpu_seconds(pid)
+    except OSError:
+        return None
 
 
 def engine_lateness(metrics: str) -> tuple[int, int]:
@@ -136,9 +146,17 @@ async def load(phase: Phase, daemon: Daemon, port: int, broker: Broker, *, secon
     """Run the phase's load for `seconds`, sampling the daemon's RSS every second."""
     flooding = start_flood(broker, rate, seconds) if "flood" in phase.name else None
     clients = start_mms_clients(port, seconds) if "mms" in phase.name else None
+    watched = {"gateway": [daemon.proc.pid], "broker": [broker.pid or 0],
+               "load": [p.pid for p in (flooding, clients) if p is not None]}  # fmt: skip
+    first = {pid: (time.monotonic(), cpu_s(pid)) for pids in watched.values() for pid in pids}
+    last = dict(first)
     while time.monotonic() - phase.started < seconds:
         phase.rss_kb.append(rss_kb(daemon.proc.pid))
         await asyncio.sleep(1.0)
+        last.update({pid: (time.monotonic(), used) for pid in last if (used := cpu_s(pid)) is not None})
+    for name, pids in watched.items():
+        phase.cpu[name] = sum(100 * ((last[pid][1] or 0) - (first[pid][1] or 0))
+                              / max(1e-9, last[pid][0] - first[pid][0]) for pid in pids)  # fmt: skip
     if flooding is not None:
         out, _ = await asyncio.to_thread(flooding.communicate)
         phase.published = int(out)
@@ -150,7 +168,7 @@ async def load(phase: Phase, daemon: Daemon, port: int, broker: Broker, *, secon
 def report(phases: list[Phase], seconds: float) -> None:
     print(f"relevent-gw under load, {os.cpu_count()} cores, {seconds:.0f} s per phase")
     print(f"{'phase':<16} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MiB first/last/max':>24}"
-          f" {'engine >2/>5 ms':>15} {'MQTT msg/s':>11} {'MMS req/s':>10}")
+          f" {'engine >2/>5 ms':>15} {'CPU % gw/broker/load':>21} {'MQTT msg/s':>11} {'MMS req/s':>10}")
     for p in phases:
         late = sorted(p.lateness_ms) or [math.nan]
         p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
@@ -158,7 +176,8 @@ def report(phases: list[Phase], seconds: float) -> None:
         figures = f"{statistics.median(late):8.2f} {p99:8.2f} {late[-1]:8.2f}"
         rates = f"{p.published / seconds:11.0f} {p.mms_requests / seconds:10.0f}"
         engine = f"{p.engine_late[0]}/{p.engine_late[1]}"
-        print(f"{p.name:<16} {len(p.lateness_ms):>4} {figures} {rss:>24} {engine:>15} {rates}")
+        cpu = "/".join(f"{p.cpu[name]:.0f}" for name in ("gateway", "broker", "load"))
+        print(f"{p.name:<16} {len(p.lateness_ms):>4} {figures} {rss:>24} {engine:>15} {cpu:>21} {rates}")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, Row, print_rows
+from bench.common import REPO, Row, cpu_seconds, print_rows
 from relevent.scl.generate import GeneratorOptions, write_scl
 from tests.daemon import GatewayArgs, rss_kb, running
 
@@ -24,18 +24,11 @@ READY_TIMEOUT_S = 300.0  # 100 devices start in ~8 s on 2 cores; generous for lo
 IDLE_S = 10.0
 SETTLE_S = 5.0  # after "gateway running": the first plans and forecasts for every device are start-up work
 BREAKDOWN_SIZE = 10
-TICKS_PER_S = 100  # Linux USER_HZ
 
 
 def rss_mb(pid: int) -> float:
     """The resident set size of a process in MiB."""
     return rss_kb(pid) / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
 def measure(devices: int, directory: Path) -> list[Row]:
@@ -45,6 +38,8 @@ def measure(devices: int, directory: Path) -> list[Row]:
     case = f"{devices} device(s)"
     started = time.monotonic()
     with running(GatewayArgs(directory / f"state{devices}", scl=model).argv()) as gateway:
+        gateway.wait_for("devices served", timeout=READY_TIMEOUT_S)
+        devices_s = time.monotonic() - started  # the scheduler runs and MQTT serves; MMS is still being made
         gateway.wait_for("gateway running", timeout=READY_TIMEOUT_S)
         ready_s = time.monotonic() - started
         pid = gateway.proc.pid
@@ -56,6 +51,7 @@ def measure(devices: int, directory: Path) -> list[Row]:
         gateway.stop()
     return [
         Row("startup", case, "s", value=ready_s, target="< 3 s at 100"),
+        Row("startup: devices served", case, "s", value=devices_s),
         Row("rss", case, "MiB", value=memory, target="< 400 MiB at 100"),
         Row("idle cpu", case, "%", value=idle, target="< 3 %"),
     ]

@@ -12,6 +12,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -22,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from relevent import __version__
 from relevent.access import actor_rights, mms_credentials, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
-from relevent.errors import ConfigError, StartupError
+from relevent.errors import ConfigError, ReleventError, StartupError
 from relevent.heap import full_collections, long_lived_heap
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
@@ -178,7 +179,10 @@ class Gateway:
             tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
             guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
         )
-        creation = ServerCreation(doc, mms)  # libiec61850 creates the server while the scheduler starts
+        # libiec61850's model and server are made in a worker thread while the devices are served already
+        self._creation = creation = ServerCreation(doc, mms)
+        self._building: Future[MmsServer] | None = None  # see `start_mms`
+        self.mms: MmsServer | None = None
         try:
             spec = model_spec(doc)
             policies = schedule_policies(settings.policy, spec)
@@ -197,7 +201,7 @@ class Gateway:
             self.triggers = LocalTriggers(
                 self.engine,
                 resolve_triggers(settings.local_triggers, spec, policies),
-                clients=lambda: self.mms.associations,
+                clients=lambda: self.mms.associations if self.mms else 0,
                 clock=self.clock,
             )
             self.bridge = MqttBridge.from_scl(
@@ -211,7 +215,6 @@ class Gateway:
         except BaseException:
             creation.close()
             raise
-        self.mms = MmsServer(creation, self.binding, self.registry)
         self._plans_due = False
         self._mms_started = False
         self.readiness.add("scl_loaded", lambda: True)
@@ -219,10 +222,7 @@ class Gateway:
         self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
 
     def start(self) -> None:
-        """Bind the MMS server, mirror the scheduler into it, hand the outputs downstream."""
-        self.mms.start()
-        self._mms_started = True
-        self.binding.attach(self.mms)
+        """Hand the outputs downstream (sent once MQTT is connected); MMS follows with `start_mms`."""
         now = time.time()
         for controller in self.engine.model.controllers:
             output = self.engine.output(controller.ref)
@@ -239,6 +239,24 @@ class Gateway:
             if isinstance(state, AttributeValue):
                 self.metrics.on_event(AttributeChanged(ref, state.value, state.quality_good, state.timestamp))
 
+    async def start_mms(self) -> MmsServer:
+        """Once libiec61850 has created the server: take it over, bind it, mirror the scheduler into it.
+
+        The devices are served meanwhile. The server object (Python tables of every writable leaf) is made in
+        a worker thread too, so the loop goes on; `close` waits for it if the gateway stops meanwhile. Its
+        tables live as long as the process: built without GC passes, then frozen (`long_lived_heap`).
+        """
+        await self._creation.wait()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-server")
+        with long_lived_heap():
+            self._building = pool.submit(MmsServer, self._creation, self.binding, self.registry)
+            pool.shutdown(wait=False)
+            mms = self.mms = await asyncio.wrap_future(self._building)
+        mms.start()
+        self._mms_started = True
+        self.binding.attach(mms)
+        return mms
+
     def _start_engine(self) -> None:
         """Start the scheduler: its store restored (or the SCL's state) and its timer armed."""
         try:
@@ -246,19 +264,22 @@ class Gateway:
         except StoreError as exc:
             raise StartupError(f"schedule store in {self.settings.storage.state_dir}: {exc}") from None
 
-    def services(self) -> dict[str, Coroutine[Any, Any, None]]:
-        """The long-running tasks that return by themselves after `stop()`, by name."""
-        return {"mms": self.mms.serve(self.engine.time_to_next_instant), "mqtt": self.bridge.run()}
-
     def stop(self) -> None:
         """Stop accepting requests, stop the timers (every change is already persisted), go offline."""
-        self.mms.stop()
+        if self.mms is not None:
+            self.mms.stop()
         self.engine.stop()
         self.bridge.stop()
 
     def close(self) -> None:
-        """Free the MMS server's C memory once it no longer serves; close the audit trail."""
-        self.mms.close()
+        """Free the MMS server's C memory once it no longer serves (or its creation); close the audit."""
+        try:
+            mms = self._building.result() if self._building is not None else None
+        except Exception:  # noqa: BLE001 - a server that failed to build closed its creation itself
+            mms = None
+        if mms is not None:
+            mms.close()
+        self._creation.close()  # idempotent: a no-op after the server's own close
         self.audit_store.close()
 
     def healthy(self) -> bool:
@@ -277,7 +298,8 @@ class Gateway:
         stamp = datetime.fromtimestamp(measurement.ts, UTC)
         try:
             ref = f"{measurement.mmxu_ref}.TotW.mag.f"
-            self.mms.update(ref, measurement.w, quality_good=True, timestamp=stamp)
+            if self.mms is not None:  # before the MMS server is up, the next measurement will do
+                self.mms.update(ref, measurement.w, quality_good=True, timestamp=stamp)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("measurement not mirrored", device=measurement.device_id, error=str(exc))
 
@@ -318,7 +340,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             gateway.start()
         await _start(gateway.http.start(), f"HTTP endpoint {settings.http.host}:{settings.http.port}")
         async with asyncio.TaskGroup() as services:
-            tasks = [services.create_task(c, name=n) for n, c in gateway.services().items()]
+            tasks = [services.create_task(gateway.bridge.run(), name="mqtt")]  # the devices first
             services.create_task(gateway.http.serve(), name="http")
             services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
             services.create_task(gateway.triggers.run(), name="local-triggers")
@@ -326,6 +348,9 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             period = watchdog_period()
             if period is not None:
                 services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")
+            log.info("devices served", devices=len(gateway.bridge.views))
+            mms = await gateway.start_mms()
+            tasks.append(services.create_task(mms.serve(gateway.engine.time_to_next_instant), name="mms"))
             sd_notify(f"READY=1\nSTATUS=serving {len(gateway.engine.model.schedules)} schedules")
             log.info("gateway running", mms_port=settings.mms.port)
             await stop.wait()
@@ -336,6 +361,8 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             raise _Shutdown  # noqa: TRY301 - the way out of a TaskGroup that cancels every service
     except* _Shutdown:
         pass
+    except* ReleventError as failed:  # e.g. the MMS server cannot start: one clear error, as before serving
+        raise failed.exceptions[0] from None
     finally:
         gateway.close()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REFERENCE_MODELS, XSD_DIR
 from tests.daemon import GatewayArgs, run_cli, running
+from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
 
@@ -101,3 +103,28 @@ def test_an_unreadable_schedule_store_stops_start_up_cleanly_while_the_mms_serve
     assert result.returncode == 78  # the operator must fix the state directory first
     assert "Traceback" not in result.stderr
     assert "scheduler.sqlite3: file is not a database" in result.stderr
+
+
+def test_the_devices_are_served_while_the_mms_server_is_still_being_created(
+    tmp_path: Path, broker: Broker
+) -> None:
+    site = tmp_path / "site.cid"
+    assert run_cli("scl", "generate", "-o", site, "--devices", "40").returncode == 0
+    args = GatewayArgs(tmp_path / "state", scl=site, mqtt_url=broker.url)
+    with running(args.argv()) as gw:
+        gw.wait_for("gateway running", timeout=120)
+        events = [line.get("event") for line in gw.lines]
+        # 40 devices: libiec61850 needs about a second for the MMS server; MQTT connects in milliseconds
+        assert events.index("mqtt connected") < events.index("mms server listening")
+        assert gw.stop() == 0
+
+
+def test_a_taken_mms_port_ends_start_up_with_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(*GatewayArgs(tmp_path / "state", mms_port=port).argv())
+    assert result.returncode == 69  # EX_UNAVAILABLE: systemd may retry
+    assert "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port} for MMS" in result.stderr

@@ -31,6 +31,7 @@ def test_health_readiness_and_metrics_endpoints(tmp_path: Path, broker: Broker) 
     with running(GatewayArgs(tmp_path, mqtt_url=broker.url).argv()) as gw:
         port = gw.wait_for("http listening")["port"]
         gw.wait_for("mqtt connected")
+        gw.wait_for("gateway running")
         assert _get(port, "/healthz") == (200, b'{"status": "ok"}')
         status, body = _get(port, "/readyz")
         checks = {"scl_loaded": True, "mms_listening": True, "mqtt_connected": True}

@@ -50,6 +50,11 @@ class LoopbackBroker:
         """`mqtt://host:port` of the broker."""
         return f"mqtt://{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The mosquitto process's id while it runs (for benchmarks that watch its CPU)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def start(self) -> None:
         """Start mosquitto and wait until it accepts connections."""
         with self.log.open("ab") as log:

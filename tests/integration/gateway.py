@@ -77,6 +77,7 @@ def gateway(
     with running(args.argv(), env) as daemon:
         http_port = daemon.wait_for("http listening")["port"]
         daemon.wait_for("mqtt connected")
+        daemon.wait_for("gateway running", 30)  # MMS listens after the devices are served
         yield Gateway(daemon, args.mms_port, http_port)
 
 

@@ -102,11 +102,13 @@ class SchedulerBinding:
     # ---- mirror -------------------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Work out the start-up mirror: the engine's current attributes that differ from the loaded SCL.
+        """Work out the start-up mirror and queue every change from now on, until `attach`.
 
-        Call it once the engine has started; it needs no server, so it can run while libiec61850 creates it.
+        The start-up mirror: the engine's attributes that differ from the loaded SCL. Call it once the
+        engine has started; it needs no server, so the loop and the scheduler may go on meanwhile.
         """
         self._startup = self._startup_updates()
+        self._engine.subscribe(self._on_event)
 
     def _startup_updates(self) -> list[Update]:
         updates = []
@@ -118,16 +120,16 @@ class SchedulerBinding:
         return updates
 
     def attach(self, server: MmsServer) -> None:
-        """Mirror the start-up attributes (see `prepare`) into `server`, then every change as it happens.
+        """Mirror the start-up attributes and the changes since `prepare` into `server`, then each change.
 
-        Call it before the server serves, with no loop iteration since `prepare`: the start-up attributes
-        are written in place, unreported.
+        Call it before the server serves: these are written in place, unreported.
         """
-        updates = self._startup if self._startup is not None else self._startup_updates()
+        assert self._startup is not None, "prepare() first"
+        queued, self._deferred = self._deferred, []
+        updates = self._startup + [update for event in queued for update in self._updates(event.ref, event)]
         self._startup = None
         self._server = server
         self._apply(updates, before_serving=True)
-        self._engine.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         # Mirrored in one batch right after the burst of changes: clients never see half a boundary, and what
@@ -136,7 +138,7 @@ class SchedulerBinding:
         # have gone out (the engine's STATUS_DELAY_S).
         if not isinstance(event, AttributeChanged):
             return
-        if not self._deferred:
+        if not self._deferred and self._server is not None:  # before `attach` they wait for it
             asyncio.get_running_loop().call_soon(self._flush)
         self._deferred.append(event)  # converted when flushed: nothing but an append inside the burst
 

@@ -1,13 +1,15 @@
-"""The libiec61850 server of an SCL model, created in a worker thread while the caller goes on.
+"""The libiec61850 model and server of an SCL document, built in a worker thread while the caller goes on.
 
-`IedServer_createWithConfig` takes seconds for a large site (at 100 reference-sized devices ~3.4 s, one
-value-cache lookup per attribute) and runs through ctypes, so without the GIL: the rest of the gateway
-(scheduler, store, start-up mirror) is built meanwhile, and `MmsServer` waits for it only when it needs it.
+At 100 reference-sized devices the model takes ~1 s of ctypes calls and `IedServer_createWithConfig` ~3.4 s
+more (one value-cache lookup per attribute, without the GIL): the gateway serves its devices meanwhile, and
+`MmsServer` takes the result once it is there.
 """
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from relevent.scl.model import SclDocument
 from relevent.wan.mms.builder import BuiltModel, build_model
@@ -16,37 +18,50 @@ from relevent.wan.mms.reports import add_report_blocks
 from relevent.wan.mms.settings import MmsSettings
 
 
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What the worker thread made: the model, its report blocks, and the server on it."""
+
+    model: BuiltModel
+    report_blocks: list[str]  # their references
+    server: int
+
+
 class ServerCreation:
-    """Owns a built model and the server being created from it; `close()` frees both."""
+    """Owns the model and the server being created; `close()` frees both (after waiting for them)."""
 
     def __init__(self, doc: SclDocument, settings: MmsSettings) -> None:
         self.settings = settings
-        self.model: BuiltModel = build_model(doc, settings.ied)
-        self._server: Future[int] | None = None
         self._closed = False
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-create")
+        self._created: Future[Created] = pool.submit(self._create, doc)
+        pool.shutdown(wait=False)  # the thread ends with its one task
+
+    def _create(self, doc: SclDocument) -> Created:
+        model = build_model(doc, self.settings.ied)
         try:
-            self.report_blocks = add_report_blocks(self.model, settings.reports)
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-create")
-            self._server = pool.submit(self._create)
-            pool.shutdown(wait=False)  # the thread ends with its one task
+            blocks = add_report_blocks(model, self.settings.reports)
+            return Created(model, blocks, int(lib.IedServer_createWithConfig(model.ptr, None, None)))
         except BaseException:
-            self.close()
+            model.destroy()
             raise
 
-    def _create(self) -> int:
-        return int(lib.IedServer_createWithConfig(self.model.ptr, None, None))  # TLS: see `tls_front`
+    async def wait(self) -> None:
+        """Until the server is created, without blocking the loop (raises what the creation raised)."""
+        await asyncio.wrap_future(self._created)
 
-    def server(self) -> int:
-        """The IedServer, once created (waits for the worker thread)."""
-        assert self._server is not None
-        return self._server.result()
+    def result(self) -> Created:
+        """The model and the server, once created (waits for the worker thread)."""
+        return self._created.result()
 
     def close(self) -> None:
-        """Destroy the server (after waiting for it) and the model; idempotent."""
+        """Destroy the server and the model (after waiting for them); idempotent."""
         if self._closed:
             return
         self._closed = True
-        if self._server is not None:
-            lib.IedServer_destroy(self._server.result())
-        self.model.destroy()
-
+        try:
+            created = self._created.result()
+        except Exception:  # noqa: BLE001 - a failed creation freed what it had made
+            return
+        lib.IedServer_destroy(created.server)
+        created.model.destroy()

@@ -73,10 +73,8 @@ class MmsServer:
     def __init__(
         self, creation: ServerCreation, gate: Gate, registry: CollectorRegistry | None = None
     ) -> None:
-        """Take over `creation` (closed with this server); the gate's handlers are prepared before waiting."""
+        """Take over `creation` (closed with this server, or when this fails); waits for it if need be."""
         self.settings = settings = creation.settings
-        self.model: BuiltModel = creation.model
-        self.report_blocks = creation.report_blocks
         self._creation = creation
         self._closed = False
         self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
@@ -84,11 +82,14 @@ class MmsServer:
         credentials = settings.credentials
         metrics = MmsMetrics(registry)
         try:
+            created = creation.result()
+            self.model: BuiltModel = created.model
+            self.report_blocks = created.report_blocks
             self._front = self._tls_front(metrics) if settings.tls else None
             # libiec61850's own port: the public one, or with TLS a free loopback port behind the front
             self._port = _free_loopback_port() if self._front else settings.port
-            handlers = GateHandlers(self.model, gate)  # Python work, overlapping libiec61850's creation
-            self._server = creation.server()
+            handlers = GateHandlers(self.model, gate)
+            self._server = created.server
             for fc in _DENIED_FCS:
                 lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
                                                    iec.ACCESS_POLICY_DENY)
