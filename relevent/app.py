@@ -179,42 +179,39 @@ class Gateway:
             tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
             guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
         )
-        # libiec61850's model and server are made in a worker thread while the devices are served already
-        self._creation = creation = ServerCreation(doc, mms)
+        spec = model_spec(doc)
+        policies = schedule_policies(settings.policy, spec)
+        self.clock = SystemClock()
+        self.engine = Engine(
+            spec,
+            clock=self.clock,
+            store=SqliteStore(settings.storage.state_dir / STORE_FILE),
+            policies=policies,
+            rights=actor_rights(settings, spec),
+        )
+        self._start_engine()
+        self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
+        self.binding.prepare()
+        # The association count is polled (see relevent/triggers.py).
+        self.triggers = LocalTriggers(
+            self.engine,
+            resolve_triggers(settings.local_triggers, spec, policies),
+            clients=lambda: self.mms.associations if self.mms else 0,
+            clock=self.clock,
+        )
+        self.bridge = MqttBridge.from_scl(
+            bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
+            measurements=self, spoofing=self,
+            extension_handler=ems_handler(settings.mqtt, self.engine, doc),
+        )
+        status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
+        http = settings.http
+        self.http = HttpEndpoint(build_app(self.readiness, self.registry, status), http.host, http.port)
+        # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
+        # as Python work on the loop thread would starve its many short ctypes calls of the GIL.
+        self._creation = ServerCreation(doc, mms)
         self._building: Future[MmsServer] | None = None  # see `start_mms`
         self.mms: MmsServer | None = None
-        try:
-            spec = model_spec(doc)
-            policies = schedule_policies(settings.policy, spec)
-            self.clock = SystemClock()
-            self.engine = Engine(
-                spec,
-                clock=self.clock,
-                store=SqliteStore(settings.storage.state_dir / STORE_FILE),
-                policies=policies,
-                rights=actor_rights(settings, spec),
-            )
-            self._start_engine()
-            self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
-            self.binding.prepare()
-            # The association count is polled (see relevent/triggers.py).
-            self.triggers = LocalTriggers(
-                self.engine,
-                resolve_triggers(settings.local_triggers, spec, policies),
-                clients=lambda: self.mms.associations if self.mms else 0,
-                clock=self.clock,
-            )
-            self.bridge = MqttBridge.from_scl(
-                bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
-                measurements=self, spoofing=self,
-                extension_handler=ems_handler(settings.mqtt, self.engine, doc),
-            )
-            status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
-            http = settings.http
-            self.http = HttpEndpoint(build_app(self.readiness, self.registry, status), http.host, http.port)
-        except BaseException:
-            creation.close()
-            raise
         self._plans_due = False
         self._mms_started = False
         self.readiness.add("scl_loaded", lambda: True)
@@ -240,22 +237,31 @@ class Gateway:
                 self.metrics.on_event(AttributeChanged(ref, state.value, state.quality_good, state.timestamp))
 
     async def start_mms(self) -> MmsServer:
-        """Once libiec61850 has created the server: take it over, bind it, mirror the scheduler into it.
+        """Take over the server libiec61850 is creating, bind it, mirror the scheduler into it.
 
-        The devices are served meanwhile. The server object (Python tables of every writable leaf) is made in
-        a worker thread too, so the loop goes on; `close` waits for it if the gateway stops meanwhile. Its
-        tables live as long as the process: built without GC passes, then frozen (`long_lived_heap`).
+        The devices are served meanwhile: the server object (Python tables of every writable leaf) is made in
+        a worker thread as well, as soon as the model is built; `close` waits for it if the gateway stops
+        meanwhile. Its tables live as long as the process: built without GC passes, then frozen.
         """
-        await self._creation.wait()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-server")
         with long_lived_heap():
-            self._building = pool.submit(MmsServer, self._creation, self.binding, self.registry)
+            self._building = pool.submit(self._build_mms)
             pool.shutdown(wait=False)
             mms = self.mms = await asyncio.wrap_future(self._building)
         mms.start()
         self._mms_started = True
         self.binding.attach(mms)
         return mms
+
+    def _build_mms(self) -> MmsServer:
+        """The worker thread's part of `start_mms`: the start-up mirror and the server object.
+
+        Both are Python work: they wait for the model (whose ctypes calls they would starve of the GIL) and
+        overlap the server's creation (which runs without the GIL).
+        """
+        self._creation.built()
+        self.binding.work_out()
+        return MmsServer(self._creation, self.binding, self.registry)
 
     def _start_engine(self) -> None:
         """Start the scheduler: its store restored (or the SCL's state) and its timer armed."""

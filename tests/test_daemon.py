@@ -93,7 +93,7 @@ def test_generate_rejects_out_of_range_options(tmp_path: Path) -> None:
     assert not (tmp_path / "x.cid").exists()
 
 
-def test_an_unreadable_schedule_store_stops_start_up_cleanly_while_the_mms_server_is_created(
+def test_an_unreadable_schedule_store_stops_start_up_cleanly_before_anything_is_served(
     tmp_path: Path,
 ) -> None:
     state = tmp_path / "state"

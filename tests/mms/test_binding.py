@@ -33,8 +33,7 @@ async def test_changes_between_prepare_and_attach_are_served(
     binding.prepare()
     assert isinstance(h.engine.write(PRIO, 77, SCADA), Accepted)  # ... meanwhile the scheduler goes on
     await asyncio.sleep(0)  # a loop turn with the change pending, no server attached: nothing may break
-    await creation.wait()
-    server = MmsServer(creation, binding)
+    server = MmsServer(creation, binding)  # waits for the creation
     try:
         server.start()
         binding.attach(server)

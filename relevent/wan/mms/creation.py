@@ -1,30 +1,30 @@
 """The libiec61850 model and server of an SCL document, built in a worker thread while the caller goes on.
 
 At 100 reference-sized devices the model takes ~1 s of ctypes calls and `IedServer_createWithConfig` ~3.4 s
-more (one value-cache lookup per attribute, without the GIL): the gateway serves its devices meanwhile, and
-`MmsServer` takes the result once it is there.
+more (one value-cache lookup per attribute, without the GIL): the gateway serves its devices meanwhile.
+`MmsServer` takes the model as soon as it is built (its own tables are Python work that overlaps the
+server's creation), then the server.
 """
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from relevent.scl.model import SclDocument
 from relevent.wan.mms.builder import BuiltModel, build_model
 from relevent.wan.mms.lib import lib
 from relevent.wan.mms.reports import add_report_blocks
-from relevent.wan.mms.settings import MmsSettings
+from relevent.wan.mms.settings import MmsServerError, MmsSettings
 
 
 @dataclass(frozen=True, slots=True)
-class Created:
-    """What the worker thread made: the model, its report blocks, and the server on it."""
+class Built:
+    """The model with its report blocks (their references)."""
 
     model: BuiltModel
-    report_blocks: list[str]  # their references
-    server: int
+    report_blocks: list[str]
 
 
 class ServerCreation:
@@ -33,26 +33,39 @@ class ServerCreation:
     def __init__(self, doc: SclDocument, settings: MmsSettings) -> None:
         self.settings = settings
         self._closed = False
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-create")
-        self._created: Future[Created] = pool.submit(self._create, doc)
-        pool.shutdown(wait=False)  # the thread ends with its one task
+        self._built: Future[Built] = Future()
+        self._server: Future[int] = Future()
+        threading.Thread(target=self._create, args=(doc,), name="mms-create", daemon=True).start()
 
-    def _create(self, doc: SclDocument) -> Created:
-        model = build_model(doc, self.settings.ied)
+    def _create(self, doc: SclDocument) -> None:
+        model: BuiltModel | None = None
         try:
-            blocks = add_report_blocks(model, self.settings.reports)
-            return Created(model, blocks, int(lib.IedServer_createWithConfig(model.ptr, None, None)))
-        except BaseException:
-            model.destroy()
-            raise
+            model = build_model(doc, self.settings.ied)
+            built = Built(model, add_report_blocks(model, self.settings.reports))
+        except BaseException as exc:  # noqa: BLE001 - handed over to whoever waits for the model
+            if model is not None:
+                model.destroy()
+            self._built.set_exception(exc)
+            self._server.set_exception(exc)
+            return
+        self._built.set_result(built)  # from here on `close` frees the model
+        try:
+            server = int(lib.IedServer_createWithConfig(model.ptr, None, None) or 0)
+        except BaseException as exc:  # noqa: BLE001 - handed over to whoever waits for the server
+            self._server.set_exception(exc)
+            return
+        if server:
+            self._server.set_result(server)
+        else:
+            self._server.set_exception(MmsServerError("libiec61850 could not create the MMS server"))
 
-    async def wait(self) -> None:
-        """Until the server is created, without blocking the loop (raises what the creation raised)."""
-        await asyncio.wrap_future(self._created)
+    def built(self) -> Built:
+        """The model, once built (waits for the worker thread; raises what building raised)."""
+        return self._built.result()
 
-    def result(self) -> Created:
-        """The model and the server, once created (waits for the worker thread)."""
-        return self._created.result()
+    def server(self) -> int:
+        """The IedServer, once created (waits for the worker thread; raises what creating raised)."""
+        return self._server.result()
 
     def close(self) -> None:
         """Destroy the server and the model (after waiting for them); idempotent."""
@@ -60,8 +73,9 @@ class ServerCreation:
             return
         self._closed = True
         try:
-            created = self._created.result()
-        except Exception:  # noqa: BLE001 - a failed creation freed what it had made
+            built = self._built.result()
+        except Exception:  # noqa: BLE001 - a failed build freed what it had made
             return
-        lib.IedServer_destroy(created.server)
-        created.model.destroy()
+        if self._server.exception() is None:  # else no server was created: only the model to free
+            lib.IedServer_destroy(self._server.result())
+        built.model.destroy()

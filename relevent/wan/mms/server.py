@@ -82,14 +82,14 @@ class MmsServer:
         credentials = settings.credentials
         metrics = MmsMetrics(registry)
         try:
-            created = creation.result()
-            self.model: BuiltModel = created.model
-            self.report_blocks = created.report_blocks
+            built = creation.built()
+            self.model: BuiltModel = built.model
+            self.report_blocks = built.report_blocks
             self._front = self._tls_front(metrics) if settings.tls else None
             # libiec61850's own port: the public one, or with TLS a free loopback port behind the front
             self._port = _free_loopback_port() if self._front else settings.port
-            handlers = GateHandlers(self.model, gate)
-            self._server = created.server
+            handlers = GateHandlers(self.model, gate)  # Python work, overlapping libiec61850's creation
+            self._server = creation.server()
             for fc in _DENIED_FCS:
                 lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
                                                    iec.ACCESS_POLICY_DENY)
