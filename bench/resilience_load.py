@@ -11,9 +11,10 @@ lateness p50/p99/max and RSS per phase, how many of the daemon's own output even
 late (its `relevent_output_lateness_seconds`: the rest of a late command's delay is the broker's and the
 host's), the CPU used by the gateway, mosquitto and the load generators (percent of one core), the achieved
 flood and MMS rates, and the core count; asserts nothing. Commands more than one entry late are not matched
-to a boundary: `n` then falls below the phase's boundaries.
+to a boundary: `n` then falls below the phase's boundaries. `--nice 10` runs the load generators at a lower
+priority: on a site they run on other machines, here they share the cores with gateway and broker.
 
-Usage: `.venv/bin/python bench/resilience_load.py [--seconds 10] [--rate 10000]`
+Usage: `.venv/bin/python bench/resilience_load.py [--seconds 10] [--rate 10000] [--nice 0]`
 """
 
 from __future__ import annotations
@@ -56,22 +57,31 @@ class Phase:
     cpu: dict[str, float] = field(default_factory=dict)  # percent of one core: gateway, broker, load
 
 
-def start_flood(broker: Broker, rate: int, seconds: float) -> subprocess.Popen[str]:
+@dataclass(frozen=True)
+class Loads:
+    """How hard to load the gateway: phase length, flood rate, and the load generators' niceness."""
+
+    seconds: float
+    rate: int
+    nice: int  # > 0 lets the host favour gateway and broker, as if the load came from other machines
+
+
+def start_flood(broker: Broker, loads: Loads) -> subprocess.Popen[str]:
     """`bench/flood.py` on the device's `meas` topic for the phase; it prints how many it published."""
-    return _spawn("bench.flood", broker.host, broker.port, f"{ROOT}/meas", rate, seconds)
+    return _spawn(loads, "bench.flood", broker.host, broker.port, f"{ROOT}/meas", loads.rate, loads.seconds)
 
 
-def start_mms_clients(port: int, seconds: float) -> subprocess.Popen[str]:
+def start_mms_clients(port: int, loads: Loads) -> subprocess.Popen[str]:
     """`bench/mms_clients.py` for the phase; it prints how many requests were answered."""
-    return _spawn("bench.mms_clients", port, CLIENTS, seconds)
+    return _spawn(loads, "bench.mms_clients", port, CLIENTS, loads.seconds)
 
 
-def _spawn(module: str, *args: object) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", module, *map(str, args)]
+def _spawn(loads: Loads, module: str, *args: object) -> subprocess.Popen[str]:
+    argv = ["nice", "-n", str(loads.nice), sys.executable, "-m", module, *map(str, args)]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
 
 
-async def run(seconds: float, rate: int) -> list[Phase]:
+async def run(loads: Loads) -> list[Phase]:
     with tempfile.TemporaryDirectory() as directory:
         broker = Broker(Path(directory), "allow_anonymous true\n")
         broker.start()
@@ -84,15 +94,15 @@ async def run(seconds: float, rate: int) -> list[Phase]:
                 daemon.wait_for("gateway running", 60)
                 metrics = f"http://127.0.0.1:{daemon.wait_for('http listening')['port']}/metrics"
                 port = args.mms_port
-                return await measure(daemon, port, broker, metrics=metrics, seconds=seconds, rate=rate)
+                return await measure(daemon, port, broker, metrics=metrics, loads=loads)
         finally:
             broker.kill()
 
 
 async def measure(
-    daemon: Daemon, port: int, broker: Broker, *, metrics: str, seconds: float, rate: int
+    daemon: Daemon, port: int, broker: Broker, *, metrics: str, loads: Loads
 ) -> list[Phase]:
-    entries = math.ceil(len(PHASES) * seconds) + 5
+    entries = math.ceil(len(PHASES) * loads.seconds) + 5
     values = [float(1 + entry % 2) for entry in range(entries)]  # every boundary changes the output
     start = float(math.ceil(time.time() + 2))
     await scada_programs(port, Schedule("ActPow_FSCH01", values, start, prio=90))
@@ -103,7 +113,7 @@ async def measure(
         for name in PHASES:
             phases.append(phase := Phase(name, time.monotonic()))
             before = await asyncio.to_thread(engine_lateness, metrics)
-            await load(phase, daemon, port, broker, seconds=seconds, rate=rate)
+            await load(phase, daemon, port, broker, loads)
             after = await asyncio.to_thread(engine_lateness, metrics)
             phase.engine_late = (after[0] - before[0], after[1] - before[1])
         collector.cancel()
@@ -142,15 +152,15 @@ async def collect(inbox: Inbox, start: float, values: list[float], phases: list[
         phases[-1].lateness_ms.append((arrived - start - entry) * 1000)
 
 
-async def load(phase: Phase, daemon: Daemon, port: int, broker: Broker, *, seconds: float, rate: int) -> None:
-    """Run the phase's load for `seconds`, sampling the daemon's RSS every second."""
-    flooding = start_flood(broker, rate, seconds) if "flood" in phase.name else None
-    clients = start_mms_clients(port, seconds) if "mms" in phase.name else None
+async def load(phase: Phase, daemon: Daemon, port: int, broker: Broker, loads: Loads) -> None:
+    """Run the phase's load for `loads.seconds`, sampling the daemon's RSS every second."""
+    flooding = start_flood(broker, loads) if "flood" in phase.name else None
+    clients = start_mms_clients(port, loads) if "mms" in phase.name else None
     watched = {"gateway": [daemon.proc.pid], "broker": [broker.pid or 0],
                "load": [p.pid for p in (flooding, clients) if p is not None]}  # fmt: skip
     first = {pid: (time.monotonic(), cpu_s(pid)) for pids in watched.values() for pid in pids}
     last = dict(first)
-    while time.monotonic() - phase.started < seconds:
+    while time.monotonic() - phase.started < loads.seconds:
         phase.rss_kb.append(rss_kb(daemon.proc.pid))
         await asyncio.sleep(1.0)
         last.update({pid: (time.monotonic(), used) for pid in last if (used := cpu_s(pid)) is not None})
@@ -165,8 +175,10 @@ async def load(phase: Phase, daemon: Daemon, port: int, broker: Broker, *, secon
         phase.mms_requests = int(out)
 
 
-def report(phases: list[Phase], seconds: float) -> None:
-    print(f"relevent-gw under load, {os.cpu_count()} cores, {seconds:.0f} s per phase")
+def report(phases: list[Phase], loads: Loads) -> None:
+    seconds = loads.seconds
+    print(f"relevent-gw under load, {os.cpu_count()} cores, {seconds:.0f} s per phase, load generators at"
+          f" nice {loads.nice}")
     print(f"{'phase':<16} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MiB first/last/max':>24}"
           f" {'engine >2/>5 ms':>15} {'CPU % gw/broker/load':>21} {'MQTT msg/s':>11} {'MMS req/s':>10}")
     for p in phases:
@@ -184,8 +196,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--rate", type=int, default=10_000, help="MQTT messages per second in the flood")
+    parser.add_argument("--nice", type=int, default=0, help="niceness of the flooder and the MMS clients")
     options = parser.parse_args()
-    report(asyncio.run(run(options.seconds, options.rate)), options.seconds)
+    loads = Loads(options.seconds, options.rate, options.nice)
+    report(asyncio.run(run(loads)), loads)
 
 
 if __name__ == "__main__":
