@@ -8,8 +8,8 @@ the nominal boundary (one host, one clock). Phases of `--seconds` each: idle; fi
 writing as fast as they are answered; an MQTT flood (`--rate` `meas` messages per second on the device's
 topic, 1 in 10 malformed); both together; idle again. The daemon's RSS is sampled every second. Prints the
 lateness p50/p99/max and RSS per phase, how many of the daemon's own output events were more than 2 and 5 ms
-late (its `relevent_output_lateness_seconds`: the rest of a late command's delay is the broker's and the
-host's), the CPU used by the gateway, mosquitto and the load generators (percent of one core), the achieved
+late (its `relevent_output_lateness_seconds`), the latest a command was made after its boundary (its `ts`),
+the CPU used by the gateway, mosquitto and the load generators (percent of one core), the achieved
 flood and MMS rates, and the core count; asserts nothing. Commands more than one entry late are not matched
 to a boundary: `n` then falls below the phase's boundaries. `--nice 10` runs the load generators at a lower
 priority: on a site they run on other machines, here they share the cores with gateway and broker.
@@ -31,6 +31,7 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' daemon, broker and clients
@@ -50,6 +51,7 @@ class Phase:
     name: str
     started: float
     lateness_ms: list[float] = field(default_factory=list)
+    built_ms: list[float] = field(default_factory=list)  # the command's `ts` (made, ms resolution) - boundary
     rss_kb: list[int] = field(default_factory=list)
     published: int = 0
     mms_requests: int = 0
@@ -150,6 +152,8 @@ async def collect(inbox: Inbox, start: float, values: list[float], phases: list[
         if command["w_set"] / KW != values[entry]:  # up to one entry late: values alternate
             entry -= 1
         phases[-1].lateness_ms.append((arrived - start - entry) * 1000)
+        built = datetime.fromisoformat(command["ts"]).timestamp()  # when the gateway made the command
+        phases[-1].built_ms.append((built - start - entry) * 1000)
 
 
 async def load(phase: Phase, daemon: Daemon, port: int, broker: Broker, loads: Loads) -> None:
@@ -180,7 +184,8 @@ def report(phases: list[Phase], loads: Loads) -> None:
     print(f"relevent-gw under load, {os.cpu_count()} cores, {seconds:.0f} s per phase, load generators at"
           f" nice {loads.nice}")
     print(f"{'phase':<16} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MiB first/last/max':>24}"
-          f" {'engine >2/>5 ms':>15} {'CPU % gw/broker/load':>21} {'MQTT msg/s':>11} {'MMS req/s':>10}")
+          f" {'engine >2/>5 ms':>15} {'made max ms':>11} {'CPU % gw/broker/load':>21} {'MQTT msg/s':>11}"
+          f" {'MMS req/s':>10}")
     for p in phases:
         late = sorted(p.lateness_ms) or [math.nan]
         p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
@@ -189,7 +194,9 @@ def report(phases: list[Phase], loads: Loads) -> None:
         rates = f"{p.published / seconds:11.0f} {p.mms_requests / seconds:10.0f}"
         engine = f"{p.engine_late[0]}/{p.engine_late[1]}"
         cpu = "/".join(f"{p.cpu[name]:.0f}" for name in ("gateway", "broker", "load"))
-        print(f"{p.name:<16} {len(p.lateness_ms):>4} {figures} {rss:>24} {engine:>15} {cpu:>21} {rates}")
+        made = f"{max(p.built_ms, default=math.nan):.1f}"
+        row = f"{p.name:<16} {len(p.lateness_ms):>4} {figures} {rss:>24} {engine:>15} {made:>11} {cpu:>21}"
+        print(f"{row} {rates}")
 
 
 def main() -> None:
