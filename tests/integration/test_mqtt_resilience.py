@@ -1,4 +1,5 @@
-"""The daemon rides out a broker restart mid-schedule and garbage on every inbound topic."""
+"""The daemon rides out a broker restart mid-schedule, garbage on every inbound topic, a flooding device
+and a dead one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from relevent.scheduler.engine import EARLY_TOLERANCE
+from tests.daemon import run_cli
 from tests.integration.gateway import (
     AVAIL,
     COMMANDS,
@@ -29,6 +32,8 @@ QUIET = "[mqtt]\nheartbeat_s = 60\n"
 OUTAGE_S = 4.0  # longer than the first reconnect attempts: the gateway must keep trying often enough
 RECOVERY_S = 2.0
 VALUES = [1.0 + i for i in range(16)]  # kW
+LATE_S = 0.25  # a boundary's command leaves within milliseconds; the margin is for a loaded test machine
+EARLY_S = EARLY_TOLERANCE + 0.001  # the engine acts up to EARLY_TOLERANCE before an instant
 
 
 async def test_after_a_broker_restart_mid_schedule_the_device_gets_the_current_command_within_2_s(
@@ -131,3 +136,24 @@ async def test_a_flooding_device_is_cut_to_its_message_rate_and_its_schedule_kee
     # Each command within its own entry, the flood notwithstanding.
     assert all(0 <= at - (start + k) < 1 for k, (_, at) in enumerate(arrivals))
     assert limited['source="DER_Scheduler_Control"'] >= FLOOD // 2
+
+
+async def test_a_dead_device_holds_back_no_other_devices_boundaries(broker: Broker, tmp_path: Path) -> None:
+    site = tmp_path / "site.cid"
+    assert run_cli("scl", "generate", "-o", site, "--devices", "3").returncode == 0
+    dead, live = "DER_Scheduler_Control", "DER_Scheduler_Control3"  # and Control2: nobody there either
+    config = f"{QUIET}ack_timeout_s = 0.5\n"
+    with gateway(broker, tmp_path, config, scl=site) as gw:
+        async with mqtt_client(broker, f"relevent/v1/gw1/dev/{live}/ctl/set") as (_, inbox):
+            start = next_second(1.5)
+            values = VALUES[:4]
+            await scada_programs(gw.mms_port, *(Schedule("ActPow_FSCH01", values, start, prio=90, ld=ld)
+                                               for ld in (dead, "DER_Scheduler_Control2", live)))  # fmt: skip
+            arrivals = []
+            for _ in values:
+                command = await inbox.next_json(max(0.0, start - time.time()) + 2.0)
+                arrivals.append((command["w_set"], time.time()))
+            missing = await gw.counted("relevent_mqtt_acks_missing_total", len(values))
+    assert [value for value, _ in arrivals] == [v * KW for v in values]
+    assert all(-EARLY_S <= at - (start + k) < LATE_S for k, (_, at) in enumerate(arrivals)), arrivals
+    assert missing[f'device="{dead}"'] >= 2  # the gateway noticed the dead device meanwhile
