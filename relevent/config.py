@@ -55,7 +55,7 @@ class MmsSection(_Section):
     key_file: FilePath | None = None
     authentication: Literal["none", "password", "certificate"] = "none"
     association_timeout_s: float = Field(default=10.0, gt=0, le=3600)  # then a connection is closed
-    tls_handshake_timeout_s: float = Field(default=2.0, gt=0, le=60)  # the event loop stands still meanwhile
+    tls_handshake_timeout_s: float = Field(default=2.0, gt=0, le=60)  # then an unfinished handshake is closed
 
     @model_validator(mode="after")
     def _transport_is_explicit(self) -> MmsSection:

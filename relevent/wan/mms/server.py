@@ -56,6 +56,8 @@ def quiet_for(ahead: float | None) -> float:
     if ahead is None or not -QUIET_AFTER_S < ahead < QUIET_BEFORE_S:
         return 0.0
     return ahead + QUIET_AFTER_S
+
+
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
 
