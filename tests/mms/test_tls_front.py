@@ -75,12 +75,18 @@ async def front_of(
         server.close()
 
 
+async def _relayed(port: int, pki: Pki) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TLS session as SCADA whose first bytes came back through the front and the echo backend."""
+    reader, writer = await asyncio.open_connection(HOST, port, ssl=_client_context(pki, pki.scada))
+    writer.write(b"associate")
+    assert await asyncio.wait_for(reader.readexactly(9), BOUND_S) == b"associate"
+    return reader, writer
+
+
 async def test_a_session_is_relayed_both_ways_and_named_by_its_relay_port(pki: Pki) -> None:
     closed: list[Reason] = []
     async with front_of(pki, closed) as (port, backend, front):
-        reader, writer = await asyncio.open_connection(HOST, port, ssl=_client_context(pki, pki.scada))
-        writer.write(b"associate")
-        assert await asyncio.wait_for(reader.readexactly(9), BOUND_S) == b"associate"
+        _, writer = await _relayed(port, pki)
         (relay,) = backend.peers
         client_port = writer.get_extra_info("sockname")[1]
         assert front.session(relay) == Session(client=f"{HOST}:{client_port}", actor="scada")
@@ -129,9 +135,7 @@ async def test_a_client_of_another_ca_fails_its_handshake(pki: Pki) -> None:
 async def test_stopping_ends_every_session(pki: Pki) -> None:
     closed: list[Reason] = []
     async with front_of(pki, closed) as (port, backend, _):
-        reader, writer = await asyncio.open_connection(HOST, port, ssl=_client_context(pki, pki.scada))
-        writer.write(b"x")
-        assert await asyncio.wait_for(reader.readexactly(1), BOUND_S) == b"x"
+        reader, writer = await _relayed(port, pki)
     with pytest.raises((ConnectionError, ssl.SSLError, asyncio.IncompleteReadError)):
         await asyncio.wait_for(reader.readexactly(1), BOUND_S)
     writer.close()

@@ -44,11 +44,6 @@ def peer_address(connection: int | None) -> str:
     return peer.decode("ascii", "replace") if peer else "unknown"
 
 
-def anonymous(connection: int | None) -> Actor:
-    """The actor of every connection when the server authenticates nobody: its peer, no user."""
-    return Actor(protocol="mms", peer=peer_address(connection))
-
-
 def control_value(decoded: values.Decoded) -> ControlValue:
     """The ctlVal of an Oper structure: a scalar, or an AnalogueValue's `f` (else `i`)."""
     if isinstance(decoded, tuple):
@@ -70,10 +65,11 @@ class GateHandlers:
     callback objects live on this instance.
     """
 
-    def __init__(self, model: BuiltModel, gate: Gate) -> None:
+    def __init__(self, model: BuiltModel, gate: Gate, identify: Identify) -> None:
+        """`identify` names the actor of a connection when it writes or operates."""
         self._model = model
         self._gate = gate
-        self._identify: Identify = anonymous
+        self._identify = identify
         self._writes = RefTable(model.full_ref(ref) for ref in gate.writable_refs())  # by handler parameter
         self._attributes = _settable_leaves(model, self._writes)
         self._controls = {model.node(ref): ref for ref in model.controllable}  # DataObject* -> full reference
@@ -81,9 +77,8 @@ class GateHandlers:
         self._on_check_c = ControlCheckHandler(self._on_check)
         self.write_table: WriteTable | None = None
 
-    def register(self, server: int, identify: Identify = anonymous) -> None:
-        """Install the handlers on `server`; `identify` names the actor of a connection."""
-        self._identify = identify
+    def register(self, server: int) -> None:
+        """Install the handlers on `server`."""
         for do in self._controls:
             lib.IedServer_setPerformCheckHandler(server, do, self._on_check_c, None)
         # last: nothing may fail between linking the table in and the server keeping this object

@@ -90,7 +90,7 @@ class MmsServer:
             self._front = self._tls_front(metrics) if settings.tls else None
             # libiec61850's own port: the public one, or with TLS a free loopback port behind the front
             self._port = _free_loopback_port() if self._front else settings.port
-            handlers = GateHandlers(self.model, gate)  # Python work, overlapping libiec61850's creation
+            handlers = GateHandlers(self.model, gate, self._identify)  # Python work, overlapping the creation
             self._server = creation.server()
             for fc in _DENIED_FCS:
                 lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
@@ -101,7 +101,7 @@ class MmsServer:
             self._guard = ConnectionGuard(self._port, settings.guard, on_close=metrics.on_guard_close)
             self._associations = Associations(self._server, self._guard, accept_anyone=not by_password,
                                               admit=self._admit)  # fmt: skip
-            handlers.register(self._server, self._identify)
+            handlers.register(self._server)
             self.handlers = handlers
         except BaseException:
             self.close()
