@@ -211,11 +211,10 @@ class Gateway:
         # as Python work on the loop thread would starve its many short ctypes calls of the GIL.
         self._creation = ServerCreation(doc, mms)
         self._building: Future[MmsServer] | None = None  # see `start_mms`
-        self.mms: MmsServer | None = None
+        self.mms: MmsServer | None = None  # once listening, with the scheduler mirrored into it
         self._plans_due = False
-        self._mms_started = False
         self.readiness.add("scl_loaded", lambda: True)
-        self.readiness.add("mms_listening", lambda: self._mms_started)
+        self.readiness.add("mms_listening", lambda: self.mms is not None)
         self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
 
     def start(self) -> None:
@@ -247,10 +246,10 @@ class Gateway:
         with long_lived_heap():
             self._building = pool.submit(self._build_mms)
             pool.shutdown(wait=False)
-            mms = self.mms = await asyncio.wrap_future(self._building)
+            mms = await asyncio.wrap_future(self._building)
         mms.start()
-        self._mms_started = True
         self.binding.attach(mms)
+        self.mms = mms
         return mms
 
     def _build_mms(self) -> MmsServer:
