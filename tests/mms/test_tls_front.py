@@ -5,6 +5,7 @@ without a relay; a certificate listed for nobody is refused; stopping ends every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 import ssl
@@ -95,6 +96,7 @@ async def test_a_session_is_relayed_both_ways_and_named_by_its_relay_port(pki: P
         writer.close()
         await asyncio.wait_for(backend.ended.wait(), BOUND_S)  # the client's end reaches the backend
         await _until(lambda: front.session(relay) is None, "the session forgotten")
+        assert front.relays == 0
     assert closed == []
 
 
@@ -140,6 +142,24 @@ async def test_stopping_ends_every_session(pki: Pki) -> None:
         await asyncio.wait_for(reader.readexactly(1), BOUND_S)
     writer.close()
     await asyncio.wait_for(backend.ended.wait(), BOUND_S)
+
+
+async def test_a_relay_that_cannot_reach_libiec61850_ends_and_leaves_no_session(pki: Pki) -> None:
+    with socket.socket() as vacant:  # a loopback port nobody listens on
+        vacant.bind((HOST, 0))
+        gone = vacant.getsockname()[1]
+    front = TlsFront(TlsFiles(pki.ca, pki.server.cert, pki.server.key), handshake_timeout_s=BOUND_S)
+    front.listen(HOST, port := free_port())
+    task = asyncio.create_task(front.serve(gone))
+    try:
+        reader, writer = await asyncio.open_connection(HOST, port, ssl=_client_context(pki, pki.scada))
+        with contextlib.suppress(ConnectionError):  # ended by a reset: just as well
+            assert await asyncio.wait_for(reader.read(), BOUND_S) == b""  # the relay ended
+        writer.close()
+        assert front.relays == 0
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
 
 
 def test_a_key_that_is_no_key_is_a_setup_error(pki: Pki) -> None:

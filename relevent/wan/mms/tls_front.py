@@ -88,6 +88,11 @@ class TlsFront:
         listener.setblocking(False)  # noqa: FBT003
         self._listener = listener
 
+    @property
+    def relays(self) -> int:
+        """How many sessions are relayed (or connecting to libiec61850) now."""
+        return len(self._sessions)
+
     def session(self, peer: Peer | None) -> Session | None:
         """The session behind a connection libiec61850 reports from `peer`; None: that is no relay."""
         if peer is None or peer[0] != LOOPBACK:
@@ -161,6 +166,7 @@ class TlsFront:
     ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], int]:
         """A loopback connection to libiec61850, registered under its local port before it connects."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        local_port = 0
         try:
             sock.setblocking(False)  # noqa: FBT003
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -170,6 +176,7 @@ class TlsFront:
             await asyncio.get_running_loop().sock_connect(sock, (LOOPBACK, backend_port))
             return await asyncio.open_connection(sock=sock), local_port
         except BaseException:
+            self._sessions.pop(local_port, None)  # a port that relays nothing must admit nobody
             sock.close()
             raise
 
