@@ -1,7 +1,10 @@
-"""MMS request latency of the relevent-gw server: read, SP write through the gate, operate (p50/p99).
+"""MMS request latency of the relevent-gw server: read, SP write through the gate, operate (p50/p99), and
+the throughput of five clients at full rate.
 
 The server runs here on asyncio (the production "exec" loop); the libiec61850 client runs in its own
-process and times each round trip there. Prints numbers, asserts nothing.
+process and times each round trip there; the five clients (open61850, `bench/mms_clients.py`) run in one
+process of their own, reading and writing alternately as fast as they are answered. Prints numbers,
+asserts nothing.
 Run from the repository root: `.venv/bin/python -m bench.mms_latency [samples]`.
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench.common import Row, print_rows
+from bench.common import REPO, Row, print_rows
 from relevent.scl.parse import load
 from relevent.wan.mms import Verdict
 from tests.conftest import REFERENCE_MODELS
@@ -18,6 +21,10 @@ from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, LD, PolicyGate, running
 
 PRIO = f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
+CLIENTS = 5
+THROUGHPUT_S = 5.0
+# What `bench/mms_clients.py` writes: the first entry of schedules 2..9.
+LOADED = [f"{LD}/ActPow_FSCH{n:02d}.ValASG001.setMag.f" for n in range(2, 10)]
 OPERATIONS = {
     "read": ("read", (f"{LD}/ActPow_FSCC1.ValMV.mag.f", "MX")),
     "write (gate)": ("write", (PRIO, "SP", 7)),
@@ -26,7 +33,7 @@ OPERATIONS = {
 
 
 async def _measure(samples: int) -> list[Row]:
-    gate = PolicyGate(rules={PRIO: lambda _: Verdict.SUCCESS})
+    gate = PolicyGate(rules={ref: lambda _: Verdict.SUCCESS for ref in [PRIO, *LOADED]})
     client = IecClient()
     rows = []
     try:
@@ -36,9 +43,23 @@ async def _measure(samples: int) -> list[Row]:
                 await client.call("timed", method, args, samples // 10)  # warm-up
                 times = await client.call("timed", method, args, samples)
                 rows.append(Row("mms request latency", label, "ms", tuple(t * 1e3 for t in times)))
+            await client.call("close")
+            rows.append(await _throughput(server.settings.port))
     finally:
         client.close()
     return rows
+
+
+async def _throughput(port: int) -> Row:
+    """Requests per second answered to five clients at full rate, for `THROUGHPUT_S`."""
+    clients = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.mms_clients", str(port), str(CLIENTS), str(THROUGHPUT_S),
+        stdout=asyncio.subprocess.PIPE, cwd=REPO,
+    )  # fmt: skip
+    out, _ = await clients.communicate()
+    answered = int(out.split()[-1])
+    case = f"{CLIENTS} clients, reads and gated writes"
+    return Row("mms throughput", case, "req/s", value=answered / THROUGHPUT_S)
 
 
 def collect(samples: int = 1000) -> list[Row]:

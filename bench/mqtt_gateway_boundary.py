@@ -198,7 +198,7 @@ def delays(arrivals: list[tuple[float, float]], start: float, entries: int) -> l
 TARGETS = {1: "p99 < 5 ms", 100: "p99 < 50 ms"}
 
 
-def collect(devices: Sequence[int] = (1, 100), seconds: int = 30) -> list[Row]:
+def collect(devices: Sequence[int] = (1, 10, 100), seconds: int = 30) -> list[Row]:
     """Each site size in turn; arrival at the device minus the nominal boundary, in ms."""
     rows = []
     for count in devices:
@@ -213,6 +213,6 @@ def collect(devices: Sequence[int] = (1, 100), seconds: int = 30) -> list[Row]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=int, default=30, help="entries (1 s each) per run")
-    parser.add_argument("--devices", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--devices", type=int, nargs="+", default=[1, 10, 100])
     options = parser.parse_args()
     print_rows(collect(options.devices, options.seconds))
