@@ -5,8 +5,9 @@ URCB of `dsSched` and stamps each report on arrival. Two schedules with 1 s entr
 change their controller's output at every boundary; each reported output's `t` is its nominal boundary.
 `--idle-clients N` connects N more clients that send nothing (libiec61850 waits 10 ms per idle
 connection in every threadless processing round). `--devices N` serves a generated site of N devices
-instead, with the same two schedules running on every device (the report comes from the first). Prints
-numbers, asserts nothing. Run from the repository root:
+instead, every non-reserve schedule running (programmed into the gateway's store before it starts,
+`bench/seed.py`: over MMS that would take minutes at 100 devices); the report comes from the first device.
+Prints numbers, asserts nothing. Run from the repository root:
 `.venv/bin/python bench/mms_boundary.py [--entries 60] [--idle-clients 0] [--devices 1]`.
 """
 
@@ -21,17 +22,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import Row, print_rows
+from bench.seed import seed_store
+from relevent.app import STORE_FILE
 from relevent.ctl.readings import reading
 from relevent.ctl.reports import Report
+from relevent.scheduler.discovery import model_spec
 from relevent.scl.generate import GeneratorOptions, write_scl
+from relevent.scl.parse import load
 from tests.integration.mms_gateway import LD, gateway, iec_client, open_client
 from tests.mms.iec_client import IecClient
 
 SCHEDULES = ("ActPow_FSCH01", "MaxPow_FSCH01")
 OUTPUTS = {f"{LD}/ActPow_FSCC1$MX$ValMV", f"{LD}/MaxPow_FSCC1$MX$ValMV"}
-# Not 100 devices yet: programming 200 schedules over MMS there takes over 5 minutes (each write ~30 ms in
-# libiec61850's write-handler list); a site that starts with its schedules running needs a seeded store.
-SITES = (10,)
+SITES = (10, 100)
+GATEWAY_START_S = 30.0  # a seeded 100-device site starts in ~10 s; its schedules start after this
 
 
 def _program(client: IecClient, ld: str, schedule: str, entries: int) -> None:
@@ -66,12 +70,13 @@ def _delays(reports: list[Report]) -> list[float]:
 def measure(entries: int, idle_clients: int, devices: int = 1) -> Row:
     """Arrival of output-change reports minus their nominal boundaries, in ms."""
     with ExitStack() as stack:
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        site = None
-        lds = [LD]
+        scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None  # the seeding commits every command
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
+        site, start = None, 0.0
         if devices > 1:
             write_scl(GeneratorOptions(devices=devices), site := folder / "site.cid")
-            lds += [f"{LD}{n}" for n in range(2, devices + 1)]  # the generator's LD names
+            store = folder / "state" / STORE_FILE
+            start = seed_store(model_spec(load(site)), store, entries, GATEWAY_START_S)
         _, args = stack.enter_context(gateway(folder / "state", scl=site))
         # The reporting connection makes no requests after subscribing (see ReportSubscription): a second
         # client writes, connected a little later (libiec61850 clients connecting at once may fail).
@@ -81,16 +86,14 @@ def measure(entries: int, idle_clients: int, devices: int = 1) -> Row:
         for _ in range(idle_clients):
             stack.enter_context(open_client(args.mms_port))
         listener.call_blocking("subscribe", LD)
-        armed = [(ld, schedule) for ld in lds for schedule in SCHEDULES]
-        for ld, schedule in armed:
-            _program(writer, ld, schedule, entries)
-        # Every schedule on the same boundaries; at 100 devices a write and an operate take ~20 ms each.
-        start = datetime.fromtimestamp(math.ceil(time.time()) + 2 + 0.05 * len(armed), UTC)
-        for ld, schedule in armed:
-            _arm(writer, ld, schedule, start)
-        time.sleep(max(0.0, start.timestamp() + entries + 0.5 - time.time()))
+        if site is None:
+            start = float(math.ceil(time.time()) + 2)
+            for schedule in SCHEDULES:
+                _program(writer, LD, schedule, entries)
+                _arm(writer, LD, schedule, datetime.fromtimestamp(start, UTC))
+        time.sleep(max(0.0, start + entries + 0.5 - time.time()))
         delays = _delays(listener.call_blocking("take_reports"))
-    where = "1 device" if devices == 1 else f"{devices} devices, 2 schedules each"
+    where = "1 device" if devices == 1 else f"{devices} devices, every schedule"
     case = f"{where}, {idle_clients} idle clients, bufTm 50 ms"
     return Row("boundary -> MMS report", case, "ms", tuple(d * 1e3 for d in delays))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,8 @@ from pathlib import Path
 import structlog
 
 from bench.common import Row, print_rows
-from relevent.scheduler import Actor, Engine, Event, OutputChanged, SqliteStore, SystemClock
+from bench.seed import program
+from relevent.scheduler import Engine, Event, OutputChanged, SqliteStore, SystemClock
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.events import AttributeChanged
@@ -30,7 +30,6 @@ from relevent.scl.parse import load
 from tests.scheduler.factory import reference_like_spec
 
 ENTRIES = 20
-BENCH = Actor("bench", "localhost")
 SITES = (10, 100)
 _SHM = Path("/dev/shm")
 
@@ -52,28 +51,7 @@ async def _measure(model: ModelSpec, db: Path) -> tuple[list[float], list[float]
     try:
         engine = Engine(model, clock=SystemClock(), store=store)
         engine.start()
-        running = [schedule for schedule in model.schedules if not schedule.reserve]
-        for schedule in running:
-            number = int(schedule.ref[-2:])
-            values: list[float | bool] = [float(number * 100 + i) for i in range(ENTRIES)]
-            if schedule.kind.value == "SPG":
-                values = [bool((number + i) % 2) for i in range(ENTRIES)]
-            writes: list[tuple[str, object]] = [
-                (f"{schedule.ref}.{name}.{schedule.kind.value_da}", v)
-                for name, v in zip(schedule.value_names, values, strict=False)
-            ]
-            writes += [
-                (f"{schedule.ref}.NumEntr.setVal", ENTRIES),
-                (f"{schedule.ref}.SchdIntv.setVal", 1),
-                (f"{schedule.ref}.SchdPrio.setVal", 10 + number),
-            ]
-            for ref, value in writes:
-                engine.write(ref, value, BENCH)
-        # Every start on the same whole second, far enough ahead for the start times and enables (~2 ms each).
-        start = math.floor(time.time()) + 2.0 + math.ceil(len(running) * 0.002)
-        for schedule in running:
-            engine.write(f"{schedule.ref}.StrTm01.setTm", start, BENCH)
-            engine.operate(f"{schedule.ref}.EnaReq", ctl_val=True, test=False, actor=BENCH)
+        start = program(engine, model, ENTRIES, lead_s=2.0)
         engine.subscribe(on_event)
         await asyncio.sleep(start + ENTRIES + 1.5 - time.time())
         engine.stop()

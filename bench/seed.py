@@ -1,0 +1,64 @@
+"""Schedules programmed straight into an engine: every non-reserve schedule of a model, 1 s entries whose
+values change at every boundary, all starting on the same whole second.
+
+`program` runs on a started engine (the scheduler benchmark's own); `seed_store` leaves the result in a
+gateway's store, as if SCADA had programmed the site before a restart: large sites start with their
+schedules running, without minutes of MMS writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from pathlib import Path
+
+from relevent.scheduler import Actor, Engine, SqliteStore, SystemClock
+from relevent.scheduler.spec import ModelSpec
+
+BENCH = Actor("bench", "localhost")
+
+
+def program(engine: Engine, model: ModelSpec, entries: int, lead_s: float) -> float:
+    """Program and enable every non-reserve schedule; return their common start, `lead_s` after the writes."""
+    running = [schedule for schedule in model.schedules if not schedule.reserve]
+    for schedule in running:
+        number = int(schedule.ref[-2:])
+        values: list[float | bool] = [float(number * 100 + i) for i in range(entries)]
+        if schedule.kind.value == "SPG":
+            values = [bool((number + i) % 2) for i in range(entries)]
+        writes: list[tuple[str, object]] = [
+            (f"{schedule.ref}.{name}.{schedule.kind.value_da}", v)
+            for name, v in zip(schedule.value_names, values, strict=False)
+        ]
+        writes += [
+            (f"{schedule.ref}.NumEntr.setVal", entries),
+            (f"{schedule.ref}.SchdIntv.setVal", 1),
+            (f"{schedule.ref}.SchdPrio.setVal", 10 + number),
+        ]
+        for ref, value in writes:
+            engine.write(ref, value, BENCH)
+    # Every start on the same whole second, far enough ahead for the start times and enables (~2 ms each).
+    start = math.floor(time.time()) + lead_s + math.ceil(len(running) * 0.002)
+    for schedule in running:
+        engine.write(f"{schedule.ref}.StrTm01.setTm", start, BENCH)
+        engine.operate(f"{schedule.ref}.EnaReq", ctl_val=True, test=False, actor=BENCH)
+    return float(start)
+
+
+def seed_store(model: ModelSpec, db: Path, entries: int, lead_s: float) -> float:
+    """`program` into the store file `db` of a gateway not yet started; return the common start."""
+
+    async def run() -> float:
+        store = SqliteStore(db)
+        try:
+            engine = Engine(model, clock=SystemClock(), store=store)
+            engine.start()
+            start = program(engine, model, entries, lead_s)
+            engine.stop()
+            return start
+        finally:
+            store.close()
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(run())
