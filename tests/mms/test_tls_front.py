@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -97,6 +98,27 @@ async def test_a_session_is_relayed_both_ways_and_named_by_its_relay_port(pki: P
         await asyncio.wait_for(backend.ended.wait(), BOUND_S)  # the client's end reaches the backend
         await _until(lambda: front.session(relay) is None, "the session forgotten")
         assert front.relays == 0
+    assert closed == []
+
+
+async def test_a_client_hello_that_arrives_before_the_front_reads_still_hand_shakes(pki: Pki) -> None:
+    closed: list[Reason] = []
+    async with front_of(pki, closed) as (port, _, _):
+        raw = socket.create_connection((HOST, port))
+        context = _client_context(pki, pki.scada)
+        handshake = asyncio.get_running_loop().run_in_executor(
+            None, lambda: context.wrap_socket(raw, server_hostname=HOST)
+        )
+        time.sleep(0.3)  # noqa: ASYNC251 - on purpose: accept and ClientHello both wait when the loop goes on
+        tls = await asyncio.wait_for(handshake, BOUND_S)
+        tls.settimeout(BOUND_S)
+
+        def echo() -> bytes:
+            tls.sendall(b"ping")
+            return tls.recv(4)
+
+        assert await asyncio.to_thread(echo) == b"ping"  # the front's loop must run meanwhile
+        tls.close()
     assert closed == []
 
 

@@ -106,26 +106,32 @@ class TlsFront:
     async def serve(self, backend_port: int) -> None:
         """Accept, hand-shake and relay until cancelled; then close the listener and every session."""
         assert self._listener is not None, "listen() first"
-
-        async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._relay(reader, writer, backend_port)
-
-        server = await asyncio.start_server(on_client, sock=self._listener)
+        loop = asyncio.get_running_loop()
+        relays: set[asyncio.Task[None]] = set()
         try:
-            await asyncio.Future()  # until cancelled
+            while True:
+                sock, _ = await loop.sock_accept(self._listener)
+                relay = asyncio.create_task(self._relay(sock, backend_port))
+                relays.add(relay)
+                relay.add_done_callback(relays.discard)
         finally:
-            server.close()
+            self._listener.close()
+            self._listener = None
             for writer in list(self._writers):
                 writer.transport.abort()
-            self._listener = None
+            for relay in relays:
+                relay.cancel()
 
-    async def _relay(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, backend_port: int
-    ) -> None:
+    async def _relay(self, sock: socket.socket, backend_port: int) -> None:
+        client = _text(sock)
+        streams = await self._handshake(sock, client)
+        if streams is None:
+            return
+        reader, writer = streams
         self._writers.add(writer)
         local_port = 0
         try:
-            session = await self._handshake(writer)
+            session = self._session(writer, client)
             if session is None:
                 return
             backend, local_port = await self._connect(session, backend_port)
@@ -135,21 +141,36 @@ class TlsFront:
             finally:
                 self._writers.discard(backend[1])
         except OSError as exc:
-            log.warning("mms tls relay failed", peer=_text(writer), error=str(exc))
+            log.warning("mms tls relay failed", peer=client, error=str(exc))
         finally:
             self._sessions.pop(local_port, None)
             self._writers.discard(writer)
             writer.transport.abort()
 
-    async def _handshake(self, writer: asyncio.StreamWriter) -> Session | None:
-        """The session of a client whose handshake completed and whose certificate is admitted, else None."""
-        client = _text(writer)
+    async def _handshake(
+        self, sock: socket.socket, client: str
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """TLS on an accepted socket from its first byte, as streams; None when the handshake fails.
+
+        Not `StreamWriter.start_tls` on a plain stream: that stream may already have read the ClientHello,
+        which the TLS layer then never sees (the handshake hangs until its timeout).
+        """
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
         try:
-            await writer.start_tls(self._context, ssl_handshake_timeout=self._timeout)
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=self._context, ssl_handshake_timeout=self._timeout
+            )
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             log.warning("mms tls handshake failed", peer=client, error=str(exc) or type(exc).__name__)
             self._on_close("tls_handshake")
+            sock.close()
             return None
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    def _session(self, writer: asyncio.StreamWriter, client: str) -> Session | None:
+        """The session of a client whose certificate is admitted (the actor it names), else None."""
         actor = None
         if self._identify is not None:
             tls = writer.get_extra_info("ssl_object")
@@ -193,11 +214,11 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-def _text(writer: asyncio.StreamWriter) -> str:
-    peername = writer.get_extra_info("peername")
-    if not peername:
+def _text(sock: socket.socket) -> str:
+    try:
+        host, port = sock.getpeername()[:2]
+    except OSError:
         return "unknown"
-    host, port = peername[:2]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
