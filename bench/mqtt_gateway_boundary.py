@@ -36,7 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import Row, print_rows
 from bench.mqtt_boundary import start_broker
-from relevent.demo.broker import free_port
+from relevent.ports import free_port
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from relevent.demo.broker import free_port
+from relevent.ports import free_port
 
 GATEWAY = [sys.executable, "-m", "relevent"]
 STDERR_KEPT = 1024 * 1024  # the tail of stderr kept for failure reports and secret checks
@@ -136,3 +137,12 @@ def run_cli(*args: str | Path, timeout: float = 60.0) -> subprocess.CompletedPro
     return subprocess.run(
         [*GATEWAY, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+@contextmanager
+def taken_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port on `host` that another socket listens on while the block runs."""
+    with socket.socket() as taken:
+        taken.bind((host, 0))
+        taken.listen()
+        yield taken.getsockname()[1]

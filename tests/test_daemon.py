@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import socket
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REFERENCE_MODELS, XSD_DIR
-from tests.daemon import GatewayArgs, run_cli, running
+from tests.daemon import GatewayArgs, run_cli, running, taken_port
 from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
@@ -120,10 +119,7 @@ def test_the_devices_are_served_while_the_mms_server_is_still_being_created(
 
 
 def test_a_taken_mms_port_ends_start_up_with_one_clear_error(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         result = run_cli(*GatewayArgs(tmp_path / "state", mms_port=port).argv())
     assert result.returncode == 69  # EX_UNAVAILABLE: systemd may retry
     assert "Traceback" not in result.stderr

@@ -12,7 +12,7 @@ import pytest
 from open61850.data import IntData
 from open61850.mms import DataAccessError, MmsClient, ObjectName
 
-from tests.daemon import GatewayArgs, run_cli, running
+from tests.daemon import GatewayArgs, run_cli, running, taken_port
 from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
@@ -48,11 +48,8 @@ def test_health_readiness_and_metrics_endpoints(tmp_path: Path, broker: Broker) 
 
 
 def test_http_port_in_use_exits_69_with_a_clear_error(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = run_cli(*GatewayArgs(tmp_path).argv(), "--http-port", port)
+    with taken_port() as port:
+        result = run_cli(*GatewayArgs(tmp_path).argv(), "--http-port", str(port))
     assert result.returncode == 69
     assert result.stderr.startswith(f"relevent-gw: error: HTTP endpoint 127.0.0.1:{port} cannot start")
     assert "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from relevent.errors import StartupError
+from relevent.ports import free_port
 
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 START_TIMEOUT_S = 5.0
@@ -20,14 +21,6 @@ def find_mosquitto() -> str:
     if found is None:
         raise StartupError("the demo needs Debian's mosquitto broker: apt-get install mosquitto")
     return found
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on `host` that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class LoopbackBroker:

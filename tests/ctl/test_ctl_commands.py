@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from relevent.demo.broker import free_port
+from relevent.ports import free_port
 from tests.daemon import Daemon, GatewayArgs
 from tests.integration.mms_gateway import LD, gateway
 

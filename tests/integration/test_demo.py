@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from relevent.demo.broker import free_port
+from relevent.ports import free_port
 
 DURATION_S = 60
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from relevent.demo.broker import free_port
+from relevent.ports import free_port
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import (
     ACCEPTED,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from relevent.demo.broker import free_port
+from relevent.ports import free_port
 from relevent.scheduler.commands import Accepted, Actor
 from relevent.scheduler.discovery import model_spec
 from relevent.scl.model import SclDocument

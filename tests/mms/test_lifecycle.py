@@ -8,43 +8,29 @@ import time
 
 import pytest
 
-from relevent.demo.broker import free_port
 from relevent.errors import ReleventError
+from relevent.ports import free_port
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
 from relevent.wan.mms.security import TlsFiles
 from relevent.wan.mms.server import QUIET_AFTER_S, QUIET_BEFORE_S, quiet_for
+from tests.daemon import taken_port
 from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, LD, PolicyGate
 from tests.pki import Pki
 
 
-async def test_a_busy_port_is_a_clear_error(reference: SclDocument) -> None:
-    with socket.socket() as taken:
-        taken.bind((HOST, 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
+@pytest.mark.parametrize("tls", [False, True])
+async def test_a_busy_port_is_a_clear_error(reference: SclDocument, pki: Pki, tls: bool) -> None:
+    files = TlsFiles(pki.ca, pki.server.cert, pki.server.key) if tls else None  # TLS: the front's port
+    with taken_port(HOST) as port:
+        server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, tls=files))
         try:
             with pytest.raises(MmsServerError, match=rf"cannot listen on {HOST}:{port} .* in use") as failed:
                 server.start()
         finally:
             server.close()
     assert isinstance(failed.value, ReleventError)  # the CLI turns it into a non-zero exit
-
-
-async def test_a_busy_port_is_a_clear_error_with_tls_too(reference: SclDocument, pki: Pki) -> None:
-    tls = TlsFiles(pki.ca, pki.server.cert, pki.server.key)
-    with socket.socket() as taken:
-        taken.bind((HOST, 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, tls=tls))
-        try:
-            with pytest.raises(MmsServerError, match=rf"cannot listen on {HOST}:{port} .* in use"):
-                server.start()
-        finally:
-            server.close()
 
 
 @pytest.mark.parametrize(

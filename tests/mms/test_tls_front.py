@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from relevent.demo.broker import free_port
+from relevent.ports import free_port
 from relevent.wan.mms.guard import Reason
 from relevent.wan.mms.security import TlsFiles, TlsSetupError
 from relevent.wan.mms.sockets import Peer, peer

@@ -10,7 +10,6 @@ serves plain MMS on a loopback port and a `TlsFront` on the same loop terminates
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from datetime import datetime
 import structlog
 from prometheus_client import CollectorRegistry
 
+from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
 from relevent.wan.mms.associations import Associations
@@ -89,7 +89,7 @@ class MmsServer:
             self.report_blocks = built.report_blocks
             self._front = self._tls_front(metrics) if settings.tls else None
             # libiec61850's own port: the public one, or with TLS a free loopback port behind the front
-            self._port = _free_loopback_port() if self._front else settings.port
+            self._port = free_port(LOOPBACK) if self._front else settings.port
             handlers = GateHandlers(self.model, gate, self._identify)  # Python work, overlapping the creation
             self._server = creation.server()
             for fc in _DENIED_FCS:
@@ -257,9 +257,3 @@ class MmsServer:
         self.mirror.update_many(updates)
         self._stay_active()
 
-
-def _free_loopback_port() -> int:
-    """A loopback TCP port free now (the kernel's pick), for libiec61850 to listen on behind the front."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
