@@ -1,11 +1,13 @@
 """Delay from a nominal entry boundary to `ctl/set` at each subscribed device, through the whole gateway.
 
 mosquitto, the daemon (`python -m relevent`, its own process) and the devices' subscriptions (one lean
-client in this process, see `listening`). SCADA (open61850) writes every ActPow schedule of every LD with
-1 s entries starting at the same whole second, so every device's command changes at the same boundaries.
+client in this process, see `listening`). For 1 device (the default model) SCADA (open61850)
+writes its ten ActPow schedules with 1 s entries starting at the same whole second.
+Sites of 10 and 100 devices (one LD each, `relevent-gw scl generate --devices N` with its defaults) run
+every schedule but the reserves (30 per device, 1 s entries, all starting on the same second), programmed
+into the gateway's store before it starts (`bench/seed.py`: over MMS that takes minutes at 100 devices).
 Each command is stamped with `time.time()` when it arrives (one host, one clock); the nominal boundary is
-the start time written plus the entry's offset. Prints p50/p99/max for 1 device (default model) and 100
-devices (one LD each, from `relevent scl generate --devices 100`) and the core count; asserts nothing.
+the start time plus the entry's offset. Prints p50/p99/max and the core count; asserts nothing.
 
 Usage: `.venv/bin/python -m bench.mqtt_gateway_boundary [--seconds 30] [--devices 1 100]`
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import subprocess
@@ -36,17 +39,21 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import Row, print_rows
 from bench.mqtt_boundary import start_broker
+from bench.seed import seed_store
+from relevent.app import STORE_FILE
 from relevent.ports import free_port
-from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scheduler.discovery import model_spec
+from relevent.scl.generate import DEFAULT_MODEL, GeneratorOptions, write_scl
 from relevent.scl.parse import load
 
 CONFIG = "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n"  # only boundary commands, no ack warnings
 MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
+GATEWAY_START_S = 30.0  # a seeded 100-device site is ready (MMS listening) in ~7 s; its schedules start later
 
 
 @contextmanager
 def daemon(scl: Path, broker_port: int, workdir: Path) -> Iterator[int]:
-    """The gateway, ready (MMS listening, broker connected); yields its MMS port."""
+    """The gateway on the store in `workdir/state`, ready (MMS listening, broker up); yields its MMS port."""
     config = workdir / "gw.toml"
     config.write_text(CONFIG)
     mms_port, http_port = free_port(), free_port()
@@ -58,7 +65,7 @@ def daemon(scl: Path, broker_port: int, workdir: Path) -> Iterator[int]:
     log = (workdir / "gateway.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "relevent", *args], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + GATEWAY_START_S
         while not ready(http_port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not become ready; see {workdir / 'gateway.log'}")
@@ -123,31 +130,26 @@ def program(mms_port: int, lds: Sequence[str], entries: int) -> float:
     return start
 
 
-def model(count: int, entries: int, workdir: Path) -> Path:
-    """The default model for one device, else one generated LD per device.
-
-    The generated LDs hold the ActPow function only, with `entries` value slots and one start time: the MMS
-    server's start-up grows with the square of its writable attributes (libiec61850 keeps write handlers
-    in a linked list), and 100 full default LDs (~770k of them) take far longer to start than a run.
-    """
-    if count == 1:
-        return DEFAULT_MODEL
+def site(count: int, seconds: int, workdir: Path) -> tuple[Path, float]:
+    """A generated site of `count` devices, every non-reserve schedule seeded into the store; its start."""
     scl = workdir / f"devices-{count}.cid"
-    generate = [
-        sys.executable, "-m", "relevent", "scl", "generate", "-o", str(scl), "--devices", str(count),
-        "--functions", "ActPow", "--entries", str(entries), "--start-times", "1",
-    ]  # fmt: skip
-    subprocess.run(generate, check=True, capture_output=True)
-    return scl
+    write_scl(GeneratorOptions(devices=count), scl)
+    store = workdir / "state" / STORE_FILE
+    return scl, seed_store(model_spec(load(scl)), store, seconds, GATEWAY_START_S)
 
 
 async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
-    scl = await asyncio.to_thread(model, count, seconds, workdir)
+    scl, start = DEFAULT_MODEL, 0.0
+    if count > 1:
+        scl, start = await asyncio.to_thread(site, count, seconds, workdir)
     lds = [ld.name for ied in load(scl).ieds for ld in ied.ldevices]
     broker = start_broker()
     try:
         with daemon(scl, broker.port, workdir) as mms_port, listening(broker.port, lds) as arrivals:
-            start = await asyncio.to_thread(program, mms_port, lds, seconds)
+            if count == 1:
+                start = await asyncio.to_thread(program, mms_port, lds, seconds)
+            elif time.time() >= start:
+                raise RuntimeError("the gateway started after the seeded schedules' first boundary")
             await asyncio.sleep(start + seconds + 1.0 - time.time())  # the run, then the reserve's command
             received = list(arrivals)
     finally:
@@ -186,11 +188,13 @@ def listening(broker_port: int, lds: Sequence[str]) -> Iterator[list[tuple[float
 
 
 def delays(arrivals: list[tuple[float, float]], start: float, entries: int) -> list[float]:
-    """Arrival minus nominal boundary: entry k carries k + 1 units (any unit scale), the reserve's 0 ends."""
-    unit = min(w for w, _ in arrivals if w > 0)
+    """Arrival minus nominal boundary. The winning schedule's entries step up by one model unit per entry
+    (any unit scale, any first value); the reserve's 0 ends the run."""
+    steps = sorted({w for w, _ in arrivals if w > 0})
+    first, unit = steps[0], min(b - a for a, b in itertools.pairwise(steps))
     result = []
     for w_set, arrived in arrivals:
-        entry = entries if w_set == 0 else round(w_set / unit) - 1
+        entry = entries if w_set == 0 else round((w_set - first) / unit)
         result.append(arrived - (start + entry))
     return result
 
@@ -202,7 +206,8 @@ def collect(devices: Sequence[int] = (1, 10, 100), seconds: int = 30) -> list[Ro
     """Each site size in turn; arrival at the device minus the nominal boundary, in ms."""
     rows = []
     for count in devices:
-        with tempfile.TemporaryDirectory(prefix="relevent-bench-") as workdir:
+        scratch = "/dev/shm" if count > 1 and Path("/dev/shm").is_dir() else None  # seeding commits a lot
+        with tempfile.TemporaryDirectory(prefix="relevent-bench-", dir=scratch) as workdir:
             delays_s = asyncio.run(measure(count, seconds, Path(workdir)))
         case = f"{count} device(s), aligned boundaries"
         samples = tuple(d * 1e3 for d in delays_s)

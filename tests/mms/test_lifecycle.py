@@ -12,8 +12,8 @@ from relevent.errors import ReleventError
 from relevent.ports import free_port
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
+from relevent.wan.mms.pacing import QUIET_AFTER_S
 from relevent.wan.mms.security import TlsFiles
-from relevent.wan.mms.server import QUIET_AFTER_S, QUIET_BEFORE_S, quiet_for
 from tests.daemon import taken_port
 from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, LD, PolicyGate
@@ -31,23 +31,6 @@ async def test_a_busy_port_is_a_clear_error(reference: SclDocument, pki: Pki, tl
         finally:
             server.close()
     assert isinstance(failed.value, ReleventError)  # the CLI turns it into a non-zero exit
-
-
-@pytest.mark.parametrize(
-    ("ahead", "quiet"),
-    [
-        (None, 0.0),
-        (1.0, 0.0),
-        (QUIET_BEFORE_S, 0.0),
-        (0.004, 0.004 + QUIET_AFTER_S),  # just before an instant: until just after it
-        (0.0, QUIET_AFTER_S),
-        (-0.003, QUIET_AFTER_S - 0.003),  # the boundary's work is still running
-        (-QUIET_AFTER_S, 0.0),  # the window is over, even if the instant is still due (a late timer)
-        (-10.0, 0.0),
-    ],
-)
-def test_requests_are_held_back_only_around_a_scheduler_instant(ahead: float | None, quiet: float) -> None:
-    assert quiet_for(ahead) == pytest.approx(quiet)
 
 
 async def test_an_instant_that_stays_due_slows_requests_by_its_window_and_never_starves_them(

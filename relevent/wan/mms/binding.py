@@ -138,13 +138,13 @@ class SchedulerBinding:
         updates = self._startup + [update for event in queued for update in self._updates(event.ref, event)]
         self._startup = None
         self._server = server
-        self._apply(updates, before_serving=True)
+        server.preload(updates)
 
     def _on_event(self, event: Event) -> None:
-        # Mirrored in one batch right after the burst of changes: clients never see half a boundary, and what
-        # a command changed (any actor's) shows in the next read; inside a libiec61850 request handler that
-        # is right after it has returned. An entry boundary's status reaches us after its device commands
-        # have gone out (the engine's STATUS_DELAY_S).
+        # Mirrored right after the burst of changes, in order, in slices between the scheduler's instants
+        # (`MmsServer.submit`); the server answers no request before all are in: clients never see half a
+        # boundary, and what a command changed (any actor's) shows in the next read. An entry boundary's
+        # status reaches us after its device commands have gone out (the engine's STATUS_DELAY_S).
         if not isinstance(event, AttributeChanged):
             return
         if not self._deferred and self._server is not None:  # before `attach` they wait for it
@@ -153,23 +153,13 @@ class SchedulerBinding:
 
     def _refresh(self, ref: str) -> None:
         current = self._engine.read(ref)
-        if isinstance(current, AttributeValue):
-            self._apply(list(self._updates(ref, current)))
+        if isinstance(current, AttributeValue) and self._server is not None:
+            self._server.submit(self._updates(ref, current))
 
     def _flush(self) -> None:
         events, self._deferred = self._deferred, []
-        self._apply([update for event in events for update in self._updates(event.ref, event)])
-
-    def _apply(self, updates: list[Update], *, before_serving: bool = False) -> None:
-        server = self._server
-        if server is None:
-            return
-        mirror = server.preload if before_serving else server.update
-        for update in updates:
-            try:
-                mirror(update.ref, update.value, update.quality_good, update.timestamp)
-            except (KeyError, TypeError, ValueError) as exc:  # an attribute this SCL does not serve
-                log.debug("not mirrored", ref=update.ref, error=str(exc))
+        if self._server is not None:
+            self._server.submit(update for event in events for update in self._updates(event.ref, event))
 
     def _updates(self, ref: str, item: AttributeValue | AttributeChanged) -> Iterator[Update]:
         stamp = datetime.fromtimestamp(item.timestamp, UTC)

@@ -30,6 +30,7 @@ from relevent.wan.mms.handlers import GateHandlers, peer_address
 from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
+from relevent.wan.mms.pacing import Pacer, TimeToNext, quiet_for
 from relevent.wan.mms.security import Authenticator, TlsSetupError
 from relevent.wan.mms.settings import MmsServerError, MmsSettings
 from relevent.wan.mms.tls_front import LOOPBACK, TlsFront
@@ -37,25 +38,10 @@ from relevent.wan.mms.values import Scalar
 
 log = structlog.get_logger(__name__)
 
+_Mirror = Callable[[str, Scalar, bool, datetime], None]  # `update` or `preload`
+
 # How long the serve loop stays attentive after activity: longer than the reports' buffer times.
 ACTIVE_S = 1.0
-# No request processing from this long before a scheduler instant to this long after it: the entry
-# boundary's timer then finds the loop free, not inside a batch of MMS requests (issue #7, five clients).
-QUIET_BEFORE_S = 0.005
-QUIET_AFTER_S = 0.005
-
-TimeToNext = Callable[[], float | None]  # seconds to the scheduler's next instant (None: none due)
-
-
-def quiet_for(ahead: float | None) -> float:
-    """How long to hold request processing back when the next scheduler instant is `ahead` seconds away.
-
-    Within [instant - QUIET_BEFORE_S, instant + QUIET_AFTER_S): until the window's end; else 0. An instant
-    that stays due (a late or wedged timer) holds requests back once per window, never for good.
-    """
-    if ahead is None or not -QUIET_AFTER_S < ahead < QUIET_BEFORE_S:
-        return 0.0
-    return ahead + QUIET_AFTER_S
 
 
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
@@ -68,7 +54,8 @@ class MmsServer:
     Construct from a `ServerCreation` (or `build` from the SCL: model, server, gate), `start()` (binds,
     raises MmsServerError), then run `serve()` as a task until `stop()` or cancellation; `close()` frees the
     C memory afterwards.
-    `update`/`update_many` mirror values into the model; call them on the loop thread. Connections that do
+    `submit` mirrors the scheduler's changes into the model in slices (a `Pacer`), `update`/`update_many`
+    at once; call them on the loop thread. Connections that do
     not associate in time are closed by a `ConnectionGuard` thread while the server listens.
     """
 
@@ -79,6 +66,7 @@ class MmsServer:
         self.settings = settings = creation.settings
         self._creation = creation
         self._closed = False
+        self._pacer: Pacer[Update] = Pacer(self._mirror_one)
         self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
         self.handlers: GateHandlers | None = None
         credentials = settings.credentials
@@ -190,10 +178,12 @@ class MmsServer:
         Requests wake the loop at once; reports and timers fall due in periodic tasks. For `ACTIVE_S` after
         any network activity or model update (reports wait out their buffer time) the loop looks every
         `wait_ms`, else every `idle_wait_ms`: an idle gateway wakes 20 times a second, not 200. Around each
-        scheduler instant (`time_to_next`) requests wait (`quiet_for`), so they never delay a boundary.
+        scheduler instant (`time_to_next`) requests wait (`quiet_for`), so they never delay a boundary, and
+        while `submit`ted updates are still being applied, so no client sees half of them.
         """
         loop = asyncio.get_running_loop()
         server, settings = self._server, self.settings
+        self._pacer.time_to_next = time_to_next
         waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-wait")
         front = asyncio.create_task(self._front.serve(self._port)) if self._front else None
         try:
@@ -206,6 +196,7 @@ class MmsServer:
                     self._stay_active()
                 if (quiet_s := quiet_for(time_to_next())) > 0:
                     await asyncio.sleep(quiet_s)
+                await self._pacer.drained()
                 lib.IedServer_performPeriodicTasks(server)
                 lib.IedServer_processIncomingData(server)
                 self._associations.poll()
@@ -238,6 +229,7 @@ class MmsServer:
         if self._closed:
             return
         self._closed = True
+        self._pacer.cancel()
         self._stop_listening()
         if self.handlers is not None:
             self.handlers.release()
@@ -248,9 +240,23 @@ class MmsServer:
         self.mirror.update(ref, value, quality_good, timestamp)
         self._stay_active()
 
-    def preload(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
-        """Mirror one value before serving (see `ModelMirror.preload`)."""
-        self.mirror.preload(ref, value, quality_good, timestamp)
+    def preload(self, updates: Iterable[Update]) -> None:
+        """Mirror values before serving (see `ModelMirror.preload`); those this model lacks are skipped."""
+        for update in updates:
+            self._mirror_one(update, self.mirror.preload)
+
+    def submit(self, updates: Iterable[Update]) -> None:
+        """Mirror values in order, in slices between scheduler instants (see `Pacer`).
+
+        Requests wait until they are all in. Values this model lacks are skipped.
+        """
+        self._pacer.submit(updates)
+
+    def _mirror_one(self, update: Update, mirror: _Mirror | None = None) -> None:
+        try:
+            (mirror or self.update)(update.ref, update.value, update.quality_good, update.timestamp)
+        except (KeyError, TypeError, ValueError) as exc:  # an attribute this SCL does not serve
+            log.debug("not mirrored", ref=update.ref, error=str(exc))
 
     def update_many(self, updates: Iterable[Update]) -> None:
         """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""

@@ -1,0 +1,122 @@
+"""The MMS side's manners around scheduler instants: quiet windows and model updates in slices."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from open61850.data import FloatData
+from open61850.mms import MmsClient, ObjectName
+
+from relevent.scl.model import SclDocument
+from relevent.wan.mms import Update
+from relevent.wan.mms.pacing import QUIET_AFTER_S, QUIET_BEFORE_S, SLICE_S, Pacer, quiet_for
+from tests.mms.support import HOST, LD, PolicyGate, running
+
+STAMP = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "quiet"),
+    [
+        (None, 0.0),
+        (1.0, 0.0),
+        (QUIET_BEFORE_S, 0.0),
+        (0.004, 0.004 + QUIET_AFTER_S),  # just before an instant: until just after it
+        (0.0, QUIET_AFTER_S),
+        (-0.003, QUIET_AFTER_S - 0.003),  # the boundary's work is still running
+        (-QUIET_AFTER_S, 0.0),  # the window is over, even if the instant is still due (a late timer)
+        (-10.0, 0.0),
+    ],
+)
+def test_requests_are_held_back_only_around_a_scheduler_instant(ahead: float | None, quiet: float) -> None:
+    assert quiet_for(ahead) == pytest.approx(quiet)
+
+
+def _slow(seen: list[object], cost_s: float) -> Callable[[object], None]:
+    def apply(item: object) -> None:
+        time.sleep(cost_s)  # the CPU an IedServer_update* call takes at a large site
+        seen.append(item)
+
+    return apply
+
+
+async def test_items_are_applied_in_order_in_slices_that_let_the_loop_turn() -> None:
+    seen: list[object] = []
+    pacer: Pacer[object] = Pacer(_slow(seen, SLICE_S / 4))
+    pacer.submit(range(20))
+    asyncio.get_running_loop().call_soon(seen.append, "other work")
+    assert pacer.pending == 20
+    await asyncio.wait_for(pacer.drained(), 5)
+    assert [item for item in seen if item != "other work"] == list(range(20))
+    assert 0 < seen.index("other work") < 10  # ran after the first slice, long before the last
+    assert pacer.pending == 0
+
+
+@pytest.mark.looptime(start=0)
+async def test_no_slice_runs_in_the_quiet_window_around_an_instant() -> None:
+    loop = asyncio.get_running_loop()
+    instant = loop.time() + 0.003  # the scheduler's next entry boundary, 3 ms ahead
+    applied_at: list[float] = []
+    pacer: Pacer[int] = Pacer(lambda _: applied_at.append(loop.time()), lambda: instant - loop.time())
+    pacer.submit([1, 2, 3])
+    await asyncio.wait_for(pacer.drained(), 1)
+    assert applied_at == [pytest.approx(instant + QUIET_AFTER_S)] * 3
+
+
+async def test_an_item_that_raises_is_dropped_and_the_rest_are_applied() -> None:
+    loop = asyncio.get_running_loop()
+    failures: list[object] = []
+    loop.set_exception_handler(lambda _, context: failures.append(context.get("exception")))
+    seen: list[int] = []
+
+    def apply(item: int) -> None:
+        if item == 2:
+            raise RuntimeError("broken")
+        seen.append(item)
+
+    pacer: Pacer[int] = Pacer(apply)
+    pacer.submit([1, 2, 3])
+    await asyncio.wait_for(pacer.drained(), 5)
+    assert seen == [1, 3]
+    assert [str(f) for f in failures] == ["broken"]
+
+
+async def test_cancel_drops_what_is_queued() -> None:
+    seen: list[object] = []
+    pacer: Pacer[object] = Pacer(_slow(seen, SLICE_S))
+    pacer.submit(range(10))
+    await asyncio.sleep(0)  # one slice
+    pacer.cancel()
+    await asyncio.wait_for(pacer.drained(), 1)
+    applied = len(seen)
+    await asyncio.sleep(0.01)
+    assert 0 < applied < 10
+    assert len(seen) == applied
+    assert pacer.pending == 0
+
+
+async def test_a_client_reads_a_submitted_batch_whole_never_half_of_it(reference: SclDocument) -> None:
+    valmv = f"{LD}/ActPow_FSCC1.ValMV.mag.f"
+    count = 3000  # far more than one slice
+    async with running(reference, PolicyGate()) as server:
+        client = await asyncio.to_thread(MmsClient.connect, HOST, server.settings.port)
+        try:
+            for batch in range(3):
+                last = float(batch * count + count)
+                reading = asyncio.create_task(
+                    asyncio.to_thread(client.read, ObjectName("ActPow_FSCC1$MX$ValMV$mag$f", LD))
+                )
+                server.submit(
+                    Update(valmv, float(batch * count + i + 1), True, STAMP + timedelta(milliseconds=i))
+                    for i in range(count)
+                )
+                read = await asyncio.wait_for(reading, 10)
+                assert isinstance(read, FloatData)
+                if read.value != float(batch * count):  # the read was answered before the batch began
+                    assert read.value == last
+        finally:
+            client.close()
