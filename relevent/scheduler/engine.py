@@ -237,7 +237,8 @@ class Engine:
         if timeline is None or full not in timeline.controllers:
             return []
         now = self._command_time()
-        self._catch_up(now)
+        # An instant due and its timer not yet run: do the timer's work, the devices' outputs first.
+        self._catch_up(now, defer_status=True)
         return forecast(timeline, full, t0, t1, now)
 
     # ---- command handling -------------------------------------------------------------------------------
@@ -417,9 +418,10 @@ class Engine:
         """Process every instant up to `until` in order, each at its nominal time."""
         timeline = self._timeline
         assert timeline is not None
-        self._flush_status()  # a deferred status shows the state of its own instant: before any change
         while (t := timeline.next_instant()) is not None and t <= until:
-            self._flush_status()  # the previous instant's, when catching up several
+            # A deferred status shows the state of its own instant: finish it before the next one (commands
+            # and reads finish it themselves, before they look at or change anything).
+            self._flush_status()
             due = timeline.due(t)
             before = {s.ref: (s.params, s.enabled) for s in due}
             for schedule in due:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -80,6 +81,38 @@ async def test_plan_merges_the_controllers_and_is_republished_on_change(broker: 
             await wait_until(lambda: sample(bridge, PLANS_PUBLISHED, device="bat1") >= 2)
     assert [e["w_max_lim"] for e in changed["entries"]] == [5000.0, 3000.0, 3000.0, 3000.0]
     assert sample(bridge, PLANS_PUBLISHED, device="bat1") == 2
+
+
+class TurnTaking(Forecasts):
+    """Notes, at each forecast, how often the loop has turned since the plans' round began."""
+
+    def __init__(self, points: dict[str, list[ForecastPoint]]) -> None:
+        super().__init__(points)
+        self.turns: list[int] = []
+        self._ticks = 0
+
+    def forecast(self, controller_ref: str, t0: float, t1: float) -> Sequence[ForecastPoint]:
+        if not self.turns:
+            asyncio.get_running_loop().call_soon(self._tick)
+        self.turns.append(self._ticks)
+        return super().forecast(controller_ref, t0, t1)
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        if len(self.turns) < 3:  # the first round's three controllers
+            asyncio.get_running_loop().call_soon(self._tick)
+
+
+async def test_the_loop_turns_between_the_forecasts_of_a_plan_round(broker: Broker) -> None:
+    # At 100 devices a round is 300 forecasts, ~0.3 s: in one go it held an entry boundary's commands back.
+    forecasts = TurnTaking({ACT: [_fp(T0, 1000.0)], MAX: [_fp(T0, 5000.0)], ONOFF: [_fp(T0, True)]})
+    bridge = make_bridge(bridge_config(broker), one_device(), forecasts=forecasts)
+    async with running(bridge), mqtt_client(broker, PLAN) as (_, inbox):
+        await inbox.next()
+    first_round = forecasts.turns[:3]
+    assert first_round[0] == 0
+    assert first_round[1] > first_round[0]
+    assert first_round[2] > first_round[1]
 
 
 class Slots:

@@ -224,6 +224,26 @@ async def test_rule_4_an_entry_boundary_emits_its_output_at_once_and_its_status_
     assert h.value(f"{S1}.SchdSt.stVal") == 1  # a read at the instant sees its status, deferred or not
 
 
+async def test_a_forecast_that_finds_an_instant_due_does_the_timers_work_outputs_first(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0], intv=60, prio=1, starts=[BASE + 100.25])
+    await h.sleep_until(BASE + 160.25 - 0.01)  # the second entry's timer has not run yet
+    h.recorder.clear()
+    h.clock.offset += 0.011  # wall time is past the boundary: a plan round's forecast gets there first
+    forecasting_at = h.clock.now()
+    h.engine.forecast(FSCC, forecasting_at, forecasting_at + 600)
+    outputs = [(t, e.value) for t, e in h.recorder.events if isinstance(e, OutputChanged)]
+    assert outputs == [(forecasting_at, 2.0)]  # the devices' command is due: at once
+    assert h.recorder.changes(f"{S1}.SchdEntr.stVal") == []  # the status follows, as after the timer
+    await asyncio.sleep(2 * STATUS_DELAY_S)  # the instant's own timer runs meanwhile and finds it done
+    entry = f"{S1}.SchdEntr.stVal"
+    changes = [(t, e) for t, e in h.recorder.events if isinstance(e, AttributeChanged)]
+    entries = [(t, e.value) for t, e in changes if e.ref == entry]
+    assert [value for _, value in entries] == [2]
+    assert entries[0][0] == pytest.approx(forecasting_at + STATUS_DELAY_S, abs=1e-4)
+    assert len(h.recorder.outputs()) == 1
+
+
 async def test_time_to_next_instant_counts_down_to_a_start_and_is_none_without_one(db: Path) -> None:
     h = start_engine(small_spec(), db)
     assert h.engine.time_to_next_instant() is None

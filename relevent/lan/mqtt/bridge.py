@@ -292,18 +292,28 @@ class MqttBridge:
         if self._health is not None:
             self._health.on_health(change.device_id, change.healthy)
 
-    def _forecast(self, source: ForecastSource) -> dict[str, Sequence[ForecastPoint]]:
-        """Every followed controller's forecast from now over the plan horizon ({} on failure)."""
+    async def _forecast_all(self, source: ForecastSource) -> dict[str, Sequence[ForecastPoint]] | None:
+        """Every followed controller's forecast from now over the plan horizon (None if one fails).
+
+        One controller at a time, the loop turning in between: at 100 devices the 300 forecasts take
+        ~0.3 s, which in one go held the next entry boundary's device commands back.
+        """
         start = self._clock()
         end = start + self.config.plan_horizon_s
-        try:
-            return {ref: source.forecast(ref, start, end) for ref in self.registry.controllers}
-        except Exception:  # a failing forecast must not stop the commands
-            log.exception("forecast failed")
-            return {}
+        forecasts: dict[str, Sequence[ForecastPoint]] = {}
+        for ref in self.registry.controllers:
+            await asyncio.sleep(0)
+            try:
+                forecasts[ref] = source.forecast(ref, start, end)
+            except Exception:  # a failing forecast must not stop the commands; the last plans stay
+                log.exception("forecast failed", controller=ref)
+                return None
+        return forecasts
 
-    def _update_plans(self, source: ForecastSource) -> None:
-        forecasts = self._forecast(source)
+    async def _update_plans(self, source: ForecastSource) -> None:
+        forecasts = await self._forecast_all(source)
+        if forecasts is None:
+            return
         for device in self.registry:
             steps = plan_steps(device, forecasts)
             if _plan_key(steps) != _plan_key(self._plans.get(device.id, ())):
@@ -312,7 +322,7 @@ class MqttBridge:
 
     async def _plan_loop(self, source: ForecastSource) -> None:
         while True:
-            self._update_plans(source)
+            await self._update_plans(source)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.plan_refresh_s):
                     await self._plans_stale.wait()
@@ -337,7 +347,7 @@ class MqttBridge:
 
     async def _compat_schedule_loop(self, source: ForecastSource) -> None:
         while True:
-            for ref, points in self._forecast(source).items():
+            for ref, points in (await self._forecast_all(source) or {}).items():
                 schedule = compat.pivot_schedule(ref, ((p.time, p.value) for p in points))
                 if schedule is not None:
                     message = OutMessage(compat.SCHEDULE_TOPIC, compat.dump(schedule))
