@@ -38,8 +38,8 @@ def program(engine: Engine, model: ModelSpec, entries: int, lead_s: float) -> fl
         ]
         for ref, value in writes:
             engine.write(ref, value, BENCH)
-    # Every start on the same whole second, far enough ahead for the start times and enables (~2 ms each).
-    start = math.floor(time.time()) + lead_s + math.ceil(len(running) * 0.002)
+    # Every start on the same whole second, far enough ahead for the start times and enables (2-3 ms each).
+    start = math.floor(time.time()) + lead_s + math.ceil(len(running) * 0.004)
     for schedule in running:
         engine.write(f"{schedule.ref}.StrTm01.setTm", start, BENCH)
         engine.operate(f"{schedule.ref}.EnaReq", ctl_val=True, test=False, actor=BENCH)

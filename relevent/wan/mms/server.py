@@ -10,6 +10,7 @@ serves plain MMS on a loopback port and a `TlsFront` on the same loop terminates
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -179,7 +180,8 @@ class MmsServer:
         any network activity or model update (reports wait out their buffer time) the loop looks every
         `wait_ms`, else every `idle_wait_ms`: an idle gateway wakes 20 times a second, not 200. Around each
         scheduler instant (`time_to_next`) requests wait (`quiet_for`), so they never delay a boundary, and
-        while `submit`ted updates are still being applied, so no client sees half of them.
+        while `submit`ted updates are still being applied, so no client reads half of them; reports fall
+        due meanwhile (they carry each change with its own time).
         """
         loop = asyncio.get_running_loop()
         server, settings = self._server, self.settings
@@ -196,8 +198,11 @@ class MmsServer:
                     self._stay_active()
                 if (quiet_s := quiet_for(time_to_next())) > 0:
                     await asyncio.sleep(quiet_s)
-                await self._pacer.drained()
-                lib.IedServer_performPeriodicTasks(server)
+                lib.IedServer_performPeriodicTasks(server)  # reports fall due, also amid a batch
+                if self._pacer.pending:  # half a batch is in: requests wait for the rest
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._pacer.drained(), wait_ms / 1000)
+                    continue
                 lib.IedServer_processIncomingData(server)
                 self._associations.poll()
                 lib.IedServer_performPeriodicTasks(server)
