@@ -10,7 +10,6 @@ serves plain MMS on a loopback port and a `TlsFront` on the same loop terminates
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -180,8 +179,8 @@ class MmsServer:
         any network activity or model update (reports wait out their buffer time) the loop looks every
         `wait_ms`, else every `idle_wait_ms`: an idle gateway wakes 20 times a second, not 200. Around each
         scheduler instant (`time_to_next`) requests wait (`quiet_for`), so they never delay a boundary, and
-        while `submit`ted updates are still being applied, so no client reads half of them; reports fall
-        due meanwhile (they carry each change with its own time).
+        while `submit`ted updates are still being applied, so no client sees half of them (libiec61850
+        sends reports only while it processes incoming data: they wait too).
         """
         loop = asyncio.get_running_loop()
         server, settings = self._server, self.settings
@@ -198,11 +197,8 @@ class MmsServer:
                     self._stay_active()
                 if (quiet_s := quiet_for(time_to_next())) > 0:
                     await asyncio.sleep(quiet_s)
-                lib.IedServer_performPeriodicTasks(server)  # reports fall due, also amid a batch
-                if self._pacer.pending:  # half a batch is in: requests wait for the rest
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._pacer.drained(), wait_ms / 1000)
-                    continue
+                await self._pacer.drained()
+                lib.IedServer_performPeriodicTasks(server)
                 lib.IedServer_processIncomingData(server)
                 self._associations.poll()
                 lib.IedServer_performPeriodicTasks(server)
