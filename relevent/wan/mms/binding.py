@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import structlog
-
 from relevent.scheduler.commands import Actor, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event
@@ -26,8 +24,6 @@ from relevent.wan.mms.values import Scalar
 
 if TYPE_CHECKING:
     from relevent.wan.mms.server import MmsServer
-
-log = structlog.get_logger(__name__)
 
 _WRITE_VERDICTS = {
     RejectReason.ACCESS_DENIED: Verdict.OBJECT_ACCESS_DENIED,
