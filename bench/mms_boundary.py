@@ -22,20 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import Row, print_rows
-from bench.seed import seed_store
-from relevent.app import STORE_FILE
+from bench.seed import SCRATCH, seeded_site
 from relevent.ctl.readings import reading
 from relevent.ctl.reports import Report
-from relevent.scheduler.discovery import model_spec
-from relevent.scl.generate import GeneratorOptions, write_scl
-from relevent.scl.parse import load
 from tests.integration.mms_gateway import LD, gateway, iec_client, open_client
 from tests.mms.iec_client import IecClient
 
 SCHEDULES = ("ActPow_FSCH01", "MaxPow_FSCH01")
 OUTPUTS = {f"{LD}/ActPow_FSCC1$MX$ValMV", f"{LD}/MaxPow_FSCC1$MX$ValMV"}
 SITES = (10, 100)
-GATEWAY_START_S = 30.0  # a seeded 100-device site starts in ~10 s; its schedules start after this
 
 
 def _program(client: IecClient, ld: str, schedule: str, entries: int) -> None:
@@ -70,13 +65,8 @@ def _delays(reports: list[Report]) -> list[float]:
 def measure(entries: int, idle_clients: int, devices: int = 1) -> Row:
     """Arrival of output-change reports minus their nominal boundaries, in ms."""
     with ExitStack() as stack:
-        scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None  # the seeding commits every command
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
-        site, start = None, 0.0
-        if devices > 1:
-            write_scl(GeneratorOptions(devices=devices), site := folder / "site.cid")
-            store = folder / "state" / STORE_FILE
-            start = seed_store(model_spec(load(site)), store, entries, GATEWAY_START_S)
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=SCRATCH)))
+        site, start = seeded_site(folder, devices, entries) if devices > 1 else (None, 0.0)
         _, args = stack.enter_context(gateway(folder / "state", scl=site))
         # The reporting connection makes no requests after subscribing (see ReportSubscription): a second
         # client writes, connected a little later (libiec61850 clients connecting at once may fail).

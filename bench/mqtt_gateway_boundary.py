@@ -39,16 +39,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import Row, print_rows
 from bench.mqtt_boundary import start_broker
-from bench.seed import seed_store
-from relevent.app import STORE_FILE
+from bench.seed import GATEWAY_START_S, SCRATCH, seeded_site
 from relevent.ports import free_port
-from relevent.scheduler.discovery import model_spec
-from relevent.scl.generate import DEFAULT_MODEL, GeneratorOptions, write_scl
+from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 
 CONFIG = "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n"  # only boundary commands, no ack warnings
 MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
-GATEWAY_START_S = 30.0  # a seeded 100-device site is ready (MMS listening) in ~7 s; its schedules start later
 
 
 @contextmanager
@@ -130,18 +127,10 @@ def program(mms_port: int, lds: Sequence[str], entries: int) -> float:
     return start
 
 
-def site(count: int, seconds: int, workdir: Path) -> tuple[Path, float]:
-    """A generated site of `count` devices, every non-reserve schedule seeded into the store; its start."""
-    scl = workdir / f"devices-{count}.cid"
-    write_scl(GeneratorOptions(devices=count), scl)
-    store = workdir / "state" / STORE_FILE
-    return scl, seed_store(model_spec(load(scl)), store, seconds, GATEWAY_START_S)
-
-
 async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
     scl, start = DEFAULT_MODEL, 0.0
     if count > 1:
-        scl, start = await asyncio.to_thread(site, count, seconds, workdir)
+        scl, start = await asyncio.to_thread(seeded_site, workdir, count, seconds)
     lds = [ld.name for ied in load(scl).ieds for ld in ied.ldevices]
     broker = start_broker()
     try:
@@ -206,7 +195,7 @@ def collect(devices: Sequence[int] = (1, 10, 100), seconds: int = 30) -> list[Ro
     """Each site size in turn; arrival at the device minus the nominal boundary, in ms."""
     rows = []
     for count in devices:
-        scratch = "/dev/shm" if count > 1 and Path("/dev/shm").is_dir() else None  # seeding commits a lot
+        scratch = SCRATCH if count > 1 else None
         with tempfile.TemporaryDirectory(prefix="relevent-bench-", dir=scratch) as workdir:
             delays_s = asyncio.run(measure(count, seconds, Path(workdir)))
         case = f"{count} device(s), aligned boundaries"

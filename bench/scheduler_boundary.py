@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 
 from bench.common import Row, print_rows
-from bench.seed import program
+from bench.seed import SCRATCH, program
 from relevent.scheduler import Engine, Event, OutputChanged, SqliteStore, SystemClock
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import STATUS_DELAY_S
@@ -31,7 +31,6 @@ from tests.scheduler.factory import reference_like_spec
 
 ENTRIES = 20
 SITES = (10, 100)
-_SHM = Path("/dev/shm")
 
 
 async def _measure(model: ModelSpec, db: Path) -> tuple[list[float], list[float]]:
@@ -81,8 +80,7 @@ def collect() -> list[Row]:
     """The 33 reference-like schedules, then each generated site, for ENTRIES seconds; emit minus nominal."""
     # warnings only: no audit line per benchmark write
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    scratch = str(_SHM) if _SHM.is_dir() else None
-    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:
         folder = Path(tmp)
         reference = _run(reference_like_spec(), folder / "reference.sqlite")
         rows = _rows(f"33 schedules, {ENTRIES} x 1 s", *reference, target="p99 < 2 ms")

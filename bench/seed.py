@@ -13,10 +13,17 @@ import math
 import time
 from pathlib import Path
 
+from relevent.app import STORE_FILE
 from relevent.scheduler import Actor, Engine, SqliteStore, SystemClock
+from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.spec import ModelSpec
+from relevent.scl.generate import GeneratorOptions, write_scl
+from relevent.scl.parse import load
 
 BENCH = Actor("bench", "localhost")
+# Where seeded sites live: in memory when the machine has /dev/shm (the seeding commits every command).
+SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
+GATEWAY_START_S = 30.0  # a seeded 100-device site is ready (MMS listening) in ~7-10 s; its schedules later
 
 
 def program(engine: Engine, model: ModelSpec, entries: int, lead_s: float) -> float:
@@ -62,3 +69,12 @@ def seed_store(model: ModelSpec, db: Path, entries: int, lead_s: float) -> float
 
     db.parent.mkdir(parents=True, exist_ok=True)
     return asyncio.run(run())
+
+
+def seeded_site(folder: Path, devices: int, entries: int) -> tuple[Path, float]:
+    """A generated site of `devices` LDs in `folder`, seeded into the store of a gateway whose state
+    directory is `folder / "state"`, its schedules starting `GATEWAY_START_S` from now; (SCL file, start).
+    """
+    scl = folder / f"site{devices}.cid"
+    write_scl(GeneratorOptions(devices=devices), scl)
+    return scl, seed_store(model_spec(load(scl)), folder / "state" / STORE_FILE, entries, GATEWAY_START_S)
