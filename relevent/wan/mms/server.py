@@ -43,7 +43,6 @@ _Mirror = Callable[[str, Scalar, bool, datetime], None]  # `update` or `preload`
 # How long the serve loop stays attentive after activity: longer than the reports' buffer times.
 ACTIVE_S = 1.0
 
-
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
 
@@ -55,8 +54,8 @@ class MmsServer:
     raises MmsServerError), then run `serve()` as a task until `stop()` or cancellation; `close()` frees the
     C memory afterwards.
     `submit` mirrors the scheduler's changes into the model in slices (a `Pacer`), `update`/`update_many`
-    at once; call them on the loop thread. Connections that do
-    not associate in time are closed by a `ConnectionGuard` thread while the server listens.
+    at once; call them on the loop thread. Connections that do not associate in time are closed by a
+    `ConnectionGuard` thread while the server listens.
     """
 
     def __init__(
