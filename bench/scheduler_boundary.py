@@ -4,7 +4,8 @@
 the 3 hourly reserves) for about 20 s on the real loop (uvloop when installed) with the SQLite store; then
 the same for sites of 10 and 100 devices from the generator (defaults: 30 schedules with 1 s entries per
 device running, all on the same boundaries; their store in /dev/shm when there is one, as the programming
-commits every command). Prints p50/p99/max in ms; asserts nothing.
+commits every command). Before each run it times single writes (engine + store commit), as an MMS write
+handler makes them. Prints p50/p99/max in ms; asserts nothing.
 Run: .venv/bin/python -m bench.scheduler_boundary
 """
 
@@ -19,8 +20,8 @@ from pathlib import Path
 import structlog
 
 from bench.common import Row, print_rows
-from bench.seed import SCRATCH, program
-from relevent.scheduler import Engine, Event, OutputChanged, SqliteStore, SystemClock
+from bench.seed import BENCH, SCRATCH, program
+from relevent.scheduler import ACCEPTED, Engine, Event, OutputChanged, SqliteStore, SystemClock
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.events import AttributeChanged
@@ -31,9 +32,25 @@ from tests.scheduler.factory import reference_like_spec
 
 ENTRIES = 20
 SITES = (10, 100)
+WRITES = 200
 
 
-async def _measure(model: ModelSpec, db: Path) -> tuple[list[float], list[float]]:
+def _time_writes(engine: Engine, model: ModelSpec) -> list[float]:
+    """Milliseconds per accepted write of one ASG value, spread over the model's schedules."""
+    schedules = [s for s in model.schedules if s.kind.value == "ASG"]
+    taken = []
+    for i in range(WRITES):
+        schedule = schedules[i * len(schedules) // WRITES]
+        ref = f"{schedule.ref}.{schedule.value_names[i % 4]}.{schedule.kind.value_da}"
+        began = time.perf_counter()
+        result = engine.write(ref, float(i), BENCH)
+        taken.append((time.perf_counter() - began) * 1e3)
+        if result is not ACCEPTED:
+            raise RuntimeError(f"{ref}: {result}")
+    return taken
+
+
+async def _measure(model: ModelSpec, db: Path) -> tuple[list[float], list[float], list[float]]:
     outputs: list[float] = []
     schedule_values: list[float] = []
 
@@ -50,16 +67,17 @@ async def _measure(model: ModelSpec, db: Path) -> tuple[list[float], list[float]
     try:
         engine = Engine(model, clock=SystemClock(), store=store)
         engine.start()
+        writes = _time_writes(engine, model)
         start = program(engine, model, ENTRIES, lead_s=2.0)
         engine.subscribe(on_event)
         await asyncio.sleep(start + ENTRIES + 1.5 - time.time())
         engine.stop()
     finally:
         store.close()
-    return outputs, schedule_values
+    return outputs, schedule_values, writes
 
 
-def _run(model: ModelSpec, db: Path) -> tuple[list[float], list[float]]:
+def _run(model: ModelSpec, db: Path) -> tuple[list[float], list[float], list[float]]:
     """`_measure` on uvloop when installed (the production loop)."""
     try:
         import uvloop  # noqa: PLC0415 - the production loop when installed
@@ -68,11 +86,15 @@ def _run(model: ModelSpec, db: Path) -> tuple[list[float], list[float]]:
     return uvloop.run(_measure(model, db))
 
 
-def _rows(case: str, outputs: list[float], values: list[float], target: str = "") -> list[Row]:
+def _rows(
+    site: str, outputs: list[float], values: list[float], writes: list[float], target: str = ""
+) -> list[Row]:
     delay_ms = STATUS_DELAY_S * 1e3  # the engine publishes a boundary's status after its outputs
+    case = f"{site}, {ENTRIES} x 1 s"
     return [
         Row("boundary -> output event", case, "ms", tuple(outputs), target=target),
         Row("boundary -> schedule ValMV", f"{case}, status deferred {delay_ms:.0f} ms", "ms", tuple(values)),
+        Row("scheduler write", f"{site}, one value, committed", "ms", tuple(writes)),
     ]
 
 
@@ -83,13 +105,13 @@ def collect() -> list[Row]:
     with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:
         folder = Path(tmp)
         reference = _run(reference_like_spec(), folder / "reference.sqlite")
-        rows = _rows(f"33 schedules, {ENTRIES} x 1 s", *reference, target="p99 < 2 ms")
+        rows = _rows("33 schedules", *reference, target="p99 < 2 ms")
         for devices in SITES:
-            write_scl(GeneratorOptions(devices=devices), site := folder / f"site{devices}.cid")
-            model = model_spec(load(site))
+            write_scl(GeneratorOptions(devices=devices), scl := folder / f"site{devices}.cid")
+            model = model_spec(load(scl))
             running = sum(not schedule.reserve for schedule in model.schedules)
-            case = f"{devices} devices, {running} schedules, {ENTRIES} x 1 s"
-            rows += _rows(case, *_run(model, folder / f"site{devices}.sqlite"))
+            site = f"{devices} devices, {running} schedules"
+            rows += _rows(site, *_run(model, folder / f"site{devices}.sqlite"))
     return rows
 
 

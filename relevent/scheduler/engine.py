@@ -56,8 +56,9 @@ EARLY_TOLERANCE = 0.0003
 MAX_LEAD = 0.1
 # The final approach aims this little early so float rounding of wall -> loop time never lands after it.
 FINAL_LEAD = 1e-5
-# The status of which schedules to publish at which instant, and their parameters before it.
-_Status = tuple[Timestamp, list[Schedule], Mapping[str, tuple[ScheduleParams, bool]]]
+# The status to publish at an instant: the schedules, their parameters before it, and the controllers whose
+# output they (or a rebind) may have changed.
+_Status = tuple[Timestamp, list[Schedule], Mapping[str, tuple[ScheduleParams, bool]], list[Controller]]
 # An entry boundary emits its output events at once; its status attributes (~15 ms of work with 1000
 # running schedules, then their MMS mirror) and the store commit of consumed start times follow this much
 # later: time for the loop to hand the device commands to the broker first (100 devices: 8-35 ms on 2 cores;
@@ -123,12 +124,11 @@ class Engine:
         defaults += [a.defaults() for a in self._controller_attrs.values()]
         for listing in defaults:
             self._published.update({ref: _invalid(value, now) for ref, value in listing.items()})
-        self._publish(
-            now, timeline.schedules.values(), {}, emit=False
-        )  # the baseline adapters read by snapshot()
+        schedules, controllers = list(timeline.schedules.values()), list(timeline.controllers.values())
+        self._publish((now, schedules, {}, controllers), emit=False)  # the baseline snapshot() shows
         self._store.commit(
-            [s.record() for s in timeline.schedules.values()],
-            [c.record() for c in timeline.controllers.values()],
+            [s.record() for s in schedules],
+            [c.record() for c in controllers],
             restored.dropped,
         )
         self._rearm()
@@ -390,9 +390,7 @@ class Engine:
             _log.exception("store failed, change undone")
             raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, "the state store failed") from exc
         self._publish(
-            now,
-            schedules,
-            before,
+            (now, schedules, before, timeline.affected(schedules, controllers)),
             parameter_events=[
                 event
                 for controller in controllers
@@ -443,8 +441,12 @@ class Engine:
         With `defer_status` only the outputs at once, the rest `STATUS_DELAY_S` later: a restart within that
         time consumes the start times again from the stored state (`jump_to`).
         """
-        self._publish_outputs(t)
-        status = (t, list(schedules), before)
+        timeline = self._timeline
+        assert timeline is not None
+        schedules = list(schedules)
+        controllers = timeline.affected(schedules)
+        self._publish_outputs(t, controllers)
+        status = (t, schedules, before, controllers)
         if defer_status:
             self._defer_status(status)
         else:
@@ -452,7 +454,7 @@ class Engine:
 
     def _finish(self, status: _Status) -> None:
         """The status half of `_settle`: publish the status, persist the schedules that changed."""
-        _, schedules, before = status
+        _, schedules, before, _ = status
         self._publish_status(status)
         changed = [s for s in schedules if (s.params, s.enabled) != before[s.ref]]
         if changed:
@@ -493,27 +495,15 @@ class Engine:
 
     # ---- publishing -------------------------------------------------------------------------------------
 
-    def _publish(
-        self,
-        t: Timestamp,
-        schedules: Iterable[Schedule],
-        before: Mapping[str, tuple[ScheduleParams, bool]],
-        *,
-        emit: bool = True,
-        parameter_events: Iterable[Event] = (),
-    ) -> None:
-        """Update the published state at `t` and emit what changed, output events first (latency counts)."""
-        self._publish_outputs(t, emit=emit)
-        self._publish_status((t, list(schedules), before), emit=emit, parameter_events=parameter_events)
+    def _publish(self, status: _Status, *, emit: bool = True, parameter_events: Iterable[Event] = ()) -> None:
+        """Update the published state and emit what changed, output events first (latency counts)."""
+        self._publish_outputs(status[0], status[3], emit=emit)
+        self._publish_status(status, emit=emit, parameter_events=parameter_events)
 
-    def _publish_outputs(self, t: Timestamp, *, emit: bool = True) -> None:
-        """Work out every controller's output at `t`; emit the changed ones."""
-        timeline = self._timeline
-        assert timeline is not None
-        outputs = [
-            (controller, controller.output(timeline.schedules))
-            for controller in timeline.controllers.values()
-        ]
+    def _publish_outputs(self, t: Timestamp, controllers: Iterable[Controller], *, emit: bool = True) -> None:
+        """Work out the output of `controllers` at `t`; emit the changed ones."""
+        schedules = self._schedules()
+        outputs = [(controller, controller.output(schedules)) for controller in controllers]
         changed = [(c, o) for c, o in outputs if o != self._outputs.get(c.ref)]
         for controller, output in changed:
             self._outputs[controller.ref] = output
@@ -523,10 +513,8 @@ class Engine:
     def _publish_status(
         self, status: _Status, *, emit: bool = True, parameter_events: Iterable[Event] = ()
     ) -> None:
-        """Update the status attributes of the schedules and of every controller at `t`; emit the changes."""
-        t, schedules, before = status
-        timeline = self._timeline
-        assert timeline is not None
+        """Update the status attributes of the schedules and controllers at `t`; emit the changes."""
+        t, schedules, before, controllers = status
         attributes: list[Event] = list(parameter_events)
         for schedule in schedules:
             params_before = before.get(schedule.ref, (schedule.params, schedule.enabled))[0]
@@ -535,7 +523,7 @@ class Engine:
                 attributes += self._parameter_events(attrs.parameters(params_before), schedule.ref, t)
             for item in self._schedule_attrs[schedule.ref].status(schedule.status()):
                 self._update(attributes, item, t)
-        for controller in timeline.controllers.values():
+        for controller in controllers:
             output = self._outputs[controller.ref]
             for item in self._controller_attrs[controller.ref].status(output):
                 self._update(attributes, item, t)

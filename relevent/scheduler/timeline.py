@@ -27,6 +27,14 @@ class Timeline:
         """The schedules that change at or before `t`."""
         return [s for s in self.schedules.values() if s.next_instant is not None and s.next_instant <= t]
 
+    def affected(self, schedules: Iterable[Schedule], also: Iterable[Controller] = ()) -> list[Controller]:
+        """The controllers whose list names any of `schedules` (their output may change), and `also`."""
+        refs = {schedule.ref for schedule in schedules}
+        named = {controller.ref for controller in also}
+        return [
+            c for c in self.controllers.values() if c.ref in named or not refs.isdisjoint(c.schedule_refs)
+        ]
+
     def advance_to(self, t: Timestamp) -> None:
         """Apply everything due up to and including `t`."""
         for schedule in self.due(t):

@@ -205,3 +205,26 @@ async def test_rule_5_status_refs_are_read_only(db: Path) -> None:
     result = h.write(f"{FSCC}.Nothing.setSrcRef", "x")
     assert isinstance(result, Rejected)
     assert result.reason is RejectReason.OBJECT_UNDEFINED
+
+
+async def test_rule_5_a_schedule_in_two_lists_drives_both_controllers_and_no_other(db: Path) -> None:
+    """Commands and boundaries recompute only the controllers whose list names a changed schedule."""
+    h = start_engine(reference_like_spec(), db)
+    shared, max_pow = ln("ActPow_FSCH01"), ln("MaxPow_FSCC1")
+    assert isinstance(h.write(f"{max_pow}.Schd02.setSrcRef", shared), Accepted)
+    h.program(shared, values=[5.0, 6.0], intv=60, prio=50, starts=[BASE + 10])
+    await h.sleep_until(BASE + 100)
+    assert h.recorder.timeline(ACT) == [(10, 5.0, "ActPow_FSCH01"), (70, 6.0, "ActPow_FSCH01")]
+    assert h.recorder.timeline(max_pow) == h.recorder.timeline(ACT)
+    h.disable(shared)
+    assert h.recorder.timeline(ACT)[-1] == (100, 0.0, "ActPow_Res_FSCH01")
+    assert h.recorder.timeline(max_pow)[-1] == (100, 0.0, "MaxPow_Res_FSCH01")
+    assert h.value(f"{max_pow}.ValMV.mag.f") == 0.0
+    assert isinstance(h.write(f"{max_pow}.Schd02.setSrcRef", ""), Accepted)
+    h.write(f"{shared}.StrTm01.setTm", BASE + 200)
+    h.enable(shared)
+    await h.sleep_until(BASE + 230)
+    assert h.recorder.timeline(ACT)[-1] == (200, 5.0, "ActPow_FSCH01")
+    assert h.recorder.timeline(max_pow)[-1] == (100, 0.0, "MaxPow_Res_FSCH01")
+    assert h.value(f"{max_pow}.ValMV.mag.f") == 0.0
+    assert h.recorder.outputs(ln("OnOff_FSCC1")) == []
