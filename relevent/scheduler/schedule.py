@@ -277,6 +277,13 @@ class Schedule:
 
     def advance_to(self, t: Timestamp) -> None:
         """Apply every end, start and entry boundary up to and including `t`, in order."""
+        run, upcoming = self.run, self._next_start
+        if run is not None and run.end > t and (upcoming is None or upcoming[0] > t):
+            # Only entry boundaries of the run in progress (the usual instant): the next start stays.
+            self.at = max(self.at, t)
+            self._latch(self.at)
+            self._set_next_instant()
+            return
         while self.enabled:
             upcoming = self._find_next_start(self.at)
             event = min(
@@ -398,6 +405,9 @@ class Schedule:
         if self.enabled:
             self._retire_if_idle()
         self._next_start = self._find_next_start(self.at) if self.enabled else None
+        self._set_next_instant()
+
+    def _set_next_instant(self) -> None:
         candidates = [self._next_start[0]] if self._next_start else []
         if self.run is not None:
             candidates.append(self.run.boundary(self.entry + 1))

@@ -203,7 +203,7 @@ class MqttBridge:
     def handle_measurement(self, device: Device, measurement: Measurement) -> None:
         """Metrics, and the measurement sink (for the device's MMXU mirror)."""
         self.metrics.power.labels(device.id).set(measurement.w)
-        self.views[device.id].measurement = measurement.model_dump(mode="json", exclude_none=True)
+        self.views[device.id].measurement = measurement
         if measurement.var is not None:
             self.metrics.reactive_power.labels(device.id).set(measurement.var)
         if measurement.soc_pct is not None:
@@ -267,7 +267,7 @@ class MqttBridge:
 
     def _command_sent(self, device: Device, command: Command) -> None:
         view = self.views[device.id]
-        view.command, view.command_sent = command.model_dump(mode="json"), self._clock()
+        view.command, view.command_sent = command, self._clock()
         self._acks.sent(device.id, command.id)
         self.metrics.commands_sent.labels(device.id).inc()
 
