@@ -2,7 +2,7 @@
 
 The automatic set is what SCADA needs to follow schedules without polling: every controller output
 (ValMV/ValSPS/ValINS/ValENS) and ActSchdRef, and every schedule's SchdSt, reported by buffered and
-unbuffered RCBs in LLN0 with one instance per possible client.
+unbuffered RCBs in LLN0 (see the instance counts below).
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ from relevent.wan.mms.lib import iec, lib
 
 ReportsMode = Literal["auto", "scl"]
 
-AUTO_INSTANCES = 5  # libiec61850 serves at most 5 connections by default: one RCB instance for each
+# One unbuffered instance per connection libiec61850 serves (5 by default). Buffered instances cost CPU
+# even unused: at every reported change libiec61850 checks the data set of every buffered block, enabled
+# or not (~0.3 ms per change at 100 devices with 5 per LD); two serve a main and a standby SCADA. A site
+# that needs more defines its own blocks in the SCL.
+UNBUFFERED_INSTANCES = 5
+BUFFERED_INSTANCES = 2
 # A report carries reference, value, q, t and reason of every member; 64 members stay far below the MMS
 # PDU size libiec61850 negotiates (65000 bytes) even with 129-character references.
 MAX_MEMBERS = 64
@@ -86,14 +91,15 @@ def _auto_blocks(model: BuiltModel, ld: LogicalDevice, lln0: LogicalNode) -> Ite
         dataset = f"dsSched{suffix}"
         _dataset(model, ld, ln_ptr, dataset, members[start:start + MAX_MEMBERS])
         for buffered in (False, True):
+            instances = BUFFERED_INSTANCES if buffered else UNBUFFERED_INSTANCES
             block = ReportControl(
                 name=f"{'b' if buffered else 'u'}rcbSched{suffix}", dataset=dataset, rpt_id="",
                 buffered=buffered,
                 conf_rev=1, buf_time_ms=_AUTO_BUF_TIME_MS, intg_pd_ms=0, trg_ops=_AUTO_TRG,
                 opt_fields=_AUTO_OPT | ({"bufOvfl", "entryID"} if buffered else set()),
-                max_clients=AUTO_INSTANCES,
+                max_clients=instances,
             )
-            for i in range(1, AUTO_INSTANCES + 1):
+            for i in range(1, instances + 1):
                 _rcb(ln_ptr, f"{block.name}{i:02d}", block)
                 yield f"{ld.name}/{lln0.name}.{block.name}{i:02d}"
 
