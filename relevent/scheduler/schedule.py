@@ -285,29 +285,25 @@ class Schedule:
             self._set_next_instant()
             return
         while self.enabled:
-            upcoming = self._find_next_start(self.at)
-            event = min(
-                (
-                    x
-                    for x in (self.run.end if self.run else None, upcoming[0] if upcoming else None)
-                    if x is not None
-                ),
-                default=None,
-            )
-            if event is None or event > t:
+            if run is None and upcoming is None:
+                self.enabled = False  # nothing left to run: the schedule retires
                 break
-            before = self.at
+            event = min(run.end if run else math.inf, upcoming[0] if upcoming else math.inf)
+            if event > t:
+                break
+            before, params = self.at, self.params
             self.at = event
-            if self.run is not None and self.run.end <= event:
+            if run is not None and run.end <= event:
                 self._stop(consume=True)
-            # Look again: the run that just ended may have consumed the start time occurring now.
-            upcoming = self._find_next_start(before)
+            if self.params is not params:  # the run that just ended consumed a start time: look again
+                upcoming = self._find_next_start(before)
             if upcoming is not None and upcoming[0] == event:
                 self._begin(*upcoming)
-            self._retire_if_idle()
+            run, upcoming = self.run, self._find_next_start(self.at)
         self.at = max(self.at, t)
         self._latch(self.at)
-        self._refresh()
+        self._next_start = upcoming if self.enabled else None  # also the first start after `t`: it is later
+        self._set_next_instant()
 
     def jump_to(self, now: Timestamp) -> None:
         """Bring the schedule to `now` without stepping through each instant: after a restart or a clock step.
