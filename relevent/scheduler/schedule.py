@@ -81,10 +81,14 @@ class ScheduleParams:
         """Return these parameters with start time `slot` replaced."""
         starts = list(self.starts)
         starts[slot] = start
-        return ScheduleParams(  # not dataclasses.replace: 3x its speed, and every run's end calls this
+        params = ScheduleParams(  # not dataclasses.replace: 3x its speed, and every run's end calls this
             values=self.values, num_entr=self.num_entr, schd_intv=self.schd_intv, schd_prio=self.schd_prio,
             starts=tuple(starts), reuse=self.reuse,
         )
+        if "set_starts" in self.__dict__:  # computed: carry it over rather than scan every slot again
+            kept = tuple(item for item in self.set_starts if item[0] != slot)
+            params.__dict__["set_starts"] = tuple(sorted((*kept, (slot, start)))) if start.is_set else kept
+        return params
 
 
 def parameter_error(params: ScheduleParams, intv_unit: float, entries_in_use: int = 0) -> EnaErr:

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from relevent.scheduler.commands import Accepted
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
+from relevent.scheduler.schedule import ScheduleParams
+from relevent.scheduler.starts import StartTime
 
 from .factory import BASE, ln, small_spec
 from .harness import Harness, start_engine
@@ -160,6 +162,21 @@ def test_property_forecast_equals_what_the_engine_later_emits(scenario: Scenario
 
     predicted, emitted = run_on_fake_time(scenario, body)
     assert predicted == emitted
+
+
+start_times = st.builds(StartTime, st.sampled_from([0.0, BASE, BASE + 60.0]))
+
+
+@given(st.lists(start_times, min_size=1, max_size=16), st.data())
+def test_property_set_starts_carried_over_a_start_time_change_equal_a_fresh_scan(
+    starts: list[StartTime], data: st.DataObject
+) -> None:
+    params = ScheduleParams((1.0,), num_entr=1, schd_intv=1, schd_prio=0, starts=tuple(starts), reuse=False)
+    assert params.set_starts == tuple((i, s) for i, s in enumerate(starts) if s.is_set)  # computed: carried
+    slot = data.draw(st.integers(0, len(starts) - 1))
+    changed = params.with_start(slot, data.draw(start_times))
+    fresh = ScheduleParams(changed.values, 1, 1, 0, changed.starts, reuse=False)
+    assert changed.set_starts == fresh.set_starts
 
 
 def test_fake_time_runner_runs_on_fake_time() -> None:
