@@ -24,7 +24,7 @@ from relevent import __version__
 from relevent.access import actor_rights, mms_credentials, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError
-from relevent.heap import full_collections, long_lived_heap
+from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
@@ -355,6 +355,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
                 services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")
             log.info("devices served", devices=len(gateway.bridge.views))
             mms = await gateway.start_mms()
+            release_free_c_heap()  # start-up is over: what it freed need not stay resident
             tasks.append(services.create_task(mms.serve(gateway.engine.time_to_next_instant), name="mms"))
             sd_notify(f"READY=1\nSTATUS=serving {len(gateway.engine.model.schedules)} schedules")
             log.info("gateway running", mms_port=settings.mms.port)

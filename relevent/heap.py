@@ -10,6 +10,7 @@ between entry boundaries (`full_collections`).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,20 @@ def long_lived_heap() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def release_free_c_heap() -> bool:
+    """Hand the C heap's free pages back to the kernel (glibc `malloc_trim`); False without glibc.
+
+    Start-up frees much of what it allocated (the SCL parse tree, the model build's temporaries) in the
+    middle of the heap, where `free` keeps it resident: ~24 MiB at 100 devices.
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return False
+    trim(0)
+    return True
 
 
 # Full collections run from `full_collections`, not when the allocation counters say so: a boundary

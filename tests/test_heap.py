@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
+import os
 from collections.abc import Callable
 
 import pytest
 
 from relevent import heap
-from relevent.heap import long_lived_heap
+from relevent.heap import long_lived_heap, release_free_c_heap
+from tests.daemon import rss_kb
 
 
 def test_no_collection_inside_and_everything_built_is_frozen_after() -> None:
@@ -84,3 +87,22 @@ async def test_without_a_quiet_window_a_full_pass_still_runs_after_the_longest_w
     times = await _collections(lambda: ahead, until=heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1)
     assert len(times) == 1
     assert heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S <= times[0] < heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1
+
+
+def test_free_c_heap_pages_go_back_to_the_kernel() -> None:
+    """64 MiB of small blocks freed below one still in use stay resident until released."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(4096) for _ in range(16384)]  # below the mmap threshold: from the heap
+    for block in blocks:
+        ctypes.memset(block, 1, 4096)  # resident
+    pin = libc.malloc(4096)  # keeps the heap's top in place: `free` alone cannot shrink it
+    for block in blocks:
+        libc.free(block)
+    before = rss_kb(os.getpid())
+    try:
+        assert release_free_c_heap()
+        assert before - rss_kb(os.getpid()) > 32 * 1024
+    finally:
+        libc.free(pin)
