@@ -288,10 +288,7 @@ class Schedule:
             self._latch(self.at)
             self._set_next_instant()
             return
-        while self.enabled:
-            if run is None and upcoming is None:
-                self.enabled = False  # nothing left to run: the schedule retires
-                break
+        while self.enabled and (run is not None or upcoming is not None):  # else it retires (below)
             event = min(run.end if run else math.inf, upcoming[0] if upcoming else math.inf)
             if event > t:
                 break
@@ -306,8 +303,7 @@ class Schedule:
             run, upcoming = self.run, self._find_next_start(self.at)
         self.at = max(self.at, t)
         self._latch(self.at)
-        self._next_start = upcoming if self.enabled else None  # also the first start after `t`: it is later
-        self._set_next_instant()
+        self._take_next_start(upcoming)  # also the first start after `t`: it lies beyond it
 
     def jump_to(self, now: Timestamp) -> None:
         """Bring the schedule to `now` without stepping through each instant: after a restart or a clock step.
@@ -396,15 +392,15 @@ class Schedule:
             self.entry = entry
             self.value = self.params.values[entry]
 
-    def _retire_if_idle(self) -> None:
-        if self.run is None and self._find_next_start(self.at) is None:
-            self.enabled = False
-
     def _refresh(self) -> None:
         """Recompute the cached next start and next instant after any change."""
-        if self.enabled:
-            self._retire_if_idle()
-        self._next_start = self._find_next_start(self.at) if self.enabled else None
+        self._take_next_start(self._find_next_start(self.at) if self.enabled else None)
+
+    def _take_next_start(self, upcoming: tuple[Timestamp, int] | None) -> None:
+        """Cache `upcoming`, the first start after `self.at`; with no run and none to come, retire."""
+        if self.run is None and upcoming is None:
+            self.enabled = False
+        self._next_start = upcoming if self.enabled else None
         self._set_next_instant()
 
     def _set_next_instant(self) -> None:
