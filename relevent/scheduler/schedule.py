@@ -281,13 +281,9 @@ class Schedule:
 
     def advance_to(self, t: Timestamp) -> None:
         """Apply every end, start and entry boundary up to and including `t`, in order."""
+        # The cached next start: an instant that only moves the run to its next entry (the usual one)
+        # breaks out at once, without a search of the start times.
         run, upcoming = self.run, self._next_start
-        if run is not None and run.end > t and (upcoming is None or upcoming[0] > t):
-            # Only entry boundaries of the run in progress (the usual instant): the next start stays.
-            self.at = max(self.at, t)
-            self._latch(self.at)
-            self._set_next_instant()
-            return
         while self.enabled and (run is not None or upcoming is not None):  # else it retires (below)
             event = min(run.end if run else math.inf, upcoming[0] if upcoming else math.inf)
             if event > t:
