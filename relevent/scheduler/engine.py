@@ -328,6 +328,7 @@ class Engine:
             problem = ctl_ent_problem(controller.spec, target, self._model.targets)
             ctl_ent = target
         else:
+            self._check_slot_unlocked(ref, refs[slot], target)
             problem = schedule_ref_problem(controller.spec, target, self._schedule_specs)
             if problem is None and target and target in refs and refs[slot] != target:
                 problem = f"{target!r} is already in the schedule list"
@@ -335,6 +336,13 @@ class Engine:
         if problem is not None:
             raise RejectionError(RejectReason.VALUE_INVALID, f"{ref}: {problem}")
         self._change(now, [], [controller], lambda: controller.rebind(tuple(refs), ctl_ent))
+
+    def _check_slot_unlocked(self, ref: str, held: str, target: str) -> None:
+        """Refuse to move a schedule whose enable/disable is locked out of its slot: unbinding disables it."""
+        if held and held != target and not self._policies[held].allows_control():
+            raise RejectionError(
+                RejectReason.ACCESS_DENIED, f"{ref}: {held} is locked in its slot, as its enable/disable"
+            )
 
     def _operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor, now: Timestamp) -> None:
         owner, _, control = ref.removesuffix(".Oper").partition(".")
