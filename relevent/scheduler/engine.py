@@ -21,10 +21,19 @@ from relevent.scheduler.attributes import (
     Param,
     ScheduleAttributes,
     StatusItem,
+    apply_program,
     apply_write,
 )
 from relevent.scheduler.clock import Clock
-from relevent.scheduler.commands import ACCEPTED, Actor, CommandResult, Rejected, RejectionError, RejectReason
+from relevent.scheduler.commands import (
+    ACCEPTED,
+    Actor,
+    CommandResult,
+    Program,
+    Rejected,
+    RejectionError,
+    RejectReason,
+)
 from relevent.scheduler.controller import Controller, Output, ctl_ent_problem, schedule_ref_problem
 from relevent.scheduler.events import (
     AttributeChanged,
@@ -38,9 +47,9 @@ from relevent.scheduler.events import (
 )
 from relevent.scheduler.forecast import ForecastPoint, forecast
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
-from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy, default_policy
+from relevent.scheduler.policy import UNRESTRICTED, Lockable, Rights, SchedulePolicy, default_policy
 from relevent.scheduler.restore import restore_timeline
-from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleParams
+from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleParams, enable_error
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import Store, StoreError
 from relevent.scheduler.timeline import Timeline
@@ -65,6 +74,8 @@ _Status = tuple[Timestamp, list[Schedule], Mapping[str, tuple[ScheduleParams, bo
 # uvloop runs a due timer before it writes what was queued, so a shorter delay would hold them back). A
 # read, a command, a clock step or the next instant finishes a deferred boundary at once.
 STATUS_DELAY_S = 0.05
+# What `Engine.program` writes: each group must be unlocked (and so must enable/disable).
+_PROGRAMMED = (Lockable.VALUES, Lockable.NUM_ENTR, Lockable.SCHD_INTV, Lockable.SCHD_PRIO, Lockable.STR_TM)
 
 
 class Engine:
@@ -190,6 +201,17 @@ class Engine:
             "operate", ref, actor, lambda now, full: self._operate(full, ctl_val, test, actor, now)
         )
 
+    def program(self, ref: str, program: Program, actor: Actor) -> CommandResult:
+        """Write a whole schedule (`<FSCH>`) and enable it, as one command.
+
+        Validated as a whole (locks, rights, types, enable validation) before anything changes, persisted in
+        one store transaction, published once; a run in progress is replaced. A refusal changes nothing,
+        not even `SchdEnaErr`.
+        """
+        return self._command(
+            "program", ref, actor, lambda now, full: self._program(full, program, actor, now)
+        )
+
     def read(self, ref: str) -> AttributeValue | Rejected:
         """Return the current value of one DA (both reference forms accepted)."""
         self._flush_status()  # a read sees the status of the last instant, deferred or not
@@ -248,7 +270,9 @@ class Engine:
     ) -> CommandResult:
         full = full_ref(ref, self._model.ied_name)
         result: CommandResult = ACCEPTED
-        audited = f"{full.rpartition('.')[0]}.SchdSt.stVal" if kind == "operate" else full
+        # An operate or a program is audited by the state of its schedule, a write by the written attribute.
+        states = {"operate": f"{full.rpartition('.')[0]}.SchdSt.stVal", "program": f"{full}.SchdSt.stVal"}
+        audited = states.get(kind, full)
         old = self._value_of(audited)
         now = self._clock.now()
         if self._timeline is None:
@@ -295,8 +319,7 @@ class Engine:
         try:
             params = apply_write(schedule.spec, schedule.params, address, value)
         except CoercionError as exc:
-            reason = RejectReason.TYPE_CONFLICT if exc.type_conflict else RejectReason.VALUE_INVALID
-            raise RejectionError(reason, f"{ref}: {exc}") from exc
+            raise _coercion_rejection(ref, exc) from exc
         if address.param is Param.SET_TM and _run_is_over(
             params, address.index, schedule.spec.intv_unit, now
         ):
@@ -307,6 +330,34 @@ class Engine:
                 RejectReason.VALUE_INVALID, f"{ref}: would invalidate the enabled schedule ({error.name})"
             )
         self._change(now, [schedule], [], lambda: schedule.set_params(params, now))
+
+    def _program(self, ref: str, program: Program, actor: Actor, now: Timestamp) -> None:
+        if ref not in self._schedule_attrs:
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule {ref!r}")
+        policy = self._policies[ref]
+        locked = [group.value for group in _PROGRAMMED if not policy.allows_write(group)]
+        if not policy.allows_control():
+            locked.append("enable/disable")
+        if locked:
+            raise RejectionError(RejectReason.ACCESS_DENIED, f"{', '.join(locked)} of {ref} locked")
+        _deny(self._rights.schedule_denial(actor, ref, program.schd_prio))
+        schedule = self._schedules()[ref]
+        try:
+            params = apply_program(schedule.spec, schedule.params, program)
+        except CoercionError as exc:
+            raise _coercion_rejection(ref, exc) from exc
+        error = enable_error(params, schedule.spec.intv_unit, now)
+        if error is not EnaErr.NONE:
+            raise RejectionError(
+                RejectReason.VALUE_INVALID, f"{ref} cannot be enabled: {error.name}", schd_ena_err=int(error)
+            )
+
+        def replace_and_enable() -> None:
+            schedule.disable(now)  # a run in progress ends here, unconsumed, as after DsaReq
+            schedule.set_params(params, now)
+            schedule.enable(now)
+
+        self._change(now, [schedule], [], replace_and_enable)
 
     def _write_controller(self, owner: str, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
         attrs = self._controller_attrs[owner]
@@ -611,6 +662,11 @@ class Engine:
 def _deny(denial: str | None) -> None:
     if denial is not None:
         raise RejectionError(RejectReason.ACCESS_DENIED, denial)
+
+
+def _coercion_rejection(ref: str, exc: CoercionError) -> RejectionError:
+    reason = RejectReason.TYPE_CONFLICT if exc.type_conflict else RejectReason.VALUE_INVALID
+    return RejectionError(reason, f"{ref}: {exc}")
 
 
 def _run_is_over(params: ScheduleParams, slot: int, intv_unit: float, now: Timestamp) -> bool:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+def within(topic: str, prefix: str) -> bool:
+    """Whether `topic` is `prefix` or below it, level by level (`a/bc` is not within `a/b`)."""
+    prefix = prefix.rstrip("/")
+    return topic == prefix or topic.startswith(f"{prefix}/")
+
+
 class Inbound(StrEnum):
     """Topic kinds the gateway consumes; the value is the leaf below `dev/<id>/`."""
 
