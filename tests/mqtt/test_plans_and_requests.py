@@ -178,11 +178,19 @@ async def test_an_ems_response_topic_outside_the_reply_prefix_is_not_published_t
     assert refused == 2
 
 
-@pytest.mark.parametrize("prefix", ["relevent/v1/gw1/dev", "relevent", "relevent/v1/gw1"])
+@pytest.mark.parametrize(
+    "prefix", ["relevent/v1/gw1/dev", "relevent", "relevent/v1/gw1", "relevent/v1/gw1/dev/bat1/ctl"]
+)
 def test_an_ems_reply_prefix_over_the_gateways_topics_is_a_config_error(broker: Broker, prefix: str) -> None:
     config = bridge_config(broker, ems_request_topic="site/ems/request", ems_reply_prefix=prefix)
     with pytest.raises(ConfigError, match="overlaps the gateway's topics"):
         make_bridge(config, one_device(), extension_handler=Slots())
+
+
+def test_an_ems_reply_prefix_beside_the_device_topics_is_fine(broker: Broker) -> None:
+    prefix = "relevent/v1/gw1/ems"
+    make_bridge(bridge_config(broker, ems_request_topic="site/ems/request", ems_reply_prefix=prefix),
+                one_device(), extension_handler=Slots())  # fmt: skip
 
 
 def test_an_ems_topic_needs_a_handler(broker: Broker) -> None:

@@ -97,10 +97,10 @@ class MqttBridge:
         if config.ems_request_topic is not None and config.ems_reply is not None:
             if extension_handler is None:
                 raise ConfigError("ems_request_topic is set but no extension request handler was given")
-            prefix, base = config.ems_reply_prefix, self._topics.base
-            if prefix is not None and (within(prefix, base) or within(base, prefix)):
+            prefix, trees = config.ems_reply_prefix, self._topics.published_trees
+            if prefix is not None and any(within(prefix, tree) or within(tree, prefix) for tree in trees):
                 raise ConfigError(
-                    f"ems_reply_prefix {prefix!r} overlaps the gateway's topics {base!r}: "
+                    f"ems_reply_prefix {prefix!r} overlaps the gateway's topics {trees}: "
                     "a request could make the gateway publish there"
                 )
             requests = ExtensionRequests(

@@ -28,6 +28,11 @@ class Topics:
         self._dev_prefix = f"{self.base}/dev/"
 
     @property
+    def published_trees(self) -> tuple[str, ...]:
+        """The topic trees of the device contract the gateway publishes to: the devices', its status."""
+        return self._dev_prefix.rstrip("/"), self.status
+
+    @property
     def status(self) -> str:
         """The gateway's retained status (and last will)."""
         return f"{self.base}/status"
