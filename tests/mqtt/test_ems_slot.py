@@ -11,6 +11,7 @@ import pytest
 from relevent.app import ems_handler
 from relevent.config import MqttSection
 from relevent.errors import ConfigError
+from relevent.lan.mqtt.config import DeviceConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot, device_range
 from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
@@ -201,3 +202,15 @@ async def test_the_gateway_builds_the_handler_from_the_model_only_when_the_reque
     # The reference model's powers are kW (units.multiplier 3); requests are W.
     assert await handler.submit(request(2500, start=time.time() + 3600)) == ExtensionAccepted(MAX)
     assert h.value(f"{MAX}.ValASG001.setMag.f") == 2.5
+
+
+async def test_the_gateway_bounds_the_handler_by_the_configured_devices(tmp_path: Path) -> None:
+    doc = load(DEFAULT_MODEL)
+    h = start_engine(model_spec(doc), tmp_path / "db")
+    evse = DeviceConfig("evse1", "ev_charger", w_max_lim="@Control/MaxPow_FSCC1", w_min=-7400.0, w_max=0.0)
+    mqtt = MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01")
+    handler = ems_handler(mqtt, h.engine, doc, (evse,))
+    assert handler is not None
+    start = time.time() + 3600
+    assert await handler.submit(request(7401, start=start)) == ExtensionRejected("out_of_range")
+    assert await handler.submit(request(7400, start=start)) == ExtensionAccepted(MAX)
