@@ -2,7 +2,8 @@
 
 mosquitto, the daemon (`python -m relevent`, its own process, the default model) with `[mqtt]
 ems_request_topic` writing `MaxPow_FSCH01`, and the EMS as a paho client in this process (its own network
-thread). Every request holds 100 values (the slot's capacity) and starts now.
+thread). Every request holds 100 values (the slot's capacity) and starts now. The broker and the EMS
+send without Nagle's delay, as the gateway does and the shipped broker configuration says.
 
 - `round trip`: requests one at a time (the next once the previous is answered), its admission limit lifted:
   publish -> answer at the EMS. It bounds the loop time of one request from above (two broker hops too).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import socket
 import sys
 import tempfile
 import threading
@@ -42,6 +44,8 @@ from relevent.scl.parse import load
 REQUESTS = "site/ems/request"
 REPLIES = f"{REQUESTS}/reply"
 REQUEST = json.dumps({"direction": "IMPORT", "resolution": "FIVE_MINUTES", "values": [1000.0] * 100}).encode()
+# As the shipped config/mosquitto/relevent.conf: no Nagle delay behind a PUBACK.
+BROKER_CONF = "allow_anonymous true\nset_tcp_nodelay true\n"
 ROUND_TRIPS = 200
 IDLE_S = 5.0
 FLOOD_RATE = 100
@@ -69,6 +73,9 @@ def ems_client(broker_port: int) -> Iterator[tuple[mqtt.Client, queue.Queue[floa
     client.on_message = lambda *_: answers.put(time.perf_counter())
     client.on_subscribe = lambda *_: subscribed.set()
     client.connect("127.0.0.1", broker_port)
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the gateway's
     client.loop_start()
     try:
         client.subscribe(REPLIES, qos=1)
@@ -92,7 +99,7 @@ def round_trips(client: mqtt.Client, answers: queue.Queue[float], count: int) ->
 
 def cost(workdir: Path) -> tuple[list[float], float]:
     """Round trips (ms) and the loop thread's CPU per request (ms) with admission lifted."""
-    broker = start_broker()
+    broker = start_broker(BROKER_CONF)
     try:
         with (
             daemon(DEFAULT_MODEL, broker.port, workdir, config(1e6, 1_000_000)) as (_, pid),
@@ -126,7 +133,7 @@ def flood(client: mqtt.Client, rate: int, seconds: float) -> int:
 async def under_flood(workdir: Path, rate: float, burst: int) -> tuple[list[float], int, int]:
     """Boundary -> ctl/set lateness (s) of a 1 s-entry run flooded with requests; published, answered."""
     lds = [ld.name for ied in load(DEFAULT_MODEL).ieds for ld in ied.ldevices]
-    broker = start_broker()
+    broker = start_broker(BROKER_CONF)
     try:
         with (
             daemon(DEFAULT_MODEL, broker.port, workdir, config(rate, burst)) as (mms_port, _),
