@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from relevent.app import ems_handler
 from relevent.config import MqttSection
@@ -17,7 +18,7 @@ from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, Extens
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.policy import Lockable, SchedulePolicy
-from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scl.generate import DEFAULT_MODEL, SCL_NS
 from relevent.scl.parse import load
 from tests.scheduler.factory import BASE, ln, reference_like_spec, small_spec
 from tests.scheduler.harness import Harness, start_engine
@@ -214,3 +215,28 @@ async def test_the_gateway_bounds_the_handler_by_the_configured_devices(tmp_path
     start = time.time() + 3600
     assert await handler.submit(request(7401, start=start)) == ExtensionRejected("out_of_range")
     assert await handler.submit(request(7400, start=start)) == ExtensionAccepted(MAX)
+
+
+def _with_output_range(path: Path, ggio: str, low: str, high: str) -> Path:
+    """The default model with `minVal`/`maxVal` (kW) set on one GGIO's `AnOut1`, written to `path`."""
+    tree = etree.parse(str(DEFAULT_MODEL))
+    ns = {"scl": SCL_NS}
+    prefix, _, _ = ggio.partition("GGIO")
+    ln = tree.xpath(f"//scl:LN[@lnClass='GGIO'][@prefix='{prefix}']", namespaces=ns)[0]
+    doi = etree.SubElement(ln, f"{{{SCL_NS}}}DOI", name="AnOut1")
+    for name, value in (("minVal", low), ("maxVal", high)):
+        sdi = etree.SubElement(doi, f"{{{SCL_NS}}}SDI", name=name)
+        etree.SubElement(etree.SubElement(sdi, f"{{{SCL_NS}}}DAI", name="f"), f"{{{SCL_NS}}}Val").text = value
+    tree.write(str(path))
+    return path
+
+
+async def test_the_models_output_range_bounds_the_requests(tmp_path: Path) -> None:
+    doc = load(_with_output_range(tmp_path / "model.cid", "MaxPow_GGIO1", "0", "5"))  # kW
+    h = start_engine(model_spec(doc), tmp_path / "db")
+    mqtt = MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01")
+    handler = ems_handler(mqtt, h.engine, doc)
+    assert handler is not None
+    start = time.time() + 3600
+    assert await handler.submit(request(5001, start=start)) == ExtensionRejected("out_of_range")
+    assert await handler.submit(request(5000, start=start)) == ExtensionAccepted(MAX)

@@ -4,7 +4,8 @@ Every request replaces the slot's schedule with `Engine.program`: values, `NumEn
 `StrTm01` (other start times cleared) and the enable, validated as a whole and persisted in one store
 transaction, so no entry boundary, MMS reader or device sees half a schedule, and a refused request leaves
 the running one alone. What can be checked before the engine (capacity, interval, a run already over,
-values beyond what the devices the slot drives or the model can take) is answered `out_of_range`.
+values beyond what the devices the slot drives, their outputs' `minVal`/`maxVal` in the model, or FLOAT32
+can take) is answered `out_of_range`.
 Requests are in W; the slot holds the units of its output DO (kW in the reference model).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 
@@ -24,7 +25,7 @@ from relevent.scheduler.commands import Actor, Program, Rejected
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.spec import ScheduleSpec, ValueKind
 from relevent.scheduler.values import FLOAT32_MAX, Timestamp
-from relevent.scl.model import SclDocument
+from relevent.scl.model import LogicalNode, SclDocument
 from relevent.scl.units import si_factor
 
 log = structlog.get_logger(__name__)
@@ -47,9 +48,10 @@ class EmsSlot:
         peer: str,
         watts_per_unit: float = 1.0,
         device_range: tuple[float, float] = UNBOUNDED,
+        model_range: tuple[float, float] = UNBOUNDED,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`device_range` bounds each signed request value in W (see `device_range`)."""
+        """Each signed request value in W must lie in `device_range` and `model_range` (see there)."""
         self._engine = engine
         self._spec = _slot_spec(engine, slot)
         self._watts_per_unit = watts_per_unit
@@ -58,8 +60,8 @@ class EmsSlot:
         self._clock = clock
         self._magnitudes = self._spec.ref.rpartition("/")[2].startswith(MAGNITUDE_PREFIX)
         model_limit = FLOAT32_MAX * abs(watts_per_unit)  # what the slot's FLOAT32 DAs can hold, in W
-        self._low = max(device_range[0], -model_limit)
-        self._high = min(device_range[1], model_limit)
+        self._low = max(device_range[0], model_range[0], -model_limit)
+        self._high = min(device_range[1], model_range[1], model_limit)
 
     @classmethod
     def from_scl(  # noqa: PLR0913 - the slot's settings, each needed once
@@ -74,14 +76,20 @@ class EmsSlot:
     ) -> EmsSlot:
         """The handler of `slot`; its values are in its output DO's units (kW in the reference model).
 
-        Its requests are bounded by the limits of the `devices` that follow the slot's controllers.
+        Its requests are bounded by the limits of the `devices` that follow the slot's controllers, and by
+        the `minVal`/`maxVal` the SCL gives the outputs those controllers drive.
         """
         spec = _slot_spec(engine, slot)
-        ln = next(ln for _, ld, ln in doc.logical_nodes() if f"{ld.name}/{ln.name}" == spec.ref)
-        unit = si_factor(ln, ValueKind.ASG.output[0])
-        controllers = [c.ref for c in engine.model.controllers if spec.ref in c.schedule_refs]
-        bounds = UNBOUNDED if devices is None else device_range(devices, controllers)
-        return cls(engine, slot, priority=priority, peer=peer, watts_per_unit=unit, device_range=bounds)
+        nodes = {f"{ld.name}/{ln.name}": ln for _, ld, ln in doc.logical_nodes()}
+        unit = si_factor(nodes[spec.ref], ValueKind.ASG.output[0])
+        controllers = [c for c in engine.model.controllers if spec.ref in c.schedule_refs]
+        targets = [t for c in controllers if (t := engine.model.targets.get(c.ctl_ent)) is not None]
+        followed = UNBOUNDED if devices is None else device_range(devices, [c.ref for c in controllers])
+        outputs = output_range(nodes, [target.q_ref.removesuffix(".q") for target in targets])
+        return cls(
+            engine, slot, priority=priority, peer=peer, watts_per_unit=unit, device_range=followed,
+            model_range=outputs,
+        )  # fmt: skip
 
     @property
     def slot(self) -> str:
@@ -148,6 +156,32 @@ def device_range(devices: DeviceRegistry, controllers: Iterable[str]) -> tuple[f
             elif field == "w_set":
                 low, high = device.w_min, device.w_max
                 ranges.append((-math.inf if low is None else low, math.inf if high is None else high))
+    return _widest(ranges)
+
+
+def output_range(nodes: Mapping[str, LogicalNode], outputs: Iterable[str]) -> tuple[float, float]:
+    """The widest range in W that the controlled output DOs (full references) allow.
+
+    An APC's setpoint range is its SCL `minVal.f`..`maxVal.f`, scaled by its units; a side that one leaves
+    open is unbounded.
+    """
+    ranges = []
+    for output in outputs:
+        ln_ref, _, do_name = output.rpartition(".")
+        ln = nodes.get(ln_ref)
+        if ln is None:
+            continue
+        factor = si_factor(ln, do_name)
+        low, high = (ln.initial(f"{do_name}.{limit}.f") for limit in ("minVal", "maxVal"))
+        ranges.append((
+            low * factor if isinstance(low, int | float) and not isinstance(low, bool) else -math.inf,
+            high * factor if isinstance(high, int | float) and not isinstance(high, bool) else math.inf,
+        ))  # fmt: skip
+    return _widest(ranges)
+
+
+def _widest(ranges: list[tuple[float, float]]) -> tuple[float, float]:
+    """The smallest range that holds all of `ranges` (unbounded when there are none)."""
     if not ranges:
         return UNBOUNDED
     return min(low for low, _ in ranges), max(high for _, high in ranges)
