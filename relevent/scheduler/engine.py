@@ -128,7 +128,8 @@ class Engine:
         """
         self._loop = asyncio.get_running_loop()
         now = self._clock.now()
-        restored = restore_timeline(self._model, self._store.load(), now)
+        pinned = frozenset(ref for ref, policy in self._policies.items() if not policy.allows_control())
+        restored = restore_timeline(self._model, self._store.load(), now, pinned)
         timeline = self._timeline = restored.timeline
         self._now = now
         defaults = [a.defaults() for a in self._schedule_attrs.values()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.engine import STATUS_DELAY_S
@@ -75,3 +76,14 @@ async def test_rule_6_an_unlocked_reserve_may_be_unbound(db: Path) -> None:
     h = start_engine(small_spec(reserve=True), db, policies={RES: SchedulePolicy()})
     assert isinstance(h.write(f"{FSCC}.Schd04.setSrcRef", ""), Accepted)
     assert h.engine.output(FSCC).source is None  # type: ignore[union-attr]
+
+
+async def test_rule_6_a_stored_unbinding_of_a_now_locked_reserve_is_dropped_at_restart(db: Path) -> None:
+    unlocked = start_engine(small_spec(reserve=True), db, policies={RES: SchedulePolicy()})
+    assert isinstance(unlocked.write(f"{FSCC}.Schd04.setSrcRef", ""), Accepted)
+    unlocked.stop()
+    with structlog.testing.capture_logs() as logs:
+        h = start_engine(small_spec(reserve=True), db)  # the reserve's default lock again
+    assert h.value(f"{FSCC}.Schd04.setSrcRef") == RES
+    assert h.engine.output(FSCC).source == RES  # type: ignore[union-attr]
+    assert [e["ref"] for e in logs if e["log_level"] == "warning"] == [FSCC]
