@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from relevent.scl.generate import DEFAULT_MODEL
 from tests.conftest import REFERENCE_MODELS, XSD_DIR
 from tests.daemon import GatewayArgs, run_cli, running, taken_port
 from tests.mosquitto import Broker
@@ -83,6 +84,17 @@ def test_scl_validate_reports_schema_errors_with_lines(tmp_path: Path, shared_di
     result = run_cli("scl", "validate", bad, "--xsd", XSD_DIR)
     assert result.returncode == 1
     assert "bogus" in result.stdout
+
+
+@pytest.mark.parametrize("schema", [None, "<xs:schema"])
+def test_scl_validate_without_a_usable_schema_says_so_in_one_line(tmp_path: Path, schema: str | None) -> None:
+    if schema is not None:
+        (tmp_path / "SCL.xsd").write_text(schema)
+    result = run_cli("scl", "validate", DEFAULT_MODEL, "--xsd", tmp_path)
+    assert result.returncode == 78
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"relevent-gw: error: {tmp_path / 'SCL.xsd'}: ")
+    assert result.stderr.count("\n") == 1
 
 
 def test_generate_rejects_out_of_range_options(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from relevent.errors import SclError
 from relevent.scl.generate import SCL_NS, generate_scl, render_scl
 from relevent.scl.xsd import load_schema, safe_parser, validate_xsd
 
@@ -114,7 +115,7 @@ def test_schema_is_compiled_once_per_folder() -> None:
 
 
 def test_missing_schema_folder_raises(tmp_path: Path) -> None:
-    with pytest.raises(OSError, match=r"SCL\.xsd"):
+    with pytest.raises(SclError, match=r"SCL\.xsd: cannot read the IEC 61850-6 schema: no such file"):
         validate_xsd(MODELS / "der_scheduler.cid", tmp_path)
 
 
