@@ -119,7 +119,7 @@ def test_rights_audit_tamper_and_secrets(
     assert actors_and_results == [
         ("market", "accepted"), ("market", "access_denied"), ("market", "access_denied"), ("dso", "accepted"),
     ]  # fmt: skip
-    assert f"{PRIO} 50 -> 50 access_denied (actor 'market' may not use priority 51" in rows[1]
+    assert f"{PRIO} 50 -> 51 access_denied (actor 'market' may not use priority 51" in rows[1]
     exposed.append(trail.stdout)
     for text in exposed:
         for secret in SECRETS:

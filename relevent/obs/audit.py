@@ -13,7 +13,7 @@ import structlog
 
 from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_time
 from relevent.scheduler.commands import Actor, Rejected
-from relevent.scheduler.events import AttributeData, CommandHandled, Event
+from relevent.scheduler.events import CommandHandled, Event
 
 log = structlog.get_logger("relevent.audit")
 
@@ -23,7 +23,7 @@ def result_label(event: CommandHandled) -> str:
     return event.result.reason.value if isinstance(event.result, Rejected) else "accepted"
 
 
-def _plain(value: AttributeData | None) -> object:
+def _plain(value: object) -> object:
     return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 

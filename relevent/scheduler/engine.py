@@ -182,7 +182,9 @@ class Engine:
         Values: float (ASG), bool (SPG, SchdReuse), int (ING, ENG, NumEntr, SchdIntv, SchdPrio, setCal
         members), float epoch seconds (setTm), `CalendarTime` (whole setCal), str (references).
         """
-        return self._command("write", ref, actor, lambda now, full: self._write(full, value, actor, now))
+        return self._command(
+            "write", ref, actor, lambda now, full: self._write(full, value, actor, now), asked=value
+        )
 
     def operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor) -> CommandResult:
         """Operate `<FSCH>.EnaReq` or `<FSCH>.DsaReq` (direct control with normal security)."""
@@ -244,8 +246,14 @@ class Engine:
     # ---- command handling -------------------------------------------------------------------------------
 
     def _command(
-        self, kind: str, ref: str, actor: Actor, handler: Callable[[Timestamp, str], None]
+        self,
+        kind: str,
+        ref: str,
+        actor: Actor,
+        handler: Callable[[Timestamp, str], None],
+        asked: object = None,
     ) -> CommandResult:
+        """Run `handler` and emit its `CommandHandled`; `asked` is a write's value, audited when refused."""
         full = full_ref(ref, self._model.ied_name)
         result: CommandResult = ACCEPTED
         audited = f"{full.rpartition('.')[0]}.SchdSt.stVal" if kind == "operate" else full
@@ -261,7 +269,10 @@ class Engine:
             except RejectionError as rejection:
                 result = rejection.rejected
             self._rearm()
-        new = self._value_of(audited) if result is ACCEPTED else old
+        if result is ACCEPTED:
+            new: object = self._value_of(audited)
+        else:  # the audit shows what was refused; an operate asks for no value of SchdSt
+            new = asked if kind == "write" else old
         self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
         return result
 
