@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from relevent.app import check, describe_model, prepare, serve
 from relevent.config import load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
-from relevent.obs.audit_store import AUDIT_FILE, AuditRow, AuditStore, first_broken, iso_time
+from relevent.obs.audit_show import AGE, SINCE_FORMS, audit_line, since_time
+from relevent.obs.audit_store import AUDIT_FILE, AuditStore, first_broken
 from relevent.obs.logging import configure_logging
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
@@ -24,6 +26,7 @@ from relevent.scl.xsd import validate_xsd
 EX_OK, EX_INVALID, EX_USAGE = 0, 1, 2
 EX_UNAVAILABLE = 69  # a service could not start: systemd may retry
 EX_CONFIG = 78  # configuration or model error: systemd must not restart on it
+EX_PIPE = 128 + signal.SIGPIPE  # the reader went away (`| head`): the shell's status of a killed writer
 
 # CLI option -> (config section, key); these override the file and the environment.
 _OVERRIDES = {
@@ -69,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_parser("verify", parents=[common], help="check the hash chain; exit 1 naming the first bad row")
     show = audit.add_parser("show", parents=[common], help="print the audited changes")
-    show.add_argument("--since", type=_utc, help="only changes at or after this ISO 8601 time (UTC if naive)")
+    show.add_argument("--since", type=_since, help=f"only changes at or after this time: {SINCE_FORMS}")
     scl = verbs.add_parser("scl", help="validate or generate SCL files").add_subparsers(dest="scl_verb")
     validate = scl.add_parser("validate", help="check an SCL file (and its XSD conformance with --xsd)")
     validate.add_argument("file", type=Path)
@@ -80,6 +83,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `relevent-gw`; returns the process exit code."""
+    try:
+        return _main(_glued_ages(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # Point stdout at /dev/null: the interpreter's last flush would otherwise fail once more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EX_PIPE
+
+
+def _glued_ages(argv: Sequence[str]) -> list[str]:
+    """`--since -2h` as `--since=-2h`: argparse takes a word starting with `-` for an option."""
+    words = list(argv)
+    for i, word in enumerate(words[:-1]):
+        if word == "--since" and AGE.match(words[i + 1]):
+            return [*words[:i], f"--since={words[i + 1]}", *words[i + 2 :]]
+    return words
+
+
+def _main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verb = args.verb or "run"
@@ -128,10 +149,12 @@ def _run_loop(main_coro: Coroutine[Any, Any, None]) -> None:
     runner(main_coro)
 
 
-def _utc(text: str) -> str:
-    """An ISO 8601 time as the audit's time text; argparse reports the ValueError."""
-    moment = datetime.fromisoformat(text)
-    return iso_time((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+def _since(text: str) -> str:
+    """`--since` as the audit's time text; argparse prints an ArgumentTypeError's message as it is."""
+    try:
+        return since_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _audit(args: argparse.Namespace, path: Path) -> int:
@@ -142,17 +165,10 @@ def _audit(args: argparse.Namespace, path: Path) -> int:
             print(f"{path}: {problem or 'intact'}", file=sys.stderr if problem else sys.stdout)
             return EX_INVALID if problem else EX_OK
         for row in store.rows(getattr(args, "since", None)):
-            print(_audit_line(row))  # noqa: T201 - a command's answer
+            print(audit_line(row))  # noqa: T201 - a command's answer
     finally:
         store.close()
     return EX_OK
-
-
-def _audit_line(row: AuditRow) -> str:
-    e = row.entry
-    why = f" ({e.reason})" if e.reason else ""
-    return (f"{row.seq} {e.time} {e.actor or '-'} {e.protocol} {e.peer} {e.command} {e.object} "
-            f"{e.old} -> {e.new} {e.result}{why}")  # fmt: skip
 
 
 def _scl_validate(args: argparse.Namespace) -> int:

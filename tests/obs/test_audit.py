@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from relevent.obs.audit import AuditLog
+from relevent.obs.audit_show import since_time
 from relevent.obs.audit_store import AUDIT_FILE, AuditEntry, AuditStore, chain_hash, first_broken
 from relevent.scheduler.commands import ACCEPTED, Actor, Rejected, RejectReason
 from relevent.scheduler.events import CommandHandled
-from tests.daemon import run_cli
+from tests.daemon import GATEWAY, run_cli
 
 OBJECT = "DER_Scheduler_Control/MaxPow_FSCH01.SchdPrio.setVal"
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -106,6 +110,75 @@ def test_cli_show_prints_every_change_or_those_since(tmp_path: Path) -> None:
     assert lines[1].endswith(f"{OBJECT} 1 -> 2 access_denied (beyond its rights)")
     since = run_cli("audit", "show", "--since", "2026-05-28T22:28:00+02:00", "--state-dir", tmp_path)
     assert [line.split()[0] for line in since.stdout.splitlines()] == ["3", "4"]
+
+
+def _changes_at(state_dir: Path, times: list[float], obj: str = OBJECT) -> None:
+    """One accepted write of `obj` at each time, from the time itself to one hour later."""
+    store = AuditStore(state_dir / AUDIT_FILE)
+    log = AuditLog(store)
+    for at in times:
+        log.on_event(CommandHandled("write", obj, Actor("mms", "127.0.0.1:40000", "dso"), at, at + 3600,
+                                    ACCEPTED, at))  # fmt: skip
+    store.close()
+
+
+def test_cli_show_prints_start_times_as_utc_times(tmp_path: Path) -> None:
+    _changes_at(tmp_path, [T0], "DER_Scheduler_Control/MaxPow_FSCH01.StrTm01.setTm")
+    shown = run_cli("audit", "show", "--state-dir", tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "StrTm01.setTm 2026-05-28T20:26:40+00:00 -> 2026-05-28T21:26:40+00:00 accepted" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [("-2h", ["3", "4"]), ("--since=-30m", ["4"]), ("90m ago", ["3", "4"]), ("yesterday", ["2", "3", "4"])],
+)
+def test_cli_show_since_takes_readable_times(tmp_path: Path, since: str, expected: list[str]) -> None:
+    now = time.time()
+    _changes_at(tmp_path, [now - 3 * 86400, now - 3 * 3600, now - 3600, now - 60])
+    option = [since] if since.startswith("--since=") else ["--since", since]
+    shown = run_cli("audit", "show", *option, "--state-dir", tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split()[0] for line in shown.stdout.splitlines()] == expected
+
+
+def test_cli_show_since_names_the_accepted_forms(tmp_path: Path) -> None:
+    _changes_at(tmp_path, [T0])
+    shown = run_cli("audit", "show", "--since", "last week", "--state-dir", tmp_path)
+    assert shown.returncode == 2
+    assert "argument --since: 'last week' is not a time: use an ISO 8601 date or time" in shown.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("today", "2026-05-28T00:00:00"),
+        ("yesterday", "2026-05-27T00:00:00"),
+        ("-2h", "2026-05-28T18:26:40"),
+        ("-30m", "2026-05-28T19:56:40"),
+        ("-7d", "2026-05-21T20:26:40"),
+        ("2026-05-01", "2026-05-01T00:00:00"),
+        ("2026-05-01T10:00:00Z", "2026-05-01T10:00:00"),
+        ("2026-05-01 12:00+02:00", "2026-05-01T10:00:00"),
+    ],
+)
+def test_since_forms(text: str, expected: str) -> None:
+    now = datetime.fromtimestamp(T0, UTC)
+    assert since_time(text, now) == f"{expected}.000000+00:00"
+
+
+def test_cli_show_stops_quietly_when_its_reader_goes(tmp_path: Path) -> None:
+    """`audit show | head`: more lines than a pipe holds, the reader closes after the first one."""
+    _changes_at(tmp_path, [T0 + i for i in range(1000)])
+    show = subprocess.Popen([*GATEWAY, "audit", "show", "--state-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert show.stdout is not None
+    assert show.stderr is not None
+    assert show.stdout.readline().startswith(b"1 ")
+    show.stdout.close()
+    stderr = show.stderr.read()
+    assert show.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert stderr == b""
 
 
 def test_cli_without_a_trail_says_so(tmp_path: Path) -> None:
