@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -12,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from relevent import __version__
-from relevent.app import check, describe_model, prepare, serve
+from relevent.app import check, prepare, serve
 from relevent.config import load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
 from relevent.obs.audit_show import AGE, SINCE_FORMS, audit_line, since_time
 from relevent.obs.audit_store import AUDIT_FILE, AuditStore, first_broken
 from relevent.obs.logging import configure_logging
+from relevent.scheduler.discovery import model_spec
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
 from relevent.scl.xsd import validate_xsd
+from relevent.summary import config_summary, model_line, summary_text
 
 EX_OK, EX_INVALID, EX_USAGE = 0, 1, 2
 EX_UNAVAILABLE = 69  # a service could not start: systemd may retry
@@ -61,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"relevent-gw {__version__}")
     verbs = parser.add_subparsers(dest="verb")
     verbs.add_parser("run", parents=[common], help="run the gateway (the default)")
-    verbs.add_parser("check-config", parents=[common], help="validate configuration and SCL, then exit")
+    check_config = verbs.add_parser("check-config", parents=[common], help="validate configuration and SCL")
+    check_config.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     demo = verbs.add_parser("demo", help="the gateway with a loopback broker, simulated devices and SCADA")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
     demo.add_argument("--mms-port", type=int, default=10102, help="MMS port (default %(default)s)")
@@ -111,7 +115,8 @@ def _main(argv: Sequence[str]) -> int:
             return _scl_validate(args) if args.scl_verb == "validate" else run_generate(args)
         if verb == "demo":
             return run_demo(DemoOptions(args.duration, args.mms_port, args.http_port, args.scl))
-        settings = load_settings(getattr(args, "config", None), _overrides(args))
+        config_file = getattr(args, "config", None)
+        settings = load_settings(config_file, _overrides(args))
         if verb == "audit":
             if args.audit_verb is None:
                 parser.error("audit needs a verb: verify or show")
@@ -120,7 +125,8 @@ def _main(argv: Sequence[str]) -> int:
         doc = prepare(settings)
         if verb == "check-config":
             check(settings, doc)
-            print(f"configuration ok: {describe_model(doc)}")  # noqa: T201 - a command's answer
+            summary = config_summary(settings, doc, config_file)
+            print(json.dumps(summary, indent=2) if args.json else summary_text(summary))  # noqa: T201
             return EX_OK
         _run_loop(serve(settings, doc))
     except ReleventError as exc:
@@ -173,11 +179,12 @@ def _audit(args: argparse.Namespace, path: Path) -> int:
 
 def _scl_validate(args: argparse.Namespace) -> int:
     doc = load(args.file)
+    model_spec(doc)  # the checks `check-config` makes of a model: an IED, well-formed schedules
     errors = validate_xsd(args.file, args.xsd) if args.xsd else []
     for error in errors:
         print(error)  # noqa: T201 - each error names its file and line
     if not errors:
-        print(f"{args.file}: ok {describe_model(doc)}")  # noqa: T201
+        print(f"{args.file}: ok: {model_line(doc)}")  # noqa: T201
     return EX_INVALID if errors else EX_OK
 
 
@@ -210,5 +217,5 @@ def run_generate(args: argparse.Namespace) -> int:
         print(f"relevent-gw: error: {exc}", file=sys.stderr)  # noqa: T201
         return EX_USAGE
     write_scl(options, args.output)
-    print(f"{args.output}: written {describe_model(load(args.output))}")  # noqa: T201
+    print(f"{args.output}: written: {model_line(load(args.output))}")  # noqa: T201
     return EX_OK

@@ -2,29 +2,44 @@
 
 Precedence, highest first: command line, environment, TOML file, systemd credentials
 (`$CREDENTIALS_DIRECTORY/<section>__<key>`, e.g. `mqtt__password`), defaults. Unknown keys are errors, so a
-typo never silently falls back to a default. Secrets are `SecretStr`: never in logs or error messages.
+typo never silently falls back to a default. TOML values must have their key's type (`port = "102"` is an
+error); environment values are text by nature and are converted. Secrets are `SecretStr`: never in logs or
+error messages.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from relevent.config_errors import Origins, describe
 from relevent.errors import ConfigError
 from relevent.scl.generate import DEFAULT_MODEL
 
-_TOML_FILE: ContextVar[Path | None] = ContextVar("relevent_toml_file", default=None)
+_TOML: ContextVar[dict[str, Any] | None] = ContextVar("relevent_toml", default=None)  # the parsed file
 
 
 class _Section(BaseModel):
@@ -223,29 +238,60 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Command line over environment over the TOML file over systemd credentials."""
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.get())
+        toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {})
         return (init_settings, env_settings, toml, NestedSecretsSettingsSource(file_secret_settings))
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Load the configuration; raise `ConfigError` with every problem listed in one paragraph."""
-    if config_file is not None and not config_file.is_file():
-        raise ConfigError(f"configuration file {config_file} does not exist")
-    token = _TOML_FILE.set(config_file)
+    """Load the configuration; raise `ConfigError` naming every problem and where it was set."""
+    text = _read(config_file) if config_file is not None else ""
     try:
-        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-        return Settings(_secrets_dir=credentials, **(overrides or {}))  # type: ignore[call-arg]
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_file)) from None
-    except (OSError, ValueError) as exc:  # unreadable file, TOML syntax error
+        toml = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # names the line and column, never the value
         raise ConfigError(f"cannot read configuration {config_file}: {exc}") from None
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    token = _TOML.set(toml)
+    try:
+        settings: Settings | None = Settings(_secrets_dir=credentials, **(overrides or {}))  # type: ignore[call-arg]
+        errors: list[ErrorDetails] = []
+    except ValidationError as exc:
+        settings, errors = None, exc.errors()
+    except ValueError as exc:  # an environment variable that is no JSON where JSON is expected
+        raise ConfigError(f"invalid configuration: {exc}") from None
     finally:
-        _TOML_FILE.reset(token)
+        _TOML.reset(token)
+    known = {tuple(error["loc"]) for error in errors}
+    errors += [error for error in _toml_type_errors(toml) if tuple(error["loc"]) not in known]
+    if settings is None or errors:
+        origins = Origins(config_file, text, overrides or {}, os.environ,
+                          credentials=Path(credentials) if credentials else None)  # fmt: skip
+        raise ConfigError(describe(errors, Settings, origins))
+    return settings
 
 
-def _describe(exc: ValidationError, config_file: Path | None) -> str:
-    where = f" in {config_file}" if config_file else ""
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-    )
-    return f"invalid configuration{where}: {problems}"
+def _read(config_file: Path) -> str:
+    try:
+        return config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {config_file} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration {config_file}: {exc}") from None
+
+
+def _toml_type_errors(toml: dict[str, Any]) -> list[ErrorDetails]:
+    """Values of the wrong TOML type (`port = "102"`), which lax validation would convert.
+
+    Each section is validated strictly as JSON (TOML's types, paths and lists as strings and arrays); only
+    type errors count: a section's own checks may need keys another source sets.
+    """
+    errors: list[ErrorDetails] = []
+    for section, value in toml.items():
+        if section not in Settings.model_fields:
+            continue  # an unknown section: the model reports it
+        try:
+            adapter: TypeAdapter[Any] = TypeAdapter(Settings.model_fields[section].rebuild_annotation())
+            adapter.validate_json(json.dumps(value, default=str), strict=True)
+        except ValidationError as exc:
+            typed = [e for e in exc.errors() if e["type"].endswith("_type")]
+            errors += [{**e, "loc": (section, *e["loc"])} for e in typed]
+    return errors

@@ -132,11 +132,14 @@ def running(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[
         daemon.stop()
 
 
-def run_cli(*args: str | Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run a one-shot `relevent-gw` command and capture its output."""
+def run_cli(
+    *args: str | Path, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a one-shot `relevent-gw` command and capture its output; `env` adds environment variables."""
     return subprocess.run(
-        [*GATEWAY, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
-    )
+        [*GATEWAY, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
 
 
 @contextmanager

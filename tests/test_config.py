@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from relevent.config import load_settings
 from relevent.errors import ConfigError
 from relevent.scl.generate import DEFAULT_MODEL
+from tests.conftest import REPO
 
 
 def _toml(tmp_path: Path, text: str) -> Path:
@@ -61,6 +63,28 @@ def test_invalid_configuration_is_one_clear_error(tmp_path: Path, text: str, fra
     with pytest.raises(ConfigError, match="configuration") as caught:
         load_settings(_toml(tmp_path, text))
     assert fragment in str(caught.value)
+
+
+def test_toml_is_strict_and_the_environment_converted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=r"gateway.toml:2: mms.port: Input should be a valid integer"):
+        load_settings(_toml(tmp_path, '[mms]\nport = "102"\n'))
+    integral = load_settings(_toml(tmp_path, "[mqtt]\nheartbeat_s = 30\n[mms]\nport = 102\n"))
+    assert (integral.mqtt.heartbeat_s, integral.mms.port) == (30.0, 102)  # an integer is a float's value
+    monkeypatch.setenv("RELEVENT_MMS__PORT", "10102")
+    monkeypatch.setenv("RELEVENT_MMS__TLS", "false")
+    assert load_settings(_toml(tmp_path, "[mms]\nport = 102\n")).mms.port == 10102
+
+
+def test_docs_toml_examples_load(tmp_path: Path) -> None:
+    docs = [*(REPO / "docs").glob("*.md"), REPO / "README.md"]
+    examples = [
+        block for doc in docs for block in re.findall(r"```toml\n(.*?)```", doc.read_text(), re.DOTALL)
+    ]
+    assert examples
+    for example in examples:
+        load_settings(_toml(tmp_path, example))
 
 
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
