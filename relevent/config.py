@@ -261,11 +261,11 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
     finally:
         _TOML.reset(token)
     known = {tuple(error["loc"]) for error in errors}
-    errors += [error for error in _toml_type_errors(toml) if tuple(error["loc"]) not in known]
-    if settings is None or errors:
-        origins = Origins(config_file, text, overrides or {}, os.environ,
-                          credentials=Path(credentials) if credentials else None)  # fmt: skip
-        raise ConfigError(describe(errors, Settings, origins))
+    file_errors = [error for error in _toml_type_errors(toml) if tuple(error["loc"]) not in known]
+    if settings is None or file_errors:
+        origins = Origins(config_file, text, overrides or {}, os.environ, Settings.model_config["env_prefix"],
+                          Path(credentials) if credentials else None)  # fmt: skip
+        raise ConfigError(describe(errors, file_errors, Settings, origins))
     return settings
 
 
@@ -290,6 +290,7 @@ def _toml_type_errors(toml: dict[str, Any]) -> list[ErrorDetails]:
             continue  # an unknown section: the model reports it
         try:
             adapter: TypeAdapter[Any] = TypeAdapter(Settings.model_fields[section].rebuild_annotation())
+            # default=str: a TOML date becomes text here; the lax validation refuses it where text is not due
             adapter.validate_json(json.dumps(value, default=str), strict=True)
         except ValidationError as exc:
             typed = [e for e in exc.errors() if e["type"].endswith("_type")]

@@ -11,7 +11,7 @@ import difflib
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -22,27 +22,34 @@ Loc = tuple[str | int, ...]
 
 _TABLE = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*((?:[\w-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[\w-]+|"[^"]*"|'[^']*'))*)\s*=""")
-# A string refused where lax parsing would take it: only TOML values are checked strictly (`load_settings`).
-_QUOTED = {"int_type", "float_type", "bool_type"}
+_QUOTED = {"int_type", "float_type", "bool_type"}  # a string in the file where TOML has a type of its own
 
 
 @dataclass(frozen=True)
 class Origins:
     """Where settings came from, to name each problem's origin."""
 
-    config_file: Path | None = None
-    toml_text: str = ""
-    overrides: Mapping[str, Any] = field(default_factory=dict)  # command line: {section: {key: value}}
-    environ: Mapping[str, str] = field(default_factory=dict)
-    env_prefix: str = "RELEVENT_"
-    credentials: Path | None = None  # $CREDENTIALS_DIRECTORY
+    config_file: Path | None
+    toml_text: str
+    overrides: Mapping[str, Any]  # command line: {section: {key: value}}
+    environ: Mapping[str, str]
+    env_prefix: str
+    credentials: Path | None  # $CREDENTIALS_DIRECTORY
 
 
-def describe(errors: Sequence[ErrorDetails], model: type[BaseModel], origins: Origins) -> str:
-    """Every problem in one paragraph: `origin: dotted.key: message`."""
-    lines = toml_lines(origins.toml_text)
-    env = {name.upper(): name for name in origins.environ}
-    problems = [_problem(error, model, origins, lines, env) for error in errors]
+def describe(
+    errors: Sequence[ErrorDetails],
+    file_errors: Sequence[ErrorDetails],
+    model: type[BaseModel],
+    origins: Origins,
+) -> str:
+    """Every problem in one paragraph, `origin: dotted.key: message`, the file's in line order.
+
+    `errors` are those of the values in effect, whatever set them; `file_errors` those of the file alone.
+    """
+    where = _Where(origins)
+    tagged = [(error, False) for error in errors] + [(error, True) for error in file_errors]
+    problems = [_problem(e, model, where.origin(tuple(e["loc"]), in_file=f), in_file=f) for e, f in tagged]
     return "invalid configuration: " + "; ".join(text for _, text in sorted(problems, key=lambda p: p[0]))
 
 
@@ -75,37 +82,46 @@ def nearest_key(model: type[BaseModel], loc: Loc) -> str | None:
 
 
 def _problem(
-    error: ErrorDetails, model: type[BaseModel], origins: Origins, lines: dict[Loc, int], env: dict[str, str]
+    error: ErrorDetails, model: type[BaseModel], origin: tuple[str, int], *, in_file: bool
 ) -> tuple[int, str]:
     """The problem's text, and its file line to sort by (0: set elsewhere, first)."""
     loc = tuple(error["loc"])
-    where, line = _origin(loc, origins, lines, env)
+    where, line = origin
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         near = nearest_key(model, loc)
         message = f"unknown key (did you mean {near}?)" if near else "unknown key"
-    elif error["type"] in _QUOTED and isinstance(error.get("input"), str):
+    elif in_file and error["type"] in _QUOTED and isinstance(error.get("input"), str):
         message += " (a quoted value is text in TOML: write it without quotes)"
     name = ".".join(map(str, loc)) or "(top)"
     return line, f"{where}: {name}: {message}" if where else f"{name}: {message}"
 
 
-def _origin(loc: Loc, origins: Origins, lines: dict[Loc, int], env: dict[str, str]) -> tuple[str, int]:
-    """The highest-precedence source that set `loc` (or the nearest table holding it), and its file line."""
-    keys = [str(part) for part in itertools.takewhile(lambda part: isinstance(part, str), loc)]
-    section = origins.overrides.get(str(loc[0]), {}) if loc else {}
-    if len(loc) > 1 and isinstance(section, Mapping) and loc[1] in section:
-        return "command line", 0
-    for n in range(len(keys), 0, -1):
-        name = (origins.env_prefix + "__".join(map(str, keys[:n]))).upper()
-        if name in env:
-            return f"environment {env[name]}", 0
-    for n in range(len(loc), 0, -1):
-        if loc[:n] in lines:
-            return f"{origins.config_file}:{lines[loc[:n]]}", lines[loc[:n]]
-    if origins.credentials is not None and keys and (origins.credentials / "__".join(keys)).is_file():
-        return f"credential {'__'.join(keys)}", 0
-    return "", 0
+class _Where:
+    """Finds the source that set a key."""
+
+    def __init__(self, origins: Origins) -> None:
+        self._origins = origins
+        self._lines = toml_lines(origins.toml_text)
+        self._env = {name.upper(): name for name in origins.environ}
+
+    def origin(self, loc: Loc, *, in_file: bool) -> tuple[str, int]:
+        """The highest-precedence source that set `loc` (or the nearest table holding it), and its line."""
+        origins, lines = self._origins, self._lines
+        keys = [str(part) for part in itertools.takewhile(lambda part: isinstance(part, str), loc)]
+        section = origins.overrides.get(keys[0], {}) if keys else {}
+        if not in_file and len(loc) > 1 and isinstance(section, Mapping) and loc[1] in section:
+            return "command line", 0
+        for n in range(0 if in_file else len(keys), 0, -1):
+            name = (origins.env_prefix + "__".join(keys[:n])).upper()
+            if name in self._env:
+                return f"environment {self._env[name]}", 0
+        for n in range(len(loc), 0, -1):
+            if loc[:n] in lines:
+                return f"{origins.config_file}:{lines[loc[:n]]}", lines[loc[:n]]
+        if origins.credentials is not None and keys and (origins.credentials / "__".join(keys)).is_file():
+            return f"credential {'__'.join(keys)}", 0
+        return "", 0
 
 
 def _model_at(model: type[BaseModel], path: Loc) -> type[BaseModel] | None:

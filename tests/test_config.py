@@ -75,6 +75,8 @@ def test_toml_is_strict_and_the_environment_converted(
     monkeypatch.setenv("RELEVENT_MMS__PORT", "10102")
     monkeypatch.setenv("RELEVENT_MMS__TLS", "false")
     assert load_settings(_toml(tmp_path, "[mms]\nport = 102\n")).mms.port == 10102
+    with pytest.raises(ConfigError, match=r"gateway.toml:2: mms.port: .* without quotes\)$"):
+        load_settings(_toml(tmp_path, '[mms]\nport = "102"\n'))  # the file is wrong, even when overridden
 
 
 def test_docs_toml_examples_load(tmp_path: Path) -> None:
