@@ -263,11 +263,14 @@ class Gateway:
         return MmsServer(self._creation, self.binding, self.registry)
 
     def _start_engine(self) -> None:
-        """Start the scheduler: its store restored (or the SCL's state) and its timer armed."""
+        """Start the scheduler: its store restored (or the SCL's state), its timer armed; audit the drops."""
         try:
-            self.engine.start()
+            dropped = self.engine.start()
         except StoreError as exc:
             raise StartupError(f"schedule store in {self.settings.storage.state_dir}: {exc}") from None
+        now = time.time()
+        for ref, problem in dropped.items():  # logged by the restore; the trail keeps them as well
+            self.audit.restore(STORE_FILE, ref, "dropped", problem, now)
 
     def stop(self) -> None:
         """Stop accepting requests, stop the timers (every change is already persisted), go offline."""

@@ -17,6 +17,7 @@ from relevent.scheduler.controller import ControllerRecord
 from relevent.scheduler.periodic import CalendarTime
 from relevent.scheduler.schedule import EnaErr, Run, ScheduleParams, ScheduleRecord
 from relevent.scheduler.starts import StartTime
+from relevent.timerange import check_time
 
 SCHEMA_VERSION = 1
 
@@ -29,11 +30,11 @@ class StoreError(ReleventError):
 
 @dataclass(frozen=True)
 class StoredState:
-    """What a store holds; rows it could not decode are listed in `unreadable` (refs)."""
+    """What a store holds; rows it could not decode are in `unreadable` (ref -> why)."""
 
     schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
     controllers: dict[str, ControllerRecord] = field(default_factory=dict)
-    unreadable: tuple[str, ...] = ()
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -75,27 +76,27 @@ class SqliteStore:
             raise StoreError(f"cannot open {path}: {exc}") from exc
 
     def load(self) -> StoredState:
-        """Return everything stored; undecodable rows are reported, not raised."""
+        """Return everything stored; undecodable rows (times out of range too) are reported, not raised."""
         schedules: dict[str, ScheduleRecord] = {}
         controllers: dict[str, ControllerRecord] = {}
-        unreadable: list[str] = []
+        unreadable: dict[str, str] = {}
         try:
             for ref, data in self._db.execute("SELECT ref, data FROM schedule"):
                 try:
                     schedules[ref] = _decode_schedule(ref, json.loads(data))
-                except (KeyError, TypeError, ValueError):
-                    unreadable.append(ref)
+                except (KeyError, TypeError, ValueError) as exc:
+                    unreadable[ref] = _why(exc)
             for ref, data in self._db.execute("SELECT ref, data FROM controller"):
                 try:
                     decoded = json.loads(data)
                     controllers[ref] = ControllerRecord(
                         ref, tuple(decoded["schedule_refs"]), decoded["ctl_ent"]
                     )
-                except (KeyError, TypeError, ValueError):
-                    unreadable.append(ref)
+                except (KeyError, TypeError, ValueError) as exc:
+                    unreadable[ref] = _why(exc)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store: {exc}") from exc
-        return StoredState(schedules, controllers, tuple(unreadable))
+        return StoredState(schedules, controllers, unreadable)
 
     def commit(
         self,
@@ -149,13 +150,19 @@ class SqliteStore:
         self._db.execute("COMMIT")
 
 
+def _why(exc: Exception) -> str:
+    """Why a row could not be decoded, for the log and the audit trail."""
+    return f"field {exc} missing" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+
+
 def _encode_start(start: StartTime) -> dict[str, Any]:
     return {"set_tm": start.set_tm, "cal": dataclasses.asdict(start.cal) if start.cal else None}
 
 
 def _decode_start(data: dict[str, Any]) -> StartTime:
     cal = data["cal"]
-    return StartTime(float(data["set_tm"]), CalendarTime(**cal) if cal is not None else None)
+    set_tm = check_time(float(data["set_tm"]), "set_tm")
+    return StartTime(set_tm, CalendarTime(**cal) if cal is not None else None)
 
 
 def _encode_schedule(record: ScheduleRecord) -> dict[str, Any]:
@@ -206,7 +213,7 @@ def _decode_schedule(ref: str, data: dict[str, Any]) -> ScheduleRecord:
         run=None
         if run is None
         else Run(
-            float(run["start"]),
+            check_time(float(run["start"]), "run start"),
             int(run["slot"]),
             _decode_start(run["origin"]),
             int(run["num_entr"]),
@@ -214,5 +221,5 @@ def _decode_schedule(ref: str, data: dict[str, Any]) -> ScheduleRecord:
         ),
         entry=int(data["entry"]),
         value=data["value"],
-        at=float(data["at"]),
+        at=check_time(float(data["at"]), "at"),
     )
