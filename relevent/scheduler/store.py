@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +22,9 @@ from relevent.scheduler.starts import StartTime
 from relevent.timerange import check_time
 
 SCHEMA_VERSION = 1
+# Beside the store, written once its first state is committed: a store found empty (deleted, truncated to
+# zero length) while this file exists has lost that state, which is not the same as a first start.
+MARKER_SUFFIX = ".written"
 
 _log = structlog.get_logger(__name__)
 
@@ -59,9 +64,13 @@ class Store(Protocol):
 
 
 class SqliteStore:
-    """SQLite in WAL mode with synchronous=FULL: a commit survives a power loss once it returned."""
+    """SQLite in WAL mode with synchronous=FULL: a commit survives a power loss once it returned.
+
+    `lost` says why the store opened empty although it held state before (see `MARKER_SUFFIX`), else None.
+    """
 
     def __init__(self, path: str | Path) -> None:
+        self._marker = Path(f"{path}{MARKER_SUFFIX}")
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -72,8 +81,10 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS controller (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
             )
             self._check_version()
+            self.lost = self._lost_state()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {path}: {exc}") from exc
+        self._marked = self._marker.exists()
 
     def load(self) -> StoredState:
         """Return everything stored; undecodable rows (times out of range too) are reported, not raised."""
@@ -127,10 +138,43 @@ class SqliteStore:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the store: {exc}") from exc
+        if not self._marked and (schedules or controllers):
+            self._mark()
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    def _lost_state(self) -> str | None:
+        if not self._marker.exists():
+            return None
+        (holds_state,) = self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM schedule) OR EXISTS (SELECT 1 FROM controller)"
+        ).fetchone()
+        if holds_state:
+            return None
+        _log.warning("schedule store is empty but held state before: the SCL model's state is used",
+                     marker=str(self._marker))  # fmt: skip
+        return f"empty, but {self._marker.name} says it held state: every schedule restarts from the SCL"
+
+    def _mark(self) -> None:
+        """Leave the marker, durably, before anyone could lose what was just stored."""
+        try:
+            with self._marker.open("w", encoding="utf-8") as marker:
+                stamp = datetime.now(UTC).isoformat()
+                marker.write(f"{stamp} relevent-gw stored schedule state beside this file; should the store "
+                             "be found empty, the gateway warns and audits at its start\n")  # fmt: skip
+                marker.flush()
+                os.fsync(marker.fileno())
+            directory = os.open(self._marker.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as exc:  # the commit stands; only a later loss would go unnoticed
+            _log.warning("store marker not written", marker=str(self._marker), error=str(exc))
+            return
+        self._marked = True
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

@@ -186,6 +186,33 @@ async def test_restore_drops_a_row_whose_time_does_not_fit_and_says_why(
     assert h.dropped == {}
 
 
+def _lose(db: Path, *, truncated: bool) -> None:
+    """What a failing disk or a careless hand does to the store file."""
+    if truncated:
+        db.write_bytes(b"")
+    else:
+        db.unlink()
+
+
+@pytest.mark.parametrize("loss", ["truncated", "deleted"])
+async def test_a_store_found_empty_after_it_held_state_says_so(db: Path, loss: str) -> None:
+    h = start_engine(small_spec(), db)
+    assert h.store.lost is None  # a first start is no loss
+    h.write(f"{S1}.SchdPrio.setVal", 77)
+    h.stop()
+    _lose(db, truncated=loss == "truncated")
+    with structlog.testing.capture_logs() as logs:
+        h = start_engine(small_spec(), db)
+    assert h.store.lost is not None
+    assert "every schedule restarts from the SCL" in h.store.lost
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "schedule store is empty but held state before: the SCL model's state is used"
+    ]
+    assert h.value(f"{S1}.SchdPrio.setVal") == 0
+    h = h.restart()
+    assert h.store.lost is None  # stored again at that start
+
+
 async def test_store_with_another_schema_version_starts_empty(db: Path) -> None:
     h = start_engine(small_spec(), db)
     h.write(f"{S1}.SchdPrio.setVal", 5)
