@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
+from relevent.timerange import checked_seconds
 from relevent.wan.mms.lib import iec, lib
 
 Scalar: TypeAlias = bool | int | float | str | bytes | datetime
@@ -85,8 +86,10 @@ def check(value: object, da_type: int) -> None:
         raise ValueError(f"{value} is outside [{kind.low}, {kind.high}]")
     if kind.python in {str, bytes} and len(value) > kind.length:  # type: ignore[arg-type]
         raise ValueError(f"longer than {kind.length}")
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        checked_seconds(value)  # a UtcTime holds no other: libiec61850 would wrap it silently
 
 
 def to_ms(stamp: datetime) -> int:
