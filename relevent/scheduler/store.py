@@ -158,7 +158,8 @@ class SqliteStore:
         return f"empty, but {self._marker.name} says it held state: every schedule restarts from the SCL"
 
     def _mark(self) -> None:
-        """Leave the marker, durably, before anyone could lose what was just stored."""
+        """Leave the marker, durably, before anyone could lose what was just stored (tried once)."""
+        self._marked = True
         try:
             with self._marker.open("w", encoding="utf-8") as marker:
                 stamp = datetime.now(UTC).isoformat()
@@ -173,8 +174,6 @@ class SqliteStore:
                 os.close(directory)
         except OSError as exc:  # the commit stands; only a later loss would go unnoticed
             _log.warning("store marker not written", marker=str(self._marker), error=str(exc))
-            return
-        self._marked = True
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
