@@ -156,7 +156,7 @@ class EpochTime(_Inbound):
     nanos: int = Field(default=0, ge=0, le=999_999_999)
 
     @model_validator(mode="after")
-    def _representable(self) -> EpochTime:
+    def _in_range(self) -> EpochTime:
         check_time(self.seconds + self.nanos / 1e9)
         return self
 
