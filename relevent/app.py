@@ -182,14 +182,11 @@ class Gateway:
         spec = model_spec(doc)
         policies = schedule_policies(settings.policy, spec)
         self.clock = SystemClock()
+        store = SqliteStore(settings.storage.state_dir / STORE_FILE)
         self.engine = Engine(
-            spec,
-            clock=self.clock,
-            store=SqliteStore(settings.storage.state_dir / STORE_FILE),
-            policies=policies,
-            rights=actor_rights(settings, spec),
+            spec, clock=self.clock, store=store, policies=policies, rights=actor_rights(settings, spec)
         )
-        self._start_engine()
+        self._start_engine(store.lost)
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         self.binding.prepare()
         # The association count is polled (see relevent/triggers.py).
@@ -262,12 +259,21 @@ class Gateway:
         self.binding.work_out()
         return MmsServer(self._creation, self.binding, self.registry)
 
-    def _start_engine(self) -> None:
-        """Start the scheduler: its store restored (or the SCL's state) and its timer armed."""
+    def _start_engine(self, lost: str | None) -> None:
+        """Start the scheduler: its store restored (or the SCL's state), its timer armed.
+
+        Stored state it could not use (`lost`: the store's, then each dropped row) is logged where it is
+        found; the audit trail keeps it as well.
+        """
         try:
-            self.engine.start()
+            dropped = self.engine.start()
         except StoreError as exc:
             raise StartupError(f"schedule store in {self.settings.storage.state_dir}: {exc}") from None
+        now = time.time()
+        if lost is not None:
+            self.audit.restore(STORE_FILE, STORE_FILE, "lost", lost, now)
+        for ref, problem in dropped.items():
+            self.audit.restore(STORE_FILE, ref, "dropped", problem, now)
 
     def stop(self) -> None:
         """Stop accepting requests, stop the timers (every change is already persisted), go offline."""

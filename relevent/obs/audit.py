@@ -57,8 +57,18 @@ class AuditLog:
 
     def refused(self, actor: Actor, command: str, obj: str, reason: str, at: float) -> None:
         """Audit a request an adapter refused before it reached the scheduler (e.g. a spoofing device)."""
+        self._note(actor, command, obj, "refused", reason, at)
+
+    def restore(self, store: str, obj: str, result: str, reason: str, at: float) -> None:
+        """Audit stored state that start-up could not use: a `dropped` row, a `lost` (emptied) store."""
+        self._note(Actor("store", store), "restore", obj, result, reason, at)
+
+    def _note(  # noqa: PLR0913, PLR0917 - the fields of an entry the callers fill differently
+        self, actor: Actor, command: str, obj: str, result: str, reason: str, at: float
+    ) -> None:
+        """An entry that changed no value (old and new are null)."""
         self.record(AuditEntry(iso_time(at), actor.user or "", actor.protocol, actor.peer, command, obj,
-                               "null", "null", "refused", reason))  # fmt: skip
+                               "null", "null", result, reason))  # fmt: skip
 
     def record(self, entry: AuditEntry) -> None:
         """Append `entry`; a failing store is logged with the entry, never raised into the caller."""

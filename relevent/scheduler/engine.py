@@ -110,9 +110,10 @@ class Engine:
 
     # ---- life cycle -------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self) -> Mapping[str, str]:
         """Restore the stored state (or the SCL's), start the reserve schedules and arm the timer.
 
+        Return the stored objects dropped because they did not fit (ref -> why; they are deleted).
         Raises `StoreError` when the store cannot be read or written.
         """
         self._loop = asyncio.get_running_loop()
@@ -129,9 +130,10 @@ class Engine:
         self._store.commit(
             [s.record() for s in schedules],
             [c.record() for c in controllers],
-            restored.dropped,
+            tuple(restored.dropped),
         )
         self._rearm()
+        return restored.dropped
 
     def stop(self) -> None:
         """Cancel the timer; later commands are answered temporarily-unavailable."""

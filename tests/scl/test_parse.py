@@ -241,6 +241,9 @@ def test_value_types_parse_and_reject() -> None:
     too_long = templates.replace("<Val>x</Val>", f"<Val>{'x' * 33}</Val>")
     with pytest.raises(SclError, match="at most 32 characters"):
         loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', too_long))
+    unrepresentable = templates.replace("2026-11-26T10:00:00.5Z", "2106-02-07T06:28:16Z")  # past UtcTime
+    with pytest.raises(SclError, match="outside the representable range"):
+        loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', unrepresentable))
 
 
 def test_attribute_type_is_hashable_value_object() -> None:
