@@ -242,14 +242,14 @@ def test_forecast_is_the_gateway_s_own_after_a_write_into_the_running_entry(port
     schedule = "MaxPow_FSCH07"
     ctl_json(port, "write", schedule, "--values", "11,12", "--interval", "600", "--prio", "80",
              "--start", "now", "--enable")  # fmt: skip
+    source = f"{LD}/{schedule}"
     try:
         ctl_json(port, "write", schedule, "--values", "99,12")  # the entry in force: the gateway waits
         shown = ctl_json(port, "forecast", "MaxPow_FSCC1", "--hours", "0.5")["points"]
+        assert [(p["value"], p["schedule"]) for p in shown[:2]] == [(11.0, source), (12.0, source)]
         own = port.http_get(f"/api/forecast?controller={LD}/MaxPow_FSCC1&hours=0.5")["points"]
     finally:
         ctl_json(port, "disable", schedule)
-    source = f"{LD}/{schedule}"
-    assert [(p["value"], p["schedule"]) for p in shown[:2]] == [(11.0, source), (12.0, source)]
     assert [(p["value"], p["schedule"], p["prio"]) for p in shown] == [
         (p["value"], p["source"], p["priority"]) for p in own
     ]
