@@ -219,7 +219,7 @@ def test_relevent_ctl_write_meets_the_actor_s_rights_before_it_changes_anything(
     assert beyond_band["written"] == []  # its priority 100 is beyond the market's band: checked first
     priority_first = ctl(MARKET_PASSWORD, "write", schedule, "--values", "1", "--prio", "51")
     assert (priority_first["ref"], priority_first["written"]) == (f"{schedule}.SchdPrio.setVal", [])
-    not_its_schedule = ctl(MARKET_PASSWORD, "write", f"{LD}/MaxPow_FSCH04", *program)
+    not_its_schedule = ctl(MARKET_PASSWORD, "write", f"{LD}/MaxPow_FSCH04", "--values", "1", "--prio", "5")
     assert (not_its_schedule["mms_error"], not_its_schedule["written"]) == ("access-denied", [])
     entries = [line for line in daemon.lines if line.get("event") == "audit"][audited:]
     assert [(e["actor"], e["command"], e["result"]) for e in entries] == [

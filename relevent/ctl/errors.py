@@ -21,8 +21,8 @@ ERROR_MEANINGS = {
     "object-undefined": "the gateway serves no such object",
     "object-access-unsupported": "the attribute cannot be written",
     "hardware-fault": "the gateway could not decide (see its log)",
-    "connection-rejected": "nothing accepted the connection in time: wrong host or port, the gateway not "
-    "running, a firewall, or TLS or password settings it does not accept",
+    "connection-rejected": "nothing accepted the connection in time (check the host and port, that the "
+    "gateway runs, firewalls, and the TLS files or password)",
     "timeout": "the gateway did not answer in time",
     "connection-lost": "the connection was lost",
 }
