@@ -29,6 +29,17 @@ def _unchanged_after(h: Harness, steps: list[Write | Operate]) -> list[object]:
     return results
 
 
+def _program(interval: int, start: float) -> list[Write | Operate]:
+    """One value, `interval`, `start`, then enable: what `relevent-ctl write ... --enable` asks of S1."""
+    return [
+        Write(f"{S1}.ValASG001.setMag.f", 1.0),
+        Write(f"{S1}.NumEntr.setVal", 1),
+        Write(f"{S1}.SchdIntv.setVal", interval),
+        Write(f"{S1}.StrTm01.setTm", start),
+        Operate(f"{S1}.EnaReq", ctl_val=True),
+    ]
+
+
 def _refusal(result: object) -> Rejected:
     assert isinstance(result, Rejected), result
     return result
@@ -49,14 +60,7 @@ async def test_a_locked_reserve_priority_refuses_the_request_after_its_accepted_
 
 async def test_an_invalid_interval_refuses_the_enable_with_schd_ena_err_3_in_words(db: Path) -> None:
     h = start_engine(small_spec(), db)
-    steps: list[Write | Operate] = [
-        Write(f"{S1}.ValASG001.setMag.f", 1.0),
-        Write(f"{S1}.NumEntr.setVal", 1),
-        Write(f"{S1}.SchdIntv.setVal", 0),
-        Write(f"{S1}.StrTm01.setTm", BASE + 5),
-        Operate(f"{S1}.EnaReq", ctl_val=True),
-    ]
-    results = _unchanged_after(h, steps)
+    results = _unchanged_after(h, _program(interval=0, start=BASE + 5))
     assert results[:4] == [ACCEPTED] * 4
     refused = _refusal(results[4])
     assert (refused.reason, refused.schd_ena_err) == (RejectReason.VALUE_INVALID, 3)
@@ -66,13 +70,7 @@ async def test_an_invalid_interval_refuses_the_enable_with_schd_ena_err_3_in_wor
 
 async def test_each_step_sees_the_ones_before_it_and_the_first_refusal_ends_the_answers(db: Path) -> None:
     h = start_engine(small_spec(), db)
-    request: list[Write | Operate] = [
-        Write(f"{S1}.ValASG001.setMag.f", 1.0),
-        Write(f"{S1}.NumEntr.setVal", 1),
-        Write(f"{S1}.SchdIntv.setVal", 60),
-        Write(f"{S1}.StrTm01.setTm", BASE + 600),
-        Operate(f"{S1}.EnaReq", ctl_val=True),
-    ]
+    request = _program(interval=60, start=BASE + 600)
     assert _unchanged_after(h, request) == [ACCEPTED] * 5
     assert h.value(f"{S1}.SchdSt.stVal") == 1  # still not ready: nothing was enabled
 
