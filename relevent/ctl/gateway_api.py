@@ -68,15 +68,25 @@ class GatewayApi:
         """The gateway's forecast of `controller` (`LD/LN`) for the next `hours`."""
         query = urllib.parse.urlencode({"controller": controller, "hours": hours})
         document = self._request(f"/api/forecast?{query}")
-        return [ForecastPoint(**point) for point in document["points"]]
+        try:
+            points = document["points"]
+            return [ForecastPoint(p["time"], p["value"], p["source"], p["priority"]) for p in points]
+        except (KeyError, TypeError):
+            raise self._unexpected(document) from None
 
     def check(self, steps: list[CheckStep]) -> CheckRefusal | None:
         """The gateway's dry run of `steps` in order: the first it would refuse, or None."""
         document = self._request("/api/check", {"steps": [step.as_json() for step in steps]})
-        refused = document["refused"]
-        return None if refused is None else CheckRefusal(
-            refused["step"], refused["reason"], refused["message"], refused["schd_ena_err"]
-        )
+        try:
+            refused = document["refused"]
+            return None if refused is None else CheckRefusal(
+                refused["step"], refused["reason"], refused["message"], refused["schd_ena_err"]
+            )
+        except (KeyError, TypeError):
+            raise self._unexpected(document) from None
+
+    def _unexpected(self, document: object) -> CtlError:
+        return CtlError(f"the gateway's HTTP API at {self.url} answered unexpectedly: {str(document)[:200]}")
 
     def _request(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -86,6 +96,8 @@ class GatewayApi:
         try:
             with urllib.request.urlopen(request, timeout=self._timeout_s) as reply:  # noqa: S310
                 return json.load(reply)
+        except ValueError:  # 200, but not JSON: not the gateway's API
+            raise self._unexpected("not JSON") from None
         except urllib.error.HTTPError as exc:
             raise CtlError(f"the gateway's HTTP API at {self.url}: {exc.code} {_error_text(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
