@@ -34,6 +34,7 @@ from relevent.obs.audit_store import AUDIT_FILE, AuditError, AuditStore
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
+from relevent.obs.schedule_api import add_schedule_routes
 from relevent.obs.status import gateway_status
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
@@ -203,7 +204,9 @@ class Gateway:
         )
         status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
         http = settings.http
-        self.http = HttpEndpoint(build_app(self.readiness, self.registry, status), http.host, http.port)
+        web_app = build_app(self.readiness, self.registry, status)
+        add_schedule_routes(web_app, self.engine, self.registry)
+        self.http = HttpEndpoint(web_app, http.host, http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
         # as Python work on the loop thread would starve its many short ctypes calls of the GIL.
         self._creation = ServerCreation(doc, mms)

@@ -191,3 +191,38 @@ def test_relevent_ctl_speaks_tls_and_passwords(
     assert refused.returncode == 3
     assert "wrong" not in refused.stdout + refused.stderr
     assert ctl().returncode == 3  # plain MMS against the TLS port
+
+
+def test_relevent_ctl_write_meets_the_actor_s_rights_before_it_changes_anything(
+    secured: tuple[Daemon, GatewayArgs, int], pki: Pki, tmp_path: Path
+) -> None:
+    """Issue 17 item 2: the dry run over HTTP names no actor, so the first MMS request is the rights check."""
+    daemon, args, http_port = secured
+    tls = ["--ca", str(pki.ca), "--cert", str(pki.scada.cert), "--key", str(pki.scada.key)]
+    http = f"http://127.0.0.1:{http_port}"
+    where = ["--port", str(args.mms_port), "--http-url", http, "--timeout", "5", *tls]
+
+    def ctl(password: str, *command: str) -> dict[str, object]:
+        result = subprocess.run(
+            [sys.executable, "-m", "relevent.ctl", *where, *command, "--json"], capture_output=True,
+            text=True, timeout=60, check=False, env={**os.environ, "RELEVENT_CTL_PASSWORD": password},
+        )  # fmt: skip
+        document: dict[str, object] = json.loads(result.stdout)
+        return document
+
+    schedule = f"{LD}/MaxPow_FSCH02"
+    assert ctl(DSO_PASSWORD, "write", schedule, "--prio", "100")["written"] == [f"{schedule}.SchdPrio.setVal"]
+    audited = len([line for line in daemon.lines if line.get("event") == "audit"])
+    program = ["--values", "1", "--interval", "60", "--start", "+1h", "--enable"]
+    beyond_band = ctl(MARKET_PASSWORD, "write", schedule, *program)
+    assert (beyond_band["ref"], beyond_band["add_cause"]) == (f"{schedule}.EnaReq", "blocked-by-mode")
+    assert beyond_band["written"] == []  # its priority 100 is beyond the market's band: checked first
+    priority_first = ctl(MARKET_PASSWORD, "write", schedule, "--values", "1", "--prio", "51")
+    assert (priority_first["ref"], priority_first["written"]) == (f"{schedule}.SchdPrio.setVal", [])
+    not_its_schedule = ctl(MARKET_PASSWORD, "write", f"{LD}/MaxPow_FSCH04", "--values", "1", "--prio", "5")
+    assert (not_its_schedule["mms_error"], not_its_schedule["written"]) == ("access-denied", [])
+    entries = [line for line in daemon.lines if line.get("event") == "audit"][audited:]
+    assert [(e["actor"], e["command"], e["result"]) for e in entries] == [
+        ("market", "operate", "access_denied"), ("market", "write", "access_denied"),
+        ("market", "write", "access_denied"),
+    ]  # fmt: skip

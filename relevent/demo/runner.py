@@ -81,7 +81,8 @@ async def _demo(options: DemoOptions) -> int:
         ]
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(device.run()) for device in devices]
-            for line in await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port):
+            written = await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port, options.http_port)
+            for line in written:
                 _say(f"SCADA wrote {line}")
             tasks.append(group.create_task(_summaries(options.http_port, devices)))
             with contextlib.suppress(TimeoutError):
