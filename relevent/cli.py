@@ -10,12 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from relevent import __version__
 from relevent.app import check, describe_model, prepare, serve
-from relevent.config import load_settings
+from relevent.config import Settings, load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
-from relevent.obs.audit_store import AUDIT_FILE, AuditRow, AuditStore, first_broken, iso_time
+from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
+from relevent.obs.audit_key import audit_key
+from relevent.obs.audit_store import AUDIT_FILE, GENESIS, AuditError, AuditRow, AuditStore, Link, iso_time
 from relevent.obs.logging import configure_logging
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
@@ -67,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
         dest="audit_verb"
     )
-    audit.add_parser("verify", parents=[common], help="check the hash chain; exit 1 naming the first bad row")
+    check = audit.add_parser("verify", parents=[common], help="check the keyed chain and its anchor; exit 1 "
+                             "naming the first problem")  # fmt: skip
+    check.add_argument("--head", type=_head, help="SEQ:MAC of an `audit head` log line the trail must hold")
     show = audit.add_parser("show", parents=[common], help="print the audited changes")
     show.add_argument("--since", type=_utc, help="only changes at or after this ISO 8601 time (UTC if naive)")
     scl = verbs.add_parser("scl", help="validate or generate SCL files").add_subparsers(dest="scl_verb")
@@ -94,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verb == "audit":
             if args.audit_verb is None:
                 parser.error("audit needs a verb: verify or show")
-            return _audit(args, settings.storage.state_dir / AUDIT_FILE)
+            return _audit_verb(args, settings)
         configure_logging(getattr(args, "log_format", "json"), getattr(args, "log_level", "info"))
         doc = prepare(settings)
         if verb == "check-config":
@@ -134,13 +140,53 @@ def _utc(text: str) -> str:
     return iso_time((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
-def _audit(args: argparse.Namespace, path: Path) -> int:
-    store = AuditStore(path, readonly=True)
+def _audit_verb(args: argparse.Namespace, settings: Settings) -> int:
+    state_dir = settings.storage.state_dir  # verify needs the anchor and the key kept there too
+    if args.audit_verb == "verify":
+        return _audit_verify(state_dir, settings.audit.secret(), args.head)
+    return _audit(args, state_dir / AUDIT_FILE)
+
+
+def _head(text: str) -> Link:
+    """`SEQ:MAC` as an `audit head` line logs it; argparse reports the ValueError."""
+    seq, _, mac = text.partition(":")
+    if len(mac) != len(GENESIS):  # a hex SHA-256
+        raise ValueError(text)
+    return Link(int(seq), mac.lower())
+
+
+def _audit_verify(state_dir: Path, configured: SecretStr | None, head: Link | None) -> int:
+    """Check the chain under the key, against the anchor and `head`; exit 1 naming the first problem."""
+    path = state_dir / AUDIT_FILE
+    key = audit_key(configured, state_dir, create=False)
+    heads = {"the journal's head": head} if head else {}
     try:
-        if args.audit_verb == "verify":
-            problem = first_broken(store)
-            print(f"{path}: {problem or 'intact'}", file=sys.stderr if problem else sys.stdout)
-            return EX_INVALID if problem else EX_OK
+        anchored = Anchor(state_dir / ANCHOR_FILE, key).read()
+    except AuditError as exc:  # a forged anchor is a finding, not a failure to check
+        return _verdict(path, str(exc))
+    if anchored is not None:
+        heads["the anchor"] = anchored
+    if heads and not path.is_file():
+        newest = max(h.seq for h in heads.values())
+        return _verdict(path, f"the trail is gone; {', '.join(heads)} names row {newest}")
+    store = AuditStore(path, key, readonly=True)
+    try:
+        return _verdict(path, verify(store, key, heads), store.head)
+    finally:
+        store.close()
+
+
+def _verdict(path: Path, problem: str | None, head: Link | None = None) -> int:
+    if problem is None and head is not None:
+        print(f"{path}: intact, head {head.seq}:{head.mac}")  # noqa: T201 - a command's answer
+    else:
+        print(f"{path}: {problem}", file=sys.stderr)  # noqa: T201
+    return EX_INVALID if problem else EX_OK
+
+
+def _audit(args: argparse.Namespace, path: Path) -> int:
+    store = AuditStore(path, None, readonly=True)
+    try:
         for row in store.rows(getattr(args, "since", None)):
             print(_audit_line(row))  # noqa: T201 - a command's answer
     finally:

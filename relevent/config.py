@@ -27,6 +27,14 @@ from relevent.scl.generate import DEFAULT_MODEL
 _TOML_FILE: ContextVar[Path | None] = ContextVar("relevent_toml_file", default=None)
 
 
+def read_secret(path: Path, what: str) -> SecretStr:
+    """A secret kept in a file (e.g. a systemd credential), its trailing newline dropped."""
+    try:
+        return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read it: {exc}") from None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -108,6 +116,27 @@ class StorageSection(_Section):
     state_dir: Path = Path("/var/lib/relevent-gw")
 
 
+class AuditSection(_Section):
+    """`[audit]`: the audit trail's key, the folding of repeated refusals, the retention."""
+
+    # The key its chain is MAC'd with: the systemd credential `audit__key`, or key_file; neither: one is
+    # generated into the state directory at the first start.
+    key: SecretStr | None = None
+    key_file: FilePath | None = None
+    fold_window_s: float = Field(default=10.0, gt=0, le=3600)
+    retention_days: float = Field(default=400.0, ge=0)  # 0 keeps every row
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> AuditSection:
+        if self.key is not None and self.key_file is not None:
+            raise ValueError("set key or key_file, not both")
+        return self
+
+    def secret(self) -> SecretStr | None:
+        """The configured key, read from `key_file` when given there."""
+        return self.key if self.key_file is None else read_secret(self.key_file, "[audit] key_file")
+
+
 class HttpSection(_Section):
     """`[http]`: health, readiness and metrics (loopback unless told otherwise)."""
 
@@ -149,10 +178,7 @@ class ActorEntry(_Section):
         """The password, read from `password_file` when given there (trailing newline dropped)."""
         if self.password_file is None:
             return self.password
-        try:
-            return SecretStr(self.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"[[actors]] {self.name}: cannot read password_file: {exc}") from None
+        return read_secret(self.password_file, f"[[actors]] {self.name}: password_file")
 
     def fingerprint(self) -> bytes | None:
         """The SHA-256 certificate fingerprint as bytes (`openssl x509 -fingerprint -sha256` prints it)."""
@@ -208,6 +234,7 @@ class Settings(BaseSettings):
     mqtt: MqttSection = MqttSection()
     storage: StorageSection = StorageSection()
     http: HttpSection = HttpSection()
+    audit: AuditSection = AuditSection()
     devices: tuple[DeviceEntry, ...] = ()
     actors: tuple[ActorEntry, ...] = ()
     policy: tuple[PolicyEntry, ...] = ()
