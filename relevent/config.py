@@ -27,10 +27,17 @@ from relevent.scl.generate import DEFAULT_MODEL
 _TOML_FILE: ContextVar[Path | None] = ContextVar("relevent_toml_file", default=None)
 
 
-def read_secret(path: Path, what: str) -> SecretStr:
-    """A secret kept in a file (e.g. a systemd credential), its trailing newline dropped."""
+def _one_source(inline: SecretStr | None, file: Path | None, names: str) -> None:
+    if inline is not None and file is not None:
+        raise ValueError(f"set {names}, not both")
+
+
+def _secret(inline: SecretStr | None, file: Path | None, what: str) -> SecretStr | None:
+    """The inline secret, or the one kept in `file` (e.g. a systemd credential), trailing newline dropped."""
+    if file is None:
+        return inline
     try:
-        return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+        return SecretStr(file.read_text(encoding="utf-8").rstrip("\r\n"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what}: cannot read it: {exc}") from None
 
@@ -128,13 +135,12 @@ class AuditSection(_Section):
 
     @model_validator(mode="after")
     def _one_key_source(self) -> AuditSection:
-        if self.key is not None and self.key_file is not None:
-            raise ValueError("set key or key_file, not both")
+        _one_source(self.key, self.key_file, "key or key_file")
         return self
 
     def secret(self) -> SecretStr | None:
         """The configured key, read from `key_file` when given there."""
-        return self.key if self.key_file is None else read_secret(self.key_file, "[audit] key_file")
+        return _secret(self.key, self.key_file, "[audit] key_file")
 
 
 class HttpSection(_Section):
@@ -170,15 +176,12 @@ class ActorEntry(_Section):
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ActorEntry:
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("set password or password_file, not both")
+        _one_source(self.password, self.password_file, "password or password_file")
         return self
 
     def secret(self) -> SecretStr | None:
         """The password, read from `password_file` when given there (trailing newline dropped)."""
-        if self.password_file is None:
-            return self.password
-        return read_secret(self.password_file, f"[[actors]] {self.name}: password_file")
+        return _secret(self.password, self.password_file, f"[[actors]] {self.name}: password_file")
 
     def fingerprint(self) -> bytes | None:
         """The SHA-256 certificate fingerprint as bytes (`openssl x509 -fingerprint -sha256` prints it)."""

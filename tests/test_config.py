@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from relevent.config import load_settings
 from relevent.errors import ConfigError
@@ -92,3 +93,27 @@ def test_systemd_credentials_fill_secrets_below_the_file(
     overridden = load_settings(_toml(tmp_path, '[mqtt]\npassword = "from-file"\n'))
     assert overridden.mqtt.password is not None
     assert overridden.mqtt.password.get_secret_value() == "from-file"
+
+
+def _text(secret: SecretStr | None) -> str:
+    assert secret is not None
+    return secret.get_secret_value().strip()  # audit_key strips the credential's newline
+
+
+def test_the_audit_key_comes_from_a_systemd_credential_or_a_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "audit__key").write_text("a key from the credential\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = load_settings(_toml(tmp_path, ""))
+    assert _text(settings.audit.secret()) == "a key from the credential"
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("a key from a file\n")
+    from_file = load_settings(_toml(tmp_path, f'[audit]\nkey_file = "{key_file}"\n'))
+    assert _text(from_file.audit.secret()) == "a key from a file"
+    assert load_settings(_toml(tmp_path, "")).audit.secret() is None  # then one is generated at start
+    with pytest.raises(ConfigError, match="set key or key_file, not both"):
+        load_settings(_toml(tmp_path, f'[audit]\nkey = "inline key text"\nkey_file = "{key_file}"\n'))
