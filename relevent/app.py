@@ -298,7 +298,7 @@ class Gateway:
         if mms is not None:
             mms.close()
         self._creation.close()  # idempotent: a no-op after the server's own close
-        self.audit.close(time.time())
+        self.audit.close()
 
     def healthy(self) -> bool:
         """Whether the scheduler's timer path is alive (no instant overdue): the watchdog's question."""

@@ -2,8 +2,8 @@
 
 Each change is appended to the keyed chain in SQLite (`audit_store`), the anchor file is moved to the new
 head (`audit_anchor`) and an `audit` line carrying the row's MAC is logged, so the journal holds an
-independent copy of the chain's head. Refusals repeated by one peer are folded: the first of a window is
-written, the rest are counted into one row when the window ends, so a write flood cannot fill the disk.
+independent copy of the chain's head. Refusals repeated by one peer are folded: the first `FOLD_AFTER` of a
+window are written, the rest counted into one row when the window ends, so a flood cannot fill the disk.
 Entries that cannot be written (disk full) are logged in full and leave a chained `gap` row once the store
 takes writes again; until then the gateway is not ready.
 """
@@ -26,6 +26,7 @@ from relevent.scheduler.events import AttributeData, CommandHandled, Event
 
 log = structlog.get_logger("relevent.audit")
 
+FOLD_AFTER = 10  # refusals of one peer written in full per window; beyond, they are counted
 MAX_FOLDING = 1024  # peers whose refusals are being folded at once; beyond, every fold is written out
 RETENTION_EVERY_S = 3600.0
 _DAY_S = 86400.0
@@ -67,6 +68,7 @@ class _Fold:
     """The refusals of one peer, actor and verdict within a window: the first written, the rest counted."""
 
     since: float
+    written: int = 1
     count: int = 0
     last: AuditEntry | None = None
 
@@ -137,16 +139,16 @@ class AuditLog:
         """One round of `run`."""
         for key, fold in list(self._folds.items()):
             if now - fold.since >= self._fold_window_s:
-                self._unfold(key, fold, now)
+                self._unfold(key, fold)
         if self._gap is not None:
             self._close_gap(now)
         if time.monotonic() - self._pruned_at >= RETENTION_EVERY_S:
             self._prune(now)
 
-    def close(self, now: float) -> None:
+    def close(self) -> None:
         """Write out every fold, then release the store."""
         for key, fold in list(self._folds.items()):
-            self._unfold(key, fold, now)
+            self._unfold(key, fold)
         self._store.close()
 
     def on_event(self, event: Event) -> None:
@@ -164,28 +166,35 @@ class AuditLog:
 
         A failing store is logged with the entry, never raised into the caller.
         """
-        if entry.result != "accepted":
-            at = datetime.fromisoformat(entry.time).timestamp()
-            key = (entry.protocol, entry.peer, entry.actor, entry.result)
-            fold = self._folds.get(key)
-            if fold is not None and at - fold.since < self._fold_window_s:
-                fold.count, fold.last = fold.count + 1, entry
-                self._folded.inc()
-                return
-            if fold is not None:
-                self._unfold(key, fold, at)
-            elif len(self._folds) >= MAX_FOLDING:
-                for other, pending in list(self._folds.items()):
-                    self._unfold(other, pending, at)
-            self._folds[key] = _Fold(at)
-        self._append(entry)
+        if entry.result == "accepted" or not self._folded_away(entry):
+            self._append(entry)
 
-    def _unfold(self, key: tuple[str, str, str, str], fold: _Fold, now: float) -> None:
+    def _folded_away(self, refusal: AuditEntry) -> bool:
+        """Whether `refusal` is only counted into its peer's fold (else it is to be written)."""
+        at = datetime.fromisoformat(refusal.time).timestamp()
+        key = (refusal.protocol, refusal.peer, refusal.actor, refusal.result)
+        fold = self._folds.get(key)
+        if fold is not None and at - fold.since < self._fold_window_s:
+            if fold.written < FOLD_AFTER:
+                fold.written += 1
+                return False
+            fold.count, fold.last = fold.count + 1, refusal
+            self._folded.inc()
+            return True
+        if fold is not None:
+            self._unfold(key, fold)
+        elif len(self._folds) >= MAX_FOLDING:
+            for other, pending in list(self._folds.items()):
+                self._unfold(other, pending)
+        self._folds[key] = _Fold(at)
+        return False
+
+    def _unfold(self, key: tuple[str, str, str, str], fold: _Fold) -> None:
         del self._folds[key]
         if fold.last is not None:
             since = iso_time(fold.since)
             why = f"{fold.count} refusals like this folded since {since}; the last: {fold.last.reason}"
-            self._append(replace(fold.last, time=iso_time(now), reason=why))
+            self._append(replace(fold.last, reason=why))  # at the last one's time
 
     def _append(self, entry: AuditEntry) -> None:
         fields = {**asdict(entry), "old": json.loads(entry.old), "new": json.loads(entry.new)}
