@@ -19,7 +19,7 @@ from datetime import datetime
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
-from relevent.obs.audit_anchor import HEAD_EVERY, TRUNCATED, Anchor, short_of
+from relevent.obs.audit_anchor import HEAD_EVERY, TRUNCATED, Anchor, anchor_problem
 from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_time
 from relevent.scheduler.commands import Actor, Rejected
 from relevent.scheduler.events import AttributeData, CommandHandled, Event
@@ -117,11 +117,7 @@ class AuditLog:
 
         A trail that does not reach its anchor gets a `truncated` row chained: `audit verify` reports it.
         """
-        try:
-            anchored = self._anchor.read()
-            problem = short_of(self._store, anchored, "the anchor") if anchored else None
-        except AuditError as exc:
-            problem = str(exc)
+        problem = anchor_problem(self._store, self._anchor)
         if problem is not None:
             log.error("audit trail does not reach its anchor", problem=problem)
             self._append(_own_entry(now, TRUNCATED, problem))

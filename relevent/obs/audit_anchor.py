@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 from pathlib import Path
 
 from relevent.obs.audit_store import AuditError, AuditStore, Link, first_broken
@@ -26,10 +27,17 @@ class Anchor:
         self._key = key
 
     def write(self, head: Link) -> None:
-        """Replace the anchor with `head` (atomically: a reader sees the old or the new one); OSError."""
+        """Replace the anchor with `head` (atomically: a reader sees the old or the new one); OSError.
+
+        Synced before the rename: after a power loss the anchor is whole and never ahead of the database
+        (committed first), so a start never mistakes a lost anchor for a cut trail.
+        """
         text = json.dumps({"seq": head.seq, "mac": head.mac, "tag": head.tag(self._key, "anchor")})
         part = self.path.with_name(self.path.name + ".part")
-        part.write_text(text + "\n", encoding="ascii")
+        with part.open("w", encoding="ascii") as out:
+            out.write(text + "\n")
+            out.flush()
+            os.fsync(out.fileno())
         part.replace(self.path)
 
     def read(self) -> Link | None:
@@ -58,14 +66,25 @@ def short_of(store: AuditStore, head: Link, what: str) -> str | None:
     return None
 
 
-def verify(store: AuditStore, key: bytes, heads: dict[str, Link]) -> str | None:
+def anchor_problem(store: AuditStore, anchor: Anchor) -> str | None:
+    """What is wrong when the trail does not reach its anchor, else None."""
+    try:
+        head = anchor.read()
+    except AuditError as exc:
+        return str(exc)
+    if head is None:  # only a trail just keyed by this start has rows and no anchor yet
+        return None if store.head.seq == 0 or store.rekeyed else f"the audit anchor {anchor.path} is missing"
+    return short_of(store, head, "the anchor")
+
+
+def verify(store: AuditStore, key: bytes, anchor: Anchor, journal_head: Link | None = None) -> str | None:
     """The first problem of the trail, None when it is intact.
 
-    Its chain, then each named head (e.g. the anchor), then any cut the gateway found and recorded at a start.
+    Its chain, its anchor, the head taken from the journal, then any cut the gateway found at a start.
     """
-    problem = first_broken(store, key)
-    for what, head in heads.items():
-        problem = problem or short_of(store, head, what)
+    problem = first_broken(store, key) or anchor_problem(store, anchor)
+    if problem is None and journal_head is not None:
+        problem = short_of(store, journal_head, "the journal's head")
     if problem is None:
         cut = next((row for row in store.rows() if row.entry.result == TRUNCATED), None)
         problem = f"row {cut.seq} records that the trail was cut short: {cut.entry.reason}" if cut else None

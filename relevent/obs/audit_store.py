@@ -103,6 +103,7 @@ class AuditStore:
         """Open (or create) the trail at `path`; `key` None opens it read only, to show it."""
         self.path = path
         self._key = key
+        self.rekeyed = False  # whether this open keyed a trail from before the key
         try:
             if readonly or key is None:
                 if not path.is_file():
@@ -184,6 +185,7 @@ class AuditStore:
         self._db.execute(_SET_META, ("chain", CHAIN))
         self._db.execute("COMMIT")
         self.meta["chain"] = CHAIN
+        self.rekeyed = True
 
     def rows(self, since: str | None = None) -> Iterator[AuditRow]:
         """Every row in sequence order; with `since` (an `iso_time`), those at or after it."""
