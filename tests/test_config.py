@@ -80,13 +80,18 @@ def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def _credential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    """A systemd credential as the unit's LoadCredential= delivers it."""
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / name).write_text(text)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+
+
 def test_systemd_credentials_fill_secrets_below_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "mqtt__password").write_text("from-credential")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    _credential(tmp_path, monkeypatch, "mqtt__password", "from-credential")
     settings = load_settings(_toml(tmp_path, '[mqtt]\nusername = "gw"\n'))
     assert settings.mqtt.password is not None
     assert settings.mqtt.password.get_secret_value() == "from-credential"
@@ -103,10 +108,7 @@ def _text(secret: SecretStr | None) -> str:
 def test_the_audit_key_comes_from_a_systemd_credential_or_a_key_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "audit__key").write_text("a key from the credential\n")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    _credential(tmp_path, monkeypatch, "audit__key", "a key from the credential\n")
     settings = load_settings(_toml(tmp_path, ""))
     assert _text(settings.audit.secret()) == "a key from the credential"
     monkeypatch.delenv("CREDENTIALS_DIRECTORY")
