@@ -161,20 +161,18 @@ def _audit_verify(state_dir: Path, configured: SecretStr | None, journal_head: L
     key = audit_key(configured, state_dir, create=False)
     anchor = Anchor(state_dir / ANCHOR_FILE, key)
     if not path.is_file() and (anchor.path.is_file() or journal_head):
-        return _verdict(path, "the trail is gone (its anchor or the journal's head says it existed)")
-    store = AuditStore(path, key, readonly=True)
-    try:
-        return _verdict(path, verify(store, key, anchor, journal_head), store.head)
-    finally:
-        store.close()
-
-
-def _verdict(path: Path, problem: str | None, head: Link | None = None) -> int:
-    if problem is None and head is not None:
-        print(f"{path}: intact, head {head.seq}:{head.mac}")  # noqa: T201 - a command's answer
+        problem: str | None = "the trail is gone (its anchor or the journal's head says it existed)"
     else:
-        print(f"{path}: {problem}", file=sys.stderr)  # noqa: T201
-    return EX_INVALID if problem else EX_OK
+        store = AuditStore(path, key, readonly=True)
+        try:
+            problem, head = verify(store, key, anchor, journal_head), store.head
+        finally:
+            store.close()
+    if problem is not None:
+        print(f"{path}: {problem}", file=sys.stderr)  # noqa: T201 - a command's answer
+        return EX_INVALID
+    print(f"{path}: intact, head {head.seq}:{head.mac}")  # noqa: T201
+    return EX_OK
 
 
 def _audit(args: argparse.Namespace, path: Path) -> int:
