@@ -115,7 +115,8 @@ class AuditStore:
                 self._db.execute("PRAGMA synchronous=FULL")  # an audited change survives power loss
                 for statement in _SCHEMA:
                     self._db.execute(statement)
-            self.meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
+            has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+            self.meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall()) if has_meta else {}
             if key is not None and not readonly and self.meta.get("chain") != CHAIN:
                 self._key_the_chain()
             last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()

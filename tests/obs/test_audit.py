@@ -204,7 +204,9 @@ def test_a_trail_from_before_the_key_is_keyed_at_the_first_start(tmp_path: Path)
     path = tmp_path / AUDIT_FILE
     _trail(tmp_path)
     _rechain(path, None, {}, at_seq=0)  # what the unkeyed version wrote
-    _sql(path, "DELETE FROM meta")
+    _sql(path, "DROP TABLE meta")
+    shown = run_cli("audit", "show", "--state-dir", tmp_path)
+    assert (shown.returncode, len(shown.stdout.splitlines())) == (0, 4)
     assert _problem(tmp_path) == (
         "the trail is not keyed yet (written before the audit key: start the gateway once)"
     )
