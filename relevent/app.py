@@ -30,6 +30,8 @@ from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.lan.mqtt.registry import build_registry
 from relevent.obs.audit import AuditLog
+from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor
+from relevent.obs.audit_key import audit_key
 from relevent.obs.audit_store import AUDIT_FILE, AuditError, AuditStore
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
@@ -162,6 +164,19 @@ def ems_handler(mqtt: MqttSection, engine: Engine, doc: SclDocument) -> EmsSlot 
     return EmsSlot.from_scl(engine, doc, slot, priority=mqtt.ems_priority, peer=topic)
 
 
+def open_audit(settings: Settings, registry: CollectorRegistry) -> AuditLog:
+    """The audit trail in the state directory, keyed (without a configured key, one generated there)."""
+    state_dir, section = settings.storage.state_dir, settings.audit
+    try:
+        key = audit_key(section.secret(), state_dir, create=True)
+        store = AuditStore(state_dir / AUDIT_FILE, key)
+    except AuditError as exc:
+        raise StartupError(str(exc)) from None
+    anchor = Anchor(state_dir / ANCHOR_FILE, key)
+    return AuditLog(store, anchor, registry, fold_window_s=section.fold_window_s,
+                    retention_days=section.retention_days or None)  # fmt: skip
+
+
 class Gateway:
     """Every service of one gateway process and the wiring between them."""
 
@@ -169,11 +184,7 @@ class Gateway:
         self.settings = settings
         self.registry = CollectorRegistry()
         self.readiness = Readiness()
-        try:
-            self.audit_store = AuditStore(settings.storage.state_dir / AUDIT_FILE)
-        except AuditError as exc:
-            raise StartupError(str(exc)) from None
-        self.audit = AuditLog(self.audit_store)
+        self.audit = open_audit(settings, self.registry)
         self.metrics = SchedulerMetrics(self.registry)
         mms = MmsSettings(
             host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports,
@@ -216,10 +227,12 @@ class Gateway:
         self.readiness.add("scl_loaded", lambda: True)
         self.readiness.add("mms_listening", lambda: self.mms is not None)
         self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
+        self.readiness.add("audit_writable", lambda: self.audit.writable)
 
     def start(self) -> None:
         """Hand the outputs downstream (sent once MQTT is connected); MMS follows with `start_mms`."""
         now = time.time()
+        self.audit.start(now)
         for controller in self.engine.model.controllers:
             output = self.engine.output(controller.ref)
             if output is not None:
@@ -294,7 +307,7 @@ class Gateway:
         if mms is not None:
             mms.close()
         self._creation.close()  # idempotent: a no-op after the server's own close
-        self.audit_store.close()
+        self.audit.close()
 
     def healthy(self) -> bool:
         """Whether the scheduler's timer path is alive (no instant overdue): the watchdog's question."""
@@ -358,6 +371,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             services.create_task(gateway.http.serve(), name="http")
             services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
             services.create_task(gateway.triggers.run(), name="local-triggers")
+            services.create_task(gateway.audit.run(), name="audit")
             services.create_task(full_collections(gateway.engine.time_to_next_instant), name="gc")
             period = watchdog_period()
             if period is not None:

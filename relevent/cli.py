@@ -12,13 +12,17 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from relevent import __version__
 from relevent.app import check, prepare, serve
-from relevent.config import load_settings
+from relevent.config import Settings, load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
+from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
+from relevent.obs.audit_key import audit_key
 from relevent.obs.audit_show import AGE, SINCE_FORMS, audit_line, since_time
-from relevent.obs.audit_store import AUDIT_FILE, AuditStore, first_broken
+from relevent.obs.audit_store import AUDIT_FILE, GENESIS, AuditStore, Link
 from relevent.obs.logging import configure_logging
 from relevent.scheduler.discovery import model_spec
 from relevent.scl.generate import GeneratorOptions, write_scl
@@ -74,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
         dest="audit_verb"
     )
-    audit.add_parser("verify", parents=[common], help="check the hash chain; exit 1 naming the first bad row")
+    check = audit.add_parser("verify", parents=[common], help="check the keyed chain and its anchor; exit 1 "
+                             "naming the first problem")  # fmt: skip
+    check.add_argument("--head", type=_head, help="SEQ:MAC of an `audit head` log line the trail must hold")
     show = audit.add_parser("show", parents=[common], help="print the audited changes")
     show.add_argument("--since", type=_since, help=f"only changes at or after this time: {SINCE_FORMS}")
     scl = verbs.add_parser("scl", help="validate or generate SCL files").add_subparsers(dest="scl_verb")
@@ -120,7 +126,7 @@ def _main(argv: Sequence[str]) -> int:
         if verb == "audit":
             if args.audit_verb is None:
                 parser.error("audit needs a verb: verify or show")
-            return _audit(args, settings.storage.state_dir / AUDIT_FILE)
+            return _audit_verb(args, settings)
         configure_logging(getattr(args, "log_format", "json"), getattr(args, "log_level", "info"))
         doc = prepare(settings)
         if verb == "check-config":
@@ -163,13 +169,44 @@ def _since(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _audit_verb(args: argparse.Namespace, settings: Settings) -> int:
+    state_dir = settings.storage.state_dir  # verify needs the anchor and the key kept there too
+    if args.audit_verb == "verify":
+        return _audit_verify(state_dir, settings.audit.secret(), args.head)
+    return _audit(args, state_dir / AUDIT_FILE)
+
+
+def _head(text: str) -> Link:
+    """`SEQ:MAC` as an `audit head` line logs it; argparse reports the ValueError."""
+    seq, _, mac = text.partition(":")
+    if len(mac) != len(GENESIS):  # a hex SHA-256
+        raise ValueError(text)
+    return Link(int(seq), mac.lower())
+
+
+def _audit_verify(state_dir: Path, configured: SecretStr | None, journal_head: Link | None) -> int:
+    """Check the chain under the key, against the anchor and the journal's head; exit 1 naming a problem."""
+    path = state_dir / AUDIT_FILE
+    key = audit_key(configured, state_dir, create=False)
+    anchor = Anchor(state_dir / ANCHOR_FILE, key)
+    if not path.is_file() and (anchor.path.is_file() or journal_head):
+        problem: str | None = "the trail is gone (its anchor or the journal's head says it existed)"
+    else:
+        store = AuditStore(path, key, readonly=True)
+        try:
+            problem, head = verify(store, key, anchor, journal_head), store.head
+        finally:
+            store.close()
+    if problem is not None:
+        print(f"{path}: {problem}", file=sys.stderr)  # noqa: T201 - a command's answer
+        return EX_INVALID
+    print(f"{path}: intact, head {head.seq}:{head.mac}")  # noqa: T201
+    return EX_OK
+
+
 def _audit(args: argparse.Namespace, path: Path) -> int:
-    store = AuditStore(path, readonly=True)
+    store = AuditStore(path, None, readonly=True)
     try:
-        if args.audit_verb == "verify":
-            problem = first_broken(store)
-            print(f"{path}: {problem or 'intact'}", file=sys.stderr if problem else sys.stdout)
-            return EX_INVALID if problem else EX_OK
         for row in store.rows(getattr(args, "since", None)):
             print(audit_line(row))  # noqa: T201 - a command's answer
     finally:

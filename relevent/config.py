@@ -42,6 +42,21 @@ from relevent.scl.generate import DEFAULT_MODEL
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("relevent_toml", default=None)  # the parsed file
 
 
+def _one_source(inline: SecretStr | None, file: Path | None, names: str) -> None:
+    if inline is not None and file is not None:
+        raise ValueError(f"set {names}, not both")
+
+
+def _secret(inline: SecretStr | None, file: Path | None, what: str) -> SecretStr | None:
+    """The inline secret, or the one kept in `file` (e.g. a systemd credential), trailing newline dropped."""
+    if file is None:
+        return inline
+    try:
+        return SecretStr(file.read_text(encoding="utf-8").rstrip("\r\n"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read it: {exc}") from None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,6 +138,26 @@ class StorageSection(_Section):
     state_dir: Path = Path("/var/lib/relevent-gw")
 
 
+class AuditSection(_Section):
+    """`[audit]`: the audit trail's key, the folding of repeated refusals, the retention."""
+
+    # The key its chain is MAC'd with: the systemd credential `audit__key`, or key_file; neither: one is
+    # generated into the state directory at the first start.
+    key: SecretStr | None = None
+    key_file: FilePath | None = None
+    fold_window_s: float = Field(default=10.0, gt=0, le=3600)
+    retention_days: float = Field(default=400.0, ge=0)  # 0 keeps every row
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> AuditSection:
+        _one_source(self.key, self.key_file, "key or key_file")
+        return self
+
+    def secret(self) -> SecretStr | None:
+        """The configured key, read from `key_file` when given there."""
+        return _secret(self.key, self.key_file, "[audit] key_file")
+
+
 class HttpSection(_Section):
     """`[http]`: health, readiness and metrics (loopback unless told otherwise)."""
 
@@ -156,18 +191,12 @@ class ActorEntry(_Section):
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ActorEntry:
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("set password or password_file, not both")
+        _one_source(self.password, self.password_file, "password or password_file")
         return self
 
     def secret(self) -> SecretStr | None:
         """The password, read from `password_file` when given there (trailing newline dropped)."""
-        if self.password_file is None:
-            return self.password
-        try:
-            return SecretStr(self.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"[[actors]] {self.name}: cannot read password_file: {exc}") from None
+        return _secret(self.password, self.password_file, f"[[actors]] {self.name}: password_file")
 
     def fingerprint(self) -> bytes | None:
         """The SHA-256 certificate fingerprint as bytes (`openssl x509 -fingerprint -sha256` prints it)."""
@@ -223,6 +252,7 @@ class Settings(BaseSettings):
     mqtt: MqttSection = MqttSection()
     storage: StorageSection = StorageSection()
     http: HttpSection = HttpSection()
+    audit: AuditSection = AuditSection()
     devices: tuple[DeviceEntry, ...] = ()
     actors: tuple[ActorEntry, ...] = ()
     policy: tuple[PolicyEntry, ...] = ()

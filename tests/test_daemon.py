@@ -97,6 +97,38 @@ def test_scl_validate_without_a_usable_schema_says_so_in_one_line(tmp_path: Path
     assert result.stderr.count("\n") == 1
 
 
+def _default_model_with(tmp_path: Path, old: str, new: str, *more: tuple[str, str]) -> Path:
+    text = DEFAULT_MODEL.read_text(encoding="utf-8")
+    for before, after in ((old, new), *more):
+        assert before in text
+        text = text.replace(before, after)
+    (path := tmp_path / "model.cid").write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edits", "fragment"),
+    [
+        ([('<IED name="DER_Scheduler_"', f'<IED name="{"I" * 150}"')], "is 150 characters, more than the 64"),
+        ([('name="PhyHealth" type="ENS_Health"/>', 'name="PhyHealth" type="ENS_Health" count="10000"/>'),
+          ('bType="Quality" qchg="true" fc="ST"/>', 'bType="Quality" qchg="true" fc="ST" count="10000"/>')],
+         "more than 2000000 attributes"),
+    ],
+)
+def test_check_config_and_run_refuse_a_model_mms_cannot_serve_alike(
+    tmp_path: Path, edits: list[tuple[str, str]], fragment: str
+) -> None:
+    """Issue 16 item 9: such models passed check-config; run died of a KeyError or grew past 897 MiB."""
+    scl = _default_model_with(tmp_path, *edits[0], *edits[1:])
+    args = GatewayArgs(tmp_path / "state", scl=scl).argv()
+    for verb in ("check-config", "run"):
+        result = run_cli(verb, *args, timeout=30)
+        assert result.returncode == 78, (verb, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"relevent-gw: error: {scl}:"), result.stderr
+        assert fragment in result.stderr
+
+
 def test_generate_rejects_out_of_range_options(tmp_path: Path) -> None:
     result = run_cli("scl", "generate", "-o", tmp_path / "x.cid", "--entries", "0")
     assert result.returncode == 2

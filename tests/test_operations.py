@@ -34,7 +34,7 @@ def test_health_readiness_and_metrics_endpoints(tmp_path: Path, broker: Broker) 
         gw.wait_for("gateway running")
         assert _get(port, "/healthz") == (200, b'{"status": "ok"}')
         status, body = _get(port, "/readyz")
-        checks = {"scl_loaded": True, "mms_listening": True, "mqtt_connected": True}
+        checks = {"scl_loaded": True, "mms_listening": True, "mqtt_connected": True, "audit_writable": True}
         assert (status, json.loads(body)) == (200, {"ready": True, "checks": checks})
         status, body = _get(port, "/metrics")
         assert status == 200

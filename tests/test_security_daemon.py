@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,6 +170,47 @@ async def test_a_device_answering_for_another_is_audited(tmp_path: Path, broker:
     assert "sent to bat1" in audited["reason"]
     verify = run_cli("audit", "verify", "--state-dir", tmp_path / "state")
     assert verify.returncode == 0, verify.stderr
+
+
+def _readyz(port: int) -> tuple[int, dict[str, bool]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as reply:
+            return reply.status, json.loads(reply.read())["checks"]
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())["checks"]
+
+
+async def test_a_full_disk_makes_the_gateway_unready_and_leaves_a_recorded_gap(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Issue 16 item 7: audit rows lost while the disk is full. RLIMIT_FSIZE 0 makes every write to a file
+    fail with EFBIG (Python ignores SIGXFSZ), as a full disk does, without filling a real disk."""
+    devices = '[[devices]]\nid = "{0}"\nclass = "battery"\nw_set = "@Control/ActPow_FSCC1"\n'
+    dev = "relevent/v1/gw1/dev"
+    env = {"RELEVENT_AUDIT__FOLD_WINDOW_S": "0.2"}  # the round that retries the gap
+    async with mqtt_client(broker, f"{dev}/bat1/ctl/set") as (bat1, inbox):
+        with gateway(broker, tmp_path, devices.format("bat1") + devices.format("evse1"), env=env) as gw:
+            pid = gw.daemon.proc.pid
+            assert _readyz(gw.http_port)[1]["audit_writable"] is True
+            ack = json.dumps({"id": (await inbox.next_json())["id"], "result": "accepted"})
+            limits = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, limits[1]))
+            try:
+                await bat1.publish(f"{dev}/evse1/ctl/ack", ack)
+                failed = "audit store failed; entry only in this log"
+                lost = await asyncio.to_thread(gw.daemon.wait_for, failed)
+                status, checks = _readyz(gw.http_port)
+                assert (status, checks["audit_writable"]) == (503, False)
+            finally:
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, limits)
+            gap = await asyncio.to_thread(gw.daemon.wait_for, "audit gap recorded")
+            assert _readyz(gw.http_port)[0] == 200
+    assert (lost["result"], lost["object"]) == ("refused", "device evse1")  # the entry, in the journal
+    assert gap["lost"] == 1
+    trail = run_cli("audit", "show", "--state-dir", tmp_path / "state").stdout.splitlines()
+    assert trail[-1].endswith("gap (1 entries lost from {0} to {0} (see the log): audit append failed: "
+                              "disk I/O error)".format(lost["time"]))  # fmt: skip
+    assert run_cli("audit", "verify", "--state-dir", tmp_path / "state").returncode == 0
 
 
 def test_relevent_ctl_speaks_tls_and_passwords(

@@ -249,3 +249,60 @@ def test_value_types_parse_and_reject() -> None:
 def test_attribute_type_is_hashable_value_object() -> None:
     attr = AttributeType(name="f", btype="FLOAT32", fc="MX")
     assert attr == AttributeType(name="f", btype="FLOAT32", fc="MX")
+
+
+# -- what the MMS server can serve (issue 16, item 9) ------------------------------------------------------
+
+_NESTED = _TEMPLATES.replace('<DO name="Cnt" type="T_INS"/>', '<DO name="Cnt" type="T_INS" count="10000"/>')
+_NESTED = _NESTED.replace('bType="INT8" fc="ST"/>', 'bType="INT8" fc="ST" count="10000"/>')
+
+
+def test_nested_arrays_beyond_the_attribute_limit_are_refused_at_once() -> None:
+    started = time.perf_counter()
+    with pytest.raises(SclError, match=r"more than 2000000 attributes \(at XLD/GGIO1\)") as caught:
+        loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', _NESTED), "nested.cid")
+    assert time.perf_counter() - started < 0.1
+    assert caught.value.line == 3  # the LDevice
+
+
+def test_shared_types_are_sized_once_not_walked_per_use() -> None:
+    """Twelve levels of DATypes that each hold two of the next: 4096 leaves per DO, counted in no time."""
+    levels = "".join(
+        f'<DAType id="L{n}"><BDA name="a" bType="Struct" type="L{n + 1}"/><BDA name="b" bType="Struct" '
+        f'type="L{n + 1}"/></DAType>'
+        for n in range(12)
+    ) + '<DAType id="L12"><BDA name="v" bType="INT8"/></DAType>'
+    templates = _TEMPLATES.replace('bType="INT8" fc="ST"', 'bType="Struct" type="L0" fc="ST"').replace(
+        "</DataTypeTemplates>", f"{levels}</DataTypeTemplates>"
+    )
+    lns = "".join(f'<LN lnClass="GGIO" inst="{n}" lnType="T_LN"/>' for n in range(1, 300))
+    started = time.perf_counter()
+    with pytest.raises(SclError, match="more than 2000000 attributes"):
+        loads(_doc(lns, templates))
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("ied", "ld", "fragment"),
+    [
+        ("I" * 150, "LD", f"IED name {'I' * 24}... is 150 characters, more than the 64 MMS allows"),
+        ("I" * 63, "LD", f"logical device name {'I' * 24}... is 65 characters"),
+        ("X", "L" * 64, "logical device name XLLLL"),
+    ],
+)
+def test_names_mms_cannot_serve_are_refused(ied: str, ld: str, fragment: str) -> None:
+    doc = _doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>').replace(b'name="X"', f'name="{ied}"'.encode())
+    with pytest.raises(SclError, match=fragment.replace(".", r"\.")):
+        loads(doc.replace(b'inst="LD"', f'inst="{ld}"'.encode()))
+
+
+def test_object_references_longer_than_mms_serves_are_refused() -> None:
+    long_da = _TEMPLATES.replace('name="stVal" bType="INT8"', f'name="{"v" * 120}" bType="INT8"')
+    with pytest.raises(SclError, match="XLD/GGIO1 has object references of 134 characters, more than 128"):
+        loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', long_da))
+    assert loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', long_da.replace("v" * 120, "v" * 114)))
+
+
+def test_the_longest_names_mms_serves_pass() -> None:
+    doc = _doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>').replace(b'"X"', f'"{"I" * 62}"'.encode())
+    assert loads(doc).ieds[0].ldevices[0].name == "I" * 62 + "LD"
