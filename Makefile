@@ -1,4 +1,5 @@
 # relevent-gw developer entry points. `make run` and `make test` are the README's two set-up commands.
+# `make run ARGS="--mms-port 10103 --http-port 8611"` hands ARGS to `relevent-gw demo`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 run: $(STAMP)
 	@$(call apt_install,mosquitto)
-	$(BIN)/relevent-gw demo
+	$(BIN)/relevent-gw demo $(ARGS)
 
 test: deps lint typecheck unit
 
