@@ -12,7 +12,16 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -100,6 +109,12 @@ class MqttSection(_Section):
     # Per device (and for the EMS request topic): messages beyond this rate are dropped unparsed.
     device_msg_rate: float = Field(default=50.0, gt=0)
     device_msg_burst: int = Field(default=200, ge=1)
+
+    @field_validator("password")
+    @classmethod
+    def _empty_password_is_none(cls, password: SecretStr | None) -> SecretStr | None:
+        """An empty password is none: the systemd unit's default credential, for a broker without one."""
+        return password if password is not None and password.get_secret_value() else None
 
 
 class StorageSection(_Section):
