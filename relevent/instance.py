@@ -18,6 +18,7 @@ from relevent.errors import StartupError
 from relevent.ports import address_family
 
 LOCK_FILE = "gateway.lock"
+RESERVED_BACKLOG = 128
 
 
 @contextmanager
@@ -50,10 +51,12 @@ def state_lock(state_dir: Path) -> Iterator[None]:
 def reserve_port(host: str, port: int, what: str) -> socket.socket:
     """A listening socket on `host:port` that keeps every other process off it until it is closed.
 
-    It accepts nobody: the service that owns the port closes it just before binding the port itself.
+    It accepts nobody: clients wait in its queue and are reset when the service that owns the port closes
+    it, just before binding the port itself; they reconnect at once. The queue is long, as a full one drops
+    connection requests, which clients repeat only after a second or more.
     """
     try:
-        return socket.create_server((host, port), family=address_family(host), backlog=1)
+        return socket.create_server((host, port), family=address_family(host), backlog=RESERVED_BACKLOG)
     except OSError as exc:
         hint = " (ports below 1024 need CAP_NET_BIND_SERVICE)" if exc.errno == errno.EACCES else ""
         raise StartupError(f"cannot listen on {host}:{port} for {what}: {exc.strerror}{hint}") from None
