@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -88,29 +89,35 @@ def test_every_credential_is_optional_and_its_default_leaves_the_secret_unset(
     assert load_settings().mqtt.password is None  # an anonymous broker: no password sent
 
 
-def test_the_documentation_it_names_is_installed_by_the_guide() -> None:
-    guide = GUIDE.read_text()
-    [uri] = _values("Unit", "Documentation")
-    assert uri.startswith("file:")
-    installed = uri.removeprefix("file:")
-    steps = [line.partition("#")[0].split() for line in guide.splitlines() if line.startswith("install ")]
-    [step] = [words for words in steps if installed in words]
-    assert (REPO / step[-2]).is_file(), step
-
-
-def test_systemd_analyze_verify_accepts_the_unit_installed(tmp_path: Path) -> None:
-    """Installed as the operator guide does, in a root directory of its own (`--root`)."""
-    analyze = _analyze()
+@pytest.fixture
+def installed(tmp_path: Path) -> Path:
+    """A root directory where the operator guide's `install` steps ran (their targets under it), with the
+    host's systemd units and `/opt/relevent-gw/bin/relevent-gw` (what its pip step makes)."""
     root = tmp_path / "root"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
-    shutil.copy(UNIT, root / "etc/systemd/system")
     (root / "opt/relevent-gw/bin").mkdir(parents=True)
     entry_point = shutil.which("relevent-gw", path=Path(sys.executable).parent)
     assert entry_point is not None, "relevent-gw is not installed beside the test interpreter"
     shutil.copy(entry_point, root / "opt/relevent-gw/bin/relevent-gw")
-    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)  # targets
+    install_block = re.search(r"## Install\n.*?```sh\n(.*?)```", GUIDE.read_text(), re.DOTALL)
+    assert install_block is not None
+    steps = [shlex.split(line.partition("#")[0]) for line in install_block.group(1).splitlines()]
+    for step in (words for words in steps if words and words[0] == "install"):
+        rooted = [f"{root}{word}" if word.startswith("/") and word != "/dev/stdin" else word for word in step]
+        subprocess.run(rooted, cwd=REPO, check=True)
+    return root
+
+
+def test_the_documentation_it_names_is_installed_by_the_guide(installed: Path) -> None:
+    [uri] = _values("Unit", "Documentation")
+    assert uri.startswith("file:")
+    assert (installed / uri.removeprefix("file:").lstrip("/")).is_file()
+
+
+def test_systemd_analyze_verify_accepts_the_unit_installed_as_the_guide_does(installed: Path) -> None:
     result = subprocess.run(
-        [analyze, "verify", "--man=no", f"--root={root}", "/etc/systemd/system/relevent-gw.service"],
+        [_analyze(), "verify", "--man=no", f"--root={installed}", "/etc/systemd/system/relevent-gw.service"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
