@@ -85,7 +85,7 @@ def _run_all(lines: list[str], checkout: Path, broker: Broker) -> None:
 
 
 def test_make_run_hands_args_to_the_demo() -> None:
-    result = subprocess.run(["make", "-n", "-W", "pyproject.toml", "run", "ARGS=--mms-port 10103"], cwd=REPO,
+    result = subprocess.run(["make", "-n", "run", "ARGS=--mms-port 10103"], cwd=REPO,
                             capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert ".venv/bin/relevent-gw demo --mms-port 10103" in result.stdout
