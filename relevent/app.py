@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Coroutine
@@ -25,6 +26,7 @@ from relevent.access import actor_rights, mms_credentials, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
+from relevent.instance import reserve_port, state_lock
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
@@ -248,8 +250,8 @@ class Gateway:
             if isinstance(state, AttributeValue):
                 self.metrics.on_event(AttributeChanged(ref, state.value, state.quality_good, state.timestamp))
 
-    async def start_mms(self) -> MmsServer:
-        """Take over the server libiec61850 is creating, bind it, mirror the scheduler into it.
+    async def start_mms(self, reserved: socket.socket) -> MmsServer:
+        """Take over the server libiec61850 is creating, bind it in place of `reserved`, mirror the scheduler.
 
         The devices are served meanwhile: the server object (Python tables of every writable leaf) is made in
         a worker thread as well, as soon as the model is built; `close` waits for it if the gateway stops
@@ -260,6 +262,7 @@ class Gateway:
             self._building = pool.submit(self._build_mms)
             pool.shutdown(wait=False)
             mms = await asyncio.wrap_future(self._building)
+        reserved.close()  # libiec61850 binds the port itself, at once
         mms.start()
         self.binding.attach(mms)
         self.mms = mms
@@ -354,7 +357,17 @@ def _changes_plan(ref: str) -> bool:
 
 
 async def serve(settings: Settings, doc: SclDocument) -> None:
-    """Run the gateway until SIGINT or SIGTERM, then stop every service in order."""
+    """Run the gateway until SIGINT or SIGTERM, then stop every service in order.
+
+    The state directory's lock and every listening port come first: a second instance stops with a clear
+    error before it talks to any device (or takes the broker session of the running one).
+    """
+    mms = settings.mms
+    with state_lock(settings.storage.state_dir), reserve_port(mms.host, mms.port, "MMS") as mms_port:
+        await _serve(settings, doc, mms_port)
+
+
+async def _serve(settings: Settings, doc: SclDocument, mms_port: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -377,7 +390,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             if period is not None:
                 services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")
             log.info("devices served", devices=len(gateway.bridge.views))
-            mms = await gateway.start_mms()
+            mms = await gateway.start_mms(mms_port)
             release_free_c_heap()  # start-up is over: what it freed need not stay resident
             tasks.append(services.create_task(mms.serve(gateway.engine.time_to_next_instant), name="mms"))
             sd_notify(f"READY=1\nSTATUS=serving {len(gateway.engine.model.schedules)} schedules")

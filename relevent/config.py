@@ -24,6 +24,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
@@ -130,6 +131,12 @@ class MqttSection(_Section):
     # Per device (and for the EMS request topic): messages beyond this rate are dropped unparsed.
     device_msg_rate: float = Field(default=50.0, gt=0)
     device_msg_burst: int = Field(default=200, ge=1)
+
+    @field_validator("password")
+    @classmethod
+    def _empty_password_is_none(cls, password: SecretStr | None) -> SecretStr | None:
+        """An empty password is none: the systemd unit's default credential, for a broker without one."""
+        return password if password is not None and password.get_secret_value() else None
 
 
 class StorageSection(_Section):

@@ -56,12 +56,20 @@ class Daemon:
     (its logging runs on the event loop), which would turn a slow test into a hung gateway.
     """
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: dict[str, str] | None = None,
+        *,
+        program: Sequence[str] = GATEWAY,
+        cwd: Path | None = None,
+    ) -> None:
         self.proc = subprocess.Popen(
-            [*GATEWAY, *args],
+            [*program, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         self.lines: list[dict[str, Any]] = []
         self.stderr = b""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from relevent.scl.generate import DEFAULT_MODEL
-from tests.conftest import REFERENCE_MODELS, XSD_DIR
+from tests.conftest import SHIPPED, ReferenceDir
 from tests.daemon import GatewayArgs, run_cli, running, taken_port
 from tests.mosquitto import Broker
 
@@ -28,9 +28,8 @@ def test_daemon_starts_logs_a_model_summary_and_stops_cleanly(tmp_path: Path, si
     assert (tmp_path / "state").is_dir()
 
 
-@pytest.mark.usefixtures("shared_dir")
-def test_daemon_serves_a_reference_model_given_with_scl(tmp_path: Path) -> None:
-    with running(GatewayArgs(tmp_path, scl=REFERENCE_MODELS["relevent_minimal"]).argv()) as gw:
+def test_daemon_serves_a_reference_model_given_with_scl(tmp_path: Path, reference_dir: ReferenceDir) -> None:
+    with running(GatewayArgs(tmp_path, scl=reference_dir.model("relevent_minimal")).argv()) as gw:
         assert gw.wait_for("gateway starting")["schedules"] == 3
         assert gw.stop() == 0
 
@@ -65,23 +64,22 @@ def test_check_config_validates_and_exits(tmp_path: Path) -> None:
     assert "33 schedules" in result.stdout
 
 
-def test_scl_validate_and_generate_round_trip(tmp_path: Path, shared_dir: Path) -> None:
+def test_scl_validate_and_generate_round_trip(tmp_path: Path, reference_dir: ReferenceDir) -> None:
     out = tmp_path / "site.cid"
     generated = run_cli("scl", "generate", "-o", out, "--devices", "2", "--functions", "MaxPow,OnOff")
     assert generated.returncode == 0, generated.stderr
     assert "44 schedules" in generated.stdout
-    assert shared_dir.is_dir()
-    checked = run_cli("scl", "validate", out, "--xsd", XSD_DIR)
+    checked = run_cli("scl", "validate", out, "--xsd", reference_dir.xsd)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "ok" in checked.stdout
 
 
-def test_scl_validate_reports_schema_errors_with_lines(tmp_path: Path, shared_dir: Path) -> None:
-    assert shared_dir.is_dir()
+def test_scl_validate_reports_schema_errors_with_lines(tmp_path: Path, reference_dir: ReferenceDir) -> None:
+    xsd = reference_dir.xsd
     bad = tmp_path / "bad.cid"
-    text = REFERENCE_MODELS["relevent_minimal"].read_text(encoding="utf-8-sig")
+    text = reference_dir.model(SHIPPED).read_text(encoding="utf-8-sig")
     bad.write_text(text.replace("<Header ", '<Header bogus="1" ', 1))
-    result = run_cli("scl", "validate", bad, "--xsd", XSD_DIR)
+    result = run_cli("scl", "validate", bad, "--xsd", xsd)
     assert result.returncode == 1
     assert "bogus" in result.stdout
 
