@@ -14,9 +14,9 @@ import asyncio
 import sys
 
 from bench.common import REPO, Row, print_rows
+from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 from relevent.wan.mms import Verdict
-from tests.conftest import REFERENCE_MODELS
 from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, LD, PolicyGate, running
 
@@ -37,7 +37,7 @@ async def _measure(samples: int) -> list[Row]:
     client = IecClient()
     rows = []
     try:
-        async with running(load(REFERENCE_MODELS["der_scheduler"]), gate) as server:
+        async with running(load(DEFAULT_MODEL), gate) as server:
             await client.call("connect", HOST, server.settings.port)
             for label, (method, args) in OPERATIONS.items():
                 await client.call("timed", method, args, samples // 10)  # warm-up

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from relevent.scheduler.controller import Controller
-from relevent.scheduler.schedule import Schedule
-from relevent.scheduler.spec import ControllerSpec, ScheduleSpec
 from relevent.scheduler.timeline import Timeline
 from relevent.scheduler.values import ScheduleValue, Timestamp
 
@@ -44,26 +40,3 @@ def forecast(
             points.append(ForecastPoint(t, output.value, output.source, output.priority))
     return points
 
-
-def forecast_from_specs(
-    controller: ControllerSpec,
-    schedules: Iterable[ScheduleSpec],
-    enabled: Collection[str],
-    now: Timestamp,
-    until: Timestamp,
-) -> list[ForecastPoint]:
-    """Forecast a controller over [now, until] from specs carrying its schedules' current parameters.
-
-    For clients that read the parameters back from a running gateway (`relevent-ctl` over MMS) and build
-    specs with them as initial values; the gateway's run state is not needed: each schedule in `enabled`
-    is enabled at `now` by the engine's rules, so a run in progress is joined at its current entry. One
-    difference to `Engine.forecast`: a value written into the entry in force counts at once (the engine
-    applies it at the next boundary).
-    """
-    built = []
-    for spec in schedules:
-        schedule = Schedule(spec)
-        if spec.ref in enabled:
-            schedule.enable(now)
-        built.append(schedule)
-    return forecast(Timeline(built, [Controller(controller)]), controller.ref, now, until, now)

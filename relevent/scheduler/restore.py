@@ -23,10 +23,10 @@ _log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Restored:
-    """The timeline at start-up and the stored refs that did not fit the model (to delete)."""
+    """The timeline at start-up and the stored refs that did not fit the model (to delete), with why."""
 
     timeline: Timeline
-    dropped: tuple[str, ...]
+    dropped: dict[str, str]
 
 
 def restore_timeline(
@@ -38,15 +38,15 @@ def restore_timeline(
     controller that moved a `pinned` schedule (one whose enable/disable is locked) out of its SCL slot is
     dropped: unbinding it would have disabled it.
     """
-    dropped = list(stored.unreadable)
-    for ref in stored.unreadable:
-        _log.warning("stored state unreadable, dropped", ref=ref)
+    dropped = dict(stored.unreadable)
+    for ref, problem in stored.unreadable.items():
+        _log.warning("stored state unreadable, dropped", ref=ref, problem=problem)
     schedule_specs = {spec.ref: spec for spec in model.schedules}
     controller_specs = {spec.ref: spec for spec in model.controllers}
     for ref in [*stored.schedules, *stored.controllers]:
         if ref not in schedule_specs and ref not in controller_specs:
             _log.warning("stored object no longer in the SCL model, dropped", ref=ref)
-            dropped.append(ref)
+            dropped[ref] = "no longer in the SCL model"
 
     schedules = []
     for spec in model.schedules:
@@ -60,7 +60,7 @@ def restore_timeline(
         )
         for spec in model.controllers
     ]
-    return Restored(Timeline(schedules, controllers), tuple(dropped))
+    return Restored(Timeline(schedules, controllers), dropped)
 
 
 def schedule_misfit(spec: ScheduleSpec, record: ScheduleRecord) -> str | None:
@@ -78,7 +78,7 @@ def schedule_misfit(spec: ScheduleSpec, record: ScheduleRecord) -> str | None:
 
 
 def _restore_schedule(
-    spec: ScheduleSpec, record: ScheduleRecord | None, now: Timestamp, dropped: list[str]
+    spec: ScheduleSpec, record: ScheduleRecord | None, now: Timestamp, dropped: dict[str, str]
 ) -> Schedule:
     if record is not None:
         problem = schedule_misfit(spec, record)
@@ -87,7 +87,7 @@ def _restore_schedule(
             schedule.jump_to(now)
             return schedule
         _log.warning("stored schedule does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
-        dropped.append(spec.ref)
+        dropped[spec.ref] = problem
     schedule = Schedule(spec)
     schedule.resync(now)
     return schedule
@@ -100,7 +100,7 @@ def _restore_controller(  # noqa: PLR0913 - what a stored controller is checked 
     schedule_specs: dict[str, ScheduleSpec],
     *,
     pinned: frozenset[str],
-    dropped: list[str],
+    dropped: dict[str, str],
 ) -> Controller:
     if record is None:
         return Controller(spec)
@@ -115,5 +115,5 @@ def _restore_controller(  # noqa: PLR0913 - what a stored controller is checked 
     if problem is None:
         return Controller(spec, record)
     _log.warning("stored controller does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
-    dropped.append(spec.ref)
+    dropped[spec.ref] = problem
     return Controller(spec)

@@ -44,6 +44,22 @@ class EnaErr(IntEnum):
     STR_TM = 6
     OTHER = 99
 
+    @property
+    def text(self) -> str:
+        """The kind in words (spec section 3), for refusals that people read."""
+        return _ENA_ERR_TEXT[self]
+
+
+_ENA_ERR_TEXT = {
+    EnaErr.NONE: "none",
+    EnaErr.NUM_ENTR: "missing valid NumEntr (it must be 1 up to the number of value slots)",
+    EnaErr.SCHD_INTV: "missing valid SchdIntv (it must be positive)",
+    EnaErr.VALUES: "missing valid schedule values (one of the first NumEntr values is unset or not finite)",
+    EnaErr.INCONSISTENT_CDC: "inconsistent values CDC",
+    EnaErr.STR_TM: "missing valid StrTm (no start time whose run is not over, or an unsupported calendar)",
+    EnaErr.OTHER: "other",
+}
+
 
 @dataclass(frozen=True)
 class ScheduleParams:

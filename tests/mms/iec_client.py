@@ -60,14 +60,14 @@ class _Client:
         try:
             return self._con.read(ref, fc), 0
         except RefusedError as refused:
-            return None, refused.error.value
+            return None, _error(refused)
 
     def write(self, ref: str, fc: str, value: Scalar) -> int:
         """Write one attribute; return the IedClientError (0 = accepted)."""
         try:
             self._con.write(ref, fc, value)
         except RefusedError as refused:
-            return refused.error.value
+            return _error(refused)
         return 0
 
     def operate(self, ref: str, ctl_val: bool, test: bool = False) -> tuple[bool, int, int]:
@@ -75,7 +75,8 @@ class _Client:
         try:
             self._con.operate(ref, ctl_val, test)
         except RefusedError as refused:
-            return False, refused.error.value, refused.add_cause.value if refused.add_cause else 0
+            add_cause = refused.refusal.add_cause
+            return False, _error(refused), add_cause.value if add_cause else 0
         return True, 0, 0
 
     def subscribe(self, ld: str) -> list[str]:
@@ -160,3 +161,9 @@ class IecClient:
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
+
+
+def _error(refused: RefusedError) -> int:
+    """The IedClientError of a refused request (an MMS refusal always has one)."""
+    assert refused.refusal.error is not None
+    return refused.refusal.error.value

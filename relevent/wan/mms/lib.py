@@ -118,8 +118,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "MmsValue_setOctetString": (None, [P, _STR, _INT]),
     "MmsValue_getType": (_INT, [P]),
     "MmsValue_getBoolean": (_BOOL, [P]),
-    "MmsValue_toInt64": (ctypes.c_int64, [P]),
-    "MmsValue_toUint32": (_U32, [P]),
+    "MmsValue_encodeMmsData": (_INT, [P, P, _INT, _BOOL]),  # (value, buffer, position, encode): new position
     "MmsValue_toDouble": (ctypes.c_double, [P]),
     "MmsValue_toString": (_STR, [P]),
     "MmsValue_getUtcTimeInMs": (_U64, [P]),

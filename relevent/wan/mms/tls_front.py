@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from relevent.ports import address_family
 from relevent.wan.mms.guard import Reason
 from relevent.wan.mms.security import TlsFiles, TlsSetupError
 from relevent.wan.mms.sockets import Peer, parse_peer
@@ -84,7 +85,7 @@ class TlsFront:
 
     def listen(self, host: str, port: int) -> None:
         """Bind and listen on the public address (OSError when that fails)."""
-        listener = socket.create_server((host, port), family=_family(host), backlog=16)
+        listener = socket.create_server((host, port), family=address_family(host), backlog=16)
         listener.setblocking(False)  # noqa: FBT003
         self._listener = listener
 
@@ -221,6 +222,3 @@ def _text(sock: socket.socket) -> str:
         return "unknown"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
