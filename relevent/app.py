@@ -21,7 +21,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
-from relevent.access import actor_rights, mms_credentials, mms_tls
+from relevent.access import actor_rights, mms_credentials, mms_host, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
@@ -175,7 +175,7 @@ class Gateway:
         self.audit = AuditLog(self.audit_store)
         self.metrics = SchedulerMetrics(self.registry)
         mms = MmsSettings(
-            host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports,
+            host=mms_host(settings.mms), port=settings.mms.port, reports=settings.mms.reports,
             tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
             guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
         )

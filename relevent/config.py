@@ -46,7 +46,7 @@ class SclSection(_Section):
 class MmsSection(_Section):
     """`[mms]`: the IEC 61850 MMS server towards SCADA."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
+    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side (loopback while anonymous)
     port: int = Field(default=102, ge=1, le=65535)
     reports: Literal["auto", "scl"] = "auto"
     tls: bool = False
@@ -54,6 +54,8 @@ class MmsSection(_Section):
     cert_file: FilePath | None = None
     key_file: FilePath | None = None
     authentication: Literal["none", "password", "certificate"] = "none"
+    # Without TLS and authentication anyone reaching the port controls every schedule: loopback only, unless.
+    allow_anonymous: bool = False
     association_timeout_s: float = Field(default=10.0, gt=0, le=3600)  # then a connection is closed
     tls_handshake_timeout_s: float = Field(default=2.0, gt=0, le=60)  # then an unfinished handshake is closed
 
