@@ -14,6 +14,7 @@ from relevent.errors import ConfigError
 from relevent.refs import full_ref
 from relevent.scheduler.policy import Grant, Rights
 from relevent.scheduler.spec import ModelSpec
+from relevent.wan.mms import ConnectionLimits
 from relevent.wan.mms.security import Credentials, TlsFiles
 from relevent.wan.mms.tls_front import LOOPBACK
 
@@ -73,6 +74,16 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # a host name: only localhost is known to be loopback
         return host == "localhost"
+
+
+def mms_limits(mms: MmsSection, actors: tuple[ActorEntry, ...]) -> ConnectionLimits:
+    """Who may hold how many MMS connections; `reserved_connections` only bind with priority actors."""
+    priority = frozenset(actor.name for actor in actors if actor.priority)
+    if priority and mms.authentication == "none":
+        log.warning("[[actors]] priority binds nobody: [mms] authentication = none identifies nobody")
+    return ConnectionLimits(max_connections=mms.max_connections, per_peer=mms.max_connections_per_peer,
+                            per_actor=mms.max_connections_per_actor, reserved=mms.reserved_connections,
+                            priority=priority)  # fmt: skip
 
 
 def mms_tls(mms: MmsSection) -> TlsFiles | None:
