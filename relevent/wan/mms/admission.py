@@ -119,6 +119,11 @@ class Admission(Generic[K]):
         self._evicted.pop(slot.host, None)
         return None
 
+    def closing(self, key: K) -> bool:
+        """Whether `key` was named to close (or is unknown: refused before it was recorded)."""
+        slot = self._slots.get(key)
+        return slot is None or slot.closing
+
     def refuse(self, key: K) -> None:
         """`key` is being closed for another reason: it counts for nothing any more."""
         if (slot := self._slots.get(key)) is not None:

@@ -46,14 +46,19 @@ class Associations:
         actor_of: Callable[[int], str | None],
         host_of: Callable[[Peer], str | None] = lambda peer: peer[0],
         admit: Callable[[Peer], bool] = lambda _: True,
+        on_refuse: Callable[[Reason], None] = lambda _: None,
     ) -> None:
-        """`actor_of` names a connection's actor once associated, `host_of` its client's host."""
+        """Follow `server`'s connections; `actor_of` and `host_of` name a connection's actor and host.
+
+        `on_refuse` counts the refusals decided here (the guard counts the closes it decides itself).
+        """
         self._guard = guard
         self._admission = admission
         self._throttle = throttle
         self._actor_of = actor_of
         self._host_of = host_of
         self._admit = admit
+        self._on_refuse = on_refuse
         self._peers: dict[int, Peer | None] = {}  # every open ClientConnection -> its peer
         self._pending: set[int] = set()  # not associated, refused or failed yet
         self._associated: set[int] = set()
@@ -87,6 +92,8 @@ class Associations:
             self._refuse(connection, "auth_failed")
         elif token == REFUSED_LIMIT:
             self._refuse(connection, "actor_limit")
+        elif self._admission.closing(connection):
+            return  # refused already: the guard is closing it
         elif (reason := self._admission.associated(connection, self._actor_of(connection))) is not None:
             self._refuse(connection, reason)
         else:
@@ -97,6 +104,7 @@ class Associations:
     def _refuse(self, connection: int, reason: Reason) -> None:
         """Have the guard close `connection` at once; count it for nothing meanwhile."""
         self._admission.refuse(connection)
+        self._on_refuse(reason)
         peer = self._peers.get(connection)
         if peer is not None:
             self._guard.refuse(peer, reason)
@@ -120,15 +128,16 @@ class Associations:
             self._guard.refuse(peer)
             return
         if self._throttle.refuses(host):  # logged by the throttle, in aggregate
-            self._guard.refuse(peer, "throttled")
+            self._on_refuse("throttled")
+            self._guard.close_now(peer, "throttled")  # before its password reaches the authenticator
             return
         for closing, reason in self._admission.opened(connection, host):
             self._refuse(closing, reason)
 
     def _closed(self, connection: int) -> None:
-        # A failed authentication that libiec61850 closed before `poll` saw it still counts.
+        # A refused association that libiec61850 closed before `poll` saw it still counts.
         token = lib.ClientConnection_getSecurityToken(connection)
-        if connection in self._pending and token == REFUSED_CREDENTIAL:
+        if connection in self._pending and token in (REFUSED_CREDENTIAL, REFUSED_LIMIT):
             self._settle(connection)
         self._pending.discard(connection)
         self._associated.discard(connection)

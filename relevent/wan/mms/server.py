@@ -94,7 +94,8 @@ class MmsServer:
             throttle = AuthThrottle(settings.throttle, on_failure=metrics.on_auth_failure)
             self._associations = Associations(self._server, self._guard, admission, throttle,
                                               accept_anyone=not by_password, actor_of=self._actor_of,
-                                              host_of=self._host_of, admit=self._admit)  # fmt: skip
+                                              host_of=self._host_of, admit=self._admit,
+                                              on_refuse=metrics.on_guard_close)  # fmt: skip
             handlers.register(self._server)
             self.handlers = handlers
         except BaseException:
