@@ -30,6 +30,7 @@ from relevent.wan.mms.throttle import AuthThrottle
 log = structlog.get_logger(__name__)
 
 _ANONYMOUS_TOKEN = 1
+_TALLIES_KEPT = 1024  # (host, reason) counts kept; then all are forgotten (a flood from many addresses)
 
 
 class Associations:
@@ -113,6 +114,8 @@ class Associations:
 
     def _tally(self, host: str, reason: Reason) -> None:
         """Log a refusal in aggregate: the 1st, 2nd, 4th ... of each host and reason, with the count."""
+        if len(self._tallies) >= _TALLIES_KEPT and (host, reason) not in self._tallies:
+            self._tallies.clear()
         count = self._tallies[host, reason] = self._tallies.get((host, reason), 0) + 1
         if count & (count - 1) == 0:
             log.warning("mms connections refused", host=host, reason=reason, count=count)
