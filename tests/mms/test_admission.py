@@ -196,6 +196,26 @@ async def test_under_tls_a_low_actor_holding_five_sessions_cannot_lock_out_the_p
     assert served == 5
 
 
+async def test_under_tls_a_host_gets_per_peer_connections_before_any_handshake(
+    reference: SclDocument, iec_client: IecClient, pki: Pki
+) -> None:
+    tls = TlsFiles(ca=pki.ca, cert=pki.server.cert, key=pki.server.key)
+    registry = CollectorRegistry()
+    async with running(reference, _gate(), tls=tls, guard=GUARD, limits=ConnectionLimits(),
+                       registry=registry) as server:  # fmt: skip
+        port = server.settings.port
+        with Flood(port, FLOODER, 5) as flood:  # silent: they never start a handshake
+            await eventually(lambda: flood.reopened >= 6, "the flood reopening closed sockets")
+            scada = ClientSecurity(ca_file=pki.ca, cert_file=pki.scada.cert, key_file=pki.scada.key)
+            await iec_client.call("connect", HOST, port, scada)
+            assert await iec_client.call("write", PRIO, "SP", 3) == iec.IED_ERROR_OK
+            await iec_client.call("close")
+    closed = _closed(registry)
+    print(f"\nscada served over TLS while a host reopened 5 silent sockets; closed: {closed}")  # noqa: T201
+    assert closed["peer_limit"] >= 3  # at accept, no handshake started
+    assert closed["tls_handshake"] >= 2  # the 2 it may hold, at the handshake timeout
+
+
 async def test_password_guessing_is_throttled_per_host_and_logged_in_aggregate(
     reference: SclDocument, iec_client: IecClient
 ) -> None:

@@ -25,12 +25,12 @@ from relevent.wan.mms.guard import ConnectionGuard, Reason
 from relevent.wan.mms.lib import AcseAuthenticator, AuthParameter, ConnectionIndicationHandler, lib
 from relevent.wan.mms.security import REFUSED_CREDENTIAL, REFUSED_LIMIT
 from relevent.wan.mms.sockets import Peer, parse_peer
+from relevent.wan.mms.tally import Tally
 from relevent.wan.mms.throttle import AuthThrottle
 
 log = structlog.get_logger(__name__)
 
 _ANONYMOUS_TOKEN = 1
-_TALLIES_KEPT = 1024  # (host, reason) counts kept; then all are forgotten (a flood from many addresses)
 
 
 class Associations:
@@ -63,7 +63,7 @@ class Associations:
         self._peers: dict[int, Peer | None] = {}  # every open ClientConnection -> its peer
         self._pending: set[int] = set()  # not associated, refused or failed yet
         self._associated: set[int] = set()
-        self._tallies: dict[tuple[str, Reason], int] = {}  # (host, reason) -> refusals, logged in aggregate
+        self._tally = Tally()
         self._indication = ConnectionIndicationHandler(self._on_indication)  # libiec61850 keeps the pointer
         lib.IedServer_setConnectionIndicationHandler(server, self._indication, None)
         # Without passwords everyone associates: `poll` then applies the limits to the actor found.
@@ -110,15 +110,7 @@ class Associations:
         if peer is not None:
             self._guard.refuse(peer, reason)
             if reason != "auth_failed":  # the throttle logs those
-                self._tally(self._host_of(peer) or peer[0], reason)
-
-    def _tally(self, host: str, reason: Reason) -> None:
-        """Log a refusal in aggregate: the 1st, 2nd, 4th ... of each host and reason, with the count."""
-        if len(self._tallies) >= _TALLIES_KEPT and (host, reason) not in self._tallies:
-            self._tallies.clear()
-        count = self._tallies[host, reason] = self._tallies.get((host, reason), 0) + 1
-        if count & (count - 1) == 0:
-            log.warning("mms connections refused", host=host, reason=reason, count=count)
+                self._tally.add(self._host_of(peer) or peer[0], reason)
 
     def _opened(self, connection: int) -> None:
         peer = self._peers[connection] = _peer_of(connection)

@@ -113,7 +113,8 @@ class MmsServer:
         identify = credentials.actor_for_certificate if credentials and by_certificate else None
         try:
             return TlsFront(settings.tls, handshake_timeout_s=settings.guard.tls_handshake_timeout_s,
-                            identify=identify, on_close=metrics.on_guard_close)  # fmt: skip
+                            identify=identify, per_peer=settings.limits.per_peer,
+                            on_close=metrics.on_guard_close)  # fmt: skip
         except TlsSetupError as exc:
             raise MmsServerError(str(exc)) from None
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from relevent.wan.mms.tally import is_logged
+
 log = structlog.get_logger(__name__)
 
 
@@ -31,10 +33,6 @@ class _Streak:
     failures: int = 0
     refused: int = 0  # connections refused during this streak
     until: float = 0.0  # refused until then (monotonic)
-
-
-def _power_of_two(n: int) -> bool:
-    return n & (n - 1) == 0
 
 
 class AuthThrottle:
@@ -60,7 +58,7 @@ class AuthThrottle:
         delay = min(self._settings.max_delay_s, self._settings.delay_s * 2 ** (streak.failures - 1))
         streak.until = now + delay
         self._on_failure()
-        if _power_of_two(streak.failures):  # the credential itself is never logged
+        if is_logged(streak.failures):  # the credential itself is never logged
             log.warning("mms association refused", method="password", host=host,
                         failures=streak.failures, refused_for_s=delay)  # fmt: skip
 
@@ -71,7 +69,7 @@ class AuthThrottle:
         if streak is None or now >= streak.until:
             return False
         streak.refused += 1
-        if _power_of_two(streak.refused):
+        if is_logged(streak.refused):
             log.warning("mms connections refused after failed authentications", host=host,
                         refused=streak.refused, for_s=round(streak.until - now, 3))  # fmt: skip
         return True
