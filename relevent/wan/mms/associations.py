@@ -79,7 +79,10 @@ class Associations:
     def poll(self) -> None:
         """Settle the connections whose association was decided since the last call (one call per pending)."""
         for connection in [c for c in self._pending if lib.ClientConnection_getSecurityToken(c)]:
-            self._settle(connection)
+            try:
+                self._settle(connection)
+            except Exception:  # one connection's failure must not end the serve loop
+                log.exception("mms association state failed", peer=_text(self._peers.get(connection)))
 
     def _settle(self, connection: int) -> None:
         """Act on the token of a connection that left the pending state."""
