@@ -69,6 +69,9 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ReportControlBlock_create": (P, [_STR, P, _STR, _BOOL, _STR, _U32, _U8, _U8, _U32, _U32]),
     # server lifecycle and the threadless loop
     "IedServer_createWithConfig": (P, [P, P, P]),  # (model, TLSConfiguration: NULL, config or NULL)
+    "IedServerConfig_create": (P, []),
+    "IedServerConfig_destroy": (None, [P]),
+    "IedServerConfig_setMaxMmsConnections": (None, [P, _INT]),
     "IedServer_destroy": (None, [P]),
     "IedServer_setLocalIpAddress": (None, [P, _STR]),
     "IedServer_startThreadless": (None, [P, _INT]),
