@@ -210,10 +210,11 @@ async def test_under_tls_a_host_gets_per_peer_connections_before_any_handshake(
             await iec_client.call("connect", HOST, port, scada)
             assert await iec_client.call("write", PRIO, "SP", 3) == iec.IED_ERROR_OK
             await iec_client.call("close")
+            # The 2 it may hold are closed at the handshake timeout, however fast SCADA was served.
+            await eventually(lambda: _closed(registry).get("tls_handshake", 0) >= 2, "silent sockets closed")
     closed = _closed(registry)
     print(f"\nscada served over TLS while a host reopened 5 silent sockets; closed: {closed}")  # noqa: T201
     assert closed["peer_limit"] >= 3  # at accept, no handshake started
-    assert closed["tls_handshake"] >= 2  # the 2 it may hold, at the handshake timeout
 
 
 async def test_password_guessing_is_throttled_per_host_and_logged_in_aggregate(
