@@ -151,8 +151,8 @@ def _mapped_library() -> Path:
     raise ImportError("pyiec61850 is imported but no libiec61850 library is mapped into the process")
 
 
-def _load() -> ctypes.CDLL:
-    library = ctypes.CDLL(str(_mapped_library()))
+def _load(path: Path) -> ctypes.CDLL:
+    library = ctypes.CDLL(str(path))
     for name, (restype, argtypes) in _SIGNATURES.items():
         function = getattr(library, name)
         function.restype = restype
@@ -160,7 +160,8 @@ def _load() -> ctypes.CDLL:
     return library
 
 
-lib = _load()
+library_path = _mapped_library()
+lib = _load(library_path)
 
 __all__ = [
     "AcseAuthenticator",
@@ -171,4 +172,5 @@ __all__ = [
     "WriteAccessHandler",
     "iec",
     "lib",
+    "library_path",
 ]
