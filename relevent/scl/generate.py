@@ -26,6 +26,10 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from lxml import etree
 
+from relevent.scheduler.enums import SclEnum
+from relevent.scheduler.periodic import OccurrenceKind, Period, Weekday
+from relevent.scheduler.schedule import EnaErr, SchdSt
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
@@ -367,6 +371,11 @@ def _enum(first: int, names: str) -> tuple[tuple[int, str], ...]:
     return tuple(enumerate(names.split("|"), start=first))
 
 
+def _literals(kind: type[SclEnum]) -> tuple[tuple[int, str], ...]:
+    """The scheduler's own table of an enumeration it interprets."""
+    return tuple((int(member), member.literal) for member in kind)
+
+
 # IEC 61850-7-3 SIUnit (ordinal 1 is dimensionless); 84 and 85 as used for SchdIntv (h, min).
 _SI_UNITS: Final = (
     *_enum(1, "|m|kg|s|A|K|mol|cd|deg|rad|sr"),
@@ -396,15 +405,11 @@ ENUM_TYPES: Final[Mapping[str, tuple[tuple[int, str], ...]]] = {
         "not-supported|bay-control|station-control|remote-control|automatic-bay|automatic-station"
         "|automatic-remote|maintenance|process",
     ),
-    "ScheduleStateKind": _enum(1, "Not ready|Start Time required|Ready|Running"),
-    "ScheduleEnablingErrorKind": (
-        *_enum(1, "None|Missing valid NumEntr|Missing valid SchdIntv|Missing valid schedule values"),
-        *_enum(5, "Inconsistent values CDC|Missing valid StrTm"),
-        (99, "Other"),
-    ),
-    "OccurrenceKind": _enum(0, "Time|WeekDay|WeekOfYear|DayOfMonth|DayOfYear"),
-    "PeriodKind": _enum(0, "Hour|Day|Week|Month|Year"),
-    "WeekdayKind": _enum(0, "reserved|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"),
+    "ScheduleStateKind": _literals(SchdSt),
+    "ScheduleEnablingErrorKind": _literals(EnaErr),
+    "OccurrenceKind": _literals(OccurrenceKind),
+    "PeriodKind": _literals(Period),
+    "WeekdayKind": _literals(Weekday),
     "MonthKind": _enum(
         0, "reserved|January|February|March|April|May|June|July|August|September|October|November|December"
     ),
