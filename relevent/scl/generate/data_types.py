@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from relevent.scheduler.schedule import EnaErr
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -106,7 +108,9 @@ DO_TYPES: Final[Mapping[str, DOTypeDef]] = {
     "DERScheduler_INS": DOTypeDef("INS", _status("INT32")),
     "DERScheduler_TCS": DOTypeDef("TCS", _status("Timestamp")),
     "DERScheduler_ENS_SchdSt": DOTypeDef("ENS", _status("Enum", "ScheduleStateKind")),
-    "DERScheduler_ENS_SchdEnaErr": DOTypeDef("ENS", _status("Enum", "ScheduleEnablingErrorKind", "None")),
+    "DERScheduler_ENS_SchdEnaErr": DOTypeDef(
+        "ENS", _status("Enum", "ScheduleEnablingErrorKind", EnaErr.NONE.literal)
+    ),
     "DERScheduler_ORS": DOTypeDef("ORS", _status("ObjRef")),
     "DERScheduler_ORG": DOTypeDef("ORG", (_setting("ObjRef", name="setSrcRef"),)),
     "DERScheduler_ING": DOTypeDef("ING", (_setting("INT32"),)),

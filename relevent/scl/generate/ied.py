@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from relevent.scheduler.periodic import OccurrenceKind, Period
 from relevent.scl.generate.functions import FUNCTIONS, RESERVE_INTERVAL_S, RESERVE_START, Function
 from relevent.scl.generate.names import (
     fscc_type_id,
@@ -82,8 +83,8 @@ def _write_schedules(ld: etree._Element, fn: Function, options: GeneratorOptions
         start_time(1, options.start_times),
         {
             ("setTm",): RESERVE_START,
-            ("setCal", "occType"): "Time",
-            ("setCal", "occPer"): "Hour",
+            ("setCal", "occType"): OccurrenceKind.TIME.literal,
+            ("setCal", "occPer"): Period.HOUR.literal,
             ("setCal", "mn"): "0",
         },
     )
