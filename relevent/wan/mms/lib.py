@@ -154,8 +154,8 @@ def _mapped_library() -> Path:
     raise ImportError("pyiec61850 is imported but no libiec61850 library is mapped into the process")
 
 
-def _load() -> ctypes.CDLL:
-    library = ctypes.CDLL(str(_mapped_library()))
+def _load(path: Path) -> ctypes.CDLL:
+    library = ctypes.CDLL(str(path))
     for name, (restype, argtypes) in _SIGNATURES.items():
         function = getattr(library, name)
         function.restype = restype
@@ -163,7 +163,8 @@ def _load() -> ctypes.CDLL:
     return library
 
 
-lib = _load()
+library_path = _mapped_library()
+lib = _load(library_path)
 
 __all__ = [
     "AcseAuthenticator",
@@ -174,4 +175,5 @@ __all__ = [
     "WriteAccessHandler",
     "iec",
     "lib",
+    "library_path",
 ]
