@@ -22,7 +22,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
-from relevent.access import actor_rights, mms_credentials, mms_tls
+from relevent.access import actor_rights, mms_credentials, mms_host, mms_limits, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
@@ -53,7 +53,7 @@ from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
-from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation
+from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation, ThrottleSettings
 from relevent.wan.mms.binding import SchedulerBinding
 
 log = structlog.get_logger(__name__)
@@ -199,9 +199,13 @@ class Gateway:
         self.audit = open_audit(settings, self.registry)
         self.metrics = SchedulerMetrics(self.registry)
         mms = MmsSettings(
-            host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports,
+            host=mms_host(settings.mms), port=settings.mms.port, reports=settings.mms.reports,
             tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
             guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
+            limits=mms_limits(settings.mms, settings.actors),
+            throttle=ThrottleSettings(
+                delay_s=settings.mms.auth_failure_delay_s, max_delay_s=settings.mms.auth_failure_max_delay_s
+            ),
         )
         spec = model_spec(doc)
         policies = schedule_policies(settings.policy, spec)

@@ -77,7 +77,7 @@ class SclSection(_Section):
 class MmsSection(_Section):
     """`[mms]`: the IEC 61850 MMS server towards SCADA."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
+    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side (loopback while anonymous)
     port: int = Field(default=102, ge=1, le=65535)
     reports: Literal["auto", "scl"] = "auto"
     tls: bool = False
@@ -85,8 +85,16 @@ class MmsSection(_Section):
     cert_file: FilePath | None = None
     key_file: FilePath | None = None
     authentication: Literal["none", "password", "certificate"] = "none"
+    # Without TLS and authentication anyone reaching the port controls every schedule: loopback only, unless.
+    allow_anonymous: bool = False
     association_timeout_s: float = Field(default=10.0, gt=0, le=3600)  # then a connection is closed
     tls_handshake_timeout_s: float = Field(default=2.0, gt=0, le=60)  # then an unfinished handshake is closed
+    max_connections: int = Field(default=5, ge=2, le=5)  # libiec61850 as shipped serves at most 5
+    max_connections_per_peer: int = Field(default=2, ge=1, le=5)  # per client IP address
+    max_connections_per_actor: int = Field(default=2, ge=1, le=5)
+    reserved_connections: int = Field(default=1, ge=0, le=3)  # for [[actors]] with priority = true
+    auth_failure_delay_s: float = Field(default=1.0, gt=0, le=3600)  # doubled per failure of a host's streak
+    auth_failure_max_delay_s: float = Field(default=60.0, gt=0, le=86400)
 
     @model_validator(mode="after")
     def _transport_is_explicit(self) -> MmsSection:
@@ -98,6 +106,10 @@ class MmsSection(_Section):
             raise ValueError(f"{', '.join(given)} set but tls = false")
         if self.authentication == "certificate" and not self.tls:
             raise ValueError('authentication = "certificate" needs tls = true')
+        if self.reserved_connections > (most := self.max_connections - 2):  # one stays free, one for others
+            raise ValueError(f"reserved_connections must be at most max_connections - 2 = {most}")
+        if self.auth_failure_max_delay_s < self.auth_failure_delay_s:
+            raise ValueError("auth_failure_max_delay_s must be at least auth_failure_delay_s")
         return self
 
 
@@ -200,6 +212,7 @@ class ActorEntry(_Section):
     password: SecretStr | None = None
     password_file: FilePath | None = None  # e.g. a systemd credential: /run/credentials/<unit>/<name>
     certificate_sha256: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")
+    priority: bool = False  # [mms] reserved_connections are kept for such actors (e.g. the DSO's SCADA)
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ActorEntry:

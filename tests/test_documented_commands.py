@@ -1,7 +1,8 @@
 """The commands of the README and the SCADA guide, run as written from a checkout (issue 17, item 11).
 
 The one change: their fixed MMS port 10102 becomes a free port. The environment keeps the run on loopback
-(`RELEVENT_MMS__HOST`), on a free HTTP port and on the test's broker; it does not change a command.
+(`RELEVENT_MMS__HOST`), on a free HTTP port (`RELEVENT_CTL_HTTP_URL` tells `relevent-ctl`) and on the
+test's broker; it does not change a command.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def _run_all(lines: list[str], checkout: Path, broker: Broker) -> None:
     """Run `lines` in order in the checkout: the gateway's in the background, until the end, the others
     one by one, each to a zero exit code."""
     port = str(free_port())
-    env = {"RELEVENT_MMS__HOST": "127.0.0.1", "RELEVENT_HTTP__PORT": str(free_port()),
+    http_port = free_port()
+    env = {"RELEVENT_MMS__HOST": "127.0.0.1", "RELEVENT_HTTP__PORT": str(http_port),
+           "RELEVENT_CTL_HTTP_URL": f"http://127.0.0.1:{http_port}",
            "RELEVENT_MQTT__URL": broker.url}  # fmt: skip
     gateway: Daemon | None = None
     try:

@@ -1,7 +1,7 @@
 """`relevent-ctl`: status, write, enable, disable, forecast and watch schedules of a relevent gateway.
 
 Schedules are read and written over MMS. The forecast, and the check of a whole `write` before its first
-request, come from the gateway's HTTP API (`--http-url`, default http://HOST:8610).
+request, come from the gateway's HTTP API (`--http-url`, else `$RELEVENT_CTL_HTTP_URL`, else http://HOST:8610).
 
 Exit codes: 0 ok, 1 a request was refused by the server, 2 usage (command line or schedule file),
 3 the gateway cannot be reached.
@@ -38,6 +38,7 @@ from relevent.ctl.reports import Report, ReportSubscription
 from relevent.ctl.schedule_input import ScheduleInput, load_file, parse_start, parse_values
 
 PASSWORD_ENV = "RELEVENT_CTL_PASSWORD"  # noqa: S105 - the variable's name, not a password
+HTTP_URL_ENV = "RELEVENT_CTL_HTTP_URL"
 _IDLE_CHECK_S = 1.0  # how often `watch` checks its connection while no report arrives
 
 
@@ -48,7 +49,8 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--port", type=int, help="MMS port (default 102)")
     common.add_argument("--timeout", type=float, help="seconds to wait for each answer (default 3)")
     common.add_argument(
-        "--http-url", help="the gateway's HTTP API for forecast and write (default http://HOST:8610)"
+        "--http-url",
+        help=f"the gateway's HTTP API for forecast and write (default ${HTTP_URL_ENV}, else http://HOST:8610)",
     )
     common.add_argument("--json", action="store_true", help="JSON output for scripts")
     common.add_argument("--ca", type=Path, help="CA of the gateway's certificate: connect over TLS")
@@ -109,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         given = _schedule_input(args) if args.verb == "write" else None
         host = getattr(args, "host", "127.0.0.1")
-        api = GatewayApi(getattr(args, "http_url", None) or default_url(host), _timeout_ms(args) / 1000)
+        url = getattr(args, "http_url", None) or os.environ.get(HTTP_URL_ENV) or default_url(host)
+        api = GatewayApi(url, _timeout_ms(args) / 1000)
         with MmsClient(host, getattr(args, "port", 102), _timeout_ms(args), _security(args)) as client:
             return _COMMANDS[args.verb](Gateway(client, api, browse(client)), args, given, as_json)
     except CtlError as exc:

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from relevent.scheduler import EnaErr, OccurrenceKind, Period, SchdSt
+from relevent.scheduler.enums import SclEnum
+from relevent.scheduler.periodic import Weekday
 from relevent.scl.generate import (
     DEFAULT_MODEL,
     SCL_NS,
@@ -277,6 +280,22 @@ def test_enumerations_match_the_reference(reference_dir: ReferenceDir) -> None:
         assert ref_values
         # ours may add the standard literals the reference omits (OriginatorCategoryKind, SIUnit h/min)
         assert ref_values.items() <= our_values.items(), enum
+
+
+@pytest.mark.parametrize(
+    ("enum", "kind"),
+    [
+        ("ScheduleStateKind", SchdSt),
+        ("ScheduleEnablingErrorKind", EnaErr),
+        ("OccurrenceKind", OccurrenceKind),
+        ("PeriodKind", Period),
+        ("WeekdayKind", Weekday),
+    ],
+)
+def test_enumerations_the_scheduler_interprets_are_its_own_tables(enum: str, kind: type[SclEnum]) -> None:
+    values = elements(generated(), f"//scl:EnumType[@id='{enum}']/scl:EnumVal")
+    written = [(e.get("ord"), e.text) for e in values]
+    assert written == [(str(int(member)), member.literal) for member in kind]
 
 
 # --------------------------------------------------------------------------------------------------------
