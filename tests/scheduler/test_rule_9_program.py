@@ -80,8 +80,9 @@ async def test_rule_9_a_refused_program_changes_nothing(
     db: Path, program: Program, policy: SchedulePolicy | None, reason: RejectReason, schd_ena_err: int | None
 ) -> None:
     h = _running_one(db)
-    if policy is not None:
-        h.engine._policies[S1] = policy  # locked once the running schedule is programmed
+    if policy is not None:  # locked once the running schedule is programmed
+        h.policies = {S1: policy}
+        h = h.restart()
     before = h.engine.snapshot()
     result = h.engine.program(S1, program, EMS)
     assert isinstance(result, Rejected)
