@@ -30,11 +30,10 @@ from relevent.scheduler.events import AttributeValue, Event
 from relevent.scheduler.forecast import ForecastPoint, forecast
 from relevent.scheduler.mirror import Mirror, Moved, positions
 from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy, default_policy
-from relevent.scheduler.restore import restore_timeline
+from relevent.scheduler.restore import StoredState, restore_timeline
 from relevent.scheduler.rules import Rules
 from relevent.scheduler.schedule import Schedule, ScheduleRecord
 from relevent.scheduler.spec import ModelSpec
-from relevent.scheduler.store import StoredState
 from relevent.scheduler.timeline import Timeline
 from relevent.scheduler.values import Timestamp
 

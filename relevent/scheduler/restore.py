@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -14,11 +14,19 @@ from relevent.scheduler.controller import (
 )
 from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleRecord
 from relevent.scheduler.spec import ControllerSpec, ModelSpec, ScheduleSpec
-from relevent.scheduler.store import StoredState
 from relevent.scheduler.timeline import Timeline
 from relevent.scheduler.values import Timestamp
 
 _log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What a store holds; rows it could not decode are in `unreadable` (ref -> why)."""
+
+    schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
+    controllers: dict[str, ControllerRecord] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +16,7 @@ import structlog
 from relevent.errors import ReleventError
 from relevent.scheduler.controller import ControllerRecord
 from relevent.scheduler.periodic import CalendarTime
+from relevent.scheduler.restore import StoredState
 from relevent.scheduler.schedule import EnaErr, Run, ScheduleParams, ScheduleRecord
 from relevent.scheduler.starts import StartTime
 from relevent.timerange import check_time
@@ -31,15 +31,6 @@ _log = structlog.get_logger(__name__)
 
 class StoreError(ReleventError):
     """The store cannot be read or written."""
-
-
-@dataclass(frozen=True)
-class StoredState:
-    """What a store holds; rows it could not decode are in `unreadable` (ref -> why)."""
-
-    schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
-    controllers: dict[str, ControllerRecord] = field(default_factory=dict)
-    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 class Store(Protocol):
