@@ -42,7 +42,7 @@ from relevent.obs.schedule_api import add_schedule_routes
 from relevent.obs.status import gateway_status
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
-from relevent.scheduler.clock import SystemClock, watch_wall_clock
+from relevent.scheduler.clock import SystemClock
 from relevent.scheduler.commands import Actor
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import Engine
@@ -331,11 +331,6 @@ class Gateway:
         """Whether the scheduler's timer path is alive (no instant overdue): the watchdog's question."""
         return self.engine.timer_lag() < WEDGED_AFTER_S
 
-    def clock_stepped(self, by_s: float) -> None:
-        """The wall clock was stepped (NTP): re-evaluate every schedule at the new time."""
-        log.warning("wall clock step detected", by_s=round(by_s, 3))
-        self.engine.clock_stepped()
-
     def on_measurement(self, measurement: DeviceMeasurement) -> None:
         """A device's `meas`: mirror its power into the bound MMXU's TotW."""
         if measurement.mmxu_ref is None:
@@ -397,7 +392,7 @@ async def _serve(settings: Settings, doc: SclDocument, mms_port: socket.socket) 
         async with asyncio.TaskGroup() as services:
             tasks = [services.create_task(gateway.bridge.run(), name="mqtt")]  # the devices first
             services.create_task(gateway.http.serve(), name="http")
-            services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
+            services.create_task(gateway.engine.watch_clock(), name="wall-clock")
             services.create_task(gateway.triggers.run(), name="local-triggers")
             services.create_task(gateway.audit.run(), name="audit")
             services.create_task(full_collections(gateway.engine.time_to_next_instant), name="gc")

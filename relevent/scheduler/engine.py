@@ -1,4 +1,4 @@
-"""The scheduler's runtime: the pure `Core` on the running loop, with its timers, store and clock.
+"""The scheduler's runtime: the pure `Core` on the running loop, with its timers, store and clock watcher.
 
 Adapters talk to `Engine`. It reads the wall clock, hands the time to the core, stores what the core
 returns and only then publishes it. A command's rows are committed in one transaction before it is answered;
@@ -143,6 +143,23 @@ class Engine:
         self._finish_boundary()
         self._publish(self._core.jump_to(now))
         self._rearm()
+
+    async def watch_clock(self, period_s: float = 1.0, tolerance_s: float = 0.25) -> None:
+        """Call `clock_stepped` whenever the wall clock moves against the loop's monotonic clock (a task).
+
+        NTP steps (or an operator's `date -s`) move wall time but not loop time; timers armed in loop time
+        would fire at the wrong wall instant until re-armed. Slews of a few ms per second stay below
+        `tolerance_s` and are absorbed by the nominal-time timers.
+        """
+        loop = asyncio.get_running_loop()
+        offset = self._clock.now() - loop.time()
+        while True:
+            await asyncio.sleep(period_s)
+            current = self._clock.now() - loop.time()
+            if abs(current - offset) > tolerance_s:
+                _log.warning("wall clock step detected", by_s=round(current - offset, 3))
+                self.clock_stepped()
+            offset = current
 
     # ---- commands ---------------------------------------------------------------------------------------
 

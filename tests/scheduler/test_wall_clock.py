@@ -6,37 +6,37 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
-from relevent.scheduler.clock import watch_wall_clock
+from relevent.scheduler.events import OutputChanged
 
-from .factory import BASE, small_spec
+from .factory import BASE, ln, small_spec
 from .harness import start_engine
 
 pytestmark = pytest.mark.looptime(start=0)
 
 
-class SteppableClock:
-    """Wall time = base + loop time + a step the test sets."""
-
-    def __init__(self) -> None:
-        self.step = 0.0
-
-    def now(self) -> float:
-        return BASE + asyncio.get_running_loop().time() + self.step
+S1 = ln("F_FSCH01")
 
 
-async def test_a_step_is_reported_once_with_its_size_and_slews_are_not() -> None:
-    clock = SteppableClock()
-    steps: list[float] = []
-    watcher = asyncio.create_task(watch_wall_clock(clock, steps.append, period_s=1.0, tolerance_s=0.25))
-    await asyncio.sleep(2.5)
-    clock.step += 0.1  # a slew-sized change: ignored
-    await asyncio.sleep(2)
-    clock.step += 3600  # NTP steps an hour forward
-    await asyncio.sleep(3)
-    clock.step -= 30
-    await asyncio.sleep(3)
+async def test_the_engine_follows_a_wall_clock_step_at_once_and_ignores_a_slew(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0], intv=3600, prio=10, starts=[BASE + 3600])  # in an hour
+    watcher = asyncio.create_task(h.engine.watch_clock(period_s=1.0, tolerance_s=0.25))
+    with capture_logs() as logs:
+        await asyncio.sleep(2.5)
+        h.clock.offset += 0.1  # a slew-sized change: ignored
+        await asyncio.sleep(2)
+        assert h.recorder.outputs() == []
+        h.clock.offset += 3600  # NTP steps an hour forward: the run's first entry is due now
+        event = await h.recorder.wait_for(lambda e: isinstance(e, OutputChanged), 1.5)
+        h.clock.offset -= 30
+        await asyncio.sleep(1.5)
     watcher.cancel()
+    assert isinstance(event, OutputChanged)
+    assert event.value == 1.0
+    assert event.timestamp == pytest.approx(BASE + 3605.1)  # the step's time, not its armed timer's
+    steps = [log["by_s"] for log in logs if log["event"] == "wall clock step detected"]
     assert steps == [pytest.approx(3600), pytest.approx(-30)]
 
 
