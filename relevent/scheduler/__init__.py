@@ -1,7 +1,7 @@
-"""The IEC 61850-90-10 scheduler core: pure, no network I/O, timed by an injected clock.
+"""The IEC 61850-90-10 scheduler: a pure core (`core.Core`, given `now`) inside its runtime (`Engine`).
 
 Adapters use `Engine` (commands, events, snapshot, forecast); the composition root builds it from a
-`ModelSpec` (see `discovery`), a `Clock` and a `Store`.
+`ModelSpec` (see `discovery`), a `Clock` and a `Store`, which only the runtime touches.
 """
 
 from relevent.scheduler.clock import Clock, SystemClock
