@@ -50,24 +50,27 @@ class Rows:
         return bool(self.schedules or self.controllers or self.dropped)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
-    """What moving time on did: events to publish (outputs first), and rows to store afterwards.
+    """What moving time on did: events to publish (outputs first), and schedule records to store after.
 
     `deferred` says that it left an entry boundary's status pending (see `Core.finish_pending`).
     """
 
     events: list[Event] = field(default_factory=list)
-    rows: Rows = Rows()
+    records: list[ScheduleRecord] = field(default_factory=list)
     deferred: bool = False
 
-    def then(self, later: Outcome) -> Outcome:
-        """Both outcomes, `later` after this one."""
-        return Outcome(
-            [*self.events, *later.events],
-            Rows(self.rows.schedules + later.rows.schedules),
-            later.deferred,
-        )
+    @property
+    def rows(self) -> Rows:
+        """The records as one transaction's rows."""
+        return Rows(tuple(self.records))
+
+    def add(self, later: Outcome) -> None:
+        """Append what `later` did (in place: a long catch-up stays linear)."""
+        self.events += later.events
+        self.records += later.records
+        self.deferred = later.deferred
 
 
 @dataclass(frozen=True)
@@ -172,14 +175,14 @@ class Core:
         outcome = Outcome()
         while (t := timeline.next_instant()) is not None and t <= until:
             # A pending status shows the state of its own instant: finish it before the next one.
-            outcome = outcome.then(self.finish_pending())
+            outcome.add(self.finish_pending())
             due = timeline.due(t)
             before = positions(due)
             for schedule in due:
                 schedule.advance_to(t)
             self._now = t
             moved = Moved(t, due, before, timeline.affected(due))
-            outcome = outcome.then(self._moved_by_time(moved, defer_status=defer_status))
+            outcome.add(self._moved_by_time(moved, defer_status=defer_status))
         self._now = max(self._now, until)
         return outcome
 
@@ -192,8 +195,12 @@ class Core:
         for schedule in schedules:
             schedule.jump_to(now)
         self._now = now
-        moved = Moved(now, schedules, before, timeline.affected(schedules))
-        return outcome.then(self._moved_by_time(moved, defer_status=False))
+        outcome.add(
+            self._moved_by_time(
+                Moved(now, schedules, before, timeline.affected(schedules)), defer_status=False
+            )
+        )
+        return outcome
 
     def finish_pending(self) -> Outcome:
         """Publish a pending entry boundary's status and store the schedules it changed (consumed starts)."""
@@ -201,7 +208,7 @@ class Core:
         if moved is None or self._timeline is None:
             return Outcome()
         events = self._mirror.status(self._timeline, moved)
-        return Outcome(events, Rows(tuple(s.record() for s in moved.changed())))
+        return Outcome(events, [s.record() for s in moved.changed()])
 
     def _moved_by_time(self, moved: Moved, *, defer_status: bool) -> Outcome:
         """The outputs of schedules that moved on by themselves, then (or pending) their status."""
@@ -210,7 +217,9 @@ class Core:
         self._pending = moved
         if defer_status:
             return Outcome(events, deferred=True)
-        return Outcome(events).then(self.finish_pending())
+        outcome = Outcome(events)
+        outcome.add(self.finish_pending())
+        return outcome
 
     # ---- commands ---------------------------------------------------------------------------------------
 

@@ -266,9 +266,10 @@ class Engine:
 
     def _store_and_apply(self, change: Change, now: Timestamp) -> CommandResult:
         """Commit the change's rows, then apply and publish it; a store failure leaves the core unchanged."""
-        if change.rows:
+        rows = change.rows
+        if rows:
             try:
-                self._commit(change.rows)
+                self._commit(rows)
             except StoreError as exc:
                 _log.exception("store failed, change not applied")
                 raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, "the state store failed") from exc
@@ -347,7 +348,7 @@ class Engine:
     def _publish(self, outcome: Outcome) -> None:
         """Emit what time did (outputs first: latency counts), then store it; a store failure only logs."""
         self._emit(outcome.events)
-        if outcome.rows:
+        if outcome.records:
             try:
                 self._commit(outcome.rows)
             except StoreError:
