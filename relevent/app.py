@@ -29,8 +29,8 @@ from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.instance import reserve_port, state_lock
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
-from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.lan.mqtt.registry import build_registry
+from relevent.lan.mqtt.seams import DeviceMeasurement
 from relevent.obs.audit import AuditLog
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor
 from relevent.obs.audit_key import audit_key

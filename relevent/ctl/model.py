@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from relevent.ctl.client import MmsClient
 from relevent.ctl.errors import UsageError
-from relevent.scheduler.spec import ValueKind
+from relevent.scheduler.spec import ValueCdc
 from relevent.scheduler.values import ValueType
 
 _VALUE_DO = re.compile(r"^Val(ASG|SPG|ING|ENG)(\d{1,4})$")
@@ -30,7 +30,7 @@ _OUTPUT_TYPES = {
 
 
 @dataclass(frozen=True)
-class Output:
+class OutputAddress:
     """Where an FSCH or FSCC publishes its value: data object, its value attribute and its FC."""
 
     do: str
@@ -47,14 +47,14 @@ class RemoteSchedule:
     """One FSCH: `ref` is `LD/LN`; value and start-time DO names in slot order."""
 
     ref: str
-    kind: ValueKind
+    kind: ValueCdc
     value_names: tuple[str, ...]
     start_names: tuple[str, ...]
 
     @property
-    def output(self) -> Output:
+    def output(self) -> OutputAddress:
         """The schedule's own output DO."""
-        return Output(*self.kind.output)
+        return OutputAddress(*self.kind.output)
 
     def value_ref(self, slot: int) -> str:
         """The writable leaf of value slot `slot` (0-based)."""
@@ -67,7 +67,7 @@ class RemoteController:
 
     ref: str
     schedule_names: tuple[str, ...]
-    output: Output
+    output: OutputAddress
 
     @property
     def value_type(self) -> ValueType:
@@ -127,12 +127,12 @@ def browse(client: MmsClient) -> RemoteModel:
             names = set(dos)
             values = sorted((m for do in dos if (m := _VALUE_DO.match(do))), key=lambda m: int(m.group(2)))
             if names >= _FSCH_DOS and values:
-                kind = ValueKind(values[0].group(1))
+                kind = ValueCdc(values[0].group(1))
                 starts = tuple(do for do in dos if _START_DO.match(do))
                 schedules.append(RemoteSchedule(ref, kind, tuple(m.group(0) for m in values), starts))
             elif names >= _FSCC_DOS and (slots := tuple(do for do in dos if _SCHEDULE_DO.match(do))):
                 do = next((do for do in dos if do in _OUTPUT_TYPES), "ValMV")
                 controllers.append(
-                    RemoteController(ref, slots, Output(do, "mag.f" if do == "ValMV" else "stVal"))
+                    RemoteController(ref, slots, OutputAddress(do, "mag.f" if do == "ValMV" else "stVal"))
                 )
     return RemoteModel(lds, tuple(schedules), tuple(controllers))

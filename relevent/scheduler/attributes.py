@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cache
 
-from relevent.scheduler.controller import Output
+from relevent.scheduler.controller import ControllerOutput
 from relevent.scheduler.events import AttributeData
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scheduler.policy import Lockable
@@ -240,7 +240,7 @@ class ControllerAttributes:
         listing[self.ctl_ent_ref] = ctl_ent
         return listing
 
-    def status(self, output: Output) -> list[StatusItem]:
+    def status(self, output: ControllerOutput) -> list[StatusItem]:
         """`ActSchdRef` and the output; when nothing runs `ActSchdRef` is "" and both are invalid."""
         return [
             StatusItem(self.active_ref, output.source or "", output.source is not None),

@@ -36,7 +36,7 @@ from relevent.scheduler.commands import (
     Step,
     Write,
 )
-from relevent.scheduler.controller import Controller, Output, ctl_ent_problem, schedule_ref_problem
+from relevent.scheduler.controller import Controller, ControllerOutput, ctl_ent_problem, schedule_ref_problem
 from relevent.scheduler.events import (
     AttributeChanged,
     AttributeData,
@@ -105,7 +105,7 @@ class Engine:
         self._controller_attrs = {spec.ref: ControllerAttributes(spec) for spec in model.controllers}
         self._bus = EventBus()
         self._published: dict[str, AttributeValue] = {}
-        self._outputs: dict[str, Output] = {}
+        self._outputs: dict[str, ControllerOutput] = {}
         self._timeline: Timeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -267,7 +267,7 @@ class Engine:
         attributes.update(self._published)
         return attributes
 
-    def output(self, controller_ref: str) -> Output | None:
+    def output(self, controller_ref: str) -> ControllerOutput | None:
         """The current output of a controller (None for an unknown controller or before start)."""
         full = full_ref(controller_ref, self._model.ied_name)
         return self._outputs.get(full) if self._timeline is not None else None

@@ -15,7 +15,7 @@ from relevent.scheduler.starts import StartTime
 from relevent.scheduler.values import ScheduleValue, ValueType
 
 
-class ValueKind(Enum):
+class ValueCdc(Enum):
     """CDC of a schedule's value DOs, which fixes the value type and the schedule's output DO."""
 
     ASG = "ASG"
@@ -31,7 +31,7 @@ class ValueKind(Enum):
     @property
     def value_da(self) -> str:
         """The leaf DA path of a value DO (`ValASG001.setMag.f`)."""
-        return "setMag.f" if self is ValueKind.ASG else "setVal"
+        return "setMag.f" if self is ValueCdc.ASG else "setVal"
 
     @property
     def output(self) -> tuple[str, str]:
@@ -40,16 +40,16 @@ class ValueKind(Enum):
 
 
 _KIND_TYPES = {
-    ValueKind.ASG: ValueType.FLOAT,
-    ValueKind.SPG: ValueType.BOOL,
-    ValueKind.ING: ValueType.INT,
-    ValueKind.ENG: ValueType.INT,
+    ValueCdc.ASG: ValueType.FLOAT,
+    ValueCdc.SPG: ValueType.BOOL,
+    ValueCdc.ING: ValueType.INT,
+    ValueCdc.ENG: ValueType.INT,
 }
 _KIND_OUTPUTS = {
-    ValueKind.ASG: ("ValMV", "mag.f"),
-    ValueKind.SPG: ("ValSPS", "stVal"),
-    ValueKind.ING: ("ValINS", "stVal"),
-    ValueKind.ENG: ("ValENS", "stVal"),
+    ValueCdc.ASG: ("ValMV", "mag.f"),
+    ValueCdc.SPG: ("ValSPS", "stVal"),
+    ValueCdc.ING: ("ValINS", "stVal"),
+    ValueCdc.ENG: ("ValENS", "stVal"),
 }
 
 
@@ -86,7 +86,7 @@ class ScheduleSpec:
     """
 
     ref: str
-    kind: ValueKind
+    kind: ValueCdc
     value_names: tuple[str, ...]
     start_times: tuple[StartTimeSpec, ...]
     num_entr: int = 0

@@ -11,7 +11,7 @@ from relevent.app import ems_handler
 from relevent.config import MqttSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt.ems_slot import EmsSlot
-from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scl.generate import DEFAULT_MODEL

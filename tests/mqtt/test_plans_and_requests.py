@@ -12,7 +12,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.scheduler.forecast import ForecastPoint
 from tests.conftest import ReferenceDir
 from tests.mosquitto import Broker, mqtt_client, wait_until

@@ -38,7 +38,8 @@ from relevent.lan.mqtt.payloads import (
     utc,
 )
 from relevent.lan.mqtt.plan import PlanSteps, plan_payload, plan_steps
-from relevent.lan.mqtt.ports import (
+from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
+from relevent.lan.mqtt.seams import (
     DeviceMeasurement,
     ExtensionRequestHandler,
     ForecastSource,
@@ -46,7 +47,6 @@ from relevent.lan.mqtt.ports import (
     MeasurementSink,
     SpoofingSink,
 )
-from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
 from relevent.lan.mqtt.topics import Topics
 from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.events import OutputChanged

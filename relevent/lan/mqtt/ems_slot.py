@@ -21,13 +21,13 @@ from collections.abc import Callable
 import structlog
 
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.refs import full_ref
 from relevent.scheduler.commands import Actor, CommandResult, Rejected
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeValue
 from relevent.scheduler.schedule import SchdSt
-from relevent.scheduler.spec import ScheduleSpec, ValueKind
+from relevent.scheduler.spec import ScheduleSpec, ValueCdc
 from relevent.scheduler.values import Timestamp
 from relevent.scl.model import SclDocument
 from relevent.scl.units import si_factor
@@ -65,7 +65,7 @@ class EmsSlot:
         """The handler of `slot`; its values are in its output DO's units (kW in the reference model)."""
         ref = _slot_spec(engine, slot).ref
         ln = next(ln for _, ld, ln in doc.logical_nodes() if f"{ld.name}/{ln.name}" == ref)
-        unit = si_factor(ln, ValueKind.ASG.output[0])
+        unit = si_factor(ln, ValueCdc.ASG.output[0])
         return cls(engine, slot, priority=priority, peer=peer, watts_per_unit=unit)
 
     @property
@@ -157,7 +157,7 @@ def _slot_spec(engine: Engine, slot: str) -> ScheduleSpec:
     spec = next((s for s in engine.model.schedules if s.ref == ref), None)
     if spec is None:
         raise ConfigError(f"[mqtt] ems_slot {slot!r} is not a schedule of the model")
-    if spec.kind is not ValueKind.ASG:
+    if spec.kind is not ValueCdc.ASG:
         raise ConfigError(f"[mqtt] ems_slot {slot!r} holds {spec.kind.value} values, not power in W")
     if spec.reserve:
         raise ConfigError(f"[mqtt] ems_slot {slot!r} is a reserve schedule")

@@ -20,7 +20,7 @@ from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scl.model import AttributeType, LogicalNode, SclDocument, attribute_at, iter_attributes
 from relevent.wan.mms.gate import ACCEPTED, AddCause, ControlValue, ControlVerdict, Verdict, WriteValue
 from relevent.wan.mms.mirror import Update
-from relevent.wan.mms.values import Scalar
+from relevent.wan.mms.mms_value import Scalar
 
 if TYPE_CHECKING:
     from relevent.wan.mms.server import MmsServer

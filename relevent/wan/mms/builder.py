@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from relevent.errors import SclError
 from relevent.refs import full_ref
 from relevent.scl.model import IED, AttributeType, DataObjectType, DOType, LNodeType, LogicalNode, SclDocument
-from relevent.wan.mms import values
+from relevent.wan.mms import mms_value
 from relevent.wan.mms.lib import iec, lib
 
 BTYPES: dict[str, int] = {
@@ -151,9 +151,9 @@ class _Compiler:
         if attr.default is not None:
             self._tmpl.defaults.append((index, self.encode(attr.default, da_type, path)))
 
-    def encode(self, value: values.Scalar, da_type: int, path: str) -> int:
+    def encode(self, value: mms_value.Scalar, da_type: int, path: str) -> int:
         try:
-            return values.encode(value, da_type)
+            return mms_value.encode(value, da_type)
         except (TypeError, ValueError, KeyError) as exc:
             message = f"{path}: initial value {value!r} cannot be served: {exc}"
             raise SclError(message, path=self.path) from None

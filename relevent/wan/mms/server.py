@@ -31,13 +31,13 @@ from relevent.wan.mms.handlers import GateHandlers, peer_address
 from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
+from relevent.wan.mms.mms_value import Scalar
 from relevent.wan.mms.pacing import Pacer, TimeToNext, quiet_for
 from relevent.wan.mms.security import Authenticator, TlsSetupError
 from relevent.wan.mms.settings import MmsServerError, MmsSettings
 from relevent.wan.mms.sockets import Peer, parse_peer
 from relevent.wan.mms.throttle import AuthThrottle
 from relevent.wan.mms.tls_front import LOOPBACK, TlsFront
-from relevent.wan.mms.values import Scalar
 
 log = structlog.get_logger(__name__)
 
