@@ -163,8 +163,6 @@ class ScheduleAttributes:
             f"{ref}.NxtStrTm.stVal",
             f"{ref}.SchdEnaErr.stVal",
         )
-        self.enable_ref = f"{ref}.EnaReq"
-        self.disable_ref = f"{ref}.DsaReq"
 
     def address(self, ref: str) -> ParamAddress | None:
         """Return the writable parameter named by a full DA reference, or None."""

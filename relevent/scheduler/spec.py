@@ -127,11 +127,9 @@ class ControllerSpec:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A controlled entity `CtlEnt` may name: the DA written with each output, its `q` and `t`."""
+    """A controlled entity `CtlEnt` may name: the DA written with each output."""
 
     value_ref: str
-    q_ref: str
-    t_ref: str
     value_type: ValueType
 
 
@@ -155,7 +153,7 @@ def targets_for_do(do_ref: str, cdc: str) -> dict[str, TargetSpec]:
     if cdc not in _TARGET_DAS:
         return {}
     da, value_type = _TARGET_DAS[cdc]
-    target = TargetSpec(f"{do_ref}.{da}", f"{do_ref}.q", f"{do_ref}.t", value_type)
+    target = TargetSpec(f"{do_ref}.{da}", value_type)
     return {do_ref: target, target.value_ref: target}
 
 

@@ -7,7 +7,7 @@ change is the trigger, and the report it produces then carries the matching qual
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -71,15 +71,6 @@ class ModelMirror:
         model is then unchanged.
         """
         self._apply(self._checked(ref, value, timestamp), value, quality_good, timestamp)
-
-    def update_many(self, updates: Iterable[Update]) -> None:
-        """Apply several updates in one go (they all land before the server next talks to a client).
-
-        Every update is checked before the first one is applied, so a bad one changes nothing.
-        """
-        checked = [(self._checked(u.ref, u.value, u.timestamp), u) for u in updates]
-        for target, u in checked:
-            self._apply(target, u.value, u.quality_good, u.timestamp)
 
     def preload(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """`update` before the server has served anybody: the value in place, its target not cached.

@@ -56,7 +56,7 @@ class MmsServer:
     Construct from a `ServerCreation` (or `build` from the SCL: model, server, gate), `start()` (binds,
     raises MmsServerError), then run `serve()` as a task until `stop()` or cancellation; `close()` frees the
     C memory afterwards.
-    `submit` mirrors the scheduler's changes into the model in slices (a `Pacer`), `update`/`update_many`
+    `submit` mirrors the scheduler's changes into the model in slices (a `Pacer`), `update` one value
     at once; call them on the loop thread. Connections that do not associate in time are closed by a
     `ConnectionGuard` thread while the server listens.
     """
@@ -279,9 +279,4 @@ class MmsServer:
             (mirror or self.update)(update.ref, update.value, update.quality_good, update.timestamp)
         except (KeyError, TypeError, ValueError) as exc:  # an attribute this SCL does not serve
             log.debug("not mirrored", ref=update.ref, error=str(exc))
-
-    def update_many(self, updates: Iterable[Update]) -> None:
-        """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""
-        self.mirror.update_many(updates)
-        self._stay_active()
 
