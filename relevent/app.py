@@ -81,7 +81,7 @@ def describe_model(doc: SclDocument) -> dict[str, object]:
     }
 
 
-def prepare(settings: Settings) -> SclDocument:
+def create_state_dir_and_load_scl(settings: Settings) -> SclDocument:
     """Everything that can fail before the loop starts: the state directory and the SCL model."""
     try:
         settings.storage.state_dir.mkdir(parents=True, exist_ok=True)
@@ -206,7 +206,7 @@ class Gateway:
         )
         self._start_engine(store.lost)
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
-        self.binding.prepare()
+        self.binding.start_mirroring()
         # The association count is polled (see relevent/triggers.py).
         self.triggers = LocalTriggers(
             self.engine,
@@ -279,7 +279,7 @@ class Gateway:
         overlap the server's creation (which runs without the GIL).
         """
         self._creation.built()
-        self.binding.work_out()
+        self.binding.compute_startup_mirror()
         return MmsServer(self._creation, self.binding, self.registry)
 
     def _start_engine(self, lost: str | None) -> None:
