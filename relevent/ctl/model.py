@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from relevent.ctl.client import MmsClient
 from relevent.ctl.errors import UsageError
+from relevent.refs import split_ld, without_ld
 from relevent.scheduler.spec import ValueCdc
 from relevent.scheduler.values import ValueType
 
@@ -98,7 +99,7 @@ def _pick(name: str, found: dict[str, _Named], what: str) -> _Named:
         return found[matches[0]]
     if matches:
         raise UsageError(f"{name!r} names several {what}s: {', '.join(matches)}; give the LD too")
-    known = ", ".join(ref.partition("/")[2] for ref in found) or "none"
+    known = ", ".join(without_ld(ref) for ref in found) or "none"
     raise UsageError(f"no {what} {name!r}; known: {known}")
 
 
@@ -108,9 +109,9 @@ def names_ref(name: str, ref: str) -> bool:
     `@Control` matches an LD whose name ends with `Control`: the LD name is the IED name followed by the
     LD inst, and MMS does not tell the IED name.
     """
-    ld, _, ln = ref.partition("/")
+    ld, ln = split_ld(ref)
     if name.startswith("@"):
-        inst, _, wanted = name[1:].partition("/")
+        inst, wanted = split_ld(name[1:])
         return wanted == ln and bool(inst) and ld.endswith(inst)
     return name in (ref, ln)
 

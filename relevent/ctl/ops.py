@@ -11,6 +11,7 @@ from relevent.ctl.gateway_api import CheckStep, GatewayApi
 from relevent.ctl.model import RemoteController, RemoteModel, RemoteSchedule
 from relevent.ctl.readings import Reading, reading, state_name
 from relevent.ctl.schedule_input import ScheduleInput, typed_value
+from relevent.refs import owner_of
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def _send(client: MmsClient, step: CheckStep) -> None:
     except RefusedError as exc:
         if not step.ref.endswith(".EnaReq"):
             raise
-        ena_err = client.read(f"{step.ref.removesuffix('.EnaReq')}.SchdEnaErr.stVal", "ST")
+        ena_err = client.read(f"{owner_of(step.ref)}.SchdEnaErr.stVal", "ST")
         refusal = replace(exc.refusal, schd_ena_err=ena_err if isinstance(ena_err, int) else None)
         raise RefusedError(refusal) from None
 

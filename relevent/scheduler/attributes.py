@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cache
 
+from relevent.refs import split_owner
 from relevent.scheduler.controller import ControllerOutput
 from relevent.scheduler.events import AttributeData
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
@@ -166,9 +167,8 @@ class ScheduleAttributes:
 
     def address(self, ref: str) -> ParamAddress | None:
         """Return the writable parameter named by a full DA reference, or None."""
-        if not ref.startswith(self._prefix):
-            return None
-        return self._shape.addresses.get(ref[len(self._prefix) :])
+        owner, path = split_owner(ref)
+        return self._shape.addresses.get(path) if owner == self.spec.ref else None
 
     def is_status(self, ref: str) -> bool:
         """Return whether `ref` is a read-only status attribute."""

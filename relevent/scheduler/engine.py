@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import structlog
 
-from relevent.refs import full_ref
+from relevent.refs import full_ref, owner_of, split_last
 from relevent.scheduler.attributes import (
     ControllerAttributes,
     Param,
@@ -241,11 +241,10 @@ class Engine:
         timeline = self._timeline
         if timeline is None:
             return Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
-        owner, _, _ = full.partition(".")
-        listing = self._parameters(timeline, owner)
+        listing = self._parameters(timeline, owner_of(full))
         if full in listing:
             return AttributeValue(listing[full], quality_good=True, timestamp=self._now)
-        head, _, member = full.rpartition(".")
+        head, member = split_last(full)
         cal = listing.get(head)
         if isinstance(cal, CalendarTime) and member in CALENDAR_FIELDS:
             return AttributeValue(
@@ -296,7 +295,7 @@ class Engine:
         """Run `handler` and emit its `CommandHandled`; `asked` is a write's value, audited when refused."""
         full = full_ref(ref, self._model.ied_name)
         result: CommandResult = ACCEPTED
-        audited = f"{full.rpartition('.')[0]}.SchdSt.stVal" if kind == "operate" else full
+        audited = f"{owner_of(full)}.SchdSt.stVal" if kind == "operate" else full
         old = self._value_of(audited)
         now = self._clock.now()
         if self._timeline is None:
@@ -321,7 +320,7 @@ class Engine:
         return current.value if isinstance(current, AttributeValue) else None
 
     def _write(self, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
-        owner, _, _ = ref.partition(".")
+        owner = owner_of(ref)
         if owner in self._schedule_attrs:
             self._run(Write(ref, value), actor, now)
         elif owner in self._controller_attrs:
@@ -426,7 +425,7 @@ class Engine:
 
     def _schedule_owner(self, ref: str) -> str:
         """The schedule (`LD/LN`) that `ref` belongs to; RejectionError when it is none."""
-        owner, _, _ = ref.partition(".")
+        owner = owner_of(ref)
         if owner not in self._schedule_attrs:
             raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"{ref}: {owner!r} is not a schedule")
         return owner
@@ -436,7 +435,7 @@ class Engine:
     ) -> Callable[[], None] | None:
         """The change an operate of EnaReq/DsaReq makes (None: none); RejectionError when refused."""
         owner = schedule.ref
-        control = step.ref.removesuffix(".Oper").partition(".")[2]
+        control = step.control
         if control not in ("EnaReq", "DsaReq"):
             raise RejectionError(
                 RejectReason.OBJECT_UNDEFINED, f"{step.ref} is not EnaReq or DsaReq of a schedule"

@@ -22,7 +22,7 @@ import structlog
 
 from relevent.errors import ConfigError
 from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
-from relevent.refs import full_ref
+from relevent.refs import full_ref, without_ld
 from relevent.scheduler.commands import Actor, CommandResult, Rejected
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeValue
@@ -58,7 +58,7 @@ class EmsSlot:
         self._priority = priority
         self._actor = Actor(protocol=PROTOCOL, peer=peer)
         self._clock = clock
-        self._magnitudes = self._spec.ref.rpartition("/")[2].startswith(MAGNITUDE_PREFIX)
+        self._magnitudes = without_ld(self._spec.ref).startswith(MAGNITUDE_PREFIX)
 
     @classmethod
     def from_scl(cls, engine: Engine, doc: SclDocument, slot: str, *, priority: int, peer: str) -> EmsSlot:

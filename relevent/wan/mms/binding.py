@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from relevent.refs import split_owner
 from relevent.scheduler.commands import Actor, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event
@@ -173,7 +174,7 @@ class SchedulerBinding:
             yield ref, value
 
     def _attribute(self, ref: str) -> tuple[str, AttributeType] | None:
-        owner, _, path = ref.partition(".")
+        owner, path = split_owner(ref)
         ln = self._lns.get(owner)
         if ln is None:
             return None
@@ -195,7 +196,7 @@ class SchedulerBinding:
         found = self._attribute(ref)
         if found is None or found[0] != "SP":
             return False
-        owner, _, path = ref.partition(".")
+        owner, path = split_owner(ref)
         loaded = self._lns[owner].values  # the LN's own DAI values, else the type's Val
         initial: Scalar | None = loaded[path] if path in loaded else found[1].default
         if initial is None:  # no Val in the file: libiec61850 starts the attribute at its type's zero

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from relevent.errors import SclError
-from relevent.refs import full_ref
+from relevent.refs import full_ref, lineage, split_owner
 from relevent.scl.model import IED, AttributeType, DataObjectType, DOType, LNodeType, LogicalNode, SclDocument
 from relevent.wan.mms import mms_value
 from relevent.wan.mms.lib import iec, lib
@@ -177,7 +177,7 @@ class BuiltModel:
         Plain dictionary lookups: no walk of the C model (whose search by reference is linear in the
         logical devices).
         """
-        owner, _, path = ref.partition(".")
+        owner, path = split_owner(ref)
         found = self.lns.get(owner)
         leaf = found[0].leaf(path) if found is not None else None
         if found is None or leaf is None:
@@ -187,8 +187,7 @@ class BuiltModel:
 
     def is_reported(self, ref: str) -> bool:
         """Whether a data set (so a report) observes the attribute at `ref`, or an object above it."""
-        parts = ref.split(".")
-        return any(".".join(parts[:n]) in self.reported for n in range(1, len(parts) + 1))
+        return any(obj in self.reported for obj in lineage(ref))
 
     def full_ref(self, ref: str) -> str:
         """`ref` in the full form (accepts `@LD/...` references of this IED)."""
