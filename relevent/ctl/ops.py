@@ -15,7 +15,7 @@ from relevent.refs import owner_of
 
 
 @dataclass(frozen=True)
-class ScheduleStatus:
+class ScheduleView:
     """One schedule as `status` shows it."""
 
     ref: str
@@ -30,7 +30,7 @@ class ScheduleStatus:
 
 
 @dataclass(frozen=True)
-class ControllerStatus:
+class ControllerView:
     """One controller as `status` shows it, with the schedules it lists (in `SchdNN` order)."""
 
     ref: str
@@ -40,16 +40,16 @@ class ControllerStatus:
 
 
 @dataclass(frozen=True)
-class Status:
+class StatusView:
     """Every controller and schedule of the gateway."""
 
-    controllers: tuple[ControllerStatus, ...]
-    schedules: tuple[ScheduleStatus, ...]
+    controllers: tuple[ControllerView, ...]
+    schedules: tuple[ScheduleView, ...]
 
 
-def status(client: MmsClient, model: RemoteModel) -> Status:
+def status(client: MmsClient, model: RemoteModel) -> StatusView:
     """Read the state of every controller and schedule (a few reads each)."""
-    return Status(
+    return StatusView(
         tuple(_controller_status(client, model, c) for c in model.controllers),
         tuple(_schedule_status(client, s) for s in model.schedules),
     )
@@ -57,13 +57,13 @@ def status(client: MmsClient, model: RemoteModel) -> Status:
 
 def _controller_status(
     client: MmsClient, model: RemoteModel, controller: RemoteController
-) -> ControllerStatus:
+) -> ControllerView:
     ref = controller.ref
     settings = client.read_tree(ref, "SP")
     listed = [settings.get(name, {}).get("setSrcRef") for name in controller.schedule_names]
     known = {s.ref for s in model.schedules}
     output = client.read_tree(ref, controller.output.fc).get(controller.output.do, {})
-    return ControllerStatus(
+    return ControllerView(
         ref,
         reading(client.read_tree(ref, "ST").get("ActSchdRef", {})),
         reading(output),
@@ -71,7 +71,7 @@ def _controller_status(
     )
 
 
-def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> ScheduleStatus:
+def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> ScheduleView:
     ref = schedule.ref
     settings = client.read_tree(ref, "SP")
     states = client.read_tree(ref, "ST")
@@ -84,7 +84,7 @@ def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> ScheduleSta
     def state(do: str) -> Scalar | None:
         return reading(states.get(do, {})).value
 
-    return ScheduleStatus(
+    return ScheduleView(
         ref,
         state_name(state("SchdSt")),
         setting("SchdPrio"),

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from relevent.lan.mqtt.admission import OTHER, Admission, RateLimit
+from relevent.lan.mqtt.admission import OTHER, MessageAdmission, RateLimit
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.ratelimit import TokenBucket
 from relevent.lan.mqtt.throttle import Throttle
@@ -73,9 +73,9 @@ ROOT = "relevent/v1/gw1/dev"
 EMS = "site/ems/request"
 
 
-def admission(clock: Clock) -> tuple[Admission, BridgeMetrics]:
+def admission(clock: Clock) -> tuple[MessageAdmission, BridgeMetrics]:
     metrics = BridgeMetrics(CollectorRegistry())
-    gate = Admission(
+    gate = MessageAdmission(
         Topics("relevent/v1", "gw1"), ["bat1", "evse1"], RateLimit(rate=5.0, burst=2), metrics,
         own_topics=[EMS], clock=clock,
     )  # fmt: skip

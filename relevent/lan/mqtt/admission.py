@@ -31,7 +31,7 @@ class RateLimit:
     burst: int
 
 
-class Admission:
+class MessageAdmission:
     """Decides per message topic whether the message goes on to be parsed."""
 
     def __init__(  # noqa: PLR0913 - the sources, their limit and where drops are reported

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from relevent.errors import ConfigError
 from relevent.lan.mqtt import compat
 from relevent.lan.mqtt.acks import AckTracker, HealthChange
-from relevent.lan.mqtt.admission import Admission, RateLimit
+from relevent.lan.mqtt.admission import MessageAdmission, RateLimit
 from relevent.lan.mqtt.commands import CommandFactory
 from relevent.lan.mqtt.config import MqttBridgeConfig
 from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage
@@ -106,7 +106,7 @@ class MqttBridge:
                 clock=clock,
             )
         router = InboundRouter(self._topics, registry, self, self.metrics, requests)
-        admission = Admission(
+        admission = MessageAdmission(
             self._topics,
             (device.id for device in registry),
             RateLimit(config.device_msg_rate, config.device_msg_burst),

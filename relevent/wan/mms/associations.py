@@ -8,9 +8,10 @@ tokens of the connections still pending after every processing step. Everything 
 event-loop thread, and tells the `ConnectionGuard` what it learns and what it refuses:
 
 - at accept: connections that `admit` refuses (with TLS: no relay of the `TlsFront`), from a host the
-  `AuthThrottle` refuses, and those the `Admission` names (a host's connection limit, the free slot);
-- at association: a failed authentication (counted by the throttle), and an association the `Admission`
-  refuses (an actor's limit, the slots reserved for the priority actors).
+  `AuthThrottle` refuses, and those the `ConnectionAdmission` names (a host's connection limit, the free
+  slot);
+- at association: a failed authentication (counted by the throttle), and an association the
+  `ConnectionAdmission` refuses (an actor's limit, the slots reserved for the priority actors).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 import structlog
 
-from relevent.wan.mms.admission import Admission
+from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.guard import ConnectionGuard, Reason
 from relevent.wan.mms.lib import AcseAuthenticator, AuthParameter, ConnectionIndicationHandler, lib
 from relevent.wan.mms.security import REFUSED_CREDENTIAL, REFUSED_LIMIT
@@ -40,7 +41,7 @@ class Associations:
         self,
         server: int,
         guard: ConnectionGuard,
-        admission: Admission[int],
+        admission: ConnectionAdmission[int],
         throttle: AuthThrottle,
         *,
         accept_anyone: bool,

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
-from relevent.wan.mms.admission import Admission
+from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.associations import Associations
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.creation import ServerCreation
@@ -87,7 +87,7 @@ class MmsServer:
                                                    iec.ACCESS_POLICY_DENY)
             by_password = credentials is not None and credentials.method == "password"
             password_of = credentials if credentials and by_password else None
-            admission: Admission[int] = Admission(settings.limits)
+            admission: ConnectionAdmission[int] = ConnectionAdmission(settings.limits)
             self._authenticator = (Authenticator(self._server, password_of, admission.may_associate)
                                    if password_of else None)  # fmt: skip
             self._guard = ConnectionGuard(self._port, settings.guard, on_close=metrics.on_guard_close)
