@@ -185,7 +185,7 @@ class RemoteGateway:
     model: RemoteModel
 
 
-Command = Callable[[RemoteGateway, argparse.Namespace, ScheduleInput | None, bool], int]
+VerbHandler = Callable[[RemoteGateway, argparse.Namespace, ScheduleInput | None, bool], int]
 
 
 def _status(gw: RemoteGateway, _: argparse.Namespace, __: Any, as_json: bool) -> int:
@@ -203,7 +203,7 @@ def _write(gw: RemoteGateway, args: argparse.Namespace, given: ScheduleInput | N
     return EX_OK
 
 
-def _switch(enable: bool) -> Command:
+def _switch(enable: bool) -> VerbHandler:
     def command(gw: RemoteGateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
         schedule = gw.model.schedule(args.schedule)
         (ops.enable if enable else ops.disable)(gw.client, gw.api, schedule)
@@ -253,7 +253,7 @@ def _watch(gw: RemoteGateway, args: argparse.Namespace, _: Any, as_json: bool) -
     return EX_OK
 
 
-_COMMANDS: dict[str, Command] = {
+_COMMANDS: dict[str, VerbHandler] = {
     "status": _status,
     "write": _write,
     "enable": _switch(enable=True),

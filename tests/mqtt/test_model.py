@@ -13,8 +13,8 @@ from relevent.config import SclSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt import schema
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.commands import Fields, device_fields
 from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig, MqttBridgeConfig
+from relevent.lan.mqtt.device_commands import Fields, device_fields
 from relevent.lan.mqtt.plan import plan_steps
 from relevent.lan.mqtt.registry import Device, build_registry
 from relevent.lan.mqtt.topics import Inbound, Topics

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import structlog
 
+from relevent.lan.mqtt.log_throttle import LOG_EVERY_S, LogThrottle
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.ratelimit import TokenBucket
-from relevent.lan.mqtt.throttle import LOG_EVERY_S, Throttle
 from relevent.lan.mqtt.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -50,7 +50,7 @@ class MessageAdmission:
         sources = [*device_ids, *self._own_topics, OTHER]
         self._buckets = {source: TokenBucket(limit.rate, limit.burst, clock) for source in sources}
         self._dropped = {source: metrics.inbound_rate_limited.labels(source) for source in sources}
-        self._log = Throttle(LOG_EVERY_S, clock)
+        self._log = LogThrottle(LOG_EVERY_S, clock)
 
     def admit(self, topic: str) -> bool:
         """Whether a message on `topic` is within its source's rate; a refused one is counted."""

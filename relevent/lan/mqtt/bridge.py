@@ -22,9 +22,9 @@ from relevent.errors import ConfigError
 from relevent.lan.mqtt import compat
 from relevent.lan.mqtt.acks import AckTracker, HealthChange
 from relevent.lan.mqtt.admission import MessageAdmission, RateLimit
-from relevent.lan.mqtt.commands import CommandFactory
 from relevent.lan.mqtt.config import MqttBridgeConfig
 from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage
+from relevent.lan.mqtt.device_commands import CommandFactory
 from relevent.lan.mqtt.ems import ExtensionRequests
 from relevent.lan.mqtt.inbound import InboundError, InboundRouter
 from relevent.lan.mqtt.metrics import BridgeMetrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 
-from relevent.lan.mqtt.commands import Fields, device_fields
+from relevent.lan.mqtt.device_commands import Fields, device_fields
 from relevent.lan.mqtt.payloads import Plan, PlanEntry, utc
 from relevent.lan.mqtt.registry import CommandField, Device
 from relevent.scheduler.forecast import ForecastPoint
