@@ -78,15 +78,15 @@ class Associations:
         return len(self._associated)
 
     def poll(self) -> None:
-        """Settle the connections whose association was decided since the last call (one call per pending)."""
+        """Decide on the pending connections that got a security token since the last call."""
         for connection in [c for c in self._pending if lib.ClientConnection_getSecurityToken(c)]:
             try:
-                self._settle(connection)
+                self._decide_association(connection)
             except Exception:  # one connection's failure must not end the serve loop
                 log.exception("mms association state failed", peer=_text(self._peers.get(connection)))
 
-    def _settle(self, connection: int) -> None:
-        """Act on the token of a connection that left the pending state."""
+    def _decide_association(self, connection: int) -> None:
+        """Admit or refuse the association of a connection that left the pending state, by its token."""
         self._pending.discard(connection)
         peer = self._peers.get(connection)
         token = lib.ClientConnection_getSecurityToken(connection)
@@ -137,7 +137,7 @@ class Associations:
         # A refused association that libiec61850 closed before `poll` saw it still counts.
         token = lib.ClientConnection_getSecurityToken(connection)
         if connection in self._pending and token in (REFUSED_CREDENTIAL, REFUSED_LIMIT):
-            self._settle(connection)
+            self._decide_association(connection)
         self._pending.discard(connection)
         self._associated.discard(connection)
         self._admission.closed(connection)
