@@ -127,8 +127,9 @@ class ControllerSpec:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A controlled entity `CtlEnt` may name: the DA written with each output."""
+    """A controlled entity `CtlEnt` may name: its data object and the DA written with each output."""
 
+    do_ref: str
     value_ref: str
     value_type: ValueType
 
@@ -153,7 +154,7 @@ def targets_for_do(do_ref: str, cdc: str) -> dict[str, TargetSpec]:
     if cdc not in _TARGET_DAS:
         return {}
     da, value_type = _TARGET_DAS[cdc]
-    target = TargetSpec(f"{do_ref}.{da}", value_type)
+    target = TargetSpec(do_ref, f"{do_ref}.{da}", value_type)
     return {do_ref: target, target.value_ref: target}
 
 
