@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import bisect
+import itertools
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from relevent.scheduler.controller import Controller
@@ -30,18 +32,48 @@ def forecast(
     `timeline` (as of `now`) is not modified; the forecast runs a copy through the same rules the engine
     applies. The window starts no earlier than `now`: the past is not replayed.
     """
-    simulation = timeline.copy_for(controller_ref)
     start = max(t0, now)
     if t1 < start:
         return []
+    return window(output_changes(timeline, controller_ref, start, t1), start, t1)
+
+
+def output_changes(
+    timeline: Timeline, controller_ref: str, start: Timestamp, until: Timestamp
+) -> list[ForecastPoint]:
+    """Every change of the output (value, source or priority) over [start, until], on a copy of `timeline`.
+
+    `timeline` must be as of `start` or earlier. Equal values are not merged, so `window` can cut out any
+    later window with the same points a forecast computed then would have.
+    """
+    simulation = timeline.copy_for(controller_ref)
     simulation.advance_to(start)
     output = simulation.output(controller_ref)
     points = [ForecastPoint(start, output.value, output.source, output.priority)]
-    while (t := simulation.next_instant()) is not None and t <= t1:
+    while (t := simulation.next_instant()) is not None and t <= until:
         simulation.advance_to(t)
         output = simulation.output(controller_ref)
-        if output.value != points[-1].value:
+        last = points[-1]
+        if (output.value, output.source, output.priority) != (last.value, last.source, last.priority):
             points.append(ForecastPoint(t, output.value, output.source, output.priority))
+    return points
+
+
+def window(changes: Sequence[ForecastPoint], start: Timestamp, t1: Timestamp) -> list[ForecastPoint]:
+    """The forecast over [start, t1] from `output_changes` computed at or before `start`: equal values merged.
+
+    The first point is the output in force at `start`, stamped `start`.
+    """
+    i = max(0, bisect.bisect_right(changes, start, key=lambda p: p.time) - 1)
+    if not changes or t1 < start:
+        return []
+    first = changes[i]
+    points = [ForecastPoint(start, first.value, first.source, first.priority)]
+    for point in itertools.islice(changes, i + 1, None):
+        if point.time > t1:
+            break
+        if point.value != points[-1].value:
+            points.append(point)
     return points
 
 
