@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import structlog
@@ -34,7 +33,7 @@ from relevent.obs.audit_store import AUDIT_FILE, AuditError, AuditStore
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
-from relevent.obs.status import gateway_status
+from relevent.obs.status import StatusView
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
 from relevent.scheduler.clock import SystemClock, watch_wall_clock
@@ -204,9 +203,10 @@ class Gateway:
             measurements=self, spoofing=self,
             extension_handler=ems_handler(settings.mqtt, self.engine, doc),
         )
-        status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
+        self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
         http = settings.http
-        self.http = HttpEndpoint(build_app(self.readiness, self.registry, status), http.host, http.port)
+        app = build_app(self.readiness, self.registry, self.status.render)
+        self.http = HttpEndpoint(app, http.host, http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
         # as Python work on the loop thread would starve its many short ctypes calls of the GIL.
         self._creation = ServerCreation(doc, mms)
