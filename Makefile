@@ -1,4 +1,5 @@
 # relevent-gw developer entry points. `make run` and `make test` are the README's two set-up commands.
+# `make run ARGS="--mms-port 10103 --http-port 8611"` hands ARGS to `relevent-gw demo`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,13 +9,14 @@ STAMP  := $(VENV)/.installed
 
 run: $(STAMP)
 	@$(call apt_install,mosquitto)
-	$(BIN)/relevent-gw demo
+	$(BIN)/relevent-gw demo $(ARGS)
 
 test: deps lint typecheck unit
 
 # Debian packages driven for real: the broker (demo and tests), the browser of the status-page test,
-# openssl for test certificates, systemd-analyze for the unit file, libfaketime for wall-clock steps.
-TEST_PACKAGES := mosquitto chromium openssl systemd faketime
+# openssl for test certificates, systemd-analyze for the unit file, strace for the unit's system call
+# filter, libfaketime for wall-clock steps.
+TEST_PACKAGES := mosquitto chromium openssl systemd strace faketime
 
 # $(call apt_install,PACKAGES): install those of PACKAGES that are missing (sudo unless root).
 define apt_install

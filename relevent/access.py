@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
@@ -13,7 +14,9 @@ from relevent.errors import ConfigError
 from relevent.refs import full_ref
 from relevent.scheduler.policy import Grant, Rights
 from relevent.scheduler.spec import ModelSpec
+from relevent.wan.mms import ConnectionLimits
 from relevent.wan.mms.security import Credentials, TlsFiles
+from relevent.wan.mms.tls_front import LOOPBACK
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +49,41 @@ def _patterns(patterns: Iterable[str], refs: list[str], ied: str, entry: PolicyE
         if not any(fnmatchcase(ref, full) for ref in refs):
             raise ConfigError(f"[[policy]] of {entry.actor!r}: {pattern!r} matches nothing in the model")
     return found
+
+
+def mms_host(mms: MmsSection) -> str:
+    """Where MMS listens: only on loopback while anyone reaching it would control every schedule anonymously.
+
+    As mosquitto 2 does without a configured listener: an open server (no TLS, no authentication) binds
+    loopback and says so at every start, unless `allow_anonymous = true` opens it deliberately (warned too).
+    """
+    if mms.tls or mms.authentication != "none" or _loopback(mms.host):
+        return mms.host
+    if mms.allow_anonymous:
+        log.warning("mms serves anonymous clients with full control on the network "
+                    "([mms] allow_anonymous = true); set tls and authentication", host=mms.host)  # fmt: skip
+        return mms.host
+    log.warning("mms listens on loopback only: no tls and no authentication; set [mms] tls and "
+                "authentication, or allow_anonymous = true to serve anonymous clients on the network",
+                host=LOOPBACK, configured=mms.host)  # fmt: skip
+    return LOOPBACK
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: only localhost is known to be loopback
+        return host == "localhost"
+
+
+def mms_limits(mms: MmsSection, actors: tuple[ActorEntry, ...]) -> ConnectionLimits:
+    """Who may hold how many MMS connections; `reserved_connections` only bind with priority actors."""
+    priority = frozenset(actor.name for actor in actors if actor.priority)
+    if priority and mms.authentication == "none":
+        log.warning("[[actors]] priority binds nobody: [mms] authentication = none identifies nobody")
+    return ConnectionLimits(max_connections=mms.max_connections, per_peer=mms.max_connections_per_peer,
+                            per_actor=mms.max_connections_per_actor, reserved=mms.reserved_connections,
+                            priority=priority)  # fmt: skip
 
 
 def mms_tls(mms: MmsSection) -> TlsFiles | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Coroutine
@@ -20,19 +21,23 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
-from relevent.access import actor_rights, mms_credentials, mms_tls
+from relevent.access import actor_rights, mms_credentials, mms_host, mms_limits, mms_tls
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
+from relevent.instance import reserve_port, state_lock
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.lan.mqtt.registry import build_registry
 from relevent.obs.audit import AuditLog
+from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor
+from relevent.obs.audit_key import audit_key
 from relevent.obs.audit_store import AUDIT_FILE, AuditError, AuditStore
 from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
+from relevent.obs.schedule_api import add_schedule_routes
 from relevent.obs.status import StatusView
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
@@ -47,7 +52,7 @@ from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
-from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation
+from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation, ThrottleSettings
 from relevent.wan.mms.binding import SchedulerBinding
 
 log = structlog.get_logger(__name__)
@@ -160,6 +165,19 @@ def ems_handler(mqtt: MqttSection, engine: Engine, doc: SclDocument) -> EmsSlot 
     return EmsSlot.from_scl(engine, doc, slot, priority=mqtt.ems_priority, peer=topic)
 
 
+def open_audit(settings: Settings, registry: CollectorRegistry) -> AuditLog:
+    """The audit trail in the state directory, keyed (without a configured key, one generated there)."""
+    state_dir, section = settings.storage.state_dir, settings.audit
+    try:
+        key = audit_key(section.secret(), state_dir, create=True)
+        store = AuditStore(state_dir / AUDIT_FILE, key)
+    except AuditError as exc:
+        raise StartupError(str(exc)) from None
+    anchor = Anchor(state_dir / ANCHOR_FILE, key)
+    return AuditLog(store, anchor, registry, fold_window_s=section.fold_window_s,
+                    retention_days=section.retention_days or None)  # fmt: skip
+
+
 class Gateway:
     """Every service of one gateway process and the wiring between them."""
 
@@ -167,28 +185,25 @@ class Gateway:
         self.settings = settings
         self.registry = CollectorRegistry()
         self.readiness = Readiness()
-        try:
-            self.audit_store = AuditStore(settings.storage.state_dir / AUDIT_FILE)
-        except AuditError as exc:
-            raise StartupError(str(exc)) from None
-        self.audit = AuditLog(self.audit_store)
+        self.audit = open_audit(settings, self.registry)
         self.metrics = SchedulerMetrics(self.registry)
         mms = MmsSettings(
-            host=settings.mms.host, port=settings.mms.port, reports=settings.mms.reports,
+            host=mms_host(settings.mms), port=settings.mms.port, reports=settings.mms.reports,
             tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
             guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
+            limits=mms_limits(settings.mms, settings.actors),
+            throttle=ThrottleSettings(
+                delay_s=settings.mms.auth_failure_delay_s, max_delay_s=settings.mms.auth_failure_max_delay_s
+            ),
         )
         spec = model_spec(doc)
         policies = schedule_policies(settings.policy, spec)
         self.clock = SystemClock()
+        store = SqliteStore(settings.storage.state_dir / STORE_FILE)
         self.engine = Engine(
-            spec,
-            clock=self.clock,
-            store=SqliteStore(settings.storage.state_dir / STORE_FILE),
-            policies=policies,
-            rights=actor_rights(settings, spec),
+            spec, clock=self.clock, store=store, policies=policies, rights=actor_rights(settings, spec)
         )
-        self._start_engine()
+        self._start_engine(store.lost)
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         self.binding.prepare()
         # The association count is polled (see relevent/triggers.py).
@@ -205,8 +220,9 @@ class Gateway:
         )
         self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
         http = settings.http
-        app = build_app(self.readiness, self.registry, self.status.render)
-        self.http = HttpEndpoint(app, http.host, http.port)
+        web_app = build_app(self.readiness, self.registry, self.status.render)
+        add_schedule_routes(web_app, self.engine, self.registry)
+        self.http = HttpEndpoint(web_app, http.host, http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
         # as Python work on the loop thread would starve its many short ctypes calls of the GIL.
         self._creation = ServerCreation(doc, mms)
@@ -216,10 +232,12 @@ class Gateway:
         self.readiness.add("scl_loaded", lambda: True)
         self.readiness.add("mms_listening", lambda: self.mms is not None)
         self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
+        self.readiness.add("audit_writable", lambda: self.audit.writable)
 
     def start(self) -> None:
         """Hand the outputs downstream (sent once MQTT is connected); MMS follows with `start_mms`."""
         now = time.time()
+        self.audit.start(now)
         for controller in self.engine.model.controllers:
             output = self.engine.output(controller.ref)
             if output is not None:
@@ -235,8 +253,8 @@ class Gateway:
             if isinstance(state, AttributeValue):
                 self.metrics.on_event(AttributeChanged(ref, state.value, state.quality_good, state.timestamp))
 
-    async def start_mms(self) -> MmsServer:
-        """Take over the server libiec61850 is creating, bind it, mirror the scheduler into it.
+    async def start_mms(self, reserved: socket.socket) -> MmsServer:
+        """Take over the server libiec61850 is creating, bind it in place of `reserved`, mirror the scheduler.
 
         The devices are served meanwhile: the server object (Python tables of every writable leaf) is made in
         a worker thread as well, as soon as the model is built; `close` waits for it if the gateway stops
@@ -247,6 +265,7 @@ class Gateway:
             self._building = pool.submit(self._build_mms)
             pool.shutdown(wait=False)
             mms = await asyncio.wrap_future(self._building)
+        reserved.close()  # libiec61850 binds the port itself, at once
         mms.start()
         self.binding.attach(mms)
         self.mms = mms
@@ -262,12 +281,21 @@ class Gateway:
         self.binding.work_out()
         return MmsServer(self._creation, self.binding, self.registry)
 
-    def _start_engine(self) -> None:
-        """Start the scheduler: its store restored (or the SCL's state) and its timer armed."""
+    def _start_engine(self, lost: str | None) -> None:
+        """Start the scheduler: its store restored (or the SCL's state), its timer armed.
+
+        Stored state it could not use (`lost`: the store's, then each dropped row) is logged where it is
+        found; the audit trail keeps it as well.
+        """
         try:
-            self.engine.start()
+            dropped = self.engine.start()
         except StoreError as exc:
             raise StartupError(f"schedule store in {self.settings.storage.state_dir}: {exc}") from None
+        now = time.time()
+        if lost is not None:
+            self.audit.restore(STORE_FILE, STORE_FILE, "lost", lost, now)
+        for ref, problem in dropped.items():
+            self.audit.restore(STORE_FILE, ref, "dropped", problem, now)
 
     def stop(self) -> None:
         """Stop accepting requests, stop the timers (every change is already persisted), go offline."""
@@ -285,7 +313,7 @@ class Gateway:
         if mms is not None:
             mms.close()
         self._creation.close()  # idempotent: a no-op after the server's own close
-        self.audit_store.close()
+        self.audit.close()
 
     def healthy(self) -> bool:
         """Whether the scheduler's timer path is alive (no instant overdue): the watchdog's question."""
@@ -332,7 +360,17 @@ def _changes_plan(ref: str) -> bool:
 
 
 async def serve(settings: Settings, doc: SclDocument) -> None:
-    """Run the gateway until SIGINT or SIGTERM, then stop every service in order."""
+    """Run the gateway until SIGINT or SIGTERM, then stop every service in order.
+
+    The state directory's lock and every listening port come first: a second instance stops with a clear
+    error before it talks to any device (or takes the broker session of the running one).
+    """
+    mms = settings.mms
+    with state_lock(settings.storage.state_dir), reserve_port(mms.host, mms.port, "MMS") as mms_port:
+        await _serve(settings, doc, mms_port)
+
+
+async def _serve(settings: Settings, doc: SclDocument, mms_port: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -349,12 +387,13 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
             services.create_task(gateway.http.serve(), name="http")
             services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
             services.create_task(gateway.triggers.run(), name="local-triggers")
+            services.create_task(gateway.audit.run(), name="audit")
             services.create_task(full_collections(gateway.engine.time_to_next_instant), name="gc")
             period = watchdog_period()
             if period is not None:
                 services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")
             log.info("devices served", devices=len(gateway.bridge.views))
-            mms = await gateway.start_mms()
+            mms = await gateway.start_mms(mms_port)
             release_free_c_heap()  # start-up is over: what it freed need not stay resident
             tasks.append(services.create_task(mms.serve(gateway.engine.time_to_next_instant), name="mms"))
             sd_notify(f"READY=1\nSTATUS=serving {len(gateway.engine.model.schedules)} schedules")

@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from relevent import __version__
-from relevent.app import check, describe_model, prepare, serve
-from relevent.config import load_settings
+from relevent.app import check, prepare, serve
+from relevent.config import Settings, load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
-from relevent.obs.audit_store import AUDIT_FILE, AuditRow, AuditStore, first_broken, iso_time
+from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
+from relevent.obs.audit_key import audit_key
+from relevent.obs.audit_show import AGE, SINCE_FORMS, audit_line, since_time
+from relevent.obs.audit_store import AUDIT_FILE, GENESIS, AuditStore, Link
 from relevent.obs.logging import configure_logging
+from relevent.scheduler.discovery import model_spec
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
 from relevent.scl.xsd import validate_xsd
+from relevent.summary import config_summary, model_line, summary_text
 
 EX_OK, EX_INVALID, EX_USAGE = 0, 1, 2
 EX_UNAVAILABLE = 69  # a service could not start: systemd may retry
 EX_CONFIG = 78  # configuration or model error: systemd must not restart on it
+EX_PIPE = 128 + signal.SIGPIPE  # the reader went away (`| head`): the shell's status of a killed writer
 
 # CLI option -> (config section, key); these override the file and the environment.
 _OVERRIDES = {
@@ -58,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"relevent-gw {__version__}")
     verbs = parser.add_subparsers(dest="verb")
     verbs.add_parser("run", parents=[common], help="run the gateway (the default)")
-    verbs.add_parser("check-config", parents=[common], help="validate configuration and SCL, then exit")
+    check_config = verbs.add_parser("check-config", parents=[common], help="validate configuration and SCL")
+    check_config.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     demo = verbs.add_parser("demo", help="the gateway with a loopback broker, simulated devices and SCADA")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
     demo.add_argument("--mms-port", type=int, default=10102, help="MMS port (default %(default)s)")
@@ -67,9 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
         dest="audit_verb"
     )
-    audit.add_parser("verify", parents=[common], help="check the hash chain; exit 1 naming the first bad row")
+    check = audit.add_parser("verify", parents=[common], help="check the keyed chain and its anchor; exit 1 "
+                             "naming the first problem")  # fmt: skip
+    check.add_argument("--head", type=_head, help="SEQ:MAC of an `audit head` log line the trail must hold")
     show = audit.add_parser("show", parents=[common], help="print the audited changes")
-    show.add_argument("--since", type=_utc, help="only changes at or after this ISO 8601 time (UTC if naive)")
+    show.add_argument("--since", type=_since, help=f"only changes at or after this time: {SINCE_FORMS}")
     scl = verbs.add_parser("scl", help="validate or generate SCL files").add_subparsers(dest="scl_verb")
     validate = scl.add_parser("validate", help="check an SCL file (and its XSD conformance with --xsd)")
     validate.add_argument("file", type=Path)
@@ -80,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `relevent-gw`; returns the process exit code."""
+    try:
+        return _main(_glued_ages(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # Point stdout at /dev/null: the interpreter's last flush would otherwise fail once more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EX_PIPE
+
+
+def _glued_ages(argv: Sequence[str]) -> list[str]:
+    """`--since -2h` as `--since=-2h`: argparse takes a word starting with `-` for an option."""
+    words = list(argv)
+    for i, word in enumerate(words[:-1]):
+        if word == "--since" and AGE.match(words[i + 1]):
+            return [*words[:i], f"--since={words[i + 1]}", *words[i + 2 :]]
+    return words
+
+
+def _main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verb = args.verb or "run"
@@ -90,16 +121,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scl_validate(args) if args.scl_verb == "validate" else run_generate(args)
         if verb == "demo":
             return run_demo(DemoOptions(args.duration, args.mms_port, args.http_port, args.scl))
-        settings = load_settings(getattr(args, "config", None), _overrides(args))
+        config_file = getattr(args, "config", None)
+        settings = load_settings(config_file, _overrides(args))
         if verb == "audit":
             if args.audit_verb is None:
                 parser.error("audit needs a verb: verify or show")
-            return _audit(args, settings.storage.state_dir / AUDIT_FILE)
+            return _audit_verb(args, settings)
         configure_logging(getattr(args, "log_format", "json"), getattr(args, "log_level", "info"))
         doc = prepare(settings)
         if verb == "check-config":
             check(settings, doc)
-            print(f"configuration ok: {describe_model(doc)}")  # noqa: T201 - a command's answer
+            summary = config_summary(settings, doc, config_file)
+            print(json.dumps(summary, indent=2) if args.json else summary_text(summary))  # noqa: T201
             return EX_OK
         _run_loop(serve(settings, doc))
     except ReleventError as exc:
@@ -128,40 +161,67 @@ def _run_loop(main_coro: Coroutine[Any, Any, None]) -> None:
     runner(main_coro)
 
 
-def _utc(text: str) -> str:
-    """An ISO 8601 time as the audit's time text; argparse reports the ValueError."""
-    moment = datetime.fromisoformat(text)
-    return iso_time((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+def _since(text: str) -> str:
+    """`--since` as the audit's time text; argparse prints an ArgumentTypeError's message as it is."""
+    try:
+        return since_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _audit_verb(args: argparse.Namespace, settings: Settings) -> int:
+    state_dir = settings.storage.state_dir  # verify needs the anchor and the key kept there too
+    if args.audit_verb == "verify":
+        return _audit_verify(state_dir, settings.audit.secret(), args.head)
+    return _audit(args, state_dir / AUDIT_FILE)
+
+
+def _head(text: str) -> Link:
+    """`SEQ:MAC` as an `audit head` line logs it; argparse reports the ValueError."""
+    seq, _, mac = text.partition(":")
+    if len(mac) != len(GENESIS):  # a hex SHA-256
+        raise ValueError(text)
+    return Link(int(seq), mac.lower())
+
+
+def _audit_verify(state_dir: Path, configured: SecretStr | None, journal_head: Link | None) -> int:
+    """Check the chain under the key, against the anchor and the journal's head; exit 1 naming a problem."""
+    path = state_dir / AUDIT_FILE
+    key = audit_key(configured, state_dir, create=False)
+    anchor = Anchor(state_dir / ANCHOR_FILE, key)
+    if not path.is_file() and (anchor.path.is_file() or journal_head):
+        problem: str | None = "the trail is gone (its anchor or the journal's head says it existed)"
+    else:
+        store = AuditStore(path, key, readonly=True)
+        try:
+            problem, head = verify(store, key, anchor, journal_head), store.head
+        finally:
+            store.close()
+    if problem is not None:
+        print(f"{path}: {problem}", file=sys.stderr)  # noqa: T201 - a command's answer
+        return EX_INVALID
+    print(f"{path}: intact, head {head.seq}:{head.mac}")  # noqa: T201
+    return EX_OK
 
 
 def _audit(args: argparse.Namespace, path: Path) -> int:
-    store = AuditStore(path, readonly=True)
+    store = AuditStore(path, None, readonly=True)
     try:
-        if args.audit_verb == "verify":
-            problem = first_broken(store)
-            print(f"{path}: {problem or 'intact'}", file=sys.stderr if problem else sys.stdout)
-            return EX_INVALID if problem else EX_OK
         for row in store.rows(getattr(args, "since", None)):
-            print(_audit_line(row))  # noqa: T201 - a command's answer
+            print(audit_line(row))  # noqa: T201 - a command's answer
     finally:
         store.close()
     return EX_OK
 
 
-def _audit_line(row: AuditRow) -> str:
-    e = row.entry
-    why = f" ({e.reason})" if e.reason else ""
-    return (f"{row.seq} {e.time} {e.actor or '-'} {e.protocol} {e.peer} {e.command} {e.object} "
-            f"{e.old} -> {e.new} {e.result}{why}")  # fmt: skip
-
-
 def _scl_validate(args: argparse.Namespace) -> int:
     doc = load(args.file)
+    model_spec(doc)  # the checks `check-config` makes of a model: an IED, well-formed schedules
     errors = validate_xsd(args.file, args.xsd) if args.xsd else []
     for error in errors:
         print(error)  # noqa: T201 - each error names its file and line
     if not errors:
-        print(f"{args.file}: ok {describe_model(doc)}")  # noqa: T201
+        print(f"{args.file}: ok: {model_line(doc)}")  # noqa: T201
     return EX_INVALID if errors else EX_OK
 
 
@@ -194,5 +254,5 @@ def run_generate(args: argparse.Namespace) -> int:
         print(f"relevent-gw: error: {exc}", file=sys.stderr)  # noqa: T201
         return EX_USAGE
     write_scl(options, args.output)
-    print(f"{args.output}: written {describe_model(load(args.output))}")  # noqa: T201
+    print(f"{args.output}: written: {model_line(load(args.output))}")  # noqa: T201
     return EX_OK

@@ -2,29 +2,60 @@
 
 Precedence, highest first: command line, environment, TOML file, systemd credentials
 (`$CREDENTIALS_DIRECTORY/<section>__<key>`, e.g. `mqtt__password`), defaults. Unknown keys are errors, so a
-typo never silently falls back to a default. Secrets are `SecretStr`: never in logs or error messages.
+typo never silently falls back to a default. TOML values must have their key's type (`port = "102"` is an
+error); environment values are text by nature and are converted. Secrets are `SecretStr`: never in logs or
+error messages.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from relevent.config_errors import Origins, describe
 from relevent.errors import ConfigError
 from relevent.scl.generate import DEFAULT_MODEL
 
-_TOML_FILE: ContextVar[Path | None] = ContextVar("relevent_toml_file", default=None)
+_TOML: ContextVar[dict[str, Any] | None] = ContextVar("relevent_toml", default=None)  # the parsed file
+
+
+def _one_source(inline: SecretStr | None, file: Path | None, names: str) -> None:
+    if inline is not None and file is not None:
+        raise ValueError(f"set {names}, not both")
+
+
+def _secret(inline: SecretStr | None, file: Path | None, what: str) -> SecretStr | None:
+    """The inline secret, or the one kept in `file` (e.g. a systemd credential), trailing newline dropped."""
+    if file is None:
+        return inline
+    try:
+        return SecretStr(file.read_text(encoding="utf-8").rstrip("\r\n"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read it: {exc}") from None
 
 
 class _Section(BaseModel):
@@ -46,7 +77,7 @@ class SclSection(_Section):
 class MmsSection(_Section):
     """`[mms]`: the IEC 61850 MMS server towards SCADA."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
+    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side (loopback while anonymous)
     port: int = Field(default=102, ge=1, le=65535)
     reports: Literal["auto", "scl"] = "auto"
     tls: bool = False
@@ -54,8 +85,16 @@ class MmsSection(_Section):
     cert_file: FilePath | None = None
     key_file: FilePath | None = None
     authentication: Literal["none", "password", "certificate"] = "none"
+    # Without TLS and authentication anyone reaching the port controls every schedule: loopback only, unless.
+    allow_anonymous: bool = False
     association_timeout_s: float = Field(default=10.0, gt=0, le=3600)  # then a connection is closed
     tls_handshake_timeout_s: float = Field(default=2.0, gt=0, le=60)  # then an unfinished handshake is closed
+    max_connections: int = Field(default=5, ge=2, le=5)  # libiec61850 as shipped serves at most 5
+    max_connections_per_peer: int = Field(default=2, ge=1, le=5)  # per client IP address
+    max_connections_per_actor: int = Field(default=2, ge=1, le=5)
+    reserved_connections: int = Field(default=1, ge=0, le=3)  # for [[actors]] with priority = true
+    auth_failure_delay_s: float = Field(default=1.0, gt=0, le=3600)  # doubled per failure of a host's streak
+    auth_failure_max_delay_s: float = Field(default=60.0, gt=0, le=86400)
 
     @model_validator(mode="after")
     def _transport_is_explicit(self) -> MmsSection:
@@ -67,6 +106,10 @@ class MmsSection(_Section):
             raise ValueError(f"{', '.join(given)} set but tls = false")
         if self.authentication == "certificate" and not self.tls:
             raise ValueError('authentication = "certificate" needs tls = true')
+        if self.reserved_connections > (most := self.max_connections - 2):  # one stays free, one for others
+            raise ValueError(f"reserved_connections must be at most max_connections - 2 = {most}")
+        if self.auth_failure_max_delay_s < self.auth_failure_delay_s:
+            raise ValueError("auth_failure_max_delay_s must be at least auth_failure_delay_s")
         return self
 
 
@@ -101,11 +144,37 @@ class MqttSection(_Section):
     device_msg_rate: float = Field(default=50.0, gt=0)
     device_msg_burst: int = Field(default=200, ge=1)
 
+    @field_validator("password")
+    @classmethod
+    def _empty_password_is_none(cls, password: SecretStr | None) -> SecretStr | None:
+        """An empty password is none: the systemd unit's default credential, for a broker without one."""
+        return password if password is not None and password.get_secret_value() else None
+
 
 class StorageSection(_Section):
     """`[storage]`: where schedules survive power loss."""
 
     state_dir: Path = Path("/var/lib/relevent-gw")
+
+
+class AuditSection(_Section):
+    """`[audit]`: the audit trail's key, the folding of repeated refusals, the retention."""
+
+    # The key its chain is MAC'd with: the systemd credential `audit__key`, or key_file; neither: one is
+    # generated into the state directory at the first start.
+    key: SecretStr | None = None
+    key_file: FilePath | None = None
+    fold_window_s: float = Field(default=10.0, gt=0, le=3600)
+    retention_days: float = Field(default=400.0, ge=0)  # 0 keeps every row
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> AuditSection:
+        _one_source(self.key, self.key_file, "key or key_file")
+        return self
+
+    def secret(self) -> SecretStr | None:
+        """The configured key, read from `key_file` when given there."""
+        return _secret(self.key, self.key_file, "[audit] key_file")
 
 
 class HttpSection(_Section):
@@ -138,21 +207,16 @@ class ActorEntry(_Section):
     password: SecretStr | None = None
     password_file: FilePath | None = None  # e.g. a systemd credential: /run/credentials/<unit>/<name>
     certificate_sha256: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")
+    priority: bool = False  # [mms] reserved_connections are kept for such actors (e.g. the DSO's SCADA)
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ActorEntry:
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("set password or password_file, not both")
+        _one_source(self.password, self.password_file, "password or password_file")
         return self
 
     def secret(self) -> SecretStr | None:
         """The password, read from `password_file` when given there (trailing newline dropped)."""
-        if self.password_file is None:
-            return self.password
-        try:
-            return SecretStr(self.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"[[actors]] {self.name}: cannot read password_file: {exc}") from None
+        return _secret(self.password, self.password_file, f"[[actors]] {self.name}: password_file")
 
     def fingerprint(self) -> bytes | None:
         """The SHA-256 certificate fingerprint as bytes (`openssl x509 -fingerprint -sha256` prints it)."""
@@ -208,6 +272,7 @@ class Settings(BaseSettings):
     mqtt: MqttSection = MqttSection()
     storage: StorageSection = StorageSection()
     http: HttpSection = HttpSection()
+    audit: AuditSection = AuditSection()
     devices: tuple[DeviceEntry, ...] = ()
     actors: tuple[ActorEntry, ...] = ()
     policy: tuple[PolicyEntry, ...] = ()
@@ -223,29 +288,61 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Command line over environment over the TOML file over systemd credentials."""
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.get())
+        toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {})
         return (init_settings, env_settings, toml, NestedSecretsSettingsSource(file_secret_settings))
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Load the configuration; raise `ConfigError` with every problem listed in one paragraph."""
-    if config_file is not None and not config_file.is_file():
-        raise ConfigError(f"configuration file {config_file} does not exist")
-    token = _TOML_FILE.set(config_file)
+    """Load the configuration; raise `ConfigError` naming every problem and where it was set."""
+    text = _read(config_file) if config_file is not None else ""
     try:
-        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-        return Settings(_secrets_dir=credentials, **(overrides or {}))  # type: ignore[call-arg]
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_file)) from None
-    except (OSError, ValueError) as exc:  # unreadable file, TOML syntax error
+        toml = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # names the line and column, never the value
         raise ConfigError(f"cannot read configuration {config_file}: {exc}") from None
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    token = _TOML.set(toml)
+    try:
+        settings: Settings | None = Settings(_secrets_dir=credentials, **(overrides or {}))  # type: ignore[call-arg]
+        errors: list[ErrorDetails] = []
+    except ValidationError as exc:
+        settings, errors = None, exc.errors()
+    except ValueError as exc:  # an environment variable that is no JSON where JSON is expected
+        raise ConfigError(f"invalid configuration: {exc}") from None
     finally:
-        _TOML_FILE.reset(token)
+        _TOML.reset(token)
+    known = {tuple(error["loc"]) for error in errors}
+    file_errors = [error for error in _toml_type_errors(toml) if tuple(error["loc"]) not in known]
+    if settings is None or file_errors:
+        origins = Origins(config_file, text, overrides or {}, os.environ, Settings.model_config["env_prefix"],
+                          Path(credentials) if credentials else None)  # fmt: skip
+        raise ConfigError(describe(errors, file_errors, Settings, origins))
+    return settings
 
 
-def _describe(exc: ValidationError, config_file: Path | None) -> str:
-    where = f" in {config_file}" if config_file else ""
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-    )
-    return f"invalid configuration{where}: {problems}"
+def _read(config_file: Path) -> str:
+    try:
+        return config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {config_file} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration {config_file}: {exc}") from None
+
+
+def _toml_type_errors(toml: dict[str, Any]) -> list[ErrorDetails]:
+    """Values of the wrong TOML type (`port = "102"`), which lax validation would convert.
+
+    Each section is validated strictly as JSON (TOML's types, paths and lists as strings and arrays); only
+    type errors count: a section's own checks may need keys another source sets.
+    """
+    errors: list[ErrorDetails] = []
+    for section, value in toml.items():
+        if section not in Settings.model_fields:
+            continue  # an unknown section: the model reports it
+        try:
+            adapter: TypeAdapter[Any] = TypeAdapter(Settings.model_fields[section].rebuild_annotation())
+            # default=str: a TOML date becomes text here; the lax validation refuses it where text is not due
+            adapter.validate_json(json.dumps(value, default=str), strict=True)
+        except ValidationError as exc:
+            typed = [e for e in exc.errors() if e["type"].endswith("_type")]
+            errors += [{**e, "loc": (section, *e["loc"])} for e in typed]
+    return errors

@@ -1,4 +1,4 @@
-"""Free local TCP ports, picked by the kernel."""
+"""Free local TCP ports, picked by the kernel, and the address family of a host."""
 
 from __future__ import annotations
 
@@ -11,3 +11,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def address_family(host: str) -> socket.AddressFamily:
+    """IPv6 for an address with a colon, else IPv4."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

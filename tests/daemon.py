@@ -56,12 +56,20 @@ class Daemon:
     (its logging runs on the event loop), which would turn a slow test into a hung gateway.
     """
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: dict[str, str] | None = None,
+        *,
+        program: Sequence[str] = GATEWAY,
+        cwd: Path | None = None,
+    ) -> None:
         self.proc = subprocess.Popen(
-            [*GATEWAY, *args],
+            [*program, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         self.lines: list[dict[str, Any]] = []
         self.stderr = b""
@@ -132,11 +140,14 @@ def running(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[
         daemon.stop()
 
 
-def run_cli(*args: str | Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run a one-shot `relevent-gw` command and capture its output."""
+def run_cli(
+    *args: str | Path, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a one-shot `relevent-gw` command and capture its output; `env` adds environment variables."""
     return subprocess.run(
-        [*GATEWAY, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
-    )
+        [*GATEWAY, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
 
 
 @contextmanager

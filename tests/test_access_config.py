@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from relevent.access import actor_rights, mms_credentials
+from relevent.access import actor_rights, mms_credentials, mms_limits
 from relevent.config import Settings, load_settings
 from relevent.errors import ConfigError
 from relevent.scheduler.discovery import model_spec
@@ -37,6 +37,9 @@ def _settings(tmp_path: Path, text: str) -> Settings:
         ('[[policy]]\nschedule = "@Control/ActPow_FSCH01"\nmax_priority = 5\n', "belong to an actor's entry"),
         ('[[actors]]\nname = "dso"\npassword = "a"\npassword_file = "{file}"\n', "not both"),
         ('[[actors]]\nname = "dso"\ncertificate_sha256 = "AB:CD"\n', "certificate_sha256"),
+        ("[mms]\nmax_connections = 6\n", "max_connections"),  # libiec61850 as shipped serves 5
+        ("[mms]\nmax_connections = 3\nreserved_connections = 2\n", "at most max_connections - 2 = 1"),
+        ("[mms]\nauth_failure_delay_s = 10\nauth_failure_max_delay_s = 5\n", "at least auth_failure_delay_s"),
     ],
 )
 def test_invalid_security_settings_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
@@ -85,3 +88,12 @@ def test_a_password_file_is_read_without_its_newline(tmp_path: Path) -> None:
     assert credentials is not None
     assert credentials.actor_for_password(b"from-a-file") == "dso"
     assert credentials.actor_for_password(b"from-a-file\n") is None
+
+
+def test_connection_limits_keep_slots_for_the_priority_actors(tmp_path: Path) -> None:
+    actors = '[[actors]]\nname = "dso"\npriority = true\n[[actors]]\nname = "market"\n'
+    settings = _settings(tmp_path, "[mms]\nmax_connections_per_peer = 3\n" + actors)
+    limits = mms_limits(settings.mms, settings.actors)
+    assert (limits.max_connections, limits.per_peer, limits.per_actor) == (5, 3, 2)
+    assert limits.priority == frozenset({"dso"})
+    assert (limits.associable, limits.for_others) == (4, 3)

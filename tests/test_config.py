@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from relevent.config import load_settings
 from relevent.errors import ConfigError
 from relevent.scl.generate import DEFAULT_MODEL
+from tests.conftest import REPO
 
 
 def _toml(tmp_path: Path, text: str) -> Path:
@@ -63,6 +66,30 @@ def test_invalid_configuration_is_one_clear_error(tmp_path: Path, text: str, fra
     assert fragment in str(caught.value)
 
 
+def test_toml_is_strict_and_the_environment_converted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=r"gateway.toml:2: mms.port: Input should be a valid integer"):
+        load_settings(_toml(tmp_path, '[mms]\nport = "102"\n'))
+    integral = load_settings(_toml(tmp_path, "[mqtt]\nheartbeat_s = 30\n[mms]\nport = 102\n"))
+    assert (integral.mqtt.heartbeat_s, integral.mms.port) == (30.0, 102)  # an integer is a float's value
+    monkeypatch.setenv("RELEVENT_MMS__PORT", "10102")
+    monkeypatch.setenv("RELEVENT_MMS__TLS", "false")
+    assert load_settings(_toml(tmp_path, "[mms]\nport = 102\n")).mms.port == 10102
+    with pytest.raises(ConfigError, match=r"gateway.toml:2: mms.port: .* without quotes\)$"):
+        load_settings(_toml(tmp_path, '[mms]\nport = "102"\n'))  # the file is wrong, even when overridden
+
+
+def test_docs_toml_examples_load(tmp_path: Path) -> None:
+    docs = [*(REPO / "docs").glob("*.md"), REPO / "README.md"]
+    examples = [
+        block for doc in docs for block in re.findall(r"```toml\n(.*?)```", doc.read_text(), re.DOTALL)
+    ]
+    assert examples
+    for example in examples:
+        load_settings(_toml(tmp_path, example))
+
+
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
@@ -79,16 +106,42 @@ def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def _credential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    """A systemd credential as the unit's LoadCredential= delivers it."""
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / name).write_text(text)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+
+
 def test_systemd_credentials_fill_secrets_below_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "mqtt__password").write_text("from-credential")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    _credential(tmp_path, monkeypatch, "mqtt__password", "from-credential")
     settings = load_settings(_toml(tmp_path, '[mqtt]\nusername = "gw"\n'))
     assert settings.mqtt.password is not None
     assert settings.mqtt.password.get_secret_value() == "from-credential"
     overridden = load_settings(_toml(tmp_path, '[mqtt]\npassword = "from-file"\n'))
     assert overridden.mqtt.password is not None
     assert overridden.mqtt.password.get_secret_value() == "from-file"
+
+
+def _text(secret: SecretStr | None) -> str:
+    assert secret is not None
+    return secret.get_secret_value().strip()  # audit_key strips the credential's newline
+
+
+def test_the_audit_key_comes_from_a_systemd_credential_or_a_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _credential(tmp_path, monkeypatch, "audit__key", "a key from the credential\n")
+    settings = load_settings(_toml(tmp_path, ""))
+    assert _text(settings.audit.secret()) == "a key from the credential"
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("a key from a file\n")
+    from_file = load_settings(_toml(tmp_path, f'[audit]\nkey_file = "{key_file}"\n'))
+    assert _text(from_file.audit.secret()) == "a key from a file"
+    assert load_settings(_toml(tmp_path, "")).audit.secret() is None  # then one is generated at start
+    with pytest.raises(ConfigError, match="set key or key_file, not both"):
+        load_settings(_toml(tmp_path, f'[audit]\nkey = "inline key text"\nkey_file = "{key_file}"\n'))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REFERENCE_MODELS, XSD_DIR
+from relevent.scl.generate import DEFAULT_MODEL
+from tests.conftest import SHIPPED, ReferenceDir
 from tests.daemon import GatewayArgs, run_cli, running, taken_port
 from tests.mosquitto import Broker
 
@@ -27,9 +28,8 @@ def test_daemon_starts_logs_a_model_summary_and_stops_cleanly(tmp_path: Path, si
     assert (tmp_path / "state").is_dir()
 
 
-@pytest.mark.usefixtures("shared_dir")
-def test_daemon_serves_a_reference_model_given_with_scl(tmp_path: Path) -> None:
-    with running(GatewayArgs(tmp_path, scl=REFERENCE_MODELS["relevent_minimal"]).argv()) as gw:
+def test_daemon_serves_a_reference_model_given_with_scl(tmp_path: Path, reference_dir: ReferenceDir) -> None:
+    with running(GatewayArgs(tmp_path, scl=reference_dir.model("relevent_minimal")).argv()) as gw:
         assert gw.wait_for("gateway starting")["schedules"] == 3
         assert gw.stop() == 0
 
@@ -61,28 +61,70 @@ def test_check_config_validates_and_exits(tmp_path: Path) -> None:
     result = run_cli("check-config", "--config", config)
     assert result.returncode == 0, result.stderr
     assert "configuration ok" in result.stdout
-    assert "'schedules': 33" in result.stdout
+    assert "33 schedules" in result.stdout
 
 
-def test_scl_validate_and_generate_round_trip(tmp_path: Path, shared_dir: Path) -> None:
+def test_scl_validate_and_generate_round_trip(tmp_path: Path, reference_dir: ReferenceDir) -> None:
     out = tmp_path / "site.cid"
     generated = run_cli("scl", "generate", "-o", out, "--devices", "2", "--functions", "MaxPow,OnOff")
     assert generated.returncode == 0, generated.stderr
-    assert "'schedules': 44" in generated.stdout
-    assert shared_dir.is_dir()
-    checked = run_cli("scl", "validate", out, "--xsd", XSD_DIR)
+    assert "44 schedules" in generated.stdout
+    checked = run_cli("scl", "validate", out, "--xsd", reference_dir.xsd)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "ok" in checked.stdout
 
 
-def test_scl_validate_reports_schema_errors_with_lines(tmp_path: Path, shared_dir: Path) -> None:
-    assert shared_dir.is_dir()
+def test_scl_validate_reports_schema_errors_with_lines(tmp_path: Path, reference_dir: ReferenceDir) -> None:
+    xsd = reference_dir.xsd
     bad = tmp_path / "bad.cid"
-    text = REFERENCE_MODELS["relevent_minimal"].read_text(encoding="utf-8-sig")
+    text = reference_dir.model(SHIPPED).read_text(encoding="utf-8-sig")
     bad.write_text(text.replace("<Header ", '<Header bogus="1" ', 1))
-    result = run_cli("scl", "validate", bad, "--xsd", XSD_DIR)
+    result = run_cli("scl", "validate", bad, "--xsd", xsd)
     assert result.returncode == 1
     assert "bogus" in result.stdout
+
+
+@pytest.mark.parametrize("schema", [None, "<xs:schema"])
+def test_scl_validate_without_a_usable_schema_says_so_in_one_line(tmp_path: Path, schema: str | None) -> None:
+    if schema is not None:
+        (tmp_path / "SCL.xsd").write_text(schema)
+    result = run_cli("scl", "validate", DEFAULT_MODEL, "--xsd", tmp_path)
+    assert result.returncode == 78
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"relevent-gw: error: {tmp_path / 'SCL.xsd'}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def _default_model_with(tmp_path: Path, old: str, new: str, *more: tuple[str, str]) -> Path:
+    text = DEFAULT_MODEL.read_text(encoding="utf-8")
+    for before, after in ((old, new), *more):
+        assert before in text
+        text = text.replace(before, after)
+    (path := tmp_path / "model.cid").write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edits", "fragment"),
+    [
+        ([('<IED name="DER_Scheduler_"', f'<IED name="{"I" * 150}"')], "is 150 characters, more than the 64"),
+        ([('name="PhyHealth" type="ENS_Health"/>', 'name="PhyHealth" type="ENS_Health" count="10000"/>'),
+          ('bType="Quality" qchg="true" fc="ST"/>', 'bType="Quality" qchg="true" fc="ST" count="10000"/>')],
+         "more than 2000000 attributes"),
+    ],
+)
+def test_check_config_and_run_refuse_a_model_mms_cannot_serve_alike(
+    tmp_path: Path, edits: list[tuple[str, str]], fragment: str
+) -> None:
+    """Issue 16 item 9: such models passed check-config; run died of a KeyError or grew past 897 MiB."""
+    scl = _default_model_with(tmp_path, *edits[0], *edits[1:])
+    args = GatewayArgs(tmp_path / "state", scl=scl).argv()
+    for verb in ("check-config", "run"):
+        result = run_cli(verb, *args, timeout=30)
+        assert result.returncode == 78, (verb, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"relevent-gw: error: {scl}:"), result.stderr
+        assert fragment in result.stderr
 
 
 def test_generate_rejects_out_of_range_options(tmp_path: Path) -> None:

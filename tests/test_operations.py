@@ -34,7 +34,7 @@ def test_health_readiness_and_metrics_endpoints(tmp_path: Path, broker: Broker) 
         gw.wait_for("gateway running")
         assert _get(port, "/healthz") == (200, b'{"status": "ok"}')
         status, body = _get(port, "/readyz")
-        checks = {"scl_loaded": True, "mms_listening": True, "mqtt_connected": True}
+        checks = {"scl_loaded": True, "mms_listening": True, "mqtt_connected": True, "audit_writable": True}
         assert (status, json.loads(body)) == (200, {"ready": True, "checks": checks})
         status, body = _get(port, "/metrics")
         assert status == 200
@@ -109,7 +109,7 @@ def test_every_change_is_audited_and_counted(tmp_path: Path) -> None:
         assert accepted["protocol"] == "mms"
         assert accepted["peer"].startswith("127.0.0.1:")
         rejected = next(line for line in gw.lines[gw.lines.index(accepted) + 1:] if line["event"] == "audit")
-        assert (rejected["old"], rejected["new"], rejected["result"]) == (0, 0, "access_denied")
+        assert (rejected["old"], rejected["new"], rejected["result"]) == (0, 7, "access_denied")  # as asked
         _, body = _get(http_port, "/metrics")
         text = body.decode()
         assert 'relevent_commands_total{command="write",protocol="mms",result="accepted"} 1.0' in text

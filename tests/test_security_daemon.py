@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,7 +121,7 @@ def test_rights_audit_tamper_and_secrets(
     assert actors_and_results == [
         ("market", "accepted"), ("market", "access_denied"), ("market", "access_denied"), ("dso", "accepted"),
     ]  # fmt: skip
-    assert f"{PRIO} 50 -> 50 access_denied (actor 'market' may not use priority 51" in rows[1]
+    assert f"{PRIO} 50 -> 51 access_denied (actor 'market' may not use priority 51" in rows[1]
     exposed.append(trail.stdout)
     for text in exposed:
         for secret in SECRETS:
@@ -170,6 +172,47 @@ async def test_a_device_answering_for_another_is_audited(tmp_path: Path, broker:
     assert verify.returncode == 0, verify.stderr
 
 
+def _readyz(port: int) -> tuple[int, dict[str, bool]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as reply:
+            return reply.status, json.loads(reply.read())["checks"]
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())["checks"]
+
+
+async def test_a_full_disk_makes_the_gateway_unready_and_leaves_a_recorded_gap(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Issue 16 item 7: audit rows lost while the disk is full. RLIMIT_FSIZE 0 makes every write to a file
+    fail with EFBIG (Python ignores SIGXFSZ), as a full disk does, without filling a real disk."""
+    devices = '[[devices]]\nid = "{0}"\nclass = "battery"\nw_set = "@Control/ActPow_FSCC1"\n'
+    dev = "relevent/v1/gw1/dev"
+    env = {"RELEVENT_AUDIT__FOLD_WINDOW_S": "0.2"}  # the round that retries the gap
+    async with mqtt_client(broker, f"{dev}/bat1/ctl/set") as (bat1, inbox):
+        with gateway(broker, tmp_path, devices.format("bat1") + devices.format("evse1"), env=env) as gw:
+            pid = gw.daemon.proc.pid
+            assert _readyz(gw.http_port)[1]["audit_writable"] is True
+            ack = json.dumps({"id": (await inbox.next_json())["id"], "result": "accepted"})
+            limits = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, limits[1]))
+            try:
+                await bat1.publish(f"{dev}/evse1/ctl/ack", ack)
+                failed = "audit store failed; entry only in this log"
+                lost = await asyncio.to_thread(gw.daemon.wait_for, failed)
+                status, checks = _readyz(gw.http_port)
+                assert (status, checks["audit_writable"]) == (503, False)
+            finally:
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, limits)
+            gap = await asyncio.to_thread(gw.daemon.wait_for, "audit gap recorded")
+            assert _readyz(gw.http_port)[0] == 200
+    assert (lost["result"], lost["object"]) == ("refused", "device evse1")  # the entry, in the journal
+    assert gap["lost"] == 1
+    trail = run_cli("audit", "show", "--state-dir", tmp_path / "state").stdout.splitlines()
+    assert trail[-1].endswith("gap (1 entries lost from {0} to {0} (see the log): audit append failed: "
+                              "disk I/O error)".format(lost["time"]))  # fmt: skip
+    assert run_cli("audit", "verify", "--state-dir", tmp_path / "state").returncode == 0
+
+
 def test_relevent_ctl_speaks_tls_and_passwords(
     secured: tuple[Daemon, GatewayArgs, int], pki: Pki, tmp_path: Path
 ) -> None:
@@ -191,3 +234,38 @@ def test_relevent_ctl_speaks_tls_and_passwords(
     assert refused.returncode == 3
     assert "wrong" not in refused.stdout + refused.stderr
     assert ctl().returncode == 3  # plain MMS against the TLS port
+
+
+def test_relevent_ctl_write_meets_the_actor_s_rights_before_it_changes_anything(
+    secured: tuple[Daemon, GatewayArgs, int], pki: Pki, tmp_path: Path
+) -> None:
+    """Issue 17 item 2: the dry run over HTTP names no actor, so the first MMS request is the rights check."""
+    daemon, args, http_port = secured
+    tls = ["--ca", str(pki.ca), "--cert", str(pki.scada.cert), "--key", str(pki.scada.key)]
+    http = f"http://127.0.0.1:{http_port}"
+    where = ["--port", str(args.mms_port), "--http-url", http, "--timeout", "5", *tls]
+
+    def ctl(password: str, *command: str) -> dict[str, object]:
+        result = subprocess.run(
+            [sys.executable, "-m", "relevent.ctl", *where, *command, "--json"], capture_output=True,
+            text=True, timeout=60, check=False, env={**os.environ, "RELEVENT_CTL_PASSWORD": password},
+        )  # fmt: skip
+        document: dict[str, object] = json.loads(result.stdout)
+        return document
+
+    schedule = f"{LD}/MaxPow_FSCH02"
+    assert ctl(DSO_PASSWORD, "write", schedule, "--prio", "100")["written"] == [f"{schedule}.SchdPrio.setVal"]
+    audited = len([line for line in daemon.lines if line.get("event") == "audit"])
+    program = ["--values", "1", "--interval", "60", "--start", "+1h", "--enable"]
+    beyond_band = ctl(MARKET_PASSWORD, "write", schedule, *program)
+    assert (beyond_band["ref"], beyond_band["add_cause"]) == (f"{schedule}.EnaReq", "blocked-by-mode")
+    assert beyond_band["written"] == []  # its priority 100 is beyond the market's band: checked first
+    priority_first = ctl(MARKET_PASSWORD, "write", schedule, "--values", "1", "--prio", "51")
+    assert (priority_first["ref"], priority_first["written"]) == (f"{schedule}.SchdPrio.setVal", [])
+    not_its_schedule = ctl(MARKET_PASSWORD, "write", f"{LD}/MaxPow_FSCH04", "--values", "1", "--prio", "5")
+    assert (not_its_schedule["mms_error"], not_its_schedule["written"]) == ("access-denied", [])
+    entries = [line for line in daemon.lines if line.get("event") == "audit"][audited:]
+    assert [(e["actor"], e["command"], e["result"]) for e in entries] == [
+        ("market", "operate", "access_denied"), ("market", "write", "access_denied"),
+        ("market", "write", "access_denied"),
+    ]  # fmt: skip

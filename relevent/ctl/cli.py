@@ -1,5 +1,8 @@
 """`relevent-ctl`: status, write, enable, disable, forecast and watch schedules of a relevent gateway.
 
+Schedules are read and written over MMS. The forecast, and the check of a whole `write` before its first
+request, come from the gateway's HTTP API (`--http-url`, else `$RELEVENT_CTL_HTTP_URL`, else http://HOST:8610).
+
 Exit codes: 0 ok, 1 a request was refused by the server, 2 usage (command line or schedule file),
 3 the gateway cannot be reached.
 """
@@ -12,8 +15,8 @@ import os
 import queue
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 from relevent.ctl import ops
 from relevent.ctl.client import ClientSecurity, MmsClient
 from relevent.ctl.errors import EX_OK, CtlError, RefusedError, UnreachableError, UsageError
-from relevent.ctl.forecast import forecast
+from relevent.ctl.gateway_api import GatewayApi, default_url
 from relevent.ctl.model import RemoteModel, browse
 from relevent.ctl.render import (
     forecast_json,
@@ -35,6 +38,7 @@ from relevent.ctl.reports import Report, ReportSubscription
 from relevent.ctl.schedule_input import ScheduleInput, load_file, parse_start, parse_values
 
 PASSWORD_ENV = "RELEVENT_CTL_PASSWORD"  # noqa: S105 - the variable's name, not a password
+HTTP_URL_ENV = "RELEVENT_CTL_HTTP_URL"
 _IDLE_CHECK_S = 1.0  # how often `watch` checks its connection while no report arrives
 
 
@@ -44,6 +48,10 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--host", help="gateway address (default 127.0.0.1)")
     common.add_argument("--port", type=int, help="MMS port (default 102)")
     common.add_argument("--timeout", type=float, help="seconds to wait for each answer (default 3)")
+    common.add_argument(
+        "--http-url",
+        help=f"the gateway's HTTP API for forecast and write (default ${HTTP_URL_ENV}, else http://HOST:8610)",
+    )
     common.add_argument("--json", action="store_true", help="JSON output for scripts")
     common.add_argument("--ca", type=Path, help="CA of the gateway's certificate: connect over TLS")
     common.add_argument("--cert", type=Path, help="this client's certificate (TLS)")
@@ -102,11 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json: bool = getattr(args, "json", False)
     try:
         given = _schedule_input(args) if args.verb == "write" else None
-        with MmsClient(
-            getattr(args, "host", "127.0.0.1"), getattr(args, "port", 102), _timeout_ms(args), _security(args)
-        ) as client:
-            model = browse(client)
-            return _COMMANDS[args.verb](client, model, args, given, as_json)
+        host = getattr(args, "host", "127.0.0.1")
+        url = getattr(args, "http_url", None) or os.environ.get(HTTP_URL_ENV) or default_url(host)
+        api = GatewayApi(url, _timeout_ms(args) / 1000)
+        with MmsClient(host, getattr(args, "port", 102), _timeout_ms(args), _security(args)) as client:
+            return _COMMANDS[args.verb](Gateway(client, api, browse(client)), args, given, as_json)
     except CtlError as exc:
         _error(exc, as_json)
         return exc.exit_code
@@ -146,11 +154,16 @@ def _error(exc: CtlError, as_json: bool) -> None:
             "exit_code": exc.exit_code,
         }
         if isinstance(exc, RefusedError):
+            refusal = exc.refusal
             document.update(
-                ref=exc.ref,
-                mms_error=exc.error.name,
-                add_cause=exc.add_cause.name if exc.add_cause else None,
-                schd_ena_err=exc.schd_ena_err,
+                ref=refusal.ref,
+                mms_error=refusal.error.name if refusal.error else None,
+                add_cause=refusal.add_cause.name if refusal.add_cause else None,
+                schd_ena_err=refusal.schd_ena_err,
+                reason=refusal.reason,
+                because=refusal.because,
+                written=None if refusal.written is None else list(refusal.written),
+                not_written=list(refusal.not_written),
             )
         _show(as_json, "", document)
 
@@ -163,36 +176,37 @@ def _show(as_json: bool, text: str, document: dict[str, Any]) -> None:
 
 # ---- commands -----------------------------------------------------------------------------------------
 
-Command = Callable[[MmsClient, RemoteModel, argparse.Namespace, ScheduleInput | None, bool], int]
+@dataclass(frozen=True)
+class Gateway:
+    """What a command works with: the MMS connection, the HTTP API and the model browsed over MMS."""
+
+    client: MmsClient
+    api: GatewayApi
+    model: RemoteModel
 
 
-def _status(client: MmsClient, model: RemoteModel, _: argparse.Namespace, __: Any, as_json: bool) -> int:
-    status = ops.status(client, model)
+Command = Callable[[Gateway, argparse.Namespace, ScheduleInput | None, bool], int]
+
+
+def _status(gw: Gateway, _: argparse.Namespace, __: Any, as_json: bool) -> int:
+    status = ops.status(gw.client, gw.model)
     _show(as_json, status_text(status), status_json(status))
     return EX_OK
 
 
-def _write(
-    client: MmsClient,
-    model: RemoteModel,
-    args: argparse.Namespace,
-    given: ScheduleInput | None,
-    as_json: bool,
-) -> int:
+def _write(gw: Gateway, args: argparse.Namespace, given: ScheduleInput | None, as_json: bool) -> int:
     assert given is not None  # parsed before connecting
-    schedule = model.schedule(args.schedule)
-    written = ops.write_schedule(client, schedule, given)
+    schedule = gw.model.schedule(args.schedule)
+    written = ops.write_schedule(gw.client, gw.api, schedule, given)
     text = f"{schedule.ref}: wrote {len(written)} attributes" + (", enabled" if given.enable else "")
     _show(as_json, text, {"schedule": schedule.ref, "written": written, "enabled": given.enable})
     return EX_OK
 
 
 def _switch(enable: bool) -> Command:
-    def command(
-        client: MmsClient, model: RemoteModel, args: argparse.Namespace, _: Any, as_json: bool
-    ) -> int:
-        schedule = model.schedule(args.schedule)
-        (ops.enable if enable else ops.disable)(client, schedule)
+    def command(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
+        schedule = gw.model.schedule(args.schedule)
+        (ops.enable if enable else ops.disable)(gw.client, gw.api, schedule)
         text = f"{schedule.ref}: {'enabled' if enable else 'disabled'}"
         _show(as_json, text, {"schedule": schedule.ref, "enabled": enable})
         return EX_OK
@@ -200,19 +214,19 @@ def _switch(enable: bool) -> Command:
     return command
 
 
-def _forecast(client: MmsClient, model: RemoteModel, args: argparse.Namespace, _: Any, as_json: bool) -> int:
+def _forecast(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
     if args.hours <= 0:
         raise UsageError("--hours must be positive")
-    controller = model.controller(args.controller)
-    now = time.time()
-    points = forecast(client, model, controller, now, now + args.hours * 3600)
+    controller = gw.model.controller(args.controller)
+    points = gw.api.forecast(controller.ref, args.hours)
     _show(as_json, forecast_text(points), forecast_json(controller.ref, points))
     return EX_OK
 
 
-def _watch(client: MmsClient, model: RemoteModel, args: argparse.Namespace, _: Any, as_json: bool) -> int:
+def _watch(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
+    client = gw.client
     arrived: queue.Queue[Report] = queue.Queue()
-    subscriptions = [ReportSubscription(client, ld, arrived.put) for ld in model.lds]
+    subscriptions = [ReportSubscription(client, ld, arrived.put) for ld in gw.model.lds]
     if not any(s.rcbs for s in subscriptions):
         raise UsageError("the gateway serves no unbuffered report control blocks")
     printed = 0

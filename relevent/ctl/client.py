@@ -6,6 +6,7 @@ blocking client call would stall such a server (see the MMS binding notes).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,14 @@ from typing import Any, Self
 
 import pyiec61850.pyiec61850 as iec
 
-from relevent.ctl.errors import Code, RefusedError, UnreachableError
+from relevent.ctl.errors import (
+    ADD_CAUSE_MEANINGS,
+    ERROR_MEANINGS,
+    Code,
+    Refusal,
+    RefusedError,
+    UnreachableError,
+)
 from relevent.wan.mms.lib import lib
 
 Value = bool | int | float | str | datetime | tuple["Value", ...] | None
@@ -40,13 +48,15 @@ _LOST = {iec.IED_ERROR_NOT_CONNECTED, iec.IED_ERROR_CONNECTION_LOST, iec.IED_ERR
 
 
 def error_code(value: int) -> Code:
-    """An IedClientError with its name."""
-    return Code(value, _ERRORS.get(value, "unknown"))
+    """An IedClientError with its name and meaning."""
+    name = _ERRORS.get(value, "unknown")
+    return Code(value, name, ERROR_MEANINGS.get(name, ""))
 
 
 def add_cause_code(value: int) -> Code:
-    """An AddCause with its name."""
-    return Code(value, _ADD_CAUSES.get(value, "unknown"))
+    """An AddCause with its name and meaning."""
+    name = _ADD_CAUSES.get(value, "unknown")
+    return Code(value, name, ADD_CAUSE_MEANINGS.get(name, ""))
 
 
 def fc_of(name: str) -> int:
@@ -111,6 +121,10 @@ class MmsClient:
         self, host: str, port: int, timeout_ms: int = 3000, security: ClientSecurity | None = None
     ) -> None:
         self.host, self.port = host, port
+        try:  # libiec61850 reports a name it cannot resolve as "unknown (99)"
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise UnreachableError(f"cannot resolve the host name {host!r}: {exc.strerror}") from None
         self.security = security or ClientSecurity()
         self.con: Any = None
         self._tls: Any = None
@@ -130,7 +144,8 @@ class MmsClient:
         _, err = iec.IedConnection_connect(self.con, self.host, self.port)
         if err != iec.IED_ERROR_OK:
             self.close()
-            raise UnreachableError(f"cannot connect to {self.host}:{self.port}: {error_code(err)}")
+            failed = error_code(err).explained()
+            raise UnreachableError(f"cannot connect to {self.host}:{self.port}: {failed}")
         _, err = iec.IedConnection_getLogicalDeviceList(self.con)
         return bool(err == iec.IED_ERROR_OK)
 
@@ -194,7 +209,7 @@ class MmsClient:
             return
         if err in _LOST:
             raise UnreachableError(f"{self.host}:{self.port}: {ref}: {error_code(err)}")
-        raise RefusedError(ref, error_code(err))
+        raise RefusedError(Refusal(ref, error_code(err)))
 
     # ---- browsing ---------------------------------------------------------------------------------------
 
@@ -268,7 +283,7 @@ class MmsClient:
         """Operate a direct control (`LD/LN.EnaReq`); a refusal carries the AddCause of LastApplError."""
         control = iec.ControlObjectClient_create(ref, self.con)
         if control is None:
-            raise RefusedError(ref, error_code(iec.IED_ERROR_OBJECT_DOES_NOT_EXIST))
+            raise RefusedError(Refusal(ref, error_code(iec.IED_ERROR_OBJECT_DOES_NOT_EXIST)))
         try:
             iec.ControlObjectClient_setTestMode(control, test)
             mms = iec.MmsValue_newBoolean(ctl_val)
@@ -279,7 +294,7 @@ class MmsClient:
                 if err in _LOST:
                     self.check(ref, err)
                 add_cause = int(iec.ControlObjectClient_getLastApplError(control).addCause)
-                raise RefusedError(ref, error_code(err), add_cause=add_cause_code(add_cause))
+                raise RefusedError(Refusal(ref, error_code(err), add_cause=add_cause_code(add_cause)))
         finally:
             iec.ControlObjectClient_destroy(control)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from relevent.ctl.client import MmsClient, Scalar
-from relevent.ctl.errors import RefusedError, UsageError
+from relevent.ctl.errors import CtlError, Refusal, RefusedError, UnreachableError, UsageError
+from relevent.ctl.gateway_api import CheckStep, GatewayApi
 from relevent.ctl.model import RemoteController, RemoteModel, RemoteSchedule
 from relevent.ctl.readings import Reading, reading, state_name
 from relevent.ctl.schedule_input import ScheduleInput, typed_value
@@ -99,49 +100,115 @@ def _scalar(value: object) -> Scalar | None:
     return value if isinstance(value, bool | int | float | str | datetime) else None
 
 
-def write_schedule(client: MmsClient, schedule: RemoteSchedule, given: ScheduleInput) -> list[str]:
-    """Write the given parameters (values and NumEntr, SchdIntv, SchdPrio, StrTm01), then enable if asked.
+def write_schedule(
+    client: MmsClient, api: GatewayApi, schedule: RemoteSchedule, given: ScheduleInput
+) -> list[str]:
+    """Write the given parameters (SchdPrio, values and NumEntr, SchdIntv, StrTm01), then enable if asked.
 
-    Values are checked against the schedule's kind and slots before anything is sent. Returns the
-    references written.
+    All or nothing, as far as the gateway can tell beforehand: values are checked against the schedule's
+    kind and slots, then the gateway's dry run (`/api/check`) tries the whole request by its own locks and
+    validation rules; nothing is sent when it would refuse any part. The requests then go in the order it
+    checked them, so that its check of this client's rights, which the dry run cannot make (HTTP names no
+    actor), comes first: rights cover a schedule as a whole, and a priority band is checked on the SchdPrio
+    write, or, when there is none, on a test-mode EnaReq sent ahead (it changes nothing). A refusal after
+    all says which requests took effect. Returns the references written.
     """
-    writes: list[tuple[str, Scalar]] = []
+    steps = _write_steps(schedule, given)
+    planned = tuple(step.ref for step in steps)
+    refused = api.check(steps)
+    if refused is not None:
+        raise RefusedError(
+            Refusal(
+                steps[refused.step].ref,
+                schd_ena_err=refused.schd_ena_err,
+                reason=refused.reason,
+                because=refused.message,
+                written=(),
+                not_written=planned,
+            )
+        )
+    if given.enable and given.prio is None and len(steps) > 1:
+        try:
+            client.operate(steps[-1].ref, ctl_val=True, test=True)
+        except RefusedError as exc:
+            raise RefusedError(replace(exc.refusal, written=(), not_written=planned)) from None
+    for done, step in enumerate(steps):
+        try:
+            _send(client, step)
+        except RefusedError as exc:
+            refusal = replace(_explained(api, exc.refusal, step), written=planned[:done])
+            raise RefusedError(replace(refusal, not_written=planned[done:])) from None
+        except UnreachableError as exc:
+            raise UnreachableError(f"{exc}\n  written: {', '.join(planned[:done]) or 'nothing'}") from None
+    return [step.ref for step in steps if not step.operate]
+
+
+def _write_steps(schedule: RemoteSchedule, given: ScheduleInput) -> list[CheckStep]:
+    """The requests of a write command, in the order they are checked and sent."""
+    steps: list[CheckStep] = []
+    if given.prio is not None:
+        steps.append(CheckStep(f"{schedule.ref}.SchdPrio.setVal", given.prio))
     if given.values is not None:
         slots = len(schedule.value_names)
         if len(given.values) > slots:
             raise UsageError(f"{schedule.ref} has {slots} value slots, got {len(given.values)} values")
         typed = [typed_value(schedule.kind, raw) for raw in given.values]
-        writes += [(schedule.value_ref(slot), value) for slot, value in enumerate(typed)]
-        writes.append((f"{schedule.ref}.NumEntr.setVal", len(typed)))
+        steps += [CheckStep(schedule.value_ref(slot), value) for slot, value in enumerate(typed)]
+        steps.append(CheckStep(f"{schedule.ref}.NumEntr.setVal", len(typed)))
     if given.interval is not None:
-        writes.append((f"{schedule.ref}.SchdIntv.setVal", given.interval))
-    if given.prio is not None:
-        writes.append((f"{schedule.ref}.SchdPrio.setVal", given.prio))
+        steps.append(CheckStep(f"{schedule.ref}.SchdIntv.setVal", given.interval))
     if given.start is not None:
         if not schedule.start_names:
             raise UsageError(f"{schedule.ref} has no start time")
-        writes.append((f"{schedule.ref}.{schedule.start_names[0]}.setTm", given.start))
-    for ref, value in writes:
-        client.write(ref, "SP", value)
+        steps.append(CheckStep(f"{schedule.ref}.{schedule.start_names[0]}.setTm", given.start))
     if given.enable:
-        enable(client, schedule)
-    return [ref for ref, _ in writes]
+        steps.append(_control(schedule, "EnaReq"))
+    return steps
 
 
-def enable(client: MmsClient, schedule: RemoteSchedule) -> None:
-    """Operate `EnaReq`; a refusal carries the `SchdEnaErr` the gateway set."""
+def enable(client: MmsClient, api: GatewayApi, schedule: RemoteSchedule) -> None:
+    """Operate `EnaReq`; a refusal carries the `SchdEnaErr` the gateway set, and its reason."""
+    _operate(client, api, _control(schedule, "EnaReq"))
+
+
+def disable(client: MmsClient, api: GatewayApi, schedule: RemoteSchedule) -> None:
+    """Operate `DsaReq`; a refusal carries the gateway's reason."""
+    _operate(client, api, _control(schedule, "DsaReq"))
+
+
+def _control(schedule: RemoteSchedule, name: str) -> CheckStep:
+    return CheckStep(f"{schedule.ref}.{name}", value=True, operate=True)
+
+
+def _operate(client: MmsClient, api: GatewayApi, step: CheckStep) -> None:
     try:
-        client.operate(f"{schedule.ref}.EnaReq", ctl_val=True)
-    except RefusedError as refused:
-        ena_err = client.read(f"{schedule.ref}.SchdEnaErr.stVal", "ST")
-        raise RefusedError(
-            refused.ref,
-            refused.error,
-            add_cause=refused.add_cause,
-            schd_ena_err=ena_err if isinstance(ena_err, int) else None,
-        ) from None
+        _send(client, step)
+    except RefusedError as exc:
+        raise RefusedError(_explained(api, exc.refusal, step)) from None
 
 
-def disable(client: MmsClient, schedule: RemoteSchedule) -> None:
-    """Operate `DsaReq`."""
-    client.operate(f"{schedule.ref}.DsaReq", ctl_val=True)
+def _send(client: MmsClient, step: CheckStep) -> None:
+    """Send one request over MMS; a refused EnaReq carries the `SchdEnaErr` the gateway set."""
+    if not step.operate:
+        client.write(step.ref, "SP", step.value)
+        return
+    try:
+        client.operate(step.ref, ctl_val=True)
+    except RefusedError as exc:
+        if not step.ref.endswith(".EnaReq"):
+            raise
+        ena_err = client.read(f"{step.ref.removesuffix('.EnaReq')}.SchdEnaErr.stVal", "ST")
+        refusal = replace(exc.refusal, schd_ena_err=ena_err if isinstance(ena_err, int) else None)
+        raise RefusedError(refusal) from None
+
+
+def _explained(api: GatewayApi, refusal: Refusal, step: CheckStep) -> Refusal:
+    """`refusal` with the gateway's reason in words, when its dry run of `step` gives one.
+
+    Best effort: without an answer from the HTTP API the codes still say what failed.
+    """
+    try:
+        found = api.check([step])
+    except CtlError:
+        return refusal
+    return refusal if found is None else replace(refusal, because=found.message)

@@ -16,7 +16,7 @@ from typing import Any
 import pyiec61850.pyiec61850 as iec
 
 from relevent.ctl.client import MmsClient, Value, decode, error_code
-from relevent.ctl.errors import RefusedError
+from relevent.ctl.errors import Refusal, RefusedError
 
 _REASONS = {
     iec.IEC61850_REASON_DATA_CHANGE: "data-change",
@@ -105,7 +105,8 @@ class ReportSubscription:
         for family, names in sorted(families.items()):
             ref = next((ref for name in names if self._enable(ref := f"{lln0}.RP.{name}", on_report)), None)
             if ref is None:
-                raise RefusedError(f"{lln0}.RP.{family}", error_code(iec.IED_ERROR_TEMPORARILY_UNAVAILABLE))
+                busy = error_code(iec.IED_ERROR_TEMPORARILY_UNAVAILABLE)
+                raise RefusedError(Refusal(f"{lln0}.RP.{family}", busy))
             self.rcbs.append(ref)
 
     def _enable(self, ref: str, on_report: ReportCallback) -> bool:

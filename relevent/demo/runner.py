@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -56,6 +58,12 @@ def demo_config(broker_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ctl_command(mms_port: int) -> str:
+    """`relevent-ctl` aimed at the demo's gateway, ready to paste: from this interpreter's bin directory."""
+    ctl = shutil.which("relevent-ctl", path=Path(sys.executable).parent) or "relevent-ctl"
+    return f"{shlex.quote(ctl)} --port {mms_port}"
+
+
 def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C (or `duration_s`); return the exit code."""
     return asyncio.run(_demo(options))
@@ -74,6 +82,7 @@ async def _demo(options: DemoOptions) -> int:
         gateway = await _start_gateway(workdir, broker.url, options)
         _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
         _say(f"status page: http://127.0.0.1:{options.http_port}/")
+        _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
         topics = Topics("relevent/v1", GATEWAY_ID)
         devices = [
             SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
@@ -81,7 +90,8 @@ async def _demo(options: DemoOptions) -> int:
         ]
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(device.run()) for device in devices]
-            for line in await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port):
+            written = await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port, options.http_port)
+            for line in written:
                 _say(f"SCADA wrote {line}")
             tasks.append(group.create_task(_summaries(options.http_port, devices)))
             with contextlib.suppress(TimeoutError):

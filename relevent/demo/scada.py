@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from relevent.ctl.client import MmsClient
+from relevent.ctl.gateway_api import GatewayApi
 from relevent.ctl.model import browse
 from relevent.ctl.ops import write_schedule
 from relevent.ctl.schedule_input import ScheduleInput
@@ -43,12 +44,13 @@ def demo_steps(now: datetime) -> list[DemoStep]:
     ]
 
 
-def program_demo(host: str, port: int) -> list[str]:
+def program_demo(host: str, port: int, http_port: int) -> list[str]:
     """Write and enable the demo schedules; return one line per step. Blocking: run it in a thread."""
+    api = GatewayApi(f"http://{host}:{http_port}", timeout_s=3.0)
     with MmsClient(host, port) as client:
         model = browse(client)
         lines = []
         for step in demo_steps(datetime.now(UTC)):
-            write_schedule(client, model.schedule(step.schedule), step.given)
+            write_schedule(client, api, model.schedule(step.schedule), step.given)
             lines.append(f"{step.schedule}: {step.why}")
         return lines

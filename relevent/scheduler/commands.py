@@ -46,6 +46,32 @@ CommandResult: TypeAlias = Accepted | Rejected
 ACCEPTED = Accepted()
 
 
+@dataclass(frozen=True)
+class Write:
+    """A write of one parameter attribute, as `Engine.write` takes it."""
+
+    ref: str
+    value: object
+
+
+@dataclass(frozen=True)
+class Operate:
+    """An operate of `EnaReq` or `DsaReq`, as `Engine.operate` takes it."""
+
+    ref: str
+    ctl_val: bool
+    test: bool = False
+
+    @property
+    def enables(self) -> bool:
+        """Whether this operate enables its schedule (and so validates it)."""
+        return self.ctl_val and not self.test and self.ref.removesuffix(".Oper").endswith(".EnaReq")
+
+
+Step: TypeAlias = Write | Operate
+"""One command of a request that `Engine.check` tries out."""
+
+
 class RejectionError(ReleventError):
     """Raised inside the command pipeline; the engine turns it into the `Rejected` it carries."""
 

@@ -50,9 +50,7 @@ _NOT_TARGETS = {"FSCH", "FSCC", "LLN0", "LPHD"}
 
 def model_spec(document: SclDocument, ied_name: str | None = None) -> ModelSpec:
     """Describe the schedules, controllers and controllable entities of one IED (the first by default)."""
-    ied = next((i for i in document.ieds if ied_name in (None, i.name)), None)
-    if ied is None:
-        raise SclError(f"no IED {ied_name!r}", path=document.path)
+    ied = document.ied(ied_name)
     nodes = [(f"{ld.name}/{ln.name}", ln) for ld in ied.ldevices for ln in ld.lns]
     controllers = [_controller(ref, ln, ied) for ref, ln in nodes if _is_controller(ln)]
     last_refs = {c.schedule_refs[-1] for c in controllers if c.schedule_refs}

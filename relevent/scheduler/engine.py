@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import structlog
 
@@ -24,7 +25,17 @@ from relevent.scheduler.attributes import (
     apply_write,
 )
 from relevent.scheduler.clock import Clock
-from relevent.scheduler.commands import ACCEPTED, Actor, CommandResult, Rejected, RejectionError, RejectReason
+from relevent.scheduler.commands import (
+    ACCEPTED,
+    Actor,
+    CommandResult,
+    Operate,
+    Rejected,
+    RejectionError,
+    RejectReason,
+    Step,
+    Write,
+)
 from relevent.scheduler.controller import Controller, Output, ctl_ent_problem, schedule_ref_problem
 from relevent.scheduler.events import (
     AttributeChanged,
@@ -117,9 +128,10 @@ class Engine:
 
     # ---- life cycle -------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self) -> Mapping[str, str]:
         """Restore the stored state (or the SCL's), start the reserve schedules and arm the timer.
 
+        Return the stored objects dropped because they did not fit (ref -> why; they are deleted).
         Raises `StoreError` when the store cannot be read or written.
         """
         self._loop = asyncio.get_running_loop()
@@ -137,9 +149,10 @@ class Engine:
         self._store.commit(
             [s.record() for s in schedules],
             [c.record() for c in controllers],
-            restored.dropped,
+            tuple(restored.dropped),
         )
         self._rearm()
+        return restored.dropped
 
     def stop(self) -> None:
         """Cancel the timer; later commands are answered temporarily-unavailable."""
@@ -191,13 +204,42 @@ class Engine:
         Values: float (ASG), bool (SPG, SchdReuse), int (ING, ENG, NumEntr, SchdIntv, SchdPrio, setCal
         members), float epoch seconds (setTm), `CalendarTime` (whole setCal), str (references).
         """
-        return self._command("write", ref, actor, lambda now, full: self._write(full, value, actor, now))
+        return self._command(
+            "write", ref, actor, lambda now, full: self._write(full, value, actor, now), asked=value
+        )
 
     def operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor) -> CommandResult:
         """Operate `<FSCH>.EnaReq` or `<FSCH>.DsaReq` (direct control with normal security)."""
         return self._command(
             "operate", ref, actor, lambda now, full: self._operate(full, ctl_val, test, actor, now)
         )
+
+    def check(self, steps: Sequence[Step], actor: Actor) -> list[CommandResult]:
+        """What `write` and `operate` would answer to `steps`, one after the other, changing nothing.
+
+        The steps go through the very rules of those commands, on copies of the schedules they name, each
+        step seeing the ones before it. The answers end with the first refusal. Nothing is persisted,
+        published or audited. Only schedule parameters and `EnaReq`/`DsaReq` can be checked.
+        """
+        timeline = self._timeline
+        if timeline is None:
+            return [Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")]
+        now = self._command_time()
+        self._catch_up(now, defer_status=True)  # as `forecast`: the copies start from the present
+        copies: dict[str, Schedule] = {}
+        results: list[CommandResult] = []
+        for step in steps:
+            full = full_ref(step.ref, self._model.ied_name)
+            try:
+                owner = self._schedule_owner(full)
+                if owner not in copies:
+                    copies[owner] = timeline.schedules[owner].clone()
+                self._try(replace(step, ref=full), copies[owner], actor, now, lambda mutate: mutate())
+            except RejectionError as rejection:
+                results.append(rejection.rejected)
+                break
+            results.append(ACCEPTED)
+        return results
 
     def read(self, ref: str) -> AttributeValue | Rejected:
         """Return the current value of one DA (both reference forms accepted)."""
@@ -261,8 +303,14 @@ class Engine:
     # ---- command handling -------------------------------------------------------------------------------
 
     def _command(
-        self, kind: str, ref: str, actor: Actor, handler: Callable[[Timestamp, str], None]
+        self,
+        kind: str,
+        ref: str,
+        actor: Actor,
+        handler: Callable[[Timestamp, str], None],
+        asked: object = None,
     ) -> CommandResult:
+        """Run `handler` and emit its `CommandHandled`; `asked` is a write's value, audited when refused."""
         full = full_ref(ref, self._model.ied_name)
         result: CommandResult = ACCEPTED
         audited = f"{full.rpartition('.')[0]}.SchdSt.stVal" if kind == "operate" else full
@@ -278,7 +326,10 @@ class Engine:
             except RejectionError as rejection:
                 result = rejection.rejected
             self._rearm()
-        new = self._value_of(audited) if result is ACCEPTED else old
+        if result is ACCEPTED:
+            new: object = self._value_of(audited)
+        else:  # the audit shows what was refused; an operate asks for no value of SchdSt
+            new = asked if kind == "write" else old
         self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
         return result
 
@@ -289,13 +340,48 @@ class Engine:
     def _write(self, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
         owner, _, _ = ref.partition(".")
         if owner in self._schedule_attrs:
-            self._write_schedule(owner, ref, value, actor, now)
+            self._run(Write(ref, value), actor, now)
         elif owner in self._controller_attrs:
             self._write_controller(owner, ref, value, actor, now)
         else:
             raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule or controller {owner!r}")
 
-    def _write_schedule(self, owner: str, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
+    def _run(self, step: Step, actor: Actor, now: Timestamp) -> None:
+        """Carry out a command on a schedule: an accepted change is persisted and published."""
+        schedule = self._schedules()[self._schedule_owner(step.ref)]
+        self._try(step, schedule, actor, now, lambda mutate: self._change(now, [schedule], [], mutate))
+
+    def _try(
+        self,
+        step: Step,
+        schedule: Schedule,
+        actor: Actor,
+        now: Timestamp,
+        change: Callable[[Callable[[], None]], None],
+    ) -> None:
+        """Decide `step` on `schedule`, hand an accepted change to `change`; RejectionError when refused.
+
+        A failed enable is a change too (SchdEnaErr, NOT_READY), refused once it has been made.
+        """
+        if isinstance(step, Write):
+            params = self._schedule_write(schedule, step.ref, step.value, actor, now)
+            change(lambda: schedule.set_params(params, now))
+            return
+        mutate = self._control(schedule, step, actor, now)
+        if mutate is not None:
+            change(mutate)
+        if step.enables and schedule.ena_err is not EnaErr.NONE:
+            raise RejectionError(
+                RejectReason.VALUE_INVALID,
+                f"{schedule.ref} cannot be enabled: {schedule.ena_err.text}",
+                schd_ena_err=int(schedule.ena_err),
+            )
+
+    def _schedule_write(
+        self, schedule: Schedule, ref: str, value: object, actor: Actor, now: Timestamp
+    ) -> ScheduleParams:
+        """The parameters `schedule` has after the write of `value` to `ref`; RejectionError when refused."""
+        owner = schedule.ref
         attrs = self._schedule_attrs[owner]
         address = attrs.address(ref)
         if address is None:
@@ -308,7 +394,6 @@ class Engine:
             )
         priority = value if address.param is Param.SCHD_PRIO and isinstance(value, int) else None
         _deny(self._rights.schedule_denial(actor, owner, priority))
-        schedule = self._schedules()[owner]
         try:
             params = apply_write(schedule.spec, schedule.params, address, value)
         except CoercionError as exc:
@@ -321,9 +406,9 @@ class Engine:
         error = schedule.write_error(params)
         if error is not EnaErr.NONE:
             raise RejectionError(
-                RejectReason.VALUE_INVALID, f"{ref}: would invalidate the enabled schedule ({error.name})"
+                RejectReason.VALUE_INVALID, f"{ref}: would leave the enabled schedule with {error.text}"
             )
-        self._change(now, [schedule], [], lambda: schedule.set_params(params, now))
+        return params
 
     def _write_controller(self, owner: str, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
         attrs = self._controller_attrs[owner]
@@ -354,29 +439,35 @@ class Engine:
         self._change(now, [], [controller], lambda: controller.rebind(tuple(refs), ctl_ent))
 
     def _operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor, now: Timestamp) -> None:
-        owner, _, control = ref.removesuffix(".Oper").partition(".")
-        if owner not in self._schedule_attrs or control not in ("EnaReq", "DsaReq"):
+        self._run(Operate(ref, ctl_val, test), actor, now)
+
+    def _schedule_owner(self, ref: str) -> str:
+        """The schedule (`LD/LN`) that `ref` belongs to; RejectionError when it is none."""
+        owner, _, _ = ref.partition(".")
+        if owner not in self._schedule_attrs:
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"{ref}: {owner!r} is not a schedule")
+        return owner
+
+    def _control(
+        self, schedule: Schedule, step: Operate, actor: Actor, now: Timestamp
+    ) -> Callable[[], None] | None:
+        """The change an operate of EnaReq/DsaReq makes (None: none); RejectionError when refused."""
+        owner = schedule.ref
+        control = step.ref.removesuffix(".Oper").partition(".")[2]
+        if control not in ("EnaReq", "DsaReq"):
             raise RejectionError(
-                RejectReason.OBJECT_UNDEFINED, f"{ref} is not EnaReq or DsaReq of a schedule"
+                RejectReason.OBJECT_UNDEFINED, f"{step.ref} is not EnaReq or DsaReq of a schedule"
             )
         if not self._policies[owner].allows_control():
             raise RejectionError(RejectReason.ACCESS_DENIED, f"enable/disable of {owner} is locked")
-        schedule = self._schedules()[owner]
         # Enabling puts the schedule's priority to use: it must be within the actor's band.
-        priority = schedule.params.schd_prio if control == "EnaReq" and ctl_val else None
+        priority = schedule.params.schd_prio if control == "EnaReq" and step.ctl_val else None
         _deny(self._rights.schedule_denial(actor, owner, priority))
-        if not ctl_val or test:
-            return
+        if not step.ctl_val or step.test:
+            return None
         if control == "DsaReq":
-            self._change(now, [schedule], [], lambda: schedule.disable(now))
-            return
-        self._change(now, [schedule], [], lambda: self._enable(schedule, now))
-        if schedule.ena_err is not EnaErr.NONE:
-            raise RejectionError(
-                RejectReason.VALUE_INVALID,
-                f"{owner} cannot be enabled: {schedule.ena_err.name}",
-                schd_ena_err=int(schedule.ena_err),
-            )
+            return lambda: schedule.disable(now)
+        return lambda: self._enable(schedule, now)
 
     @staticmethod
     def _enable(schedule: Schedule, now: Timestamp) -> None:

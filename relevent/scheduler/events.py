@@ -56,15 +56,15 @@ class OutputChanged:
 class CommandHandled:
     """A command was answered: who asked what, the value before and after, and the verdict (for the audit).
 
-    `old`/`new` are the written attribute's values, or `SchdSt` for an operate; `new` equals `old` when
-    the command was rejected.
+    `old`/`new` are the written attribute's values, or `SchdSt` for an operate. A rejected write's `new` is
+    the value it asked for (the attribute keeps `old`); a rejected operate's `new` equals `old`.
     """
 
     command: str
     ref: str
     actor: Actor
     old: AttributeData | None
-    new: AttributeData | None
+    new: object  # a rejected write's value is whatever the client sent
     result: CommandResult
     timestamp: Timestamp
 

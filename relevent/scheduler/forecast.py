@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from relevent.scheduler.controller import Controller
-from relevent.scheduler.schedule import Schedule
-from relevent.scheduler.spec import ControllerSpec, ScheduleSpec
 from relevent.scheduler.timeline import Timeline
 from relevent.scheduler.values import ScheduleValue, Timestamp
 
@@ -24,27 +21,14 @@ class ForecastPoint:
     priority: int | None
 
 
-def forecast(
-    timeline: Timeline, controller_ref: str, t0: Timestamp, t1: Timestamp, now: Timestamp
-) -> list[ForecastPoint]:
-    """Return the output of `controller_ref` over [t0, t1] as change points, equal values merged.
-
-    `timeline` (as of `now`) is not modified; the forecast runs a copy through the same rules the engine
-    applies. The window starts no earlier than `now`: the past is not replayed.
-    """
-    start = max(t0, now)
-    if t1 < start:
-        return []
-    return window(output_changes(timeline, controller_ref, start, t1), start, t1)
-
-
 def output_changes(
     timeline: Timeline, controller_ref: str, start: Timestamp, until: Timestamp
 ) -> list[ForecastPoint]:
     """Every change of the output (value, source or priority) over [start, until], on a copy of `timeline`.
 
-    `timeline` must be as of `start` or earlier. Equal values are not merged, so `window` can cut out any
-    later window with the same points a forecast computed then would have.
+    `timeline` (as of `start` or earlier) is not modified: the copy runs through the same rules the engine
+    applies. Equal values are not merged, so `window` can cut out any later window with the same points a
+    forecast computed then would have.
     """
     simulation = timeline.copy_for(controller_ref)
     simulation.advance_to(start)
@@ -75,27 +59,3 @@ def window(changes: Sequence[ForecastPoint], start: Timestamp, t1: Timestamp) ->
         if point.value != points[-1].value:
             points.append(point)
     return points
-
-
-def forecast_from_specs(
-    controller: ControllerSpec,
-    schedules: Iterable[ScheduleSpec],
-    enabled: Collection[str],
-    now: Timestamp,
-    until: Timestamp,
-) -> list[ForecastPoint]:
-    """Forecast a controller over [now, until] from specs carrying its schedules' current parameters.
-
-    For clients that read the parameters back from a running gateway (`relevent-ctl` over MMS) and build
-    specs with them as initial values; the gateway's run state is not needed: each schedule in `enabled`
-    is enabled at `now` by the engine's rules, so a run in progress is joined at its current entry. One
-    difference to `Engine.forecast`: a value written into the entry in force counts at once (the engine
-    applies it at the next boundary).
-    """
-    built = []
-    for spec in schedules:
-        schedule = Schedule(spec)
-        if spec.ref in enabled:
-            schedule.enable(now)
-        built.append(schedule)
-    return forecast(Timeline(built, [Controller(controller)]), controller.ref, now, until, now)

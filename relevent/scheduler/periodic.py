@@ -11,8 +11,8 @@ import calendar
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import IntEnum
 
+from relevent.scheduler.enums import SclEnum
 from relevent.scheduler.values import Timestamp
 
 _HOUR = 3600
@@ -22,24 +22,37 @@ _WEEK = 7 * _DAY
 _FIRST_MONDAY = 4 * _DAY
 
 
-class OccurrenceKind(IntEnum):
+class OccurrenceKind(SclEnum):
     """`CalendarTime.occType` (only TIME is supported)."""
 
-    TIME = 0
-    WEEK_DAY = 1
-    WEEK_OF_YEAR = 2
-    DAY_OF_MONTH = 3
-    DAY_OF_YEAR = 4
+    TIME = 0, "Time"
+    WEEK_DAY = 1, "WeekDay"
+    WEEK_OF_YEAR = 2, "WeekOfYear"
+    DAY_OF_MONTH = 3, "DayOfMonth"
+    DAY_OF_YEAR = 4, "DayOfYear"
 
 
-class Period(IntEnum):
-    """`CalendarTime.occPer`."""
+class Period(SclEnum):
+    """`CalendarTime.occPer` (PeriodKind)."""
 
-    HOUR = 0
-    DAY = 1
-    WEEK = 2
-    MONTH = 3
-    YEAR = 4
+    HOUR = 0, "Hour"
+    DAY = 1, "Day"
+    WEEK = 2, "Week"
+    MONTH = 3, "Month"
+    YEAR = 4, "Year"
+
+
+class Weekday(SclEnum):
+    """`CalendarTime.weekDay` (WeekdayKind)."""
+
+    RESERVED = 0, "reserved"
+    MONDAY = 1, "Monday"
+    TUESDAY = 2, "Tuesday"
+    WEDNESDAY = 3, "Wednesday"
+    THURSDAY = 4, "Thursday"
+    FRIDAY = 5, "Friday"
+    SATURDAY = 6, "Saturday"
+    SUNDAY = 7, "Sunday"
 
 
 # The shortest gap between two occurrences of each period; a run longer than that would overlap itself.
@@ -53,7 +66,7 @@ SHORTEST_PERIOD: dict[Period, float] = {
 
 @dataclass(frozen=True)
 class CalendarTime:
-    """The SCL `CalendarTime` struct; enum fields hold their ordinal (`weekDay` 1 = Monday .. 7 = Sunday)."""
+    """The SCL `CalendarTime` struct; enum fields hold their ordinal (`weekDay`: a `Weekday`)."""
 
     occ: int = 0
     occ_type: int = OccurrenceKind.TIME
@@ -89,7 +102,7 @@ def calendar_problem(cal: CalendarTime) -> str | None:
     if period is not Period.HOUR:
         checks.append((cal.hr <= 23, "hr must be 0..23"))
     if period is Period.WEEK:
-        checks.append((1 <= cal.week_day <= 7, "weekDay must be Monday..Sunday"))
+        checks.append((Weekday.MONDAY <= cal.week_day <= Weekday.SUNDAY, "weekDay must be Monday..Sunday"))
     if period is Period.MONTH:
         checks.append((1 <= cal.day <= 31, "day must be 1..31"))
     return next((message for ok, message in checks if not ok), None)
@@ -120,7 +133,7 @@ def _fixed_period(cal: CalendarTime, period: Period) -> tuple[int, int]:
     time_of_day = cal.hr * _HOUR + cal.mn * 60
     if period is Period.DAY:
         return _DAY, time_of_day
-    return _WEEK, (_FIRST_MONDAY + (cal.week_day - 1) * _DAY + time_of_day) % _WEEK
+    return _WEEK, (_FIRST_MONDAY + (cal.week_day - Weekday.MONDAY) * _DAY + time_of_day) % _WEEK
 
 
 def _month_occurrence(cal: CalendarTime, t: Timestamp, *, forward: bool) -> Timestamp:

@@ -23,10 +23,10 @@ _log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Restored:
-    """The timeline at start-up and the stored refs that did not fit the model (to delete)."""
+    """The timeline at start-up and the stored refs that did not fit the model (to delete), with why."""
 
     timeline: Timeline
-    dropped: tuple[str, ...]
+    dropped: dict[str, str]
 
 
 def restore_timeline(model: ModelSpec, stored: StoredState, now: Timestamp) -> Restored:
@@ -34,15 +34,15 @@ def restore_timeline(model: ModelSpec, stored: StoredState, now: Timestamp) -> R
 
     A stored run still in progress resumes at the right entry; one that ended meanwhile has ended.
     """
-    dropped = list(stored.unreadable)
-    for ref in stored.unreadable:
-        _log.warning("stored state unreadable, dropped", ref=ref)
+    dropped = dict(stored.unreadable)
+    for ref, problem in stored.unreadable.items():
+        _log.warning("stored state unreadable, dropped", ref=ref, problem=problem)
     schedule_specs = {spec.ref: spec for spec in model.schedules}
     controller_specs = {spec.ref: spec for spec in model.controllers}
     for ref in [*stored.schedules, *stored.controllers]:
         if ref not in schedule_specs and ref not in controller_specs:
             _log.warning("stored object no longer in the SCL model, dropped", ref=ref)
-            dropped.append(ref)
+            dropped[ref] = "no longer in the SCL model"
 
     schedules = []
     for spec in model.schedules:
@@ -54,7 +54,7 @@ def restore_timeline(model: ModelSpec, stored: StoredState, now: Timestamp) -> R
         _restore_controller(spec, stored.controllers.get(spec.ref), model, schedule_specs, dropped)
         for spec in model.controllers
     ]
-    return Restored(Timeline(schedules, controllers), tuple(dropped))
+    return Restored(Timeline(schedules, controllers), dropped)
 
 
 def schedule_misfit(spec: ScheduleSpec, record: ScheduleRecord) -> str | None:
@@ -72,7 +72,7 @@ def schedule_misfit(spec: ScheduleSpec, record: ScheduleRecord) -> str | None:
 
 
 def _restore_schedule(
-    spec: ScheduleSpec, record: ScheduleRecord | None, now: Timestamp, dropped: list[str]
+    spec: ScheduleSpec, record: ScheduleRecord | None, now: Timestamp, dropped: dict[str, str]
 ) -> Schedule:
     if record is not None:
         problem = schedule_misfit(spec, record)
@@ -81,7 +81,7 @@ def _restore_schedule(
             schedule.jump_to(now)
             return schedule
         _log.warning("stored schedule does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
-        dropped.append(spec.ref)
+        dropped[spec.ref] = problem
     schedule = Schedule(spec)
     schedule.resync(now)
     return schedule
@@ -92,7 +92,7 @@ def _restore_controller(
     record: ControllerRecord | None,
     model: ModelSpec,
     schedule_specs: dict[str, ScheduleSpec],
-    dropped: list[str],
+    dropped: dict[str, str],
 ) -> Controller:
     if record is None:
         return Controller(spec)
@@ -105,5 +105,5 @@ def _restore_controller(
     if problem is None:
         return Controller(spec, record)
     _log.warning("stored controller does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
-    dropped.append(spec.ref)
+    dropped[spec.ref] = problem
     return Controller(spec)

@@ -15,34 +15,50 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import cached_property
 
+from relevent.scheduler.enums import SclEnum
 from relevent.scheduler.periodic import SHORTEST_PERIOD, Period, calendar_problem
 from relevent.scheduler.spec import ScheduleSpec
 from relevent.scheduler.starts import StartTime
 from relevent.scheduler.values import ScheduleValue, Timestamp, is_valid_value
 
 
-class SchdSt(IntEnum):
+class SchdSt(SclEnum):
     """`SchdSt.stVal` (ScheduleStateKind). START_TIME_REQUIRED is never entered (spec section 4)."""
 
-    NOT_READY = 1
-    START_TIME_REQUIRED = 2
-    READY = 3
-    RUNNING = 4
+    NOT_READY = 1, "Not ready"
+    START_TIME_REQUIRED = 2, "Start Time required"
+    READY = 3, "Ready"
+    RUNNING = 4, "Running"
 
 
-class EnaErr(IntEnum):
+class EnaErr(SclEnum):
     """`SchdEnaErr.stVal` (ScheduleEnablingErrorKind)."""
 
-    NONE = 1
-    NUM_ENTR = 2
-    SCHD_INTV = 3
-    VALUES = 4
-    INCONSISTENT_CDC = 5
-    STR_TM = 6
-    OTHER = 99
+    NONE = 1, "None"
+    NUM_ENTR = 2, "Missing valid NumEntr"
+    SCHD_INTV = 3, "Missing valid SchdIntv"
+    VALUES = 4, "Missing valid schedule values"
+    INCONSISTENT_CDC = 5, "Inconsistent values CDC"
+    STR_TM = 6, "Missing valid StrTm"
+    OTHER = 99, "Other"
+
+    @property
+    def text(self) -> str:
+        """The kind in words (spec section 3), for refusals that people read."""
+        return _ENA_ERR_TEXT[self]
+
+
+_ENA_ERR_TEXT = {
+    EnaErr.NONE: "none",
+    EnaErr.NUM_ENTR: "missing valid NumEntr (it must be 1 up to the number of value slots)",
+    EnaErr.SCHD_INTV: "missing valid SchdIntv (it must be positive)",
+    EnaErr.VALUES: "missing valid schedule values (one of the first NumEntr values is unset or not finite)",
+    EnaErr.INCONSISTENT_CDC: "inconsistent values CDC",
+    EnaErr.STR_TM: "missing valid StrTm (no start time whose run is not over, or an unsupported calendar)",
+    EnaErr.OTHER: "other",
+}
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,8 +19,12 @@ from relevent.scheduler.controller import ControllerRecord
 from relevent.scheduler.periodic import CalendarTime
 from relevent.scheduler.schedule import EnaErr, Run, ScheduleParams, ScheduleRecord
 from relevent.scheduler.starts import StartTime
+from relevent.timerange import check_time
 
 SCHEMA_VERSION = 1
+# Beside the store, written once its first state is committed: a store found empty (deleted, truncated to
+# zero length) while this file exists has lost that state, which is not the same as a first start.
+MARKER_SUFFIX = ".written"
 
 _log = structlog.get_logger(__name__)
 
@@ -29,11 +35,11 @@ class StoreError(ReleventError):
 
 @dataclass(frozen=True)
 class StoredState:
-    """What a store holds; rows it could not decode are listed in `unreadable` (refs)."""
+    """What a store holds; rows it could not decode are in `unreadable` (ref -> why)."""
 
     schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
     controllers: dict[str, ControllerRecord] = field(default_factory=dict)
-    unreadable: tuple[str, ...] = ()
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -58,9 +64,13 @@ class Store(Protocol):
 
 
 class SqliteStore:
-    """SQLite in WAL mode with synchronous=FULL: a commit survives a power loss once it returned."""
+    """SQLite in WAL mode with synchronous=FULL: a commit survives a power loss once it returned.
+
+    `lost` says why the store opened empty although it held state before (see `MARKER_SUFFIX`), else None.
+    """
 
     def __init__(self, path: str | Path) -> None:
+        self._marker = Path(f"{path}{MARKER_SUFFIX}")
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -71,31 +81,33 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS controller (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
             )
             self._check_version()
+            self.lost = self._lost_state()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {path}: {exc}") from exc
+        self._marked = self._marker.exists()
 
     def load(self) -> StoredState:
-        """Return everything stored; undecodable rows are reported, not raised."""
+        """Return everything stored; undecodable rows (times out of range too) are reported, not raised."""
         schedules: dict[str, ScheduleRecord] = {}
         controllers: dict[str, ControllerRecord] = {}
-        unreadable: list[str] = []
+        unreadable: dict[str, str] = {}
         try:
             for ref, data in self._db.execute("SELECT ref, data FROM schedule"):
                 try:
                     schedules[ref] = _decode_schedule(ref, json.loads(data))
-                except (KeyError, TypeError, ValueError):
-                    unreadable.append(ref)
+                except (KeyError, TypeError, ValueError) as exc:
+                    unreadable[ref] = _why(exc)
             for ref, data in self._db.execute("SELECT ref, data FROM controller"):
                 try:
                     decoded = json.loads(data)
                     controllers[ref] = ControllerRecord(
                         ref, tuple(decoded["schedule_refs"]), decoded["ctl_ent"]
                     )
-                except (KeyError, TypeError, ValueError):
-                    unreadable.append(ref)
+                except (KeyError, TypeError, ValueError) as exc:
+                    unreadable[ref] = _why(exc)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store: {exc}") from exc
-        return StoredState(schedules, controllers, tuple(unreadable))
+        return StoredState(schedules, controllers, unreadable)
 
     def commit(
         self,
@@ -126,10 +138,42 @@ class SqliteStore:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the store: {exc}") from exc
+        if not self._marked and (schedules or controllers):
+            self._mark()
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    def _lost_state(self) -> str | None:
+        if not self._marker.exists():
+            return None
+        (holds_state,) = self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM schedule) OR EXISTS (SELECT 1 FROM controller)"
+        ).fetchone()
+        if holds_state:
+            return None
+        _log.warning("schedule store is empty but held state before: the SCL model's state is used",
+                     marker=str(self._marker))  # fmt: skip
+        return f"empty, but {self._marker.name} says it held state: every schedule restarts from the SCL"
+
+    def _mark(self) -> None:
+        """Leave the marker, durably, before anyone could lose what was just stored (tried once)."""
+        self._marked = True
+        try:
+            with self._marker.open("w", encoding="utf-8") as marker:
+                stamp = datetime.now(UTC).isoformat()
+                marker.write(f"{stamp} relevent-gw stored schedule state beside this file; should the store "
+                             "be found empty, the gateway warns and audits at its start\n")  # fmt: skip
+                marker.flush()
+                os.fsync(marker.fileno())
+            directory = os.open(self._marker.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as exc:  # the commit stands; only a later loss would go unnoticed
+            _log.warning("store marker not written", marker=str(self._marker), error=str(exc))
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -149,13 +193,19 @@ class SqliteStore:
         self._db.execute("COMMIT")
 
 
+def _why(exc: Exception) -> str:
+    """Why a row could not be decoded, for the log and the audit trail."""
+    return f"field {exc} missing" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+
+
 def _encode_start(start: StartTime) -> dict[str, Any]:
     return {"set_tm": start.set_tm, "cal": dataclasses.asdict(start.cal) if start.cal else None}
 
 
 def _decode_start(data: dict[str, Any]) -> StartTime:
     cal = data["cal"]
-    return StartTime(float(data["set_tm"]), CalendarTime(**cal) if cal is not None else None)
+    set_tm = check_time(float(data["set_tm"]), "set_tm")
+    return StartTime(set_tm, CalendarTime(**cal) if cal is not None else None)
 
 
 def _encode_schedule(record: ScheduleRecord) -> dict[str, Any]:
@@ -206,7 +256,7 @@ def _decode_schedule(ref: str, data: dict[str, Any]) -> ScheduleRecord:
         run=None
         if run is None
         else Run(
-            float(run["start"]),
+            check_time(float(run["start"]), "run start"),
             int(run["slot"]),
             _decode_start(run["origin"]),
             int(run["num_entr"]),
@@ -214,5 +264,5 @@ def _decode_schedule(ref: str, data: dict[str, Any]) -> ScheduleRecord:
         ),
         entry=int(data["entry"]),
         value=data["value"],
-        at=float(data["at"]),
+        at=check_time(float(data["at"]), "at"),
     )

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import TypeAlias
 
 from relevent.errors import ReleventError
+from relevent.timerange import TimeRangeError, check_time
 
 Timestamp: TypeAlias = float
 ScheduleValue: TypeAlias = float | bool | int
@@ -71,13 +72,13 @@ def coerce_int32(raw: object) -> int:
 
 
 def coerce_timestamp(raw: object) -> Timestamp:
-    """Convert a written UTC timestamp (epoch seconds) or raise `CoercionError`."""
+    """Convert a written UTC timestamp (epoch seconds) or raise `CoercionError` (see `relevent.timerange`)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise CoercionError(f"expected epoch seconds, got {raw!r}", type_conflict=True)
-    value = float(raw)
-    if not math.isfinite(value) or value < 0:
-        raise CoercionError(f"{raw!r} is not a UTC timestamp", type_conflict=False)
-    return value
+    try:
+        return check_time(float(raw), "start time")
+    except TimeRangeError as exc:
+        raise CoercionError(str(exc), type_conflict=False) from None
 
 
 def is_valid_value(value: ScheduleValue) -> bool:

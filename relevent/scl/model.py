@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntFlag
 
+from relevent.errors import SclError
+
 Value = bool | int | float | str | datetime
 """An initial value: BOOLEAN -> bool, INT*/Enum ord -> int, FLOAT* -> float, Timestamp -> aware UTC datetime,
 strings and object references -> str."""
@@ -205,6 +207,13 @@ class SclDocument:
     do_types: Mapping[str, DOType]
     da_types: Mapping[str, DAType]
     enum_types: Mapping[str, EnumType]
+
+    def ied(self, name: str | None = None) -> IED:
+        """The IED called `name`, or the first one (the model a gateway serves); `SclError` when none is."""
+        found = next((ied for ied in self.ieds if name in (None, ied.name)), None)
+        if found is None:
+            raise SclError(f"no IED named {name!r}" if name else "the SCL file has no IED", path=self.path)
+        return found
 
     def logical_nodes(self) -> Iterator[tuple[IED, LogicalDevice, LogicalNode]]:
         """Every instantiated logical node with its IED and logical device."""

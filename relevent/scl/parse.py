@@ -13,6 +13,7 @@ from typing import TypeVar
 from lxml import etree
 
 from relevent.errors import SclError
+from relevent.scl.limits import ModelSize, name_problem
 from relevent.scl.model import (
     FCDA,
     IED,
@@ -93,6 +94,7 @@ class _DocumentParser:
         self._do_types: dict[str, DOType] = {}
         self._ln_types: dict[str, LNodeType] = {}
         self._resolving: set[str] = set()
+        self._size = ModelSize()
 
     # -- errors and small helpers ---------------------------------------------------------------------
 
@@ -233,6 +235,8 @@ class _DocumentParser:
 
     def _ied(self, el: etree._Element) -> IED:
         name = self._attr(el, "name")
+        if problem := name_problem("IED", name):
+            raise self._error(problem, el)
         lds = [
             self._ldevice(ld, name)
             for ap in el.iterchildren(_q("AccessPoint"))
@@ -254,9 +258,12 @@ class _DocumentParser:
             if ln.name in names:
                 raise self._error(f"LDevice {inst!r} has two logical nodes named {ln.name!r}", el)
             names.add(ln.name)
-        return LogicalDevice(
+        ld = LogicalDevice(
             inst=inst, name=el.get("ldName") or f"{ied_name}{inst}", lns=tuple(lns), desc=el.get("desc", "")
         )
+        if problem := name_problem("logical device", ld.name) or self._size.add(ld):
+            raise self._error(problem, el)
+        return ld
 
     def _ln(self, el: etree._Element) -> LogicalNode:
         ln_class = self._attr(el, "lnClass")

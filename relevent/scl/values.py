@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from relevent.scl.model import EnumType, Value
+from relevent.timerange import checked_seconds
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
     "INT8": (-(2**7), 2**7 - 1),
@@ -91,7 +92,9 @@ def _enum(text: str, enum: EnumType | None) -> int:
 
 
 def _timestamp(text: str, _: EnumType | None) -> datetime:
-    return parse_timestamp(text)
+    stamp = parse_timestamp(text)
+    checked_seconds(stamp, "Timestamp")
+    return stamp
 
 
 def _named(text: str, ords: Mapping[str, int], what: str) -> int:

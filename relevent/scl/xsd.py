@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from lxml import etree
 
+from relevent.errors import SclError
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -31,8 +33,15 @@ def safe_parser() -> etree.XMLParser:
 
 
 def load_schema(xsd_dir: str | Path) -> etree.XMLSchema:
-    """Return the compiled `SCL.xsd` of `xsd_dir`; raise OSError or XMLSchemaParseError when unusable."""
-    return _compiled_schema(Path(xsd_dir).resolve())
+    """Return the compiled `SCL.xsd` of `xsd_dir`; raise `SclError` naming the file when it is unusable."""
+    path = Path(xsd_dir) / SCHEMA_FILE
+    try:
+        return _compiled_schema(Path(xsd_dir).resolve())
+    except OSError as exc:
+        reason = f"no such file (--xsd names the folder holding {SCHEMA_FILE})" if not path.is_file() else exc
+        raise SclError(f"cannot read the IEC 61850-6 schema: {reason}", path=str(path)) from None
+    except (etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
+        raise SclError(f"not a usable IEC 61850-6 schema: {exc}", path=str(path)) from None
 
 
 @functools.cache

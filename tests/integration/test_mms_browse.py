@@ -7,23 +7,22 @@ from pathlib import Path
 import pytest
 from open61850.mms import discover
 
-from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
-from tests.conftest import REFERENCE_MODELS
+from tests.conftest import MODEL_NAMES, ReferenceDir
 from tests.integration.mms_gateway import gateway, iec_client, open_client
 
-MODELS = {**REFERENCE_MODELS, "default": DEFAULT_MODEL}
 
-
-@pytest.mark.parametrize("model", list(MODELS))
-def test_both_clients_browse_exactly_the_scl_model(model: str, tmp_path: Path, shared_dir: Path) -> None:
-    assert shared_dir.is_dir()
-    ied = load(MODELS[model]).ieds[0]
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_both_clients_browse_exactly_the_scl_model(
+    model: str, tmp_path: Path, reference_dir: ReferenceDir
+) -> None:
+    scl = reference_dir.model(model)
+    ied = load(scl).ieds[0]
     expected = {
         ld.name: {ln.name: sorted(do.name for do in ln.type.data_objects) for ln in ld.lns}
         for ld in ied.ldevices
     }
-    with gateway(tmp_path, MODELS[model]) as (_, args):
+    with gateway(tmp_path, scl) as (_, args):
         with iec_client(args.mms_port) as iec:
             browsed = {
                 ld: {

@@ -1,4 +1,5 @@
-"""Five clients (two libiec61850 processes, three open61850) work the real gateway at once for 30 s."""
+"""Four clients (two libiec61850 processes, two open61850) work the real gateway at once for 30 s: as many
+as may associate at once (issue #16 keeps the fifth of libiec61850's slots free for the next client)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def _program(client: MmsClient, schedule: str, entries: int, start: datetime) ->
 
 @pytest.mark.slow
 @pytest.mark.timeout(SOAK_S + 60)
-def test_five_clients_for_30_seconds_without_an_error_or_a_crash(tmp_path: Path) -> None:
+def test_four_clients_for_30_seconds_without_an_error_or_a_crash(tmp_path: Path) -> None:
     reported: list[tuple[Any, Any]] = []  # (value, t) of every data-change/update report
     lock = threading.Lock()
 
@@ -73,18 +74,19 @@ def test_five_clients_for_30_seconds_without_an_error_or_a_crash(tmp_path: Path)
                         value, _, stamp = entry.value.members[:3]  # type: ignore[union-attr]
                         reported.append((value.members[0].value, stamp.value))  # type: ignore[union-attr]
 
-    with gateway(tmp_path) as (daemon, args):
+    toml = tmp_path / "gw.toml"
+    toml.write_text("[mms]\nmax_connections_per_peer = 4\n")  # every client comes from 127.0.0.1
+    with gateway(tmp_path / "state", extra=("--config", str(toml))) as (daemon, args):
         port = args.mms_port
         with (
             iec_client(port) as writer,
-            open_client(port, on_report) as watcher,
-            open_client(port) as operator,
+            open_client(port, on_report) as operator,  # and the watcher of the reports
             open_client(port) as reader,
         ):
             time.sleep(0.2)  # staggered: libiec61850 clients connecting at once can lose their connection
             with iec_client(port) as poller:
                 rcb.enable(
-                    watcher,
+                    operator,
                     ObjectName("LLN0$RP$urcbSched01", LD),
                     rcb.RcbSettings(trg_ops=None, opt_flds=None, intg_pd_ms=None),
                 )

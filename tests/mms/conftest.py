@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+import functools
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from relevent.scl.generate import DEFAULT_MODEL, write_scl
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
-from tests.conftest import REFERENCE_MODELS
+from tests.conftest import SHIPPED, ReferenceDir
 from tests.mms.iec_client import IecClient
 
-MODEL_NAMES = [*REFERENCE_MODELS, "default"]
+
+@pytest.fixture(scope="session")
+def docs(reference_dir: ReferenceDir) -> Callable[[str], SclDocument]:
+    """Every served model by its name in `MODEL_NAMES`, parsed once."""
+
+    @functools.cache
+    def doc(name: str) -> SclDocument:
+        return load(reference_dir.model(name))
+
+    return doc
 
 
 @pytest.fixture(scope="session")
-def docs(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SclDocument]:
-    """The reference models and the project's default model (generated when not committed yet)."""
-    assert shared_dir.is_dir()
-    default = DEFAULT_MODEL
-    if not default.is_file():  # until the generated model is committed
-        default = write_scl(None, tmp_path_factory.mktemp("scl") / "default.cid")
-    return {name: load(path) for name, path in {**REFERENCE_MODELS, "default": default}.items()}
-
-
-@pytest.fixture(scope="session")
-def reference(docs: dict[str, SclDocument]) -> SclDocument:
-    """The DER scheduler reference model."""
-    return docs["der_scheduler"]
+def reference(docs: Callable[[str], SclDocument]) -> SclDocument:
+    """The shipped DER scheduler model (the reference model's layout, with an MMXU): on every clone."""
+    return docs(SHIPPED)
 
 
 @pytest.fixture(scope="module")

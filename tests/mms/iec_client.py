@@ -14,9 +14,11 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+import pyiec61850.pyiec61850 as iec
+
 # Importing the client is harmless in the server's process; only calling it there would stall the server.
 from relevent.ctl.client import ClientSecurity, MmsClient, Scalar, Value
-from relevent.ctl.errors import RefusedError
+from relevent.ctl.errors import RefusedError, UnreachableError
 from relevent.ctl.reports import Report, ReportSubscription
 
 ANSWER_TIMEOUT_S = 30.0  # far above any request's own timeout (3 s); a hang fails the test, not the suite
@@ -27,6 +29,7 @@ class _Client:
 
     def __init__(self) -> None:
         self.client: MmsClient | None = None
+        self.held: list[MmsClient] = []  # idle associations kept open (see `hold`)
         self.reports: list[Report] = []
         self.subscriptions: list[ReportSubscription] = []  # a dropped subscription stops delivering
         self._lock = threading.Lock()
@@ -39,6 +42,25 @@ class _Client:
         if self.client is not None:
             self.client.close()
             self.client = None
+        for held in self.held:
+            held.close()
+        self.held.clear()
+
+    def hold(self, host: str, port: int, security: ClientSecurity | None, source: str, count: int) -> int:
+        """Try `count` more associations from the local address `source`, keep them idle; how many held?"""
+
+        class _FromSource(MmsClient):
+            def _create(self) -> Any:
+                con = super()._create()
+                iec.IedConnection_setLocalAddress(con, source, 0)
+                return con
+
+        for _ in range(count):
+            try:
+                self.held.append(_FromSource(host, port, security=security))
+            except UnreachableError:
+                continue
+        return sum(held.connected for held in self.held)
 
     @property
     def _con(self) -> MmsClient:
@@ -60,14 +82,14 @@ class _Client:
         try:
             return self._con.read(ref, fc), 0
         except RefusedError as refused:
-            return None, refused.error.value
+            return None, _error(refused)
 
     def write(self, ref: str, fc: str, value: Scalar) -> int:
         """Write one attribute; return the IedClientError (0 = accepted)."""
         try:
             self._con.write(ref, fc, value)
         except RefusedError as refused:
-            return refused.error.value
+            return _error(refused)
         return 0
 
     def operate(self, ref: str, ctl_val: bool, test: bool = False) -> tuple[bool, int, int]:
@@ -75,7 +97,8 @@ class _Client:
         try:
             self._con.operate(ref, ctl_val, test)
         except RefusedError as refused:
-            return False, refused.error.value, refused.add_cause.value if refused.add_cause else 0
+            add_cause = refused.refusal.add_cause
+            return False, _error(refused), add_cause.value if add_cause else 0
         return True, 0, 0
 
     def subscribe(self, ld: str) -> list[str]:
@@ -160,3 +183,9 @@ class IecClient:
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
+
+
+def _error(refused: RefusedError) -> int:
+    """The IedClientError of a refused request (an MMS refusal always has one)."""
+    assert refused.refusal.error is not None
+    return refused.refusal.error.value

@@ -21,12 +21,18 @@ from relevent.wan.mms import (
     MmsSettings,
     Verdict,
 )
+from relevent.wan.mms.admission import LIBRARY_MAX_CONNECTIONS, ConnectionLimits
 from relevent.wan.mms.gate import WriteValue
 from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
+from relevent.wan.mms.throttle import ThrottleSettings
 
 HOST = "127.0.0.1"
 LD = "DER_Scheduler_Control"
+# Every test client comes from HOST, unless it binds another loopback address: no limit per peer.
+ONE_HOST = ConnectionLimits(per_peer=LIBRARY_MAX_CONNECTIONS)
+# Tests that refuse a password and then accept one from the same host: next to no refusal in between.
+BARELY = ThrottleSettings(delay_s=0.001, max_delay_s=0.001)
 
 
 @dataclass
@@ -60,10 +66,13 @@ async def running(
     credentials: Credentials | None = None,
     guard: GuardSettings | None = None,
     registry: CollectorRegistry | None = None,
+    limits: ConnectionLimits = ONE_HOST,
+    throttle: ThrottleSettings = BARELY,
 ) -> AsyncIterator[MmsServer]:
     """An MMS server on a free loopback port, served by the current event loop, closed afterwards."""
     settings = MmsSettings(host=HOST, port=free_port(), reports=reports, wait_ms=2, tls=tls,
-                           credentials=credentials, guard=guard or GuardSettings())  # fmt: skip
+                           credentials=credentials, guard=guard or GuardSettings(), limits=limits,
+                           throttle=throttle)  # fmt: skip
     server = MmsServer.build(doc, gate, settings, registry)
     try:
         server.start()

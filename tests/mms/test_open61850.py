@@ -217,7 +217,7 @@ async def test_open61850_sees_the_gate_errors_and_add_causes(reference: SclDocum
             client.close()
 
 
-async def test_five_clients_at_once_for_two_seconds(reference: SclDocument) -> None:
+async def test_four_clients_at_once_for_two_seconds(reference: SclDocument) -> None:
     prio = f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
     gate = PolicyGate(rules={prio: lambda _: Verdict.SUCCESS})
 
@@ -234,9 +234,10 @@ async def test_five_clients_at_once_for_two_seconds(reference: SclDocument) -> N
         return done
 
     async with running(reference, gate) as server:
-        clients = [await _connect(server) for _ in range(5)]
+        # As many as may associate at once: libiec61850's 5 slots but the one kept free for the next client.
+        clients = [await _connect(server) for _ in range(4)]
         try:
-            assert server.connections == 5
+            assert server.connections == 4
             until = time.monotonic() + 2.0
             workers = asyncio.gather(*(asyncio.to_thread(work, c, i, until) for i, c in enumerate(clients)))
             sample = 0
@@ -249,5 +250,5 @@ async def test_five_clients_at_once_for_two_seconds(reference: SclDocument) -> N
             for client in clients:
                 client.close()
     assert min(counts) > 50, counts
-    assert len(gate.operates) == sum(counts[i] for i in (1, 4))
-    assert len(gate.writes) == sum(counts[i] for i in (0, 3))
+    assert len(gate.operates) == counts[1]
+    assert len(gate.writes) == counts[0] + counts[3]

@@ -17,14 +17,14 @@ from open61850.mms import (
     rcb,
 )
 
+from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import SCL_NS, loads
-from tests.conftest import REFERENCE_MODELS
 from tests.mms.support import HOST, PolicyGate, running
 
 
-def _minimal_with_ldname_and_report_block() -> SclDocument:
-    root = etree.fromstring(REFERENCE_MODELS["relevent_minimal"].read_bytes())
+def _shipped_with_ldname_and_report_block() -> SclDocument:
+    root = etree.fromstring(DEFAULT_MODEL.read_bytes())
     ns = {"scl": SCL_NS}
     ld = root.find(".//scl:LDevice", ns)
     assert ld is not None
@@ -43,11 +43,11 @@ def _minimal_with_ldname_and_report_block() -> SclDocument:
     for element in (block, dataset):
         lln0.remove(element)
         lln0.insert(0, element)
-    return loads(etree.tostring(root), path="minimal+ldName+rcb")
+    return loads(etree.tostring(root), path="shipped+ldName+rcb")
 
 
 async def test_functional_ld_name_and_the_scl_report_blocks_are_served() -> None:
-    doc = _minimal_with_ldname_and_report_block()
+    doc = _shipped_with_ldname_and_report_block()
     received: list[tuple[str, str | None, str]] = []
     arrived = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -86,9 +86,9 @@ async def test_scl_mode_without_scl_blocks_serves_none(reference: SclDocument) -
         assert server.report_blocks == []
 
 
-def _minimal_with_sbo_enable() -> SclDocument:
+def _shipped_with_sbo_enable() -> SclDocument:
     """MaxPow_FSCH01.EnaReq as select-before-operate with normal security (its type gains SBO)."""
-    root = etree.fromstring(REFERENCE_MODELS["relevent_minimal"].read_bytes())
+    root = etree.fromstring(DEFAULT_MODEL.read_bytes())
     ns = {"scl": SCL_NS}
     spc = root.find(".//scl:DOType[@id='DERScheduler_SPC_direct']", ns)
     assert spc is not None
@@ -98,13 +98,13 @@ def _minimal_with_sbo_enable() -> SclDocument:
     doi = etree.SubElement(schedule, f"{{{SCL_NS}}}DOI", name="EnaReq")
     dai = etree.SubElement(doi, f"{{{SCL_NS}}}DAI", name="ctlModel")
     etree.SubElement(dai, f"{{{SCL_NS}}}Val").text = "sbo-with-normal-security"
-    return loads(etree.tostring(root), path="minimal+sbo")
+    return loads(etree.tostring(root), path="shipped+sbo")
 
 
 async def test_select_before_operate_asks_the_gate_once_at_operate() -> None:
     enable = "DER_Scheduler_Control/MaxPow_FSCH01.EnaReq"
     gate = PolicyGate()
-    async with running(_minimal_with_sbo_enable(), gate) as server:
+    async with running(_shipped_with_sbo_enable(), gate) as server:
         client = await asyncio.to_thread(MmsClient.connect, HOST, server.settings.port)
         try:
             result = await asyncio.to_thread(operate, client, enable, True)

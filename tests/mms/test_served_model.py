@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
 
 from relevent.scl.model import SclDocument, Value, iter_attributes
-from tests.mms.conftest import MODEL_NAMES
+from tests.conftest import MODEL_NAMES
 from tests.mms.iec_client import IecClient
 from tests.mms.support import HOST, LD, PolicyGate, running
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)
 async def test_browsing_shows_every_ld_ln_and_do_of_the_scl(
-    model: str, docs: dict[str, SclDocument], iec_client: IecClient
+    model: str, docs: Callable[[str], SclDocument], iec_client: IecClient
 ) -> None:
-    ied = docs[model].ieds[0]
-    async with running(docs[model], PolicyGate()) as server:
+    ied = docs(model).ieds[0]
+    async with running(docs(model), PolicyGate()) as server:
         await iec_client.call("connect", HOST, server.settings.port)
         assert await iec_client.call("logical_devices") == [ld.name for ld in ied.ldevices]
         for ld in ied.ldevices:
@@ -37,10 +38,10 @@ def _expected(value: Value) -> object:
 
 @pytest.mark.parametrize("model", MODEL_NAMES)
 async def test_every_instance_value_of_the_scl_is_served(
-    model: str, docs: dict[str, SclDocument], iec_client: IecClient
+    model: str, docs: Callable[[str], SclDocument], iec_client: IecClient
 ) -> None:
-    ied = docs[model].ieds[0]
-    async with running(docs[model], PolicyGate()) as server:
+    ied = docs(model).ieds[0]
+    async with running(docs(model), PolicyGate()) as server:
         await iec_client.call("connect", HOST, server.settings.port)
         checked = 0
         for ld in ied.ldevices:
@@ -64,9 +65,9 @@ async def test_every_instance_value_of_the_scl_is_served(
     ],
 )
 async def test_reference_model_values(
-    ref: str, fc: str, expected: object, reference: SclDocument, iec_client: IecClient
+    ref: str, fc: str, expected: object, docs: Callable[[str], SclDocument], iec_client: IecClient
 ) -> None:
-    async with running(reference, PolicyGate()) as server:
+    async with running(docs("der_scheduler"), PolicyGate()) as server:
         await iec_client.call("connect", HOST, server.settings.port)
         assert await iec_client.call("read", f"{LD}/{ref}", fc) == (expected, 0)
 

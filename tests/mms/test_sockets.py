@@ -44,14 +44,14 @@ def test_a_socket_peer_and_a_libiec61850_peer_match() -> None:
 @pytest.mark.parametrize(
     ("age_s", "associated", "refused", "reason"),
     [
-        (0.4, False, False, None),
-        (1.1, False, False, "no_association"),
-        (1e6, True, False, None),  # associated: never
-        (0.0, False, True, "not_relayed"),  # refused: at once
-        (0.0, True, True, "not_relayed"),  # even when it associated meanwhile
+        (0.4, False, None, None),
+        (1.1, False, None, "no_association"),
+        (1e6, True, None, None),  # associated: never
+        (0.0, False, "not_relayed", "not_relayed"),  # refused: at once
+        (0.0, True, "actor_limit", "actor_limit"),  # even when it associated meanwhile
     ],
 )
-def test_overdue(age_s: float, associated: bool, refused: bool, reason: Reason | None) -> None:
+def test_overdue(age_s: float, associated: bool, refused: Reason | None, reason: Reason | None) -> None:
     assert overdue(age_s, associated=associated, refused=refused, settings=SETTINGS) == reason
 
 

@@ -46,6 +46,8 @@ def test_encoded_values_decode_to_themselves(value: values.Scalar, da_type: int)
         ("1.5", iec.IEC61850_FLOAT32, TypeError),
         ("x" * 130, iec.IEC61850_VISIBLE_STRING_129, ValueError),
         (datetime(2026, 1, 1), iec.IEC61850_TIMESTAMP, ValueError),  # noqa: DTZ001 - naive on purpose
+        (datetime(2106, 2, 7, 6, 28, 16, tzinfo=UTC), iec.IEC61850_TIMESTAMP, ValueError),  # wraps to 1970
+        (datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC), iec.IEC61850_TIMESTAMP, ValueError),
         (1, iec.IEC61850_ENTRY_TIME, TypeError),  # no Python mapping
     ],
 )

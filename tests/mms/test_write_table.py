@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyiec61850.pyiec61850 as iec
 import pytest
+from structlog.testing import capture_logs
 
 from relevent.scl.model import SclDocument, iter_attributes
 from relevent.wan.mms import Verdict, WriteValue, write_table
@@ -56,6 +57,25 @@ async def test_without_the_expected_layout_every_handler_goes_through_the_api(
 ) -> None:
     monkeypatch.setattr(write_table, "_find_element", lambda *_: None)  # as with an unknown library build
     await _write_first_middle_last(reference, iec_client, linear=False)
+
+
+def test_the_installed_library_is_the_build_the_table_was_verified_with() -> None:
+    # fails when the pinned pyiec61850-ng changes: check the new build's layout, then add its digest
+    assert write_table.loaded_build() in write_table.PINNED_BUILDS
+
+
+async def test_another_library_build_is_never_patched_and_every_handler_goes_through_the_api(
+    reference: SclDocument, iec_client: IecClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def probe(*_: object) -> None:
+        raise AssertionError("the private memory of an unverified build was probed")
+
+    monkeypatch.setattr(write_table, "PINNED_BUILDS", frozenset({"0" * 64}))
+    monkeypatch.setattr(write_table, "_find_element", probe)
+    with capture_logs() as logs:
+        await _write_first_middle_last(reference, iec_client, linear=False)
+    unverified = [e for e in logs if e["event"].startswith("libiec61850 is not a build")]
+    assert [(e["log_level"], e["sha256"]) for e in unverified] == [("warning", write_table.loaded_build())]
 
 
 @pytest.mark.parametrize(

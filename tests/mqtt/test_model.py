@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,6 +124,22 @@ def test_committed_schemas_equal_the_generated_ones() -> None:
 def test_schema_writer(tmp_path: Path) -> None:
     written = schema.write(tmp_path / "out")
     assert sorted(p.name for p in written) == sorted(schema.render())
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--bogus"])
+def test_schema_tool_takes_options_as_options_not_as_a_directory(tmp_path: Path, option: str) -> None:
+    tool = [sys.executable, "-m", "relevent.lan.mqtt.schema", option]
+    result = subprocess.run(tool, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == (0 if option != "--bogus" else 2), result.stderr
+    assert "usage:" in result.stdout + result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_schema_tool_writes_into_the_directory_it_is_given(tmp_path: Path) -> None:
+    tool = [sys.executable, "-m", "relevent.lan.mqtt.schema", "out"]
+    result = subprocess.run(tool, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(schema.render())
 
 
 def test_powers_are_scaled_from_the_controllers_units_to_watts() -> None:

@@ -19,7 +19,7 @@ from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
-from tests.conftest import SHARED
+from tests.conftest import ReferenceDir
 from tests.mosquitto import Broker, mqtt_client, wait_until
 from tests.mqtt.conftest import (
     ACT,
@@ -148,12 +148,12 @@ class Slots:
         return ExtensionAccepted("DER_Scheduler_Control/MaxPow_FSCH01")
 
 
-async def test_ems_extension_requests_are_answered(broker: Broker) -> None:
+async def test_ems_extension_requests_are_answered(broker: Broker, reference_dir: ReferenceDir) -> None:
     slots = Slots()
     config = bridge_config(broker, ems_request_topic="site/ems/request")
     bridge = make_bridge(config, one_device(), extension_handler=slots)
-    example = (SHARED / "hedera/examples/ems-extension-request.json").read_bytes()
-    relaxed = (SHARED / "hedera/examples/ems-extension-request.relaxed.txt").read_bytes()
+    example = reference_dir.file("hedera/examples/ems-extension-request.json").read_bytes()
+    relaxed = reference_dir.file("hedera/examples/ems-extension-request.relaxed.txt").read_bytes()
     async with running(bridge), mqtt_client(broker, "site/ems/request/reply", "own/reply") as (client, inbox):
         await client.publish("site/ems/request", example, qos=1)
         accepted = await inbox.next_json()

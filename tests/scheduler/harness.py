@@ -94,6 +94,7 @@ class Harness:
     store_path: Path
     model: ModelSpec
     policies: Mapping[str, SchedulePolicy] | None
+    dropped: Mapping[str, str]  # what the start dropped from the store, and why
 
     def write(self, ref: str, value: object) -> CommandResult:
         return self.engine.write(ref, value, SCADA)
@@ -173,5 +174,5 @@ def start_engine(
     engine = Engine(model, clock=clock, store=store, policies=policies, rights=rights)
     recorder = Recorder(clock)
     engine.subscribe(recorder)
-    engine.start()
-    return Harness(engine, clock, recorder, store, store_path, model, policies)
+    dropped = engine.start()
+    return Harness(engine, clock, recorder, store, store_path, model, policies, dropped)

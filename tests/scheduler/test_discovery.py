@@ -11,15 +11,14 @@ from relevent.scheduler.periodic import CalendarTime
 from relevent.scheduler.spec import ValueKind
 from relevent.scheduler.values import ValueType
 from relevent.scl.parse import load
-from tests.conftest import REFERENCE_MODELS
+from tests.conftest import MODEL_NAMES, ReferenceDir
 
 from .factory import BASE, RESERVE_SET_TM, ln
 from .harness import start_engine
 
 
-@pytest.mark.usefixtures("shared_dir")
-def test_rule_1_reference_model_is_discovered() -> None:
-    model = model_spec(load(REFERENCE_MODELS["der_scheduler"]))
+def test_rule_1_reference_model_is_discovered(reference_dir: ReferenceDir) -> None:
+    model = model_spec(load(reference_dir.model("der_scheduler")))
     assert model.ied_name == "DER_Scheduler_"
     assert len(model.schedules) == 33
     assert [c.ref for c in model.controllers] == [ln("ActPow_FSCC1"), ln("MaxPow_FSCC1"), ln("OnOff_FSCC1")]
@@ -50,11 +49,10 @@ def test_rule_1_reference_model_is_discovered() -> None:
     assert not any("FSCH" in ref for ref in model.targets)
 
 
-@pytest.mark.usefixtures("shared_dir")
-def test_rule_1_newer_and_minimal_models_are_discovered() -> None:
-    newer = model_spec(load(REFERENCE_MODELS["relevent_scheduling"]))
+def test_rule_1_newer_and_minimal_models_are_discovered(reference_dir: ReferenceDir) -> None:
+    newer = model_spec(load(reference_dir.model("relevent_scheduling")))
     assert newer.controllers[0].ctl_ent == ln("ActPow_GGIO1.AnOut1")  # CtlEnt at DO level
-    minimal = model_spec(load(REFERENCE_MODELS["relevent_minimal"]))
+    minimal = model_spec(load(reference_dir.model("relevent_minimal")))
     assert len(minimal.schedules) == 3
     reserve = next(s for s in minimal.schedules if s.reserve)
     assert reserve.values[0] == 2200.0
@@ -62,10 +60,11 @@ def test_rule_1_newer_and_minimal_models_are_discovered() -> None:
 
 
 @pytest.mark.looptime(start=0)
-@pytest.mark.usefixtures("shared_dir")
-@pytest.mark.parametrize("name", sorted(REFERENCE_MODELS))
-async def test_rule_6_discovered_reserves_feed_every_controller_from_start_up(db: Path, name: str) -> None:
-    model = model_spec(load(REFERENCE_MODELS[name]))
+@pytest.mark.parametrize("name", sorted(MODEL_NAMES))
+async def test_rule_6_discovered_reserves_feed_every_controller_from_start_up(
+    db: Path, name: str, reference_dir: ReferenceDir
+) -> None:
+    model = model_spec(load(reference_dir.model(name)))
     h = start_engine(model, db)
     for controller in model.controllers:
         output = h.engine.output(controller.ref)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relevent.scheduler.forecast import forecast
+from relevent.scheduler.forecast import output_changes, window
 from relevent.scheduler.spec import ModelSpec
 
 from .factory import BASE, IED, controller_spec, ggio_targets, ln, small_spec
@@ -24,7 +24,8 @@ def fresh(h: Harness, t0: float, t1: float) -> object:
     """The forecast computed now from the engine's current timeline, no cache involved."""
     timeline = h.engine._timeline  # the reference the cache must agree with
     assert timeline is not None
-    return forecast(timeline, FSCC, t0, t1, h.clock.now())
+    start = max(t0, h.clock.now())
+    return window(output_changes(timeline, FSCC, start, t1), start, t1)
 
 
 async def test_a_cached_forecast_equals_a_fresh_one_as_time_passes(db: Path) -> None:

@@ -116,7 +116,7 @@ async def test_every_command_is_reported_with_actor_old_new_and_verdict(db: Path
     assert (accepted.old, accepted.new) == (0, 5)
     assert accepted.actor == SCADA
     assert isinstance(accepted.result, Accepted)
-    assert (rejected.old, rejected.new) == (5, 5)
+    assert (rejected.old, rejected.new) == (5, "high")  # the value refused, for the audit
     assert isinstance(rejected.result, Rejected)
     assert rejected.result.reason is RejectReason.TYPE_CONFLICT
     assert (operate.command, operate.ref) == ("operate", f"{S1}.EnaReq")

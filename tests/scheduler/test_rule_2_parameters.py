@@ -135,6 +135,9 @@ async def test_rule_2_schd_intv_honours_its_units(db: Path) -> None:
         ("NumEntr.setVal", 2**31, RejectReason.VALUE_INVALID),
         ("SchdPrio.setVal", "high", RejectReason.TYPE_CONFLICT),
         ("StrTm01.setTm", -1.0, RejectReason.VALUE_INVALID),
+        ("StrTm01.setTm", 2.0**32, RejectReason.VALUE_INVALID),  # past MMS UtcTime: would read back as 1970
+        ("StrTm01.setTm", 3e11, RejectReason.VALUE_INVALID),  # the year 11476: no datetime holds it
+        ("StrTm01.setTm", 2**64 + 200, RejectReason.VALUE_INVALID),
         ("StrTm01.setTm", "2024-01-01", RejectReason.TYPE_CONFLICT),
         ("SchdReuse.setVal", 1, RejectReason.TYPE_CONFLICT),
         ("SchdSt.stVal", 4, RejectReason.ACCESS_DENIED),

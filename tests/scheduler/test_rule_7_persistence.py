@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -140,6 +142,75 @@ async def test_restore_ignores_an_unreadable_row(db: Path) -> None:
         other.execute("UPDATE schedule SET data = ? WHERE ref = ?", (json.dumps({"kind": "ASG"}), S1))
     h = start_engine(small_spec(), db)
     assert h.value(f"{S2}.SchdPrio.setVal") == 5
+
+
+def _poison(db: Path, ref: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite one stored schedule row as an older gateway, or a hand, may have left it."""
+    with sqlite3.connect(db) as other:
+        (data,) = other.execute("SELECT data FROM schedule WHERE ref = ?", (ref,)).fetchone()
+        row = json.loads(data)
+        change(row)
+        other.execute("UPDATE schedule SET data = ? WHERE ref = ?", (json.dumps(row), ref))
+
+
+def _set_tm(value: float) -> Callable[[dict[str, Any]], None]:
+    return lambda row: row["params"]["starts"][0].update(set_tm=value)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (_set_tm(1e15), "set_tm 1000000000000000.0 is outside the representable range"),
+        (_set_tm(2.0**32), "set_tm 4294967296.0 is outside the representable range"),
+        (lambda row: row.update(at=-1.0), "at -1.0 is outside the representable range"),
+    ],
+)
+async def test_restore_drops_a_row_whose_time_does_not_fit_and_says_why(
+    db: Path, change: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    model = small_spec()
+    h = start_engine(model, db)
+    h.write(f"{S1}.SchdPrio.setVal", 7)
+    h.write(f"{S2}.SchdPrio.setVal", 5)
+    h.stop()
+    _poison(db, S1, change)
+    with structlog.testing.capture_logs() as logs:
+        h = start_engine(model, db)  # starts, whatever the row holds
+    assert list(h.dropped) == [S1]
+    assert problem in h.dropped[S1]
+    assert [e["ref"] for e in logs if e["log_level"] == "warning"] == [S1]
+    assert h.value(f"{S1}.SchdPrio.setVal") == 0  # back to the SCL's state
+    assert h.value(f"{S2}.SchdPrio.setVal") == 5  # the rest is kept
+    assert isinstance(h.write(f"{S1}.StrTm01.setTm", 1e15), Rejected)
+    h = h.restart()  # the dropped row was replaced by the SCL's state
+    assert h.dropped == {}
+
+
+def _lose(db: Path, *, truncated: bool) -> None:
+    """What a failing disk or a careless hand does to the store file."""
+    if truncated:
+        db.write_bytes(b"")
+    else:
+        db.unlink()
+
+
+@pytest.mark.parametrize("loss", ["truncated", "deleted"])
+async def test_a_store_found_empty_after_it_held_state_says_so(db: Path, loss: str) -> None:
+    h = start_engine(small_spec(), db)
+    assert h.store.lost is None  # a first start is no loss
+    h.write(f"{S1}.SchdPrio.setVal", 77)
+    h.stop()
+    _lose(db, truncated=loss == "truncated")
+    with structlog.testing.capture_logs() as logs:
+        h = start_engine(small_spec(), db)
+    assert h.store.lost is not None
+    assert "every schedule restarts from the SCL" in h.store.lost
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "schedule store is empty but held state before: the SCL model's state is used"
+    ]
+    assert h.value(f"{S1}.SchdPrio.setVal") == 0
+    h = h.restart()
+    assert h.store.lost is None  # stored again at that start
 
 
 async def test_store_with_another_schema_version_starts_empty(db: Path) -> None:

@@ -67,7 +67,7 @@ async def test_rule_9_beyond_its_rights_is_access_denied_changes_nothing_and_is_
     assert why in _denied(h.engine.write(ref, value, MARKET))
     assert h.value(ref) == before
     audited = h.recorder.commands[-1]
-    assert (audited.ref, audited.actor, audited.old, audited.new) == (ref, MARKET, before, before)
+    assert (audited.ref, audited.actor, audited.old, audited.new) == (ref, MARKET, before, value)  # as asked
 
 
 async def test_rule_9_enabling_a_schedule_above_the_actors_band_is_denied(db: Path) -> None:

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from relevent.scheduler import EnaErr, OccurrenceKind, Period, SchdSt
+from relevent.scheduler.enums import SclEnum
+from relevent.scheduler.periodic import Weekday
 from relevent.scl.generate import (
     DEFAULT_MODEL,
     SCL_NS,
@@ -19,18 +22,12 @@ from relevent.scl.generate import (
 )
 from relevent.scl.parse import loads
 from relevent.scl.xsd import safe_parser, validate_xsd
+from tests.conftest import ReferenceDir
 
 NS = {"scl": SCL_NS}
 
 
-def shared_dir() -> Path:
-    """`../shared` next to the repository: IEC schema and third-party reference models, never copied in."""
-    return Path(__file__).resolve().parents[2].parent / "shared"
-
-
-XSD_DIR = shared_dir() / "scl-xsd" / "SCL2007B4"
-REFERENCE = shared_dir() / "models" / "der_scheduler.cid"
-NEWEST_REFERENCE = shared_dir() / "models" / "relevent" / "scheduling-config" / "model.cid"
+NEWEST_REFERENCE = "relevent_scheduling"
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -90,8 +87,8 @@ def initial(ln: etree._Element, path: str) -> str:
 
 
 @functools.cache
-def reference(path: Path = REFERENCE) -> etree._ElementTree:
-    return etree.parse(str(path), safe_parser())
+def reference(reference_dir: ReferenceDir, name: str = "der_scheduler") -> etree._ElementTree:
+    return etree.parse(str(reference_dir.model(name)), safe_parser())
 
 
 @functools.cache
@@ -115,8 +112,8 @@ def generated(options: GeneratorOptions = GeneratorOptions()) -> etree._ElementT
     ],
     ids=["default", "devices-3", "maxpow-only", "entries-10-start-times-4", "schedules-2", "mixed"],
 )
-def test_generated_models_are_schema_valid(options: GeneratorOptions) -> None:
-    assert validate_xsd(generated(options), XSD_DIR) == []
+def test_generated_models_are_schema_valid(options: GeneratorOptions, reference_dir: ReferenceDir) -> None:
+    assert validate_xsd(generated(options), reference_dir.xsd) == []
 
 
 def test_shipped_default_model_is_a_fresh_generation() -> None:
@@ -124,17 +121,17 @@ def test_shipped_default_model_is_a_fresh_generation() -> None:
     assert DEFAULT_MODEL.read_bytes() == render_scl()
 
 
-def test_write_scl_writes_the_rendered_document(tmp_path: Path) -> None:
+def test_write_scl_writes_the_rendered_document(tmp_path: Path, reference_dir: ReferenceDir) -> None:
     options = GeneratorOptions(schedules=1, entries=2)
     target = write_scl(options, tmp_path / "out.cid")
     assert target.read_bytes() == render_scl(options)
-    assert validate_xsd(target, XSD_DIR) == []
+    assert validate_xsd(target, reference_dir.xsd) == []
 
 
-def test_fifty_devices_generate_and_validate_in_bounded_time() -> None:
+def test_fifty_devices_generate_and_validate_in_bounded_time(reference_dir: ReferenceDir) -> None:
     started = time.perf_counter()
     tree = generate_scl(GeneratorOptions(devices=50))
-    errors = validate_xsd(tree, XSD_DIR)
+    errors = validate_xsd(tree, reference_dir.xsd)
     elapsed = time.perf_counter() - started
 
     assert errors == []
@@ -147,8 +144,8 @@ def test_fifty_devices_generate_and_validate_in_bounded_time() -> None:
 # same names and types as the reference model
 
 
-def test_default_model_has_the_reference_logical_nodes() -> None:
-    ours, ref = generated(), reference()
+def test_default_model_has_the_reference_logical_nodes(reference_dir: ReferenceDir) -> None:
+    ours, ref = generated(), reference(reference_dir)
     for ln_class, count in (("FSCH", 33), ("FSCC", 3), ("GGIO", 3), ("LLN0", 1), ("LPHD", 1)):
         assert sorted(lns(ours, ln_class)) == sorted(lns(ref, ln_class))
         assert len(lns(ours, ln_class)) == count
@@ -156,19 +153,19 @@ def test_default_model_has_the_reference_logical_nodes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ln_class", "ref_path"),
+    ("ln_class", "ref_name"),
     [
-        ("FSCH", REFERENCE),
-        ("FSCC", REFERENCE),
-        ("LLN0", REFERENCE),
-        ("LPHD", REFERENCE),
+        ("FSCH", "der_scheduler"),
+        ("FSCC", "der_scheduler"),
+        ("LLN0", "der_scheduler"),
+        ("LPHD", "der_scheduler"),
         ("GGIO", NEWEST_REFERENCE),  # controllable outputs (with Oper) appeared in the newest model
     ],
 )
 def test_every_reference_logical_node_has_the_same_data_objects_and_attributes(
-    ln_class: str, ref_path: Path
+    ln_class: str, ref_name: str, reference_dir: ReferenceDir
 ) -> None:
-    ours, ref = generated(), reference(ref_path)
+    ours, ref = generated(), reference(reference_dir, ref_name)
     our_lns = lns(ours, ln_class)
     for name, ref_ln in lns(ref, ln_class).items():
         assert data_objects(ours, our_lns[name]) == data_objects(ref, ref_ln), name
@@ -184,8 +181,8 @@ def test_schedules_have_100_value_slots_and_16_start_times() -> None:
         assert [n for n in names if n.startswith("StrTm")] == [f"StrTm{i:02d}" for i in range(1, 17)]
 
 
-def test_type_ids_follow_the_reference() -> None:
-    ours, ref = generated(), reference()
+def test_type_ids_follow_the_reference(reference_dir: ReferenceDir) -> None:
+    ours, ref = generated(), reference(reference_dir)
     for ln_class in ("FSCH", "FSCC"):
         ref_lns = lns(ref, ln_class)
         assert {name: ln.get("lnType") for name, ln in lns(ours, ln_class).items()} == {
@@ -193,8 +190,8 @@ def test_type_ids_follow_the_reference() -> None:
         }
 
 
-def test_controllers_reference_their_schedules_and_the_reserve_last() -> None:
-    ours, ref = generated(), reference()
+def test_controllers_reference_their_schedules_and_the_reserve_last(reference_dir: ReferenceDir) -> None:
+    ours, ref = generated(), reference(reference_dir)
     for name, ref_ln in lns(ref, "FSCC").items():
         schd = [f"Schd{i:02d}.setSrcRef" for i in range(1, 12)]
         our_ln = lns(ours, "FSCC")[name]
@@ -202,24 +199,28 @@ def test_controllers_reference_their_schedules_and_the_reserve_last() -> None:
         assert initial(our_ln, "Schd11.setSrcRef").endswith("_Res_FSCH01")
 
 
-def test_controlled_entity_is_the_output_data_object_as_in_the_newest_reference() -> None:
-    ours, newest = generated(), reference(NEWEST_REFERENCE)
+def test_controlled_entity_is_the_output_data_object_as_in_the_newest_reference(
+    reference_dir: ReferenceDir
+) -> None:
+    ours, newest = generated(), reference(reference_dir, NEWEST_REFERENCE)
     expected = {name: initial(ln, "CtlEnt.setSrcRef") for name, ln in lns(newest, "FSCC").items()}
     assert {name: initial(ln, "CtlEnt.setSrcRef") for name, ln in lns(ours, "FSCC").items()} == expected
     assert expected["ActPow_FSCC1"] == "@Control/ActPow_GGIO1.AnOut1"
 
 
-def test_ordinary_schedules_start_with_all_entries() -> None:
-    ref_lns = lns(reference(), "FSCH")
+def test_ordinary_schedules_start_with_all_entries(reference_dir: ReferenceDir) -> None:
+    ref_lns = lns(reference(reference_dir), "FSCH")
     for name, ln in lns(generated(), "FSCH").items():
         if "_Res_" not in name:
             assert initial(ln, "NumEntr.setVal") == initial(ref_lns[name], "NumEntr.setVal") == "100"
 
 
 @pytest.mark.parametrize("function", ["ActPow", "MaxPow", "OnOff"])
-def test_reserve_schedule_is_hourly_lowest_priority_and_reused(function: str) -> None:
+def test_reserve_schedule_is_hourly_lowest_priority_and_reused(
+    function: str, reference_dir: ReferenceDir
+) -> None:
     name = f"{function}_Res_FSCH01"
-    ours, ref = lns(generated(), "FSCH")[name], lns(reference(), "FSCH")[name]
+    ours, ref = lns(generated(), "FSCH")[name], lns(reference(reference_dir), "FSCH")[name]
     same = (
         "NumEntr.setVal",
         "SchdIntv.setVal",
@@ -267,8 +268,8 @@ def test_every_device_measures_total_active_power_in_watts() -> None:
     assert texts(tree, f"//scl:DAType[@id='{units}']/scl:BDA[@name='multiplier']/scl:Val/text()") == []
 
 
-def test_enumerations_match_the_reference() -> None:
-    ours, ref = generated(), reference()
+def test_enumerations_match_the_reference(reference_dir: ReferenceDir) -> None:
+    ours, ref = generated(), reference(reference_dir)
     for enum in texts(ref, "//scl:EnumType/@id"):
         ref_values = {
             e.get("ord"): e.text or "" for e in elements(ref, f"//scl:EnumType[@id='{enum}']/scl:EnumVal")
@@ -279,6 +280,22 @@ def test_enumerations_match_the_reference() -> None:
         assert ref_values
         # ours may add the standard literals the reference omits (OriginatorCategoryKind, SIUnit h/min)
         assert ref_values.items() <= our_values.items(), enum
+
+
+@pytest.mark.parametrize(
+    ("enum", "kind"),
+    [
+        ("ScheduleStateKind", SchdSt),
+        ("ScheduleEnablingErrorKind", EnaErr),
+        ("OccurrenceKind", OccurrenceKind),
+        ("PeriodKind", Period),
+        ("WeekdayKind", Weekday),
+    ],
+)
+def test_enumerations_the_scheduler_interprets_are_its_own_tables(enum: str, kind: type[SclEnum]) -> None:
+    values = elements(generated(), f"//scl:EnumType[@id='{enum}']/scl:EnumVal")
+    written = [(e.get("ord"), e.text) for e in values]
+    assert written == [(str(int(member)), member.literal) for member in kind]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -378,6 +395,6 @@ def test_invalid_options_are_rejected(kwargs: dict[str, object], message: str) -
         GeneratorOptions(**kwargs)  # type: ignore[arg-type]
 
 
-def test_longest_ied_name_that_fits_the_mms_domain_is_accepted() -> None:
+def test_longest_ied_name_that_fits_the_mms_domain_is_accepted(reference_dir: ReferenceDir) -> None:
     options = GeneratorOptions(ied="G" * 56, devices=2)  # + "Control2" = 64 characters
-    assert validate_xsd(generate_scl(options), XSD_DIR) == []
+    assert validate_xsd(generate_scl(options), reference_dir.xsd) == []

@@ -10,9 +10,10 @@ import pytest
 from lxml import etree
 
 from relevent.errors import SclError
+from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.model import AttributeType, SclDocument, iter_attributes
 from relevent.scl.parse import SCL_NS, load, loads
-from tests.conftest import REFERENCE_MODELS
+from tests.conftest import SHIPPED, ReferenceDir
 
 FUNCTIONS = ("ActPow_", "MaxPow_", "OnOff_")
 
@@ -21,10 +22,11 @@ def _fsch(doc: SclDocument) -> list[str]:
     return [ln.name for _, _, ln in doc.logical_nodes() if ln.ln_class == "FSCH"]
 
 
-@pytest.mark.usefixtures("shared_dir")
-@pytest.mark.parametrize("name", ["der_scheduler", "relevent_scheduling"])
-def test_full_reference_models_have_33_schedules_and_3_controllers(name: str) -> None:
-    doc = load(REFERENCE_MODELS[name])
+@pytest.mark.parametrize("name", ["der_scheduler", "relevent_scheduling", SHIPPED])
+def test_full_reference_models_have_33_schedules_and_3_controllers(
+    name: str, reference_dir: ReferenceDir
+) -> None:
+    doc = load(reference_dir.model(name))
     assert [ied.name for ied in doc.ieds] == ["DER_Scheduler_"]
     assert [ld.name for ld in doc.ieds[0].ldevices] == ["DER_Scheduler_Control"]
     fsch = _fsch(doc)
@@ -36,9 +38,8 @@ def test_full_reference_models_have_33_schedules_and_3_controllers(name: str) ->
     assert sorted(fscc) == sorted(f"{f}FSCC1" for f in FUNCTIONS)
 
 
-@pytest.mark.usefixtures("shared_dir")
 def test_reference_schedule_has_100_value_slots_and_16_start_times() -> None:
-    ld = load(REFERENCE_MODELS["der_scheduler"]).ieds[0].ldevices[0]
+    ld = load(DEFAULT_MODEL).ieds[0].ldevices[0]
     cases = (("ActPow_FSCH01", "ValASG"), ("OnOff_FSCH07", "ValSPG"), ("MaxPow_Res_FSCH01", "ValASG"))
     for name, kind in cases:
         ln = ld.ln(name)
@@ -50,9 +51,8 @@ def test_reference_schedule_has_100_value_slots_and_16_start_times() -> None:
     assert ld.ln("ActPow_FSCH01").initial("NumEntr.setVal") == 100  # type: ignore[union-attr]
 
 
-@pytest.mark.usefixtures("shared_dir")
-def test_controller_references_and_reserve_values_of_der_scheduler() -> None:
-    ld = load(REFERENCE_MODELS["der_scheduler"]).ieds[0].ldevices[0]
+def test_controller_references_and_reserve_values_of_der_scheduler(reference_dir: ReferenceDir) -> None:
+    ld = load(reference_dir.model("der_scheduler")).ieds[0].ldevices[0]
     fscc = ld.ln("ActPow_FSCC1")
     assert fscc is not None
     assert fscc.initial("CtlEnt.setSrcRef") == "@Control/ActPow_GGIO1.AnOut1.mxVal.f"
@@ -67,25 +67,26 @@ def test_controller_references_and_reserve_values_of_der_scheduler() -> None:
     assert reserve.initial("StrTm01.setCal.occPer") == 0  # enum by name: Hour
 
 
-@pytest.mark.usefixtures("shared_dir")
-def test_newest_relevent_model_uses_do_level_ctlent_and_its_reserve_values() -> None:
-    ld = load(REFERENCE_MODELS["relevent_scheduling"]).ieds[0].ldevices[0]
+def test_newest_relevent_model_uses_do_level_ctlent_and_its_reserve_values(
+    reference_dir: ReferenceDir
+) -> None:
+    ld = load(reference_dir.model("relevent_scheduling")).ieds[0].ldevices[0]
     assert ld.ln("ActPow_FSCC1").initial("CtlEnt.setSrcRef") == "@Control/ActPow_GGIO1.AnOut1"  # type: ignore[union-attr]
     assert ld.ln("MaxPow_Res_FSCH01").initial("ValASG001.setMag.f") == 2200.0  # type: ignore[union-attr]
     stamp = ld.ln("ActPow_Res_FSCH01").initial("StrTm01.setTm")  # type: ignore[union-attr]
     assert stamp == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
 
 
-@pytest.mark.usefixtures("shared_dir")
-def test_minimal_model_has_one_controller_with_two_schedules_and_a_reserve() -> None:
-    doc = load(REFERENCE_MODELS["relevent_minimal"])
+def test_minimal_model_has_one_controller_with_two_schedules_and_a_reserve(
+    reference_dir: ReferenceDir
+) -> None:
+    doc = load(reference_dir.model("relevent_minimal"))
     assert len(_fsch(doc)) == 3
     assert [ln.name for _, _, ln in doc.logical_nodes() if ln.ln_class == "FSCC"] == ["MaxPow_FSCC1"]
 
 
-@pytest.mark.usefixtures("shared_dir")
 def test_type_defaults_enums_and_functional_constraints() -> None:
-    ln = load(REFERENCE_MODELS["der_scheduler"]).ieds[0].ldevices[0].ln("ActPow_FSCH01")
+    ln = load(DEFAULT_MODEL).ieds[0].ldevices[0].ln("ActPow_FSCH01")
     assert ln is not None
     assert ln.initial("SchdEnaErr.stVal") == 1  # DOType Val "None" -> ord 1
     attrs = {path: (fc, attr) for path, fc, attr in iter_attributes(ln.type)}
@@ -95,16 +96,15 @@ def test_type_defaults_enums_and_functional_constraints() -> None:
     assert attrs["ValASG042.setMag.f"][0] == "SP"
     assert "StrTm03.setCal.occPer" not in attrs  # non-periodic schedules have setTm only
     assert attrs["ValMV.mag.f"][0] == "MX"
-    reserve = load(REFERENCE_MODELS["der_scheduler"]).ieds[0].ldevices[0].ln("ActPow_Res_FSCH01")
+    reserve = load(DEFAULT_MODEL).ieds[0].ldevices[0].ln("ActPow_Res_FSCH01")
     assert reserve is not None
     periodic = {path: attr for path, _, attr in iter_attributes(reserve.type)}
     assert periodic["StrTm03.setCal.occPer"].enum is not None
     assert periodic["StrTm03.setCal.occPer"].enum.names[2] == "Week"
 
 
-@pytest.mark.usefixtures("shared_dir")
 def test_types_are_shared_between_instances_not_copied() -> None:
-    ld = load(REFERENCE_MODELS["der_scheduler"]).ieds[0].ldevices[0]
+    ld = load(DEFAULT_MODEL).ieds[0].ldevices[0]
     a, b = ld.ln("ActPow_FSCH01"), ld.ln("MaxPow_FSCH09")
     assert a is not None
     assert b is not None
@@ -113,8 +113,8 @@ def test_types_are_shared_between_instances_not_copied() -> None:
 
 
 def _replicated(devices: int) -> bytes:
-    """The reference model with its LDevice copied `devices` times (Control, Control2, ...)."""
-    root = etree.parse(str(REFERENCE_MODELS["der_scheduler"])).getroot()
+    """The shipped model with its LDevice copied `devices` times (Control, Control2, ...)."""
+    root = etree.parse(str(DEFAULT_MODEL)).getroot()
     server = root.find(f".//{{{SCL_NS}}}Server")
     assert server is not None
     template = server.find(f"{{{SCL_NS}}}LDevice")
@@ -126,7 +126,6 @@ def _replicated(devices: int) -> bytes:
     return bytes(etree.tostring(root))
 
 
-@pytest.mark.usefixtures("shared_dir")
 def test_fifty_device_site_parses_well_under_a_second() -> None:
     data = _replicated(50)
     started = time.perf_counter()
@@ -199,9 +198,8 @@ def test_broken_models_name_file_line_and_reference(
     assert str(caught.value).startswith(f"broken.cid:{line}: ")
 
 
-@pytest.mark.usefixtures("shared_dir")
 def test_truncated_xml_is_an_error_with_its_line() -> None:
-    data = REFERENCE_MODELS["der_scheduler"].read_bytes()[:20_000]
+    data = DEFAULT_MODEL.read_bytes()[:20_000]
     with pytest.raises(SclError, match="not well-formed XML") as caught:
         loads(data, "cut.cid")
     assert caught.value.line is not None
@@ -241,8 +239,68 @@ def test_value_types_parse_and_reject() -> None:
     too_long = templates.replace("<Val>x</Val>", f"<Val>{'x' * 33}</Val>")
     with pytest.raises(SclError, match="at most 32 characters"):
         loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', too_long))
+    unrepresentable = templates.replace("2026-11-26T10:00:00.5Z", "2106-02-07T06:28:16Z")  # past UtcTime
+    with pytest.raises(SclError, match="outside the representable range"):
+        loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', unrepresentable))
 
 
 def test_attribute_type_is_hashable_value_object() -> None:
     attr = AttributeType(name="f", btype="FLOAT32", fc="MX")
     assert attr == AttributeType(name="f", btype="FLOAT32", fc="MX")
+
+
+# -- what the MMS server can serve (issue 16, item 9) ------------------------------------------------------
+
+_NESTED = _TEMPLATES.replace('<DO name="Cnt" type="T_INS"/>', '<DO name="Cnt" type="T_INS" count="10000"/>')
+_NESTED = _NESTED.replace('bType="INT8" fc="ST"/>', 'bType="INT8" fc="ST" count="10000"/>')
+
+
+def test_nested_arrays_beyond_the_attribute_limit_are_refused_at_once() -> None:
+    started = time.perf_counter()
+    with pytest.raises(SclError, match=r"more than 2000000 attributes \(at XLD/GGIO1\)") as caught:
+        loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', _NESTED), "nested.cid")
+    assert time.perf_counter() - started < 0.1
+    assert caught.value.line == 3  # the LDevice
+
+
+def test_shared_types_are_sized_once_not_walked_per_use() -> None:
+    """Twelve levels of DATypes that each hold two of the next: 4096 leaves per DO, counted in no time."""
+    levels = "".join(
+        f'<DAType id="L{n}"><BDA name="a" bType="Struct" type="L{n + 1}"/><BDA name="b" bType="Struct" '
+        f'type="L{n + 1}"/></DAType>'
+        for n in range(12)
+    ) + '<DAType id="L12"><BDA name="v" bType="INT8"/></DAType>'
+    templates = _TEMPLATES.replace('bType="INT8" fc="ST"', 'bType="Struct" type="L0" fc="ST"').replace(
+        "</DataTypeTemplates>", f"{levels}</DataTypeTemplates>"
+    )
+    lns = "".join(f'<LN lnClass="GGIO" inst="{n}" lnType="T_LN"/>' for n in range(1, 300))
+    started = time.perf_counter()
+    with pytest.raises(SclError, match="more than 2000000 attributes"):
+        loads(_doc(lns, templates))
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("ied", "ld", "fragment"),
+    [
+        ("I" * 150, "LD", f"IED name {'I' * 24}... is 150 characters, more than the 64 MMS allows"),
+        ("I" * 63, "LD", f"logical device name {'I' * 24}... is 65 characters"),
+        ("X", "L" * 64, "logical device name XLLLL"),
+    ],
+)
+def test_names_mms_cannot_serve_are_refused(ied: str, ld: str, fragment: str) -> None:
+    doc = _doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>').replace(b'name="X"', f'name="{ied}"'.encode())
+    with pytest.raises(SclError, match=fragment.replace(".", r"\.")):
+        loads(doc.replace(b'inst="LD"', f'inst="{ld}"'.encode()))
+
+
+def test_object_references_longer_than_mms_serves_are_refused() -> None:
+    long_da = _TEMPLATES.replace('name="stVal" bType="INT8"', f'name="{"v" * 120}" bType="INT8"')
+    with pytest.raises(SclError, match="XLD/GGIO1 has object references of 134 characters, more than 128"):
+        loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', long_da))
+    assert loads(_doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>', long_da.replace("v" * 120, "v" * 114)))
+
+
+def test_the_longest_names_mms_serves_pass() -> None:
+    doc = _doc('<LN lnClass="GGIO" inst="1" lnType="T_LN"/>').replace(b'"X"', f'"{"I" * 62}"'.encode())
+    assert loads(doc).ieds[0].ldevices[0].name == "I" * 62 + "LD"

@@ -7,19 +7,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from relevent.scl.generate import SCL_NS, generate_scl, render_scl
+from relevent.errors import SclError
+from relevent.scl.generate import DEFAULT_MODEL, SCL_NS, generate_scl, render_scl
 from relevent.scl.xsd import load_schema, safe_parser, validate_xsd
+from tests.conftest import REFERENCE_MODELS, ReferenceDir
 
 NS = {"scl": SCL_NS}
-
-
-def shared_dir() -> Path:
-    """`../shared` next to the repository: IEC schema and third-party reference models, never copied in."""
-    return Path(__file__).resolve().parents[2].parent / "shared"
-
-
-XSD_DIR = shared_dir() / "scl-xsd" / "SCL2007B4"
-MODELS = shared_dir() / "models"
 
 
 @pytest.fixture
@@ -29,17 +22,16 @@ def default_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    "model",
-    ["der_scheduler.cid", "relevent/scheduling-config/model.cid", "relevent/minimal-config/model.cid"],
-)
-def test_reference_models_are_schema_valid(model: str) -> None:
+@pytest.mark.parametrize("model", sorted(REFERENCE_MODELS))
+def test_reference_models_are_schema_valid(model: str, reference_dir: ReferenceDir) -> None:
     # lxml reports no error for any of them; the compas `Private` of the ReLevENT models is allowed by
     # tPrivate's lax `any` content.
-    assert validate_xsd(MODELS / model, XSD_DIR) == []
+    assert validate_xsd(reference_dir.model(model), reference_dir.xsd) == []
 
 
-def test_missing_required_attribute_is_reported_with_its_line(default_file: Path) -> None:
+def test_missing_required_attribute_is_reported_with_its_line(
+    default_file: Path, reference_dir: ReferenceDir
+) -> None:
     tree = etree.parse(str(default_file), safe_parser())
     ln = tree.find(".//scl:LN[@lnClass='FSCH']", NS)
     assert ln is not None
@@ -47,20 +39,20 @@ def test_missing_required_attribute_is_reported_with_its_line(default_file: Path
     # written with its whitespace, so every element keeps its line
     tree.write(str(default_file), xml_declaration=True, encoding="UTF-8")
 
-    errors = validate_xsd(default_file, XSD_DIR)
+    errors = validate_xsd(default_file, reference_dir.xsd)
 
     assert len(errors) == 1
     assert errors[0].startswith(f"{default_file}:{ln.sourceline}: ")
     assert "'lnType' is required but missing" in errors[0]
 
 
-def test_unknown_element_is_reported_with_its_line(default_file: Path) -> None:
+def test_unknown_element_is_reported_with_its_line(default_file: Path, reference_dir: ReferenceDir) -> None:
     lines = default_file.read_text(encoding="utf-8").splitlines()
     index = next(i for i, line in enumerate(lines) if "<Authentication" in line)
     lines[index] += "<Bogus/>"
     default_file.write_text("\n".join(lines), encoding="utf-8")
 
-    errors = validate_xsd(default_file, XSD_DIR)
+    errors = validate_xsd(default_file, reference_dir.xsd)
 
     assert len(errors) == 1
     assert errors[0].startswith(f"{default_file}:{index + 1}: ")
@@ -68,25 +60,25 @@ def test_unknown_element_is_reported_with_its_line(default_file: Path) -> None:
     assert "not expected" in errors[0]
 
 
-def test_malformed_file_yields_its_syntax_error(default_file: Path) -> None:
+def test_malformed_file_yields_its_syntax_error(default_file: Path, reference_dir: ReferenceDir) -> None:
     lines = default_file.read_text(encoding="utf-8").splitlines()
     index = lines.index("  </Communication>")
     lines[index] = "  </Communicatio>"
     default_file.write_text("\n".join(lines), encoding="utf-8")
 
-    errors = validate_xsd(default_file, XSD_DIR)
+    errors = validate_xsd(default_file, reference_dir.xsd)
 
     assert len(errors) == 1
     assert errors[0].startswith(f"{default_file}:{index + 1}: Opening and ending tag mismatch")
 
 
-def test_tree_built_in_memory_reports_lines_of_its_written_form() -> None:
+def test_tree_built_in_memory_reports_lines_of_its_written_form(reference_dir: ReferenceDir) -> None:
     tree = generate_scl()
     ld = tree.find(".//scl:LDevice", NS)
     assert ld is not None
     del ld.attrib["inst"]
 
-    errors = validate_xsd(tree, XSD_DIR)
+    errors = validate_xsd(tree, reference_dir.xsd)
 
     assert "'inst' is required" in errors[0]
     line = int(errors[0].split(":")[1])
@@ -96,26 +88,27 @@ def test_tree_built_in_memory_reports_lines_of_its_written_form() -> None:
     assert written.splitlines()[line - 1].lstrip().startswith("<LDevice ")
 
 
-def test_parsed_tree_keeps_its_own_lines_and_name(default_file: Path) -> None:
+def test_parsed_tree_keeps_its_own_lines_and_name(default_file: Path, reference_dir: ReferenceDir) -> None:
     tree = etree.parse(str(default_file), safe_parser())
     header = tree.find("scl:Header", NS)
     assert header is not None
     del header.attrib["id"]
 
-    errors = validate_xsd(tree, XSD_DIR)
+    errors = validate_xsd(tree, reference_dir.xsd)
 
     assert len(errors) == 1
     assert errors[0].startswith(f"{default_file}:{header.sourceline}: ")
     assert "'id' is required" in errors[0]
 
 
-def test_schema_is_compiled_once_per_folder() -> None:
-    assert load_schema(XSD_DIR) is load_schema(str(XSD_DIR / ".." / XSD_DIR.name))
+def test_schema_is_compiled_once_per_folder(reference_dir: ReferenceDir) -> None:
+    xsd = reference_dir.xsd
+    assert load_schema(xsd) is load_schema(str(xsd / ".." / xsd.name))
 
 
 def test_missing_schema_folder_raises(tmp_path: Path) -> None:
-    with pytest.raises(OSError, match=r"SCL\.xsd"):
-        validate_xsd(MODELS / "der_scheduler.cid", tmp_path)
+    with pytest.raises(SclError, match=r"SCL\.xsd: cannot read the IEC 61850-6 schema: no such file"):
+        validate_xsd(DEFAULT_MODEL, tmp_path)
 
 
 def test_safe_parser_leaves_entities_unexpanded(tmp_path: Path) -> None:

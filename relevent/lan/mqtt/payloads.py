@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -19,7 +20,10 @@ from pydantic import (
     FiniteFloat,
     NonNegativeInt,
     PlainSerializer,
+    model_validator,
 )
+
+from relevent.timerange import check_time, checked_seconds
 
 
 def format_ts(value: datetime) -> str:
@@ -32,7 +36,14 @@ def utc(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, UTC)
 
 
+def _representable(value: datetime) -> datetime:
+    checked_seconds(value)  # a TimeRangeError is a ValueError: pydantic reports it as the field's error
+    return value
+
+
 Timestamp = Annotated[AwareDatetime, PlainSerializer(format_ts, return_type=str, when_used="json")]
+InboundTime = Annotated[AwareDatetime, AfterValidator(_representable)]
+"""A time a peer sends: aware, and within the gateway's representable range (`relevent.timerange`)."""
 
 
 class _Outbound(BaseModel):
@@ -115,7 +126,7 @@ class Ack(_Inbound):
 class Measurement(_Inbound):
     """`dev/<id>/meas`: `ts` and `w` required; W and var signed (positive = injection)."""
 
-    ts: AwareDatetime
+    ts: InboundTime
     seq: NonNegativeInt | None = None
     w: FiniteFloat
     var: FiniteFloat | None = None
@@ -126,7 +137,7 @@ class DeviceState(_Inbound):
     """`dev/<id>/state` (retained): what the device applies now, and whether it runs its own fail-safe."""
 
     fallback: bool
-    ts: AwareDatetime | None = None
+    ts: InboundTime | None = None
     w_set: FiniteFloat | None = None
     w_max_lim: FiniteFloat | None = Field(default=None, ge=0)
     on: bool | None = None
@@ -143,6 +154,11 @@ class EpochTime(_Inbound):
 
     seconds: NonNegativeInt
     nanos: int = Field(default=0, ge=0, le=999_999_999)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> EpochTime:
+        check_time(self.seconds + self.nanos / 1e9)
+        return self
 
 
 RESOLUTIONS_S = {"FIVE_MINUTES": 300, "FIFTEEN_MINUTES": 900}

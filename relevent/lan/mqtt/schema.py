@@ -7,8 +7,8 @@ Outbound payloads are described as the gateway serialises them, inbound ones as 
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -53,6 +53,14 @@ def write(directory: Path) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
-    for path in write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")):
+def main(argv: list[str] | None = None) -> None:
+    """Write the schemas into the directory named on the command line and list the files."""
+    parser = argparse.ArgumentParser(prog="python -m relevent.lan.mqtt.schema", description=__doc__)
+    parser.add_argument("directory", nargs="?", type=Path, default=Path("docs/schemas"),
+                        help="where to write them (default %(default)s)")  # fmt: skip
+    for path in write(parser.parse_args(argv).directory):
         print(path)  # noqa: T201 - a command-line tool's output
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,11 @@
 """The IEC 61850 MMS server towards SCADA: built from the SCL, decisions delegated to a `Gate`.
 
 The composition root needs only `ServerCreation`, `MmsServer`, `MmsSettings`, `GuardSettings`,
-`MmsServerError` and the `Gate` seam.
+`ConnectionLimits`, `ThrottleSettings`, `MmsServerError` and the `Gate` seam.
 """
 
 from relevent.scheduler.commands import Actor
+from relevent.wan.mms.admission import ConnectionLimits
 from relevent.wan.mms.creation import ServerCreation
 from relevent.wan.mms.gate import (
     ACCEPTED,
@@ -19,11 +20,13 @@ from relevent.wan.mms.guard import GuardSettings
 from relevent.wan.mms.mirror import Update
 from relevent.wan.mms.server import MmsServer
 from relevent.wan.mms.settings import MmsServerError, MmsSettings
+from relevent.wan.mms.throttle import ThrottleSettings
 
 __all__ = [
     "ACCEPTED",
     "Actor",
     "AddCause",
+    "ConnectionLimits",
     "ControlValue",
     "ControlVerdict",
     "Gate",
@@ -32,6 +35,7 @@ __all__ = [
     "MmsServerError",
     "MmsSettings",
     "ServerCreation",
+    "ThrottleSettings",
     "Update",
     "Verdict",
     "WriteValue",

@@ -206,21 +206,13 @@ class BuiltModel:
         lib.IedModel_destroy(self.ptr)
 
 
-def select_ied(doc: SclDocument, name: str | None = None) -> IED:
-    """The IED to serve: the one called `name`, or the document's only (first) IED."""
-    for ied in doc.ieds:
-        if name is None or ied.name == name:
-            return ied
-    raise SclError(f"no IED named {name!r}" if name else "the SCL file has no IED", path=doc.path)
-
-
 def build_model(doc: SclDocument, ied_name: str | None = None) -> BuiltModel:
     """Create the IedModel of one IED.
 
     Every LD/LN/DO/SDO/DA/BDA with FC, trigger options, array counts and initial values (instance values
     override type defaults). Report blocks are added by `reports`.
     """
-    ied = select_ied(doc, ied_name)
+    ied = doc.ied(ied_name)
     compiler = _Compiler(doc.path)
     model = int(lib.IedModel_create(ied.name.encode()))
     controllable: list[str] = []

@@ -49,11 +49,15 @@ class ServerCreation:
             self._server.set_exception(exc)
             return
         self._built.set_result(built)  # from here on `close` frees the model
+        config = lib.IedServerConfig_create()
         try:
-            server = int(lib.IedServer_createWithConfig(model.ptr, None, None) or 0)
+            lib.IedServerConfig_setMaxMmsConnections(config, self.settings.limits.max_connections)
+            server = int(lib.IedServer_createWithConfig(model.ptr, None, config) or 0)
         except BaseException as exc:  # noqa: BLE001 - handed over to whoever waits for the server
             self._server.set_exception(exc)
             return
+        finally:
+            lib.IedServerConfig_destroy(config)  # the server copied what it needs
         if server:
             self._server.set_result(server)
         else:

@@ -69,6 +69,9 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ReportControlBlock_create": (P, [_STR, P, _STR, _BOOL, _STR, _U32, _U8, _U8, _U32, _U32]),
     # server lifecycle and the threadless loop
     "IedServer_createWithConfig": (P, [P, P, P]),  # (model, TLSConfiguration: NULL, config or NULL)
+    "IedServerConfig_create": (P, []),
+    "IedServerConfig_destroy": (None, [P]),
+    "IedServerConfig_setMaxMmsConnections": (None, [P, _INT]),
     "IedServer_destroy": (None, [P]),
     "IedServer_setLocalIpAddress": (None, [P, _STR]),
     "IedServer_startThreadless": (None, [P, _INT]),
@@ -118,8 +121,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "MmsValue_setOctetString": (None, [P, _STR, _INT]),
     "MmsValue_getType": (_INT, [P]),
     "MmsValue_getBoolean": (_BOOL, [P]),
-    "MmsValue_toInt64": (ctypes.c_int64, [P]),
-    "MmsValue_toUint32": (_U32, [P]),
+    "MmsValue_encodeMmsData": (_INT, [P, P, _INT, _BOOL]),  # (value, buffer, position, encode): new position
     "MmsValue_toDouble": (ctypes.c_double, [P]),
     "MmsValue_toString": (_STR, [P]),
     "MmsValue_getUtcTimeInMs": (_U64, [P]),
@@ -152,8 +154,8 @@ def _mapped_library() -> Path:
     raise ImportError("pyiec61850 is imported but no libiec61850 library is mapped into the process")
 
 
-def _load() -> ctypes.CDLL:
-    library = ctypes.CDLL(str(_mapped_library()))
+def _load(path: Path) -> ctypes.CDLL:
+    library = ctypes.CDLL(str(path))
     for name, (restype, argtypes) in _SIGNATURES.items():
         function = getattr(library, name)
         function.restype = restype
@@ -161,7 +163,8 @@ def _load() -> ctypes.CDLL:
     return library
 
 
-lib = _load()
+library_path = _mapped_library()
+lib = _load(library_path)
 
 __all__ = [
     "AcseAuthenticator",
@@ -172,4 +175,5 @@ __all__ = [
     "WriteAccessHandler",
     "iec",
     "lib",
+    "library_path",
 ]

@@ -8,16 +8,24 @@ from relevent.wan.mms.guard import Reason
 
 
 class MmsMetrics:
-    """Connections closed before their association, by reason (bounded: the guard's and the TLS front's)."""
+    """Connections closed by the guard or the TLS front, by reason (bounded), and failed authentications."""
 
     def __init__(self, registry: CollectorRegistry | None) -> None:
         self.guard_closed = Counter(
             "relevent_mms_guard_closed",
-            "MMS connections closed before their association (handshake, certificate, timeout, not relayed)",
+            "MMS connections closed by the gateway (handshake, certificate, timeout, not relayed, limits, "
+            "failed or throttled authentication)",
             ["reason"],
             registry=registry,
+        )
+        self.auth_failures = Counter(
+            "relevent_mms_auth_failures", "MMS associations refused for a wrong credential", registry=registry
         )
 
     def on_guard_close(self, reason: Reason) -> None:
         """Count one connection the guard closed."""
         self.guard_closed.labels(reason).inc()
+
+    def on_auth_failure(self) -> None:
+        """Count one failed authentication."""
+        self.auth_failures.inc()

@@ -4,7 +4,8 @@ TLS is terminated by the gateway itself (`tls_front`): mutual, every client cert
 configured CA, and with certificate authentication the SHA-256 of the certificate names the actor.
 Password authentication is libiec61850's ACSE authenticator, a ctypes callback: it names the actor by its
 ACSE password and hands libiec61850 that actor's index as the connection's security token, so every later
-request knows its actor.
+request knows its actor. A refused association gets a token too (`REFUSED_CREDENTIAL`, `REFUSED_LIMIT`):
+the callback does not know the connection, the token tells `Associations` which one failed, and why.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,9 @@ from relevent.wan.mms.lib import AcseAuthenticator, AuthParameter, lib
 log = structlog.get_logger(__name__)
 
 ACSE_AUTH_PASSWORD = 1
-_MECHANISMS = {0: "none", ACSE_AUTH_PASSWORD: "password", 2: "acse-certificate", 3: "tls"}
+# Security tokens of refused associations, far above any actor's index: a wrong credential, a full limit.
+REFUSED_CREDENTIAL = 0x7FFF_FFF1
+REFUSED_LIMIT = 0x7FFF_FFF2
 
 
 class TlsSetupError(ValueError):
@@ -69,8 +72,10 @@ class Authenticator:
     libiec61850 keeps a raw pointer to the callback: keep this object as long as the server.
     """
 
-    def __init__(self, server: int, credentials: Credentials) -> None:
+    def __init__(self, server: int, credentials: Credentials, admit: Callable[[str], bool]) -> None:
+        """Authenticate for `server`; `admit` says whether an actor's association would be kept now."""
         self._credentials = credentials
+        self._admit = admit
         self._names: list[str] = []  # security token i+1 -> actor name
         self._callback = AcseAuthenticator(self._authenticate)
         lib.IedServer_setAuthenticator(server, self._callback, None)
@@ -92,15 +97,17 @@ class Authenticator:
             credential = ctypes.string_at(auth.buf, auth.length) if auth.buf and auth.length > 0 else b""
             by_password = auth.mechanism == ACSE_AUTH_PASSWORD
             name = self._credentials.actor_for_password(credential) if by_password else None
-            if name is not None:
-                if name not in self._names:
-                    self._names.append(name)
-                token[0] = self._names.index(name) + 1
-                log.info("mms association authenticated", actor=name)
-            else:  # the credential itself is never logged
-                log.warning("mms association refused", method="password",
-                            offered=_MECHANISMS.get(auth.mechanism, str(auth.mechanism)))  # fmt: skip
+            if name is None:  # logged by the throttle, in aggregate and with the peer
+                token[0] = REFUSED_CREDENTIAL
+                return False
+            if not self._admit(name):
+                token[0] = REFUSED_LIMIT  # logged in aggregate with the peer, as the refusal above
+                return False
+            if name not in self._names:
+                self._names.append(name)
+            token[0] = self._names.index(name) + 1
+            log.info("mms association authenticated", actor=name)
         except BaseException:  # fail closed; an exception must not reach libiec61850
             log.exception("mms authenticator failed; association refused")
             return False
-        return name is not None
+        return True

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
+from relevent.wan.mms.admission import Admission
 from relevent.wan.mms.associations import Associations
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.creation import ServerCreation
@@ -33,6 +34,8 @@ from relevent.wan.mms.mirror import ModelMirror, Update
 from relevent.wan.mms.pacing import Pacer, TimeToNext, quiet_for
 from relevent.wan.mms.security import Authenticator, TlsSetupError
 from relevent.wan.mms.settings import MmsServerError, MmsSettings
+from relevent.wan.mms.sockets import Peer, parse_peer
+from relevent.wan.mms.throttle import AuthThrottle
 from relevent.wan.mms.tls_front import LOOPBACK, TlsFront
 from relevent.wan.mms.values import Scalar
 
@@ -84,10 +87,15 @@ class MmsServer:
                                                    iec.ACCESS_POLICY_DENY)
             by_password = credentials is not None and credentials.method == "password"
             password_of = credentials if credentials and by_password else None
-            self._authenticator = Authenticator(self._server, password_of) if password_of else None
+            admission: Admission[int] = Admission(settings.limits)
+            self._authenticator = (Authenticator(self._server, password_of, admission.may_associate)
+                                   if password_of else None)  # fmt: skip
             self._guard = ConnectionGuard(self._port, settings.guard, on_close=metrics.on_guard_close)
-            self._associations = Associations(self._server, self._guard, accept_anyone=not by_password,
-                                              admit=self._admit)  # fmt: skip
+            throttle = AuthThrottle(settings.throttle, on_failure=metrics.on_auth_failure)
+            self._associations = Associations(self._server, self._guard, admission, throttle,
+                                              accept_anyone=not by_password, actor_of=self._actor_of,
+                                              host_of=self._host_of, admit=self._admit,
+                                              on_refuse=metrics.on_guard_close)  # fmt: skip
             handlers.register(self._server)
             self.handlers = handlers
         except BaseException:
@@ -105,13 +113,27 @@ class MmsServer:
         identify = credentials.actor_for_certificate if credentials and by_certificate else None
         try:
             return TlsFront(settings.tls, handshake_timeout_s=settings.guard.tls_handshake_timeout_s,
-                            identify=identify, on_close=metrics.on_guard_close)  # fmt: skip
+                            identify=identify, per_peer=settings.limits.per_peer,
+                            on_close=metrics.on_guard_close)  # fmt: skip
         except TlsSetupError as exc:
             raise MmsServerError(str(exc)) from None
 
     def _admit(self, peer: tuple[str, int]) -> bool:
         """Whether libiec61850 may serve a connection from `peer`: with TLS, only the front's relays."""
         return self._front is None or self._front.session(peer) is not None
+
+    def _host_of(self, peer: Peer) -> str | None:
+        """The host of the client behind a connection from `peer` (with TLS: the front's client)."""
+        if self._front is None:
+            return peer[0]
+        session = self._front.session(peer)
+        client = parse_peer(session.client) if session else None
+        return client[0] if client else None
+
+    def _actor_of(self, connection: int) -> str | None:
+        """The actor a connection associated as (None: anonymous)."""
+        actor = self._identify(connection)
+        return actor.user if actor else None
 
     def _identify(self, connection: int | None) -> Actor | None:
         """The actor of a connection: its TLS client and certificate actor, or its peer; with its password."""

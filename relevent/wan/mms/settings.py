@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from relevent.errors import StartupError
+from relevent.wan.mms.admission import ConnectionLimits
 from relevent.wan.mms.guard import GuardSettings
 from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
+from relevent.wan.mms.throttle import ThrottleSettings
 
 
 class MmsServerError(StartupError):
@@ -27,3 +29,5 @@ class MmsSettings:
     tls: TlsFiles | None = None  # None: plain TCP
     credentials: Credentials | None = None  # None: no authentication, every client is anonymous
     guard: GuardSettings = field(default_factory=GuardSettings)  # how long a connection may take to associate
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)  # who may hold how many connections
+    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)  # after failed authentications

@@ -6,6 +6,8 @@ MMS client until the handshake times out, and a peer that keeps doing it would h
 gateway terminates TLS itself, with asyncio's non-blocking handshakes, each bounded by `handshake_timeout_s`,
 and relays every session's bytes to libiec61850, which serves plain MMS on a loopback port:
 
+- at most `per_peer` connections per client address, handshakes included: more are closed at accept,
+  before any handshake work (counted and logged in aggregate);
 - mutual TLS, 1.2 or later: the client certificate must chain to the configured CA;
 - with certificate authentication (`identify`), a certificate listed for no actor is refused;
 - each relay connects from a loopback port bound before it connects, so when libiec61850 reports a
@@ -18,14 +20,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 
+from relevent.ports import address_family
 from relevent.wan.mms.guard import Reason
 from relevent.wan.mms.security import TlsFiles, TlsSetupError
-from relevent.wan.mms.sockets import Peer, parse_peer
+from relevent.wan.mms.sockets import Peer, parse_peer, peer
+from relevent.wan.mms.tally import Tally
 
 log = structlog.get_logger(__name__)
 
@@ -72,19 +78,23 @@ class TlsFront:
         *,
         handshake_timeout_s: float,
         identify: Identify | None = None,
+        per_peer: int | None = None,
         on_close: Callable[[Reason], None] = lambda _: None,
     ) -> None:
         self._context = server_context(files)
         self._timeout = handshake_timeout_s
         self._identify = identify
+        self._per_peer = per_peer
         self._on_close = on_close
+        self._hosts: Counter[str] = Counter()  # open connections per client host, handshakes included
+        self._refusals = Tally()
         self._listener: socket.socket | None = None
         self._sessions: dict[int, Session] = {}  # local port of the relay's loopback connection -> session
         self._writers: set[asyncio.StreamWriter] = set()
 
     def listen(self, host: str, port: int) -> None:
         """Bind and listen on the public address (OSError when that fails)."""
-        listener = socket.create_server((host, port), family=_family(host), backlog=16)
+        listener = socket.create_server((host, port), family=address_family(host), backlog=16)
         listener.setblocking(False)  # noqa: FBT003
         self._listener = listener
 
@@ -110,10 +120,18 @@ class TlsFront:
         relays: set[asyncio.Task[None]] = set()
         try:
             while True:
-                sock, _ = await loop.sock_accept(self._listener)
+                sock, address = await loop.sock_accept(self._listener)
+                host = peer(address[0], address[1])[0]
+                if self._per_peer is not None and self._hosts[host] >= self._per_peer:
+                    sock.close()
+                    self._on_close("peer_limit")
+                    self._refusals.add(host, "peer_limit")
+                    continue
+                self._hosts[host] += 1
                 relay = asyncio.create_task(self._relay(sock, backend_port))
                 relays.add(relay)
                 relay.add_done_callback(relays.discard)
+                relay.add_done_callback(partial(self._left, host))
         finally:
             self._listener.close()
             self._listener = None
@@ -121,6 +139,11 @@ class TlsFront:
                 writer.transport.abort()
             for relay in relays:
                 relay.cancel()
+
+    def _left(self, host: str, _: asyncio.Task[None]) -> None:
+        self._hosts[host] -= 1
+        if self._hosts[host] <= 0:
+            del self._hosts[host]
 
     async def _relay(self, sock: socket.socket, backend_port: int) -> None:
         client = _text(sock)
@@ -221,6 +244,3 @@ def _text(sock: socket.socket) -> str:
         return "unknown"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -8,12 +8,14 @@ does it here, before anything reaches C.
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
+from relevent.timerange import checked_seconds
 from relevent.wan.mms.lib import iec, lib
 
 Scalar: TypeAlias = bool | int | float | str | bytes | datetime
@@ -84,8 +86,10 @@ def check(value: object, da_type: int) -> None:
         raise ValueError(f"{value} is outside [{kind.low}, {kind.high}]")
     if kind.python in {str, bytes} and len(value) > kind.length:  # type: ignore[arg-type]
         raise ValueError(f"longer than {kind.length}")
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        checked_seconds(value)  # a UtcTime holds no other: libiec61850 would wrap it silently
 
 
 def to_ms(stamp: datetime) -> int:
@@ -172,14 +176,28 @@ def _octet_string(mms: int) -> bytes:
     return bytes(lib.MmsValue_getOctetStringBuffer(mms)[: lib.MmsValue_getOctetStringSize(mms)])
 
 
+def _integer(mms: int, *, signed: bool) -> int:
+    """The exact value of an MMS Integer or Unsigned, however many octets the client sent.
+
+    libiec61850 keeps a written integer at the length it arrived with (2^64 + 200 in 9 octets) and its
+    `toInt64`/`toUint32` keep only the low octets: a value that does not fit must stay too large to be
+    refused, so the octets are read from the value's own encoding.
+    """
+    # The last argument: False measures the encoding (tag, a one-octet length, the octets), True writes it.
+    size = lib.MmsValue_encodeMmsData(mms, None, 0, False)  # noqa: FBT003
+    encoded = ctypes.create_string_buffer(size + 4)  # room for a long-form length beyond 127 octets
+    end = lib.MmsValue_encodeMmsData(mms, encoded, 0, True)  # noqa: FBT003
+    return int.from_bytes(encoded.raw[end - (size - 2) : end], "big", signed=signed)
+
+
 def _elements(mms: int) -> tuple[Decoded, ...]:
     return tuple(decode(lib.MmsValue_getElement(mms, i)) for i in range(lib.MmsValue_getArraySize(mms)))
 
 
 _DECODERS: dict[int, Callable[[int], Decoded]] = {
     iec.MMS_BOOLEAN: lambda m: bool(lib.MmsValue_getBoolean(m)),
-    iec.MMS_INTEGER: lambda m: int(lib.MmsValue_toInt64(m)),
-    iec.MMS_UNSIGNED: lambda m: int(lib.MmsValue_toUint32(m)),
+    iec.MMS_INTEGER: lambda m: _integer(m, signed=True),
+    iec.MMS_UNSIGNED: lambda m: _integer(m, signed=False),
     iec.MMS_FLOAT: lambda m: shortest_float32(float(lib.MmsValue_toDouble(m))),
     iec.MMS_VISIBLE_STRING: lambda m: (lib.MmsValue_toString(m) or b"").decode("ascii", "replace"),
     iec.MMS_STRING: lambda m: (lib.MmsValue_toString(m) or b"").decode("utf-8", "replace"),

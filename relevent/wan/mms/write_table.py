@@ -6,14 +6,21 @@ first attribute is registered through that API; its list element is then found, 
 server's private data, and the other attributes are linked in behind it as one block of list elements and
 handler records that this object owns (the same layout the library allocates one by one). `release`
 unlinks the block again before the server is destroyed, so the library never frees memory it did not
-allocate. Every probe of private memory reads through /proc/self/mem, where a wrong guess is an error and
-never a fault; when the layout is not the expected one, every attribute goes through the API instead (slow
-but correct), with a warning.
+allocate. The layout is private, so the table is linked only into the exact library build it was verified
+with (`PINNED_BUILDS`, the SHA-256 of the file); every probe of private memory reads through /proc/self/mem,
+where a wrong guess is an error and never a fault. With another build, or when the layout is not the
+expected one, every attribute goes through the API instead (slow but correct), with a warning.
+
+libiec61850's `IedServer_handleWriteAccessForDataObject` / `...ForComplexAttribute` are no way out: they
+call the same per-attribute registration for every leaf (and for every constructed attribute on the way),
+so they add elements to the same list (measured: slower than per leaf, docs/performance.md).
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
+import hashlib
 import os
 import struct
 from array import array
@@ -22,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from relevent.wan.mms.lib import lib
+from relevent.wan.mms.lib import lib, library_path
 
 if TYPE_CHECKING:
     from ctypes import _CFunctionType  # a WriteAccessHandler instance
@@ -36,6 +43,18 @@ _MAPPING_WORDS = 256  # how far into struct sMmsMapping the handler list is look
 _HANDLER_WORDS = 3  # AttributeAccessHandler: attribute, handler, parameter
 _ELEMENT_WORDS = 2  # struct sLinkedList: data, next
 _LIST_STEPS = 64  # how many elements of a candidate list are followed
+
+# SHA-256 of the libiec61850 files whose list layout (sIedServer -> sMmsMapping -> attributeAccessHandlers,
+# sLinkedList, AttributeAccessHandler) this module was checked against: libiec61850-51dd1582.so.1.6.1
+# from pyiec61850-ng 1.6.1.10 (manylinux_2_28 x86_64). Add another build only after checking its source
+# and running tests/mms/test_write_table.py with it.
+PINNED_BUILDS = frozenset({"112a622f4f2a90244e811ba326eb7c0ea030fd41a8ebd8165c0269cd3e3198af"})
+
+
+@functools.cache
+def loaded_build() -> str:
+    """The SHA-256 of the libiec61850 file mapped into this process."""
+    return hashlib.sha256(library_path.read_bytes()).hexdigest()
 
 
 class _Memory:
@@ -72,10 +91,10 @@ class WriteTable:
             return
         lib.IedServer_handleWriteAccess(server, attributes[0], handler, None)
         function = ctypes.cast(handler, ctypes.c_void_p).value or 0
-        element = _find_element(server, model, attributes[0], function)
+        element = _find_element(server, model, attributes[0], function) if _pinned() else None
         if element is None:
-            log.warning("libiec61850's write-handler list not found: registering one by one (slow start-up)",
-                        attributes=len(attributes))  # fmt: skip
+            log.warning("libiec61850's write-handler list not found, or its build not verified: registering "
+                        "write handlers one by one (slow start-up)", attributes=len(attributes))  # fmt: skip
             for index in range(1, len(attributes)):
                 lib.IedServer_handleWriteAccess(server, attributes[index], handler, index)
             return
@@ -110,6 +129,15 @@ class WriteTable:
             ctypes.c_void_p.from_address(self._anchor).value = elements[-1] or None
         self._anchor = 0
         self._block = None
+
+
+def _pinned() -> bool:
+    """Whether the loaded library is a pinned build (a warning if not)."""
+    if loaded_build() in PINNED_BUILDS:
+        return True
+    log.warning("libiec61850 is not a build the write table was verified with",
+                library=str(library_path), sha256=loaded_build())  # fmt: skip
+    return False
 
 
 def _find_element(server: int, model: int, attribute: int, function: int) -> int | None:
