@@ -51,11 +51,11 @@ MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
 
 
 @contextmanager
-def daemon(scl: Path, broker_port: int, workdir: Path) -> Iterator[tuple[int, int]]:
-    """The gateway on the store in `workdir/state`, ready (MMS listening, broker up); yields its MMS and
-    HTTP ports."""
+def daemon(scl: Path, broker_port: int, workdir: Path, toml: str = CONFIG) -> Iterator[tuple[int, int, int]]:
+    """The gateway on the store in `workdir/state`, ready (MMS listening, broker up), configured by `toml`;
+    yields its MMS port, HTTP port and process id."""
     config = workdir / "gw.toml"
-    config.write_text(CONFIG)
+    config.write_text(toml)
     mms_port, http_port = free_port(), free_port()
     args = [
         "--config", str(config), "--scl", str(scl), "--state-dir", str(workdir / "state"),
@@ -70,7 +70,7 @@ def daemon(scl: Path, broker_port: int, workdir: Path) -> Iterator[tuple[int, in
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not become ready; see {workdir / 'gateway.log'}")
             time.sleep(0.1)
-        yield mms_port, http_port
+        yield mms_port, http_port, proc.pid
     finally:
         proc.terminate()
         try:
@@ -139,7 +139,7 @@ async def measure(count: int, seconds: int, workdir: Path, page: bool) -> tuple[
     broker = start_broker()
     try:
         with (
-            daemon(scl, broker.port, workdir) as (mms_port, http_port),
+            daemon(scl, broker.port, workdir) as (mms_port, http_port, _),
             listening(broker.port, lds) as arrivals,
             status_page(http_port, page) as requests,
         ):

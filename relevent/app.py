@@ -150,19 +150,29 @@ def bridge_config(settings: Settings) -> MqttBridgeConfig:
         compat_schedule_period_s=mqtt.compat_schedule_period_s,
         ems_request_topic=mqtt.ems_request_topic,
         ems_reply_topic=mqtt.ems_reply_topic,
+        ems_reply_prefix=mqtt.ems_reply_prefix,
+        ems_request_rate=mqtt.ems_request_rate,
+        ems_request_burst=mqtt.ems_request_burst,
         device_msg_rate=mqtt.device_msg_rate,
         device_msg_burst=mqtt.device_msg_burst,
     )
 
 
-def ems_handler(mqtt: MqttSection, engine: Engine, doc: SclDocument) -> EmsSlot | None:
-    """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`."""
+def ems_handler(
+    mqtt: MqttSection, engine: Engine, doc: SclDocument, devices: tuple[DeviceConfig, ...] = ()
+) -> EmsSlot | None:
+    """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`.
+
+    Its requests are bounded by the limits of the `devices` that follow the slot.
+    """
     if mqtt.ems_request_topic is None:
         return None
     if mqtt.ems_slot is None:
         raise ConfigError("[mqtt] ems_request_topic is set but ems_slot, the schedule it writes, is not")
     topic, slot = mqtt.ems_request_topic, mqtt.ems_slot
-    return EmsSlot.from_scl(engine, doc, slot, priority=mqtt.ems_priority, peer=topic)
+    return EmsSlot.from_scl(
+        engine, doc, slot, priority=mqtt.ems_priority, peer=topic, devices=build_registry(doc, devices)
+    )
 
 
 def open_audit(settings: Settings, registry: CollectorRegistry) -> AuditLog:
@@ -213,10 +223,11 @@ class Gateway:
             clients=lambda: self.mms.associations if self.mms else 0,
             clock=self.clock,
         )
+        bridging = bridge_config(settings)
         self.bridge = MqttBridge.from_scl(
-            bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
+            bridging, doc, metrics_registry=self.registry, forecasts=self.engine,
             measurements=self, spoofing=self,
-            extension_handler=ems_handler(settings.mqtt, self.engine, doc),
+            extension_handler=ems_handler(settings.mqtt, self.engine, doc, bridging.devices),
         )
         self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
         http = settings.http

@@ -47,7 +47,7 @@ from relevent.lan.mqtt.ports import (
     SpoofingSink,
 )
 from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
-from relevent.lan.mqtt.topics import Topics
+from relevent.lan.mqtt.topics import Topics, within
 from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
@@ -98,9 +98,16 @@ class MqttBridge:
         if config.ems_request_topic is not None and config.ems_reply is not None:
             if extension_handler is None:
                 raise ConfigError("ems_request_topic is set but no extension request handler was given")
+            prefix, trees = config.ems_reply_prefix, self._topics.published_trees
+            if prefix is not None and any(within(prefix, tree) or within(tree, prefix) for tree in trees):
+                raise ConfigError(
+                    f"ems_reply_prefix {prefix!r} overlaps the gateway's topics {trees}: "
+                    "a request could make the gateway publish there"
+                )
             requests = ExtensionRequests(
                 config.ems_request_topic,
                 reply_topic=config.ems_reply,
+                reply_prefix=config.ems_reply_prefix,
                 handler=extension_handler,
                 outbox=self._outbox,
                 metrics=self.metrics,
@@ -112,7 +119,9 @@ class MqttBridge:
             (device.id for device in registry),
             RateLimit(config.device_msg_rate, config.device_msg_burst),
             self.metrics,
-            own_topics=[requests.topic] if requests else [],
+            own_topics={requests.topic: RateLimit(config.ems_request_rate, config.ems_request_burst)}
+            if requests
+            else {},
         )
         offline = GatewayStatus(state="offline").model_dump_json(exclude_none=True).encode()
         self._session = BrokerSession(

@@ -85,6 +85,9 @@ class MqttBridgeConfig:
     compat_schedule_period_s: float = 5.0
     ems_request_topic: str | None = None
     ems_reply_topic: str | None = None
+    ems_reply_prefix: str | None = None
+    ems_request_rate: float = 1.0
+    ems_request_burst: int = 5
     device_msg_rate: float = 50.0
     device_msg_burst: int = 200
     version: str = __version__
