@@ -102,7 +102,7 @@ def cost(workdir: Path) -> tuple[list[float], float]:
     broker = start_broker(BROKER_CONF)
     try:
         with (
-            daemon(DEFAULT_MODEL, broker.port, workdir, config(1e6, 1_000_000)) as (_, pid),
+            daemon(DEFAULT_MODEL, broker.port, workdir, config(1e6, 1_000_000)) as (_, _, pid),
             ems_client(broker.port) as (client, answers),
         ):
             round_trips(client, answers, 10)  # warm-up: first imports, first plans
@@ -136,7 +136,7 @@ async def under_flood(workdir: Path, rate: float, burst: int) -> tuple[list[floa
     broker = start_broker(BROKER_CONF)
     try:
         with (
-            daemon(DEFAULT_MODEL, broker.port, workdir, config(rate, burst)) as (mms_port, _),
+            daemon(DEFAULT_MODEL, broker.port, workdir, config(rate, burst)) as (mms_port, _, _),
             listening(broker.port, lds) as arrivals,
             ems_client(broker.port) as (client, answers),
         ):

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import structlog
@@ -39,7 +38,7 @@ from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
 from relevent.obs.schedule_api import add_schedule_routes
-from relevent.obs.status import gateway_status
+from relevent.obs.status import StatusView
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
 from relevent.scheduler.clock import SystemClock, watch_wall_clock
@@ -230,9 +229,9 @@ class Gateway:
             measurements=self, spoofing=self,
             extension_handler=ems_handler(settings.mqtt, self.engine, doc, bridging.devices),
         )
-        status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
+        self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
         http = settings.http
-        web_app = build_app(self.readiness, self.registry, status)
+        web_app = build_app(self.readiness, self.registry, self.status.render)
         add_schedule_routes(web_app, self.engine, self.registry)
         self.http = HttpEndpoint(web_app, http.host, http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,

@@ -15,7 +15,7 @@ from relevent.refs import owner_of
 
 
 @dataclass(frozen=True)
-class ScheduleView:
+class RemoteScheduleStatus:
     """One schedule as `status` shows it."""
 
     ref: str
@@ -30,7 +30,7 @@ class ScheduleView:
 
 
 @dataclass(frozen=True)
-class ControllerView:
+class RemoteControllerStatus:
     """One controller as `status` shows it, with the schedules it lists (in `SchdNN` order)."""
 
     ref: str
@@ -40,16 +40,16 @@ class ControllerView:
 
 
 @dataclass(frozen=True)
-class StatusView:
+class RemoteStatus:
     """Every controller and schedule of the gateway."""
 
-    controllers: tuple[ControllerView, ...]
-    schedules: tuple[ScheduleView, ...]
+    controllers: tuple[RemoteControllerStatus, ...]
+    schedules: tuple[RemoteScheduleStatus, ...]
 
 
-def status(client: MmsClient, model: RemoteModel) -> StatusView:
+def status(client: MmsClient, model: RemoteModel) -> RemoteStatus:
     """Read the state of every controller and schedule (a few reads each)."""
-    return StatusView(
+    return RemoteStatus(
         tuple(_controller_status(client, model, c) for c in model.controllers),
         tuple(_schedule_status(client, s) for s in model.schedules),
     )
@@ -57,13 +57,13 @@ def status(client: MmsClient, model: RemoteModel) -> StatusView:
 
 def _controller_status(
     client: MmsClient, model: RemoteModel, controller: RemoteController
-) -> ControllerView:
+) -> RemoteControllerStatus:
     ref = controller.ref
     settings = client.read_tree(ref, "SP")
     listed = [settings.get(name, {}).get("setSrcRef") for name in controller.schedule_names]
     known = {s.ref for s in model.schedules}
     output = client.read_tree(ref, controller.output.fc).get(controller.output.do, {})
-    return ControllerView(
+    return RemoteControllerStatus(
         ref,
         reading(client.read_tree(ref, "ST").get("ActSchdRef", {})),
         reading(output),
@@ -71,7 +71,7 @@ def _controller_status(
     )
 
 
-def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> ScheduleView:
+def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> RemoteScheduleStatus:
     ref = schedule.ref
     settings = client.read_tree(ref, "SP")
     states = client.read_tree(ref, "ST")
@@ -84,7 +84,7 @@ def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> ScheduleVie
     def state(do: str) -> Scalar | None:
         return reading(states.get(do, {})).value
 
-    return ScheduleView(
+    return RemoteScheduleStatus(
         ref,
         state_name(state("SchdSt")),
         setting("SchdPrio"),

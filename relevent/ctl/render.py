@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relevent.ctl.client import Scalar
-from relevent.ctl.ops import ScheduleView, StatusView
+from relevent.ctl.ops import RemoteScheduleStatus, RemoteStatus
 from relevent.ctl.readings import Reading, reading
 from relevent.ctl.reports import Report
 from relevent.refs import from_mms, without_ld
@@ -56,7 +56,7 @@ def _reading_json(item: Reading) -> dict[str, Any]:
 # ---- status -------------------------------------------------------------------------------------------
 
 
-def status_text(status: StatusView) -> str:
+def status_text(status: RemoteStatus) -> str:
     """Controllers first, then every schedule."""
     controllers = table(
         ["CONTROLLER", "ACTIVE SCHEDULE", "OUTPUT", "SINCE"],
@@ -77,13 +77,13 @@ def status_text(status: StatusView) -> str:
     return f"{controllers}\n\n{schedules}"
 
 
-def _next_start(s: ScheduleView) -> str | None:
+def _next_start(s: RemoteScheduleStatus) -> str | None:
     """NxtStrTm when it is valid (it is invalid while no start lies ahead)."""
     value = s.next_start.value
     return iso(value) if isinstance(value, datetime) and s.next_start.good else None
 
 
-def _schedule_row(s: ScheduleView) -> list[str]:
+def _schedule_row(s: RemoteScheduleStatus) -> list[str]:
     return [
         without_ld(s.ref),
         s.state,
@@ -96,7 +96,7 @@ def _schedule_row(s: ScheduleView) -> list[str]:
     ]
 
 
-def status_json(status: StatusView) -> dict[str, Any]:
+def status_json(status: RemoteStatus) -> dict[str, Any]:
     """The status as one JSON document."""
     return {
         "controllers": [

@@ -49,7 +49,8 @@ from relevent.scheduler.events import (
     OutputChanged,
     Subscriber,
 )
-from relevent.scheduler.forecast import ForecastPoint, forecast
+from relevent.scheduler.forecast import ForecastPoint, output_changes
+from relevent.scheduler.forecast_cache import ForecastCache
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scheduler.policy import UNRESTRICTED, Lockable, Rights, SchedulePolicy, default_policy
 from relevent.scheduler.restore import restore_timeline
@@ -117,11 +118,17 @@ class Engine:
         self._now: Timestamp = 0.0
         self._deferred_status: _Status | None = None  # an entry boundary's, see STATUS_DELAY_S
         self._status_timer: asyncio.TimerHandle | None = None
+        self._forecasts = ForecastCache(self._output_changes)
 
     @property
     def model(self) -> ModelSpec:
         """The schedules, controllers and targets this engine runs."""
         return self._model
+
+    @property
+    def forecasts_computed(self) -> int:
+        """How many forecasts were computed (the others were served from the cache)."""
+        return self._forecasts.computed
 
     # ---- life cycle -------------------------------------------------------------------------------------
 
@@ -136,6 +143,7 @@ class Engine:
         pinned = frozenset(ref for ref, policy in self._policies.items() if not policy.allows_control())
         restored = restore_timeline(self._model, self._store.load(), now, pinned)
         timeline = self._timeline = restored.timeline
+        self._forecasts.invalidate()
         self._now = now
         defaults = [a.defaults() for a in self._schedule_attrs.values()]
         defaults += [a.defaults() for a in self._controller_attrs.values()]
@@ -188,6 +196,7 @@ class Engine:
         before = {s.ref: (s.params, s.enabled) for s in timeline.schedules.values()}
         for schedule in timeline.schedules.values():
             schedule.jump_to(now)
+        self._forecasts.invalidate()
         self._now = now
         self._settle(now, timeline.schedules.values(), before)
         self._rearm()
@@ -288,15 +297,23 @@ class Engine:
         return self._outputs.get(full) if self._timeline is not None else None
 
     def forecast(self, controller_ref: str, t0: Timestamp, t1: Timestamp) -> list[ForecastPoint]:
-        """The output of a controller over [t0, t1] if nothing is written meanwhile (equal values merged)."""
+        """The output of a controller over [t0, t1] if nothing is written meanwhile (equal values merged).
+
+        Served from a per-controller cache (`ForecastCache`): a command drops the forecasts of the
+        controllers it changes, a clock step all of them.
+        """
         full = full_ref(controller_ref, self._model.ied_name)
         timeline = self._timeline
         if timeline is None or full not in timeline.controllers:
             return []
-        now = self._command_time()
+        return self._forecasts.get(full, t0, t1, self._command_time())
+
+    def _output_changes(self, controller_ref: str, now: Timestamp, until: Timestamp) -> list[ForecastPoint]:
+        """The cache's computation: `output_changes` of the timeline as of `now`."""
         # An instant due and its timer not yet run: do the timer's work, the devices' outputs first.
         self._catch_up(now, defer_status=True)
-        return forecast(timeline, full, t0, t1, now)
+        assert self._timeline is not None
+        return output_changes(self._timeline, controller_ref, now, until)
 
     # ---- command handling -------------------------------------------------------------------------------
 
@@ -532,8 +549,10 @@ class Engine:
                 timeline.controllers[record.ref] = Controller(timeline.controllers[record.ref].spec, record)
             _log.exception("store failed, change undone")
             raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, "the state store failed") from exc
+        affected = timeline.affected(schedules, controllers)
+        self._forecasts.invalidate(c.ref for c in affected)
         self._publish(
-            (now, schedules, before, timeline.affected(schedules, controllers)),
+            (now, schedules, before, affected),
             parameter_events=[
                 event
                 for controller in controllers
