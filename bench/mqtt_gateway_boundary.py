@@ -46,8 +46,10 @@ from relevent.ports import free_port
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 
-CONFIG = "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n"  # only boundary commands, no ack warnings
-MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
+MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations, all from this host
+# Only boundary commands, no ack warnings; the programming clients all come from 127.0.0.1.
+CONFIG = (f"[mms]\nmax_connections_per_peer = {MMS_CLIENTS}\n"
+          "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n")  # fmt: skip
 
 
 @contextmanager
