@@ -18,7 +18,7 @@ from relevent import __version__
 from relevent.app import check, prepare, serve
 from relevent.config import Settings, load_settings
 from relevent.demo.runner import DemoOptions, run_demo
-from relevent.errors import ReleventError, StartupError
+from relevent.errors import ReleventError, ServicesFailedError
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
 from relevent.obs.audit_key import audit_key
 from relevent.obs.audit_show import AGE, SINCE_FORMS, audit_line, since_time
@@ -31,8 +31,6 @@ from relevent.scl.xsd import validate_xsd
 from relevent.summary import config_summary, model_line, summary_text
 
 EX_OK, EX_INVALID, EX_USAGE = 0, 1, 2
-EX_UNAVAILABLE = 69  # a service could not start: systemd may retry
-EX_CONFIG = 78  # configuration or model error: systemd must not restart on it
 EX_PIPE = 128 + signal.SIGPIPE  # the reader went away (`| head`): the shell's status of a killed writer
 
 # CLI option -> (config section, key); these override the file and the environment.
@@ -136,8 +134,9 @@ def _main(argv: Sequence[str]) -> int:
             return EX_OK
         _run_loop(serve(settings, doc))
     except ReleventError as exc:
-        print(f"relevent-gw: error: {exc}", file=sys.stderr)  # noqa: T201
-        return EX_UNAVAILABLE if isinstance(exc, StartupError) else EX_CONFIG
+        for error in exc.errors if isinstance(exc, ServicesFailedError) else (exc,):
+            print(f"relevent-gw: error: {error}", file=sys.stderr)  # noqa: T201
+        return exc.exit_code
     return EX_OK
 
 
