@@ -23,11 +23,11 @@ from bench.common import Row, print_rows
 from bench.seed import BENCH, SCRATCH, program
 from relevent.scheduler import ACCEPTED, Engine, Event, OutputChanged, SqliteStore, SystemClock
 from relevent.scheduler.discovery import model_spec
-from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.events import AttributeChanged
 from relevent.scheduler.spec import ModelSpec
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
+from relevent.timing import STATUS_DELAY_S
 from tests.scheduler.factory import reference_like_spec
 
 ENTRIES = 20

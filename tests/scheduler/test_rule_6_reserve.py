@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from relevent.scheduler.commands import Accepted
-from relevent.scheduler.engine import STATUS_DELAY_S
+from relevent.timing import STATUS_DELAY_S
 
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine

@@ -52,11 +52,9 @@ from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scl.model import SclDocument
+from relevent.timing import PLAN_SETTLE_S
 
 log = structlog.get_logger(__name__)
-
-# How long a changed forecast waits for further changes before the plans are recomputed.
-PLAN_SETTLE_S = 0.2
 
 
 class MqttBridge:
