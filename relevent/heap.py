@@ -35,7 +35,7 @@ def release_free_c_heap() -> bool:
     """Hand the C heap's free pages back to the kernel (glibc `malloc_trim`); False without glibc.
 
     Start-up frees much of what it allocated (the SCL parse tree, the model build's temporaries) in the
-    middle of the heap, where `free` keeps it resident: ~24 MiB at 100 devices.
+    middle of the heap, where `free` keeps it resident (docs/performance.md, RSS).
     """
     try:
         trim = ctypes.CDLL("libc.so.6").malloc_trim

@@ -293,8 +293,8 @@ class MqttBridge:
     async def _forecast_all(self, source: ForecastSource) -> dict[str, Sequence[ForecastPoint]] | None:
         """Every followed controller's forecast from now over the plan horizon (None if one fails).
 
-        One controller at a time, the loop turning in between: at 100 devices the 300 forecasts take
-        ~0.3 s, which in one go held the next entry boundary's device commands back.
+        One controller at a time, the loop turning in between: a large site's forecasts, computed in one go,
+        held the next entry boundary's device commands back (docs/performance.md).
         """
         start = self._clock()
         end = start + self.config.plan_horizon_s

@@ -1,4 +1,4 @@
-"""Who may hold one of libiec61850's MMS connection slots (issue #16).
+"""Who may hold one of libiec61850's MMS connection slots.
 
 libiec61850 as shipped serves at most `LIBRARY_MAX_CONNECTIONS` (compiled in; its run-time setting can
 only lower it), so every slot counts. An `Admission` follows the server's connections, on the loop thread,

@@ -1,4 +1,4 @@
-"""The connection guard: closes MMS connections that do not associate in time (issue #7).
+"""The connection guard: closes MMS connections that do not associate in time.
 
 libiec61850 never times out a TCP connection that does not complete the MMS association, so five silent
 connections would take every slot for good. The guard is a daemon thread of its own, independent of the
@@ -97,7 +97,7 @@ class ConnectionGuard:
         """`refuse`, but shut the connection down on the calling thread, before libiec61850 reads on.
 
         Just accepted, a client has not sent its association yet (it waits for the COTP answer): closed
-        now, it never reaches the authenticator. Costs a scan of the process's descriptors (~1 ms).
+        now, it never reaches the authenticator. Costs a scan of the process's descriptors.
         """
         self.refuse(peer, reason)  # should the scan miss it, the guard thread closes it
         with accepted(self._port) as connections:

@@ -19,7 +19,7 @@ ReportsMode = Literal["auto", "scl"]
 
 # One unbuffered instance per connection libiec61850 serves (5 by default). Buffered instances cost CPU
 # even unused: at every reported change libiec61850 checks the data set of every buffered block, enabled
-# or not (~0.3 ms per change at 100 devices with 5 per LD); two serve a main and a standby SCADA. A site
+# or not (docs/performance.md); two serve a main and a standby SCADA. A site
 # that needs more defines its own blocks in the SCL.
 UNBUFFERED_INSTANCES = 5
 BUFFERED_INSTANCES = 2

@@ -1,4 +1,4 @@
-"""Throttling of failed ACSE authentications per client host, logged in aggregate (issue #16).
+"""Throttling of failed ACSE authentications per client host, logged in aggregate.
 
 Without it a password could be guessed at ~92 tries per second, one log line each. After every failed
 authentication the host's next connections are refused for a delay that doubles with each failure of its
