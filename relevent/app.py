@@ -28,7 +28,7 @@ from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError, one_error
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.instance import reserve_port, state_lock
-from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
+from relevent.lan.mqtt import MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.lan.mqtt.registry import build_registry
@@ -117,44 +117,7 @@ def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dic
 
 def bridge_config(settings: Settings) -> MqttBridgeConfig:
     """The MQTT bridge's view of `[gateway]`, `[mqtt]` and `[[devices]]`."""
-    mqtt = settings.mqtt
-    broker = BrokerConfig.from_url(
-        mqtt.url,
-        protocol=mqtt.protocol,
-        username=mqtt.username,
-        password=mqtt.password.get_secret_value() if mqtt.password else None,
-        ca_file=mqtt.ca_file,
-        cert_file=mqtt.cert_file,
-        key_file=mqtt.key_file,
-        keepalive_s=mqtt.keepalive_s,
-        timeout_s=mqtt.timeout_s,
-        reconnect_min_s=mqtt.reconnect_min_s,
-        reconnect_max_s=mqtt.reconnect_max_s,
-    )
-    devices = tuple(
-        DeviceConfig(
-            id=d.id, device_class=d.device_class, w_set=d.w_set, w_max_lim=d.w_max_lim, on=d.on,
-            w_min=d.w_min, w_max=d.w_max, mmxu=d.mmxu,
-        )
-        for d in settings.devices
-    )
-    return MqttBridgeConfig(
-        gateway_id=settings.gateway.id,
-        broker=broker,
-        root=mqtt.root,
-        heartbeat_s=mqtt.heartbeat_s,
-        validity_s=mqtt.validity_s,
-        ack_timeout_s=mqtt.ack_timeout_s,
-        devices=devices,
-        plan_horizon_s=mqtt.plan_horizon_s,
-        plan_refresh_s=mqtt.plan_refresh_s,
-        compat_fledge=mqtt.compat_fledge,
-        compat_schedule_period_s=mqtt.compat_schedule_period_s,
-        ems_request_topic=mqtt.ems_request_topic,
-        ems_reply_topic=mqtt.ems_reply_topic,
-        device_msg_rate=mqtt.device_msg_rate,
-        device_msg_burst=mqtt.device_msg_burst,
-    )
+    return MqttBridgeConfig(settings.gateway.id, settings.mqtt, settings.devices)
 
 
 def mms_settings(settings: Settings) -> MmsSettings:

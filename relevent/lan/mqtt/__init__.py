@@ -1,7 +1,7 @@
 """The MQTT bridge to local devices (contract: docs/schemas and the LAN MQTT specification)."""
 
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig, MqttBridgeConfig
+from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
 from relevent.lan.mqtt.ports import (
     DeviceMeasurement,
     ExtensionAccepted,
@@ -17,7 +17,6 @@ from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
 __all__ = [
     "BrokerConfig",
     "Device",
-    "DeviceConfig",
     "DeviceMeasurement",
     "DeviceRegistry",
     "ExtensionAccepted",

@@ -27,6 +27,7 @@ from typing import Literal
 
 import structlog
 
+from relevent.config import MmsSection, default
 from relevent.wan.mms.sockets import Peer, accepted
 
 log = structlog.get_logger(__name__)
@@ -43,8 +44,8 @@ TALLIED: frozenset[Reason] = frozenset({"peer_limit", "evicted", "actor_limit", 
 class GuardSettings:
     """How long a connection may take to associate (and, with TLS, to complete its handshake)."""
 
-    association_timeout_s: float = 10.0
-    tls_handshake_timeout_s: float = 2.0  # the TlsFront's, which runs them without blocking anything
+    association_timeout_s: float = default(MmsSection, "association_timeout_s")
+    tls_handshake_timeout_s: float = default(MmsSection, "tls_handshake_timeout_s")  # the TlsFront's
 
     @property
     def poll_s(self) -> float:
