@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import structlog
 
-from relevent.app import Gateway, every_failure_reported
-from relevent.config import Settings
+from relevent.app import Gateway, bridge_config, every_failure_reported
+from relevent.config import MmsSection, MqttSection, Settings
 from relevent.errors import EX_CONFIG, EX_UNAVAILABLE, ConfigError, ServicesFailedError, StartupError
+from relevent.lan.mqtt import BrokerConfig, MqttBridgeConfig
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
+from relevent.wan.mms import ConnectionLimits, GuardSettings, MmsSettings, ThrottleSettings
 
 
 def _footprint(state_dir: Path) -> tuple[list[Path], set[Path], int]:
@@ -68,3 +71,28 @@ async def test_a_bug_beside_a_failure_keeps_its_traceback() -> None:
         await _together(StartupError("port taken"), KeyError("bug"))
     assert raised.group_contains(KeyError)
     assert raised.group_contains(StartupError)
+
+
+def test_the_mqtt_bridge_takes_its_sections_as_configured_and_restates_none_of_them() -> None:
+    settings = Settings(
+        mqtt={"url": "mqtts://broker.site:8884", "heartbeat_s": 7.0},  # type: ignore[arg-type]
+        devices=[{"id": "bat1", "class": "battery"}],  # type: ignore[arg-type]
+    )
+    config = bridge_config(settings)
+    assert config.mqtt is settings.mqtt
+    assert config.devices is settings.devices
+    assert (config.broker.host, config.broker.port, config.broker.tls) == ("broker.site", 8884, True)
+    for view in (MqttBridgeConfig, BrokerConfig):
+        assert not {field.name for field in fields(view)} & set(MqttSection.model_fields)
+
+
+def test_the_mms_views_default_to_the_mms_section() -> None:
+    section, server = MmsSection(), MmsSettings()
+    assert (server.host, server.port, server.reports) == (section.host, section.port, section.reports)
+    assert GuardSettings() == GuardSettings(section.association_timeout_s, section.tls_handshake_timeout_s)
+    throttle = ThrottleSettings(section.auth_failure_delay_s, section.auth_failure_max_delay_s)
+    assert ThrottleSettings() == throttle
+    limits = ConnectionLimits()
+    assert (limits.per_peer, limits.per_actor, limits.reserved) == (
+        section.max_connections_per_peer, section.max_connections_per_actor, section.reserved_connections
+    )
