@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -200,7 +200,7 @@ class Gateway:
         scheduler resumes from its store, the devices are served, MMS listens, and systemd hears READY.
         """
         settings = self.settings
-        async with AsyncExitStack() as opened:
+        with ExitStack() as opened:
             opened.enter_context(state_lock(settings.storage.state_dir))
             mms_port = opened.enter_context(reserve_port(settings.mms.host, settings.mms.port, "MMS"))
             with long_lived_heap():
@@ -210,7 +210,7 @@ class Gateway:
             with every_failure_reported():
                 await self._serve(mms_port, stop)
 
-    def _open(self, opened: AsyncExitStack) -> None:
+    def _open(self, opened: ExitStack) -> None:
         """Open the audit trail and the store, start the engine and build the services around it.
 
         Each is closed by `opened`, in reverse, also when a later one cannot open.
