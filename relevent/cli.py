@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from relevent import __version__
 from relevent.app import check, prepare, serve
-from relevent.config import HttpSection, Settings, default, load_settings
+from relevent.config import Settings, load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, ServicesFailedError
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     check_config.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     demo = verbs.add_parser("demo", help="the gateway with a loopback broker, simulated devices and SCADA")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
-    demo.add_argument("--mms-port", type=int, default=10102, help="MMS port (default %(default)s)")
-    demo.add_argument("--http-port", type=int, default=default(HttpSection, "port"),
+    ports = DemoOptions()
+    demo.add_argument("--mms-port", type=int, default=ports.mms_port, help="MMS port (default %(default)s)")
+    demo.add_argument("--http-port", type=int, default=ports.http_port,
                       help="status page port (default %(default)s)")  # fmt: skip
     demo.add_argument("--scl", type=Path, help="model to serve (default: the shipped default model)")
     audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
