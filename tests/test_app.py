@@ -17,6 +17,7 @@ from relevent.lan.mqtt import BrokerConfig, MqttBridgeConfig
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 from relevent.wan.mms import ConnectionLimits, GuardSettings, MmsSettings, ThrottleSettings
+from relevent.wan.mms.security import TlsSetupError
 
 
 def _footprint(state_dir: Path) -> tuple[list[Path], set[Path], int]:
@@ -71,6 +72,12 @@ async def test_a_bug_beside_a_failure_keeps_its_traceback() -> None:
         await _together(StartupError("port taken"), KeyError("bug"))
     assert raised.group_contains(KeyError)
     assert raised.group_contains(StartupError)
+
+
+def test_a_tls_file_that_cannot_be_loaded_ends_the_process_as_a_start_up_error() -> None:
+    error = TlsSetupError("cannot load the MMS ca_file (not PEM, or unreadable)")
+    assert isinstance(error, StartupError)
+    assert error.exit_code == EX_UNAVAILABLE
 
 
 def test_the_mqtt_bridge_takes_its_sections_as_configured_and_restates_none_of_them() -> None:
