@@ -46,9 +46,10 @@ class Row:
         }  # fmt: skip
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used (OSError once it is gone)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User plus system CPU time a process (or only its thread `tid`) has used (OSError once it is gone)."""
+    stat = Path(f"/proc/{pid}/stat") if tid is None else Path(f"/proc/{pid}/task/{tid}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

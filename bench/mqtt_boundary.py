@@ -29,9 +29,9 @@ ACT = "DER_Scheduler_Control/ActPow_FSCC1"
 TOPIC = "relevent/v1/bench/dev/+/ctl/set"
 
 
-def start_broker() -> LoopbackBroker:
-    """A throwaway mosquitto on a free loopback port (the demo's)."""
-    broker = LoopbackBroker(Path(tempfile.mkdtemp(prefix="mosq-bench-")))
+def start_broker(conf: str = "allow_anonymous true\n") -> LoopbackBroker:
+    """A throwaway mosquitto on a free loopback port (the demo's), `conf` added to its configuration."""
+    broker = LoopbackBroker(Path(tempfile.mkdtemp(prefix="mosq-bench-")), conf)
     broker.start()
     return broker
 

@@ -49,10 +49,11 @@ MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
 
 
 @contextmanager
-def daemon(scl: Path, broker_port: int, workdir: Path) -> Iterator[int]:
-    """The gateway on the store in `workdir/state`, ready (MMS listening, broker up); yields its MMS port."""
+def daemon(scl: Path, broker_port: int, workdir: Path, toml: str = CONFIG) -> Iterator[tuple[int, int]]:
+    """The gateway on the store in `workdir/state`, ready (MMS listening, broker up), configured by `toml`;
+    yields its MMS port and process id."""
     config = workdir / "gw.toml"
-    config.write_text(CONFIG)
+    config.write_text(toml)
     mms_port, http_port = free_port(), free_port()
     args = [
         "--config", str(config), "--scl", str(scl), "--state-dir", str(workdir / "state"),
@@ -67,7 +68,7 @@ def daemon(scl: Path, broker_port: int, workdir: Path) -> Iterator[int]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not become ready; see {workdir / 'gateway.log'}")
             time.sleep(0.1)
-        yield mms_port
+        yield mms_port, proc.pid
     finally:
         proc.terminate()
         try:
@@ -134,7 +135,7 @@ async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
     lds = [ld.name for ied in load(scl).ieds for ld in ied.ldevices]
     broker = start_broker()
     try:
-        with daemon(scl, broker.port, workdir) as mms_port, listening(broker.port, lds) as arrivals:
+        with daemon(scl, broker.port, workdir) as (mms_port, _), listening(broker.port, lds) as arrivals:
             if count == 1:
                 start = await asyncio.to_thread(program, mms_port, lds, seconds)
             elif time.time() >= start:

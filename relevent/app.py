@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from relevent import __version__
 from relevent.access import actor_rights, mms_credentials, mms_host, mms_limits, mms_tls
-from relevent.config import MqttSection, PolicyEntry, Settings
+from relevent.config import DeviceEntry, MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError, one_error
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.instance import reserve_port, state_lock
@@ -135,14 +135,21 @@ def mms_settings(settings: Settings) -> MmsSettings:
     )
 
 
-def ems_handler(mqtt: MqttSection, engine: Engine, doc: SclDocument) -> EmsSlot | None:
-    """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`."""
+def ems_handler(
+    mqtt: MqttSection, engine: Engine, doc: SclDocument, devices: tuple[DeviceEntry, ...] = ()
+) -> EmsSlot | None:
+    """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`.
+
+    Its requests are bounded by the limits of the `devices` that follow the slot.
+    """
     if mqtt.ems_request_topic is None:
         return None
     if mqtt.ems_slot is None:
         raise ConfigError("[mqtt] ems_request_topic is set but ems_slot, the schedule it writes, is not")
     topic, slot = mqtt.ems_request_topic, mqtt.ems_slot
-    return EmsSlot.from_scl(engine, doc, slot, priority=mqtt.ems_priority, peer=topic)
+    return EmsSlot.from_scl(
+        engine, doc, slot, priority=mqtt.ems_priority, peer=topic, devices=build_registry(doc, devices)
+    )
 
 
 def open_audit(settings: Settings, registry: CollectorRegistry) -> AuditLog:
@@ -232,10 +239,11 @@ class Gateway:
             clients=lambda: self.mms.associations if self.mms else 0,
             clock=self.clock,
         )
+        bridging = bridge_config(settings)
         self.bridge = MqttBridge.from_scl(
-            bridge_config(settings), doc, metrics_registry=self.registry, forecasts=self.engine,
+            bridging, doc, metrics_registry=self.registry, forecasts=self.engine,
             measurements=self, spoofing=self,
-            extension_handler=ems_handler(settings.mqtt, self.engine, doc),
+            extension_handler=ems_handler(settings.mqtt, self.engine, doc, bridging.devices),
         )
         status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
         web_app = build_app(self.readiness, self.registry, status)

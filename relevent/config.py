@@ -145,6 +145,11 @@ class MqttSection(_Section):
     ems_reply_topic: str | None = None
     ems_slot: str | None = None  # the FSCH that EMS requests are written into, e.g. "@Control/MaxPow_FSCH01"
     ems_priority: int = Field(default=60, ge=-(2**31), le=2**31 - 1)  # its SchdPrio (INT32)
+    # An MQTT 5 response topic of a request is used only below this prefix; else the reply topic is.
+    ems_reply_prefix: str | None = Field(default=None, min_length=1, pattern=r"^[^+#\x00]+$")
+    # EMS requests beyond this rate are dropped unparsed: each one rewrites a whole schedule.
+    ems_request_rate: float = Field(default=1.0, gt=0)
+    ems_request_burst: int = Field(default=5, ge=1)
     # Per device (and for the EMS request topic): messages beyond this rate are dropped unparsed.
     device_msg_rate: float = Field(default=50.0, gt=0)
     device_msg_burst: int = Field(default=200, ge=1)

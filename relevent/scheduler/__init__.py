@@ -5,7 +5,15 @@ Adapters use `Engine` (commands, events, snapshot, forecast); the composition ro
 """
 
 from relevent.scheduler.clock import Clock, SystemClock
-from relevent.scheduler.commands import ACCEPTED, Accepted, Actor, CommandResult, Rejected, RejectReason
+from relevent.scheduler.commands import (
+    ACCEPTED,
+    Accepted,
+    Actor,
+    CommandResult,
+    Program,
+    Rejected,
+    RejectReason,
+)
 from relevent.scheduler.controller import Output
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
@@ -47,6 +55,7 @@ __all__ = [
     "Output",
     "OutputChanged",
     "Period",
+    "Program",
     "RejectReason",
     "Rejected",
     "Rights",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cache
 
+from relevent.scheduler.commands import Program
 from relevent.scheduler.controller import Output
 from relevent.scheduler.events import AttributeData
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
@@ -101,6 +102,24 @@ def apply_write(
                 schd_intv=number if address.param is Param.SCHD_INTV else params.schd_intv,
                 schd_prio=number if address.param is Param.SCHD_PRIO else params.schd_prio,
             )
+
+
+def apply_program(spec: ScheduleSpec, params: ScheduleParams, program: Program) -> ScheduleParams:
+    """Return `params` with a whole program written; raise `CoercionError` on a wrong type or range."""
+    if not 1 <= len(program.values) <= len(params.values):
+        raise CoercionError(
+            f"{len(program.values)} values for {len(params.values)} value slots", type_conflict=False
+        )
+    values = tuple(coerce_value(spec.kind.value_type, v) for v in program.values)
+    first, *others = params.starts
+    return replace(
+        params,
+        values=values + params.values[len(values) :],
+        num_entr=len(values),
+        schd_intv=coerce_int32(program.schd_intv),
+        schd_prio=coerce_int32(program.schd_prio),
+        starts=(StartTime(coerce_timestamp(program.start), first.cal), *(o.cleared() for o in others)),
+    )
 
 
 def _written_calendar(start: StartTime, address: ParamAddress, raw: object) -> CalendarTime:

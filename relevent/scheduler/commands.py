@@ -7,6 +7,7 @@ from enum import Enum
 from typing import TypeAlias
 
 from relevent.errors import ReleventError
+from relevent.scheduler.values import ScheduleValue, Timestamp
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,20 @@ class RejectReason(Enum):
     TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"  # not started, or the store failed
     OBJECT_UNDEFINED = "object_undefined"  # object-non-existent
     TYPE_CONFLICT = "type_conflict"  # type-inconsistent
+
+
+@dataclass(frozen=True)
+class Program:
+    """A whole one-shot schedule that `Engine.program` writes and enables as one command.
+
+    `values` fill the first value slots (`NumEntr` is their number; the later slots keep theirs); `start`
+    goes to the first start time and every other start time is cleared, so no earlier run comes back.
+    """
+
+    values: tuple[ScheduleValue, ...]
+    schd_intv: int
+    schd_prio: int
+    start: Timestamp
 
 
 @dataclass(frozen=True)

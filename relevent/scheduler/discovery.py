@@ -8,7 +8,9 @@
 - A reserve schedule's LN prefix contains `Res_`, or it is the last `SchdNN` of a controller and has a
   periodic start time set.
 - Controllable entities (`CtlEnt` targets) are the APC, MV, SPC, SPS, INS, INC and ENS data objects of every
-  other logical node (not FSCH, FSCC, LLN0, LPHD; not `Beh`).
+  output logical node: not FSCH, FSCC, LLN0, LPHD, not the input groups of IEC 61850-7-4 (M measurement
+  and metering, S supervision and monitoring, T instrument transformers and sensors), not `Beh`. A
+  controller writing into a measurement (`MMXU1.TotW`) would overwrite what SCADA reads as measured.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ _FSCC_OUTPUTS = {
 # SIUnit ordinal -> seconds (spec section 2: 4 = s, 85 = min, 84 = h).
 _UNIT_SECONDS = {4: 1.0, 85: 60.0, 84: 3600.0}
 _NOT_TARGETS = {"FSCH", "FSCC", "LLN0", "LPHD"}
+_INPUT_GROUPS = ("M", "S", "T")  # LN class initials of measurement and sensor LNs (IEC 61850-7-4)
 
 
 def model_spec(document: SclDocument, ied_name: str | None = None) -> ModelSpec:
@@ -57,7 +60,7 @@ def model_spec(document: SclDocument, ied_name: str | None = None) -> ModelSpec:
     schedules = [_schedule(ref, ln, ref in last_refs, document.path) for ref, ln in nodes if _is_schedule(ln)]
     targets: dict[str, TargetSpec] = {}
     for ref, ln in nodes:
-        if ln.ln_class not in _NOT_TARGETS:
+        if ln.ln_class not in _NOT_TARGETS and not ln.ln_class.startswith(_INPUT_GROUPS):
             for do in ln.type.data_objects:
                 if do.name != "Beh":
                     targets.update(targets_for_do(f"{ref}.{do.name}", do.type.cdc))

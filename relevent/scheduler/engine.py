@@ -22,6 +22,7 @@ from relevent.scheduler.attributes import (
     Param,
     ScheduleAttributes,
     StatusItem,
+    apply_program,
     apply_write,
 )
 from relevent.scheduler.clock import Clock
@@ -30,6 +31,7 @@ from relevent.scheduler.commands import (
     Actor,
     CommandResult,
     Operate,
+    Program,
     Rejected,
     RejectionError,
     RejectReason,
@@ -49,9 +51,9 @@ from relevent.scheduler.events import (
 )
 from relevent.scheduler.forecast import ForecastPoint, forecast
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
-from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy, default_policy
+from relevent.scheduler.policy import UNRESTRICTED, Lockable, Rights, SchedulePolicy, default_policy
 from relevent.scheduler.restore import restore_timeline
-from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleParams
+from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleParams, enable_error
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import Store, StoreError
 from relevent.scheduler.timeline import Timeline
@@ -71,6 +73,8 @@ FINAL_LEAD = 1e-5
 # The status to publish at an instant: the schedules, their parameters before it, and the controllers whose
 # output they (or a rebind) may have changed.
 _Status = tuple[Timestamp, list[Schedule], Mapping[str, tuple[ScheduleParams, bool]], list[Controller]]
+# What `Engine.program` writes: each group must be unlocked (and so must enable/disable).
+_PROGRAMMED = (Lockable.VALUES, Lockable.NUM_ENTR, Lockable.SCHD_INTV, Lockable.SCHD_PRIO, Lockable.STR_TM)
 
 
 class Engine:
@@ -124,7 +128,8 @@ class Engine:
         """
         self._loop = asyncio.get_running_loop()
         now = self._clock.now()
-        restored = restore_timeline(self._model, self._store.load(), now)
+        pinned = frozenset(ref for ref, policy in self._policies.items() if not policy.allows_control())
+        restored = restore_timeline(self._model, self._store.load(), now, pinned)
         timeline = self._timeline = restored.timeline
         self._now = now
         defaults = [a.defaults() for a in self._schedule_attrs.values()]
@@ -198,6 +203,17 @@ class Engine:
         """Operate `<FSCH>.EnaReq` or `<FSCH>.DsaReq` (direct control with normal security)."""
         return self._command(
             "operate", ref, actor, lambda now, full: self._operate(full, ctl_val, test, actor, now)
+        )
+
+    def program(self, ref: str, program: Program, actor: Actor) -> CommandResult:
+        """Write a whole schedule (`<FSCH>`) and enable it, as one command.
+
+        Validated as a whole (locks, rights, types, enable validation) before anything changes, persisted in
+        one store transaction, published once; a run in progress is replaced. A refusal changes nothing,
+        not even `SchdEnaErr`.
+        """
+        return self._command(
+            "program", ref, actor, lambda now, full: self._program(full, program, actor, now)
         )
 
     def check(self, steps: Sequence[Step], actor: Actor) -> list[CommandResult]:
@@ -291,7 +307,9 @@ class Engine:
         """Run `handler` and emit its `CommandHandled`; `asked` is a write's value, audited when refused."""
         full = full_ref(ref, self._model.ied_name)
         result: CommandResult = ACCEPTED
-        audited = f"{full.rpartition('.')[0]}.SchdSt.stVal" if kind == "operate" else full
+        # An operate or a program is audited by the state of its schedule, a write by the written attribute.
+        states = {"operate": f"{full.rpartition('.')[0]}.SchdSt.stVal", "program": f"{full}.SchdSt.stVal"}
+        audited = states.get(kind, full)
         old = self._value_of(audited)
         now = self._clock.now()
         if self._timeline is None:
@@ -375,8 +393,7 @@ class Engine:
         try:
             params = apply_write(schedule.spec, schedule.params, address, value)
         except CoercionError as exc:
-            reason = RejectReason.TYPE_CONFLICT if exc.type_conflict else RejectReason.VALUE_INVALID
-            raise RejectionError(reason, f"{ref}: {exc}") from exc
+            raise _coercion_rejection(ref, exc) from exc
         if address.param is Param.SET_TM and _run_is_over(
             params, address.index, schedule.spec.intv_unit, now
         ):
@@ -387,6 +404,34 @@ class Engine:
                 RejectReason.VALUE_INVALID, f"{ref}: would leave the enabled schedule with {error.text}"
             )
         return params
+
+    def _program(self, ref: str, program: Program, actor: Actor, now: Timestamp) -> None:
+        if ref not in self._schedule_attrs:
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule {ref!r}")
+        policy = self._policies[ref]
+        locked = [group.value for group in _PROGRAMMED if not policy.allows_write(group)]
+        if not policy.allows_control():
+            locked.append("enable/disable")
+        if locked:
+            raise RejectionError(RejectReason.ACCESS_DENIED, f"{', '.join(locked)} of {ref} locked")
+        _deny(self._rights.schedule_denial(actor, ref, program.schd_prio))
+        schedule = self._schedules()[ref]
+        try:
+            params = apply_program(schedule.spec, schedule.params, program)
+        except CoercionError as exc:
+            raise _coercion_rejection(ref, exc) from exc
+        error = enable_error(params, schedule.spec.intv_unit, now)
+        if error is not EnaErr.NONE:
+            raise RejectionError(
+                RejectReason.VALUE_INVALID, f"{ref} cannot be enabled: {error.text}", schd_ena_err=int(error)
+            )
+
+        def replace_and_enable() -> None:
+            schedule.disable(now)  # a run in progress ends here, unconsumed, as after DsaReq
+            schedule.set_params(params, now)
+            schedule.enable(now)
+
+        self._change(now, [schedule], [], replace_and_enable)
 
     def _write_controller(self, owner: str, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
         attrs = self._controller_attrs[owner]
@@ -408,6 +453,7 @@ class Engine:
             problem = ctl_ent_problem(controller.spec, target, self._model.targets)
             ctl_ent = target
         else:
+            self._check_slot_unlocked(ref, refs[slot], target)
             problem = schedule_ref_problem(controller.spec, target, self._schedule_specs)
             if problem is None and target and target in refs and refs[slot] != target:
                 problem = f"{target!r} is already in the schedule list"
@@ -415,6 +461,13 @@ class Engine:
         if problem is not None:
             raise RejectionError(RejectReason.VALUE_INVALID, f"{ref}: {problem}")
         self._change(now, [], [controller], lambda: controller.rebind(tuple(refs), ctl_ent))
+
+    def _check_slot_unlocked(self, ref: str, held: str, target: str) -> None:
+        """Refuse to move a schedule whose enable/disable is locked out of its slot: unbinding disables it."""
+        if held and held != target and not self._policies[held].allows_control():
+            raise RejectionError(
+                RejectReason.ACCESS_DENIED, f"{ref}: {held} is locked in its slot, as its enable/disable"
+            )
 
     def _operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor, now: Timestamp) -> None:
         self._run(Operate(ref, ctl_val, test), actor, now)
@@ -689,6 +742,11 @@ class Engine:
 def _deny(denial: str | None) -> None:
     if denial is not None:
         raise RejectionError(RejectReason.ACCESS_DENIED, denial)
+
+
+def _coercion_rejection(ref: str, exc: CoercionError) -> RejectionError:
+    reason = RejectReason.TYPE_CONFLICT if exc.type_conflict else RejectReason.VALUE_INVALID
+    return RejectionError(reason, f"{ref}: {exc}")
 
 
 def _run_is_over(params: ScheduleParams, slot: int, intv_unit: float, now: Timestamp) -> bool:

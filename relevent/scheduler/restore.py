@@ -29,10 +29,14 @@ class Restored:
     dropped: dict[str, str]
 
 
-def restore_timeline(model: ModelSpec, stored: StoredState, now: Timestamp) -> Restored:
+def restore_timeline(
+    model: ModelSpec, stored: StoredState, now: Timestamp, pinned: frozenset[str] = frozenset()
+) -> Restored:
     """Rebuild every schedule and controller at `now`; start the reserve schedules.
 
-    A stored run still in progress resumes at the right entry; one that ended meanwhile has ended.
+    A stored run still in progress resumes at the right entry; one that ended meanwhile has ended. A stored
+    controller that moved a `pinned` schedule (one whose enable/disable is locked) out of its SCL slot is
+    dropped: unbinding it would have disabled it.
     """
     dropped = dict(stored.unreadable)
     for ref, problem in stored.unreadable.items():
@@ -51,7 +55,9 @@ def restore_timeline(model: ModelSpec, stored: StoredState, now: Timestamp) -> R
             _log.warning("reserve schedule cannot start", ref=spec.ref, schd_ena_err=int(schedule.ena_err))
         schedules.append(schedule)
     controllers = [
-        _restore_controller(spec, stored.controllers.get(spec.ref), model, schedule_specs, dropped)
+        _restore_controller(
+            spec, stored.controllers.get(spec.ref), model, schedule_specs, pinned=pinned, dropped=dropped
+        )
         for spec in model.controllers
     ]
     return Restored(Timeline(schedules, controllers), dropped)
@@ -87,17 +93,21 @@ def _restore_schedule(
     return schedule
 
 
-def _restore_controller(
+def _restore_controller(  # noqa: PLR0913 - what a stored controller is checked against
     spec: ControllerSpec,
     record: ControllerRecord | None,
     model: ModelSpec,
     schedule_specs: dict[str, ScheduleSpec],
+    *,
+    pinned: frozenset[str],
     dropped: dict[str, str],
 ) -> Controller:
     if record is None:
         return Controller(spec)
+    unbound = [ref for ref in spec.schedule_refs if ref in pinned and ref not in record.schedule_refs]
     problems = [
         "SchdNN count changed" if len(record.schedule_refs) != len(spec.schedule_names) else None,
+        f"{unbound[0]} is unbound, but its enable/disable is locked" if unbound else None,
         *(schedule_ref_problem(spec, ref, schedule_specs) for ref in record.schedule_refs),
         ctl_ent_problem(spec, record.ctl_ent, model.targets),
     ]

@@ -19,6 +19,8 @@ ScheduleValue: TypeAlias = float | bool | int
 NOT_SET: Timestamp = 0.0
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
+# The largest finite FLOAT32: every float DA of the model (`setMag.f`, `mag.f`, `mxVal.f`) holds at most this.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 class ValueType(Enum):
@@ -43,9 +45,10 @@ class CoercionError(ReleventError):
 
 
 def coerce_value(value_type: ValueType, raw: object) -> ScheduleValue:
-    """Convert a written value to `value_type`; raise `CoercionError` on a wrong type or an INT32 overflow.
+    """Convert a written value to `value_type`; raise `CoercionError` on a wrong type or an overflow.
 
     NaN and infinities are kept on purpose: they are "missing values" that enable validation reports (code 4).
+    A finite number beyond FLOAT32 is refused: the model's DAs cannot hold it, and no device could apply it.
     """
     if value_type is ValueType.BOOL:
         if isinstance(raw, bool):
@@ -54,7 +57,13 @@ def coerce_value(value_type: ValueType, raw: object) -> ScheduleValue:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise CoercionError(f"expected a number, got {raw!r}", type_conflict=True)
     if value_type is ValueType.FLOAT:
-        return float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf  # an int beyond any float: as far out of range as one can be
+        if abs(value) > FLOAT32_MAX and (math.isfinite(value) or not isinstance(raw, float)):
+            raise CoercionError(f"{raw!r} is beyond the FLOAT32 range", type_conflict=False)
+        return value
     return coerce_int32(raw)
 
 

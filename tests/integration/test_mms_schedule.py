@@ -196,3 +196,23 @@ def test_an_unknown_ctl_ent_is_refused_and_the_server_keeps_serving(
     assert iec.call_blocking("read", ref, "SP") == before
     assert open_value(client, "ActPow_FSCC1$ST$ActSchdRef$stVal") == f"{LD}/ActPow_Res_FSCH01"
     assert served[0].proc.poll() is None
+
+
+def test_the_reserve_slot_cannot_be_unbound_over_mms(iec: IecClient, client: MmsClient) -> None:
+    ref = f"{LD}/ActPow_FSCC1.Schd11.setSrcRef"
+    assert iec.call_blocking("write", ref, "SP", "") == ACCESS_DENIED
+    with pytest.raises(DataAccessError) as denied:
+        client.write(ObjectName("ActPow_FSCC1$SP$Schd11$setSrcRef", LD), VisibleStringData(""))
+    assert denied.value.code == OPEN_ACCESS_DENIED
+    assert iec.call_blocking("read", ref, "SP") == (f"{LD}/ActPow_Res_FSCH01", 0)
+
+
+@pytest.mark.parametrize("measurement", ["@Control/MMXU1.TotW", f"{LD}/MMXU1.TotW.mag.f"])
+def test_ctl_ent_cannot_name_a_measurement(iec: IecClient, client: MmsClient, measurement: str) -> None:
+    ref = f"{LD}/ActPow_FSCC1.CtlEnt.setSrcRef"
+    before = iec.call_blocking("read", ref, "SP")
+    assert iec.call_blocking("write", ref, "SP", measurement) == VALUE_INVALID
+    with pytest.raises(DataAccessError) as invalid:
+        client.write(ObjectName("ActPow_FSCC1$SP$CtlEnt$setSrcRef", LD), VisibleStringData(measurement))
+    assert invalid.value.code == OPEN_VALUE_INVALID
+    assert iec.call_blocking("read", ref, "SP") == before

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from tests.integration.gateway import COMMANDS, KW, LD, connect, device_and_gateway, read
-from tests.mosquitto import Broker
+from tests.integration.gateway import COMMANDS, KW, LD, connect, device_and_gateway, gateway, read
+from tests.mosquitto import Broker, mqtt_client
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +90,51 @@ async def test_an_ems_request_becomes_a_schedule_that_scada_reads_back(
     assert (refused["result"], refused["reason"]) == ("rejected", "out_of_range")
     assert replaced[REPLIES]["result"] == "accepted"
     assert replaced[COMMANDS]["w_set"] == -700.0  # IMPORT is consumption
+
+
+BOUNDED = f"""[mqtt]
+heartbeat_s = 60
+ems_request_topic = "{REQUESTS}"
+ems_slot = "@Control/MaxPow_FSCH05"
+
+[[devices]]
+id = "bat1"
+class = "battery"
+w_set = "@Control/ActPow_FSCC1"
+w_max_lim = "@Control/MaxPow_FSCC1"
+w_min = -11000.0
+w_max = 11000.0
+"""
+BAT1_COMMANDS = "relevent/v1/gw1/dev/bat1/ctl/set"
+
+
+async def test_ems_request_values_are_bounded_by_the_devices_and_the_model(
+    broker: Broker, tmp_path: Path
+) -> None:
+    async with mqtt_client(broker, REPLIES, BAT1_COMMANDS) as (ems, inbox):
+        with gateway(broker, tmp_path, BOUNDED):
+            await inbox.until(lambda message: message.topic.value == BAT1_COMMANDS)
+            for watts in (1e30, 1e300, 11_001, 11_000):
+                await ems.publish(REQUESTS, request("IMPORT", [watts]), qos=1)
+            received = [await inbox.next() for _ in range(5)]  # 4 replies, 1 command (the accepted limit)
+    replies = [json.loads(m.payload) for m in received if m.topic.value == REPLIES]
+    commands = [json.loads(m.payload) for m in received if m.topic.value == BAT1_COMMANDS]
+    assert [(r["result"], r.get("reason")) for r in replies] == [("rejected", "out_of_range")] * 3 + [
+        ("accepted", None)
+    ]
+    assert [c["w_max_lim"] for c in commands] == [11_000.0]
+
+
+async def test_an_ems_request_cannot_have_its_reply_published_on_a_device_topic(
+    broker: Broker, tmp_path: Path
+) -> None:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = BAT1_COMMANDS  # the gateway may publish there; the requester may not
+    async with mqtt_client(broker, REPLIES, BAT1_COMMANDS) as (ems, inbox):
+        with gateway(broker, tmp_path, BOUNDED):
+            await inbox.until(lambda message: message.topic.value == BAT1_COMMANDS)
+            await ems.publish(REQUESTS, request("IMPORT", [5000]), qos=1, properties=props)
+            both = [await inbox.next(), await inbox.next()]
+    received = {message.topic.value: json.loads(message.payload) for message in both}
+    assert received[REPLIES]["result"] == "accepted"  # on the reply topic, not on the device's
+    assert received[BAT1_COMMANDS]["w_max_lim"] == 5000.0  # the device gets its command, nothing else

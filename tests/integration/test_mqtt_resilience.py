@@ -80,6 +80,7 @@ async def test_garbage_on_every_inbound_topic_is_dropped_counted_and_the_gateway
     broker: Broker, tmp_path: Path
 ) -> None:
     config = f'{QUIET}ems_request_topic = "{EMS}"\nems_slot = "@Control/ActPow_FSCH10"\n'
+    config += f"ems_request_burst = {len(GARBAGE)}\n"  # all at once: beyond the default burst of 5
     topics = [f"{ROOT}/{leaf}" for leaf in ("ctl/ack", "meas", "state", "avail")]
     topics += ["relevent/v1/gw1/dev/nobody/meas", EMS]
     async with device_and_gateway(broker, tmp_path, config, f"{EMS}/reply") as (gw, device, inbox):

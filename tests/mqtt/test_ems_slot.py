@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from relevent.app import ems_handler
-from relevent.config import MqttSection
+from relevent.config import DeviceEntry, MqttSection
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.ems_slot import EmsSlot
+from relevent.lan.mqtt.ems_slot import EmsSlot, device_range
 from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.mqtt.registry import Device, DeviceRegistry
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.policy import Lockable, SchedulePolicy
-from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scl.generate import DEFAULT_MODEL, SCL_NS
 from relevent.scl.parse import load
 from tests.scheduler.factory import BASE, ln, reference_like_spec, small_spec
 from tests.scheduler.harness import Harness, start_engine
@@ -105,25 +108,66 @@ async def test_out_of_range_requests_leave_the_running_schedule_alone(
     assert before["SchdSt.stVal"] == 4
 
 
-async def test_a_refused_step_answers_the_engine_reason_and_leaves_the_slot_disabled(tmp_path: Path) -> None:
+async def test_a_refused_request_answers_the_engine_reason_and_leaves_the_running_schedule_alone(
+    tmp_path: Path,
+) -> None:
     locked = {ACT: SchedulePolicy(locked=frozenset({Lockable.SCHD_PRIO}))}
     h = start_engine(reference_like_spec(), tmp_path / "db", policies=locked)
     for ref, value in (("ValASG001.setMag.f", 1.0), ("NumEntr.setVal", 1), ("SchdIntv.setVal", 600)):
         h.write(f"{ACT}.{ref}", value)
     h.write(f"{ACT}.StrTm01.setTm", BASE)
     h.enable(ACT)
-    assert h.value(f"{ACT}.SchdSt.stVal") == 4
+    before = parameters(h, ACT, 1)
+    assert before["SchdSt.stVal"] == 4
     assert await slot(h).submit(request(5)) == ExtensionRejected("access_denied")
-    assert h.value(f"{ACT}.SchdSt.stVal") == 1
+    assert parameters(h, ACT, 1) == before  # one command, refused as a whole: nothing written
 
 
-async def test_a_refused_enable_answers_and_leaves_the_slot_disabled(tmp_path: Path) -> None:
-    h = start_engine(
-        reference_like_spec(), tmp_path / "db", policies={ACT: SchedulePolicy(control_locked=True)}
-    )
-    assert await slot(h).submit(request(5)) == ExtensionRejected("access_denied")
-    assert h.value(f"{ACT}.SchdSt.stVal") == 1
-    assert h.value(f"{ACT}.ValASG001.setMag.f") == -5.0  # written, visible over MMS, but never enabled
+async def test_a_request_is_one_engine_command(tmp_path: Path) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    assert await slot(h).submit(request(*range(100))) == ExtensionAccepted(ACT)
+    assert [(c.command, c.ref) for c in h.recorder.commands] == [("program", ACT)]
+
+
+@pytest.mark.parametrize(
+    ("ref", "req"),
+    [
+        (ACT, request(11_001)),  # IMPORT: -11001 W, below the battery's w_min
+        (ACT, request(11_001, direction="EXPORT")),
+        (MAX, request(1e30)),  # a limit beyond the largest magnitude
+        (MAX, request(1e300)),
+    ],
+)
+async def test_values_beyond_the_devices_limits_are_out_of_range(
+    tmp_path: Path, ref: str, req: ExtensionRequest
+) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    battery = Device("bat1", "battery", {"w_set": ln("ActPow_FSCC1"), "w_max_lim": ln("MaxPow_FSCC1")},
+                     w_min=-11_000.0, w_max=11_000.0)  # fmt: skip
+    bounds = device_range(DeviceRegistry.of([battery]), [ln("ActPow_FSCC1"), ln("MaxPow_FSCC1")])
+    ems = EmsSlot(h.engine, ref, priority=60, peer=TOPIC, device_range=bounds, clock=h.clock.now)
+    assert await ems.submit(req) == ExtensionRejected("out_of_range")
+    assert h.recorder.commands == []
+    assert await ems.submit(request(11_000)) == ExtensionAccepted(ref)
+
+
+@pytest.mark.parametrize("watts", [1e30, 1e300])
+async def test_without_device_limits_the_model_bounds_the_values(tmp_path: Path, watts: float) -> None:
+    h = start_engine(reference_like_spec(), tmp_path / "db")
+    ems = EmsSlot(h.engine, MAX, priority=60, peer=TOPIC, watts_per_unit=1e-9, clock=h.clock.now)  # nW
+    assert await ems.submit(request(watts)) == ExtensionRejected("out_of_range")
+    assert h.recorder.commands == []
+
+
+def test_the_device_range_is_the_widest_of_the_followers() -> None:
+    act, mx = ln("ActPow_FSCC1"), ln("MaxPow_FSCC1")
+    small = Device("a", None, {"w_set": act, "w_max_lim": mx}, w_min=-3000.0, w_max=5000.0)
+    large = Device("b", None, {"w_set": act}, w_min=-11_000.0, w_max=2000.0)
+    open_ended = Device("c", None, {"w_set": act}, w_max=7000.0)
+    assert device_range(DeviceRegistry.of([small, large]), [act]) == (-11_000.0, 5000.0)
+    assert device_range(DeviceRegistry.of([small, large]), [mx]) == (0.0, 5000.0)
+    assert device_range(DeviceRegistry.of([small, open_ended]), [act]) == (-math.inf, 7000.0)
+    assert device_range(DeviceRegistry.of([]), [act]) == (-math.inf, math.inf)
 
 
 @pytest.mark.parametrize(
@@ -158,3 +202,43 @@ async def test_the_gateway_builds_the_handler_from_the_model_only_when_the_reque
     # The reference model's powers are kW (units.multiplier 3); requests are W.
     assert await handler.submit(request(2500, start=time.time() + 3600)) == ExtensionAccepted(MAX)
     assert h.value(f"{MAX}.ValASG001.setMag.f") == 2.5
+
+
+async def test_the_gateway_bounds_the_handler_by_the_configured_devices(tmp_path: Path) -> None:
+    doc = load(DEFAULT_MODEL)
+    h = start_engine(model_spec(doc), tmp_path / "db")
+    evse = DeviceEntry.model_validate({
+        "id": "evse1", "class": "ev_charger", "w_max_lim": "@Control/MaxPow_FSCC1",
+        "w_min": -7400.0, "w_max": 0.0,
+    })  # fmt: skip
+    mqtt = MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01")
+    handler = ems_handler(mqtt, h.engine, doc, (evse,))
+    assert handler is not None
+    start = time.time() + 3600
+    assert await handler.submit(request(7401, start=start)) == ExtensionRejected("out_of_range")
+    assert await handler.submit(request(7400, start=start)) == ExtensionAccepted(MAX)
+
+
+def _with_output_range(path: Path, ggio: str, low: str, high: str) -> Path:
+    """The default model with `minVal`/`maxVal` (kW) set on one GGIO's `AnOut1`, written to `path`."""
+    tree = etree.parse(str(DEFAULT_MODEL))
+    ns = {"scl": SCL_NS}
+    prefix, _, _ = ggio.partition("GGIO")
+    ln = tree.xpath(f"//scl:LN[@lnClass='GGIO'][@prefix='{prefix}']", namespaces=ns)[0]
+    doi = etree.SubElement(ln, f"{{{SCL_NS}}}DOI", name="AnOut1")
+    for name, value in (("minVal", low), ("maxVal", high)):
+        sdi = etree.SubElement(doi, f"{{{SCL_NS}}}SDI", name=name)
+        etree.SubElement(etree.SubElement(sdi, f"{{{SCL_NS}}}DAI", name="f"), f"{{{SCL_NS}}}Val").text = value
+    tree.write(str(path))
+    return path
+
+
+async def test_the_models_output_range_bounds_the_requests(tmp_path: Path) -> None:
+    doc = load(_with_output_range(tmp_path / "model.cid", "MaxPow_GGIO1", "0", "5"))  # kW
+    h = start_engine(model_spec(doc), tmp_path / "db")
+    mqtt = MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01")
+    handler = ems_handler(mqtt, h.engine, doc)
+    assert handler is not None
+    start = time.time() + 3600
+    assert await handler.submit(request(5001, start=start)) == ExtensionRejected("out_of_range")
+    assert await handler.submit(request(5000, start=start)) == ExtensionAccepted(MAX)

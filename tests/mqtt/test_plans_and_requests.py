@@ -130,7 +130,7 @@ class Slots:
 
 async def test_ems_extension_requests_are_answered(broker: Broker, reference_dir: ReferenceDir) -> None:
     slots = Slots()
-    config = bridge_config(broker, ems_request_topic="site/ems/request")
+    config = bridge_config(broker, ems_request_topic="site/ems/request", ems_reply_prefix="own")
     bridge = make_bridge(config, one_device(), extension_handler=slots)
     example = reference_dir.file("hedera/examples/ems-extension-request.json").read_bytes()
     relaxed = reference_dir.file("hedera/examples/ems-extension-request.relaxed.txt").read_bytes()
@@ -160,6 +160,37 @@ async def test_ems_extension_requests_are_answered(broker: Broker, reference_dir
     assert slots.requests[0] == ExtensionRequest("IMPORT", 1704807420.0, 900, (42.0, 1337.0))
     assert sample(bridge, "relevent_mqtt_inbound_rejected_total", kind="request", reason="invalid_json") == 1
     assert sample(bridge, "relevent_mqtt_extension_requests_total", result="rejected") == 4
+
+
+async def test_an_ems_response_topic_outside_the_reply_prefix_is_not_published_to(broker: Broker) -> None:
+    config = bridge_config(broker, ems_request_topic="site/ems/request", ems_reply_prefix="site/ems/replies")
+    bridge = make_bridge(config, one_device(), extension_handler=Slots())
+    device_commands = "relevent/v1/gw1/dev/bat1/ctl/set"
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    async with running(bridge), mqtt_client(broker, "site/ems/#") as (client, inbox):
+        await wait_until(lambda: bridge.connected)
+        for response_topic in (device_commands, "site/ems/repliesX", "site/ems/replies/ems7"):
+            props.ResponseTopic = response_topic
+            await client.publish("site/ems/request", b"{}", qos=1, properties=props)
+        answers = [(await inbox.until(lambda m: "/repl" in m.topic.value)).topic.value for _ in range(3)]
+    assert answers == ["site/ems/request/reply", "site/ems/request/reply", "site/ems/replies/ems7"]
+    refused = sample(bridge, "relevent_mqtt_inbound_rejected_total", kind="request", reason="response_topic")
+    assert refused == 2
+
+
+@pytest.mark.parametrize(
+    "prefix", ["relevent/v1/gw1/dev", "relevent", "relevent/v1/gw1", "relevent/v1/gw1/dev/bat1/ctl"]
+)
+def test_an_ems_reply_prefix_over_the_gateways_topics_is_a_config_error(broker: Broker, prefix: str) -> None:
+    config = bridge_config(broker, ems_request_topic="site/ems/request", ems_reply_prefix=prefix)
+    with pytest.raises(ConfigError, match="overlaps the gateway's topics"):
+        make_bridge(config, one_device(), extension_handler=Slots())
+
+
+def test_an_ems_reply_prefix_beside_the_device_topics_is_fine(broker: Broker) -> None:
+    prefix = "relevent/v1/gw1/ems"
+    make_bridge(bridge_config(broker, ems_request_topic="site/ems/request", ems_reply_prefix=prefix),
+                one_device(), extension_handler=Slots())  # fmt: skip
 
 
 def test_an_ems_topic_needs_a_handler(broker: Broker) -> None:

@@ -77,7 +77,7 @@ def admission(clock: Clock) -> tuple[Admission, BridgeMetrics]:
     metrics = BridgeMetrics(CollectorRegistry())
     gate = Admission(
         Topics("relevent/v1", "gw1"), ["bat1", "evse1"], RateLimit(rate=5.0, burst=2), metrics,
-        own_topics=[EMS], clock=clock,
+        own_topics={EMS: RateLimit(rate=0.5, burst=1)}, clock=clock,
     )  # fmt: skip
     return gate, metrics
 
@@ -103,8 +103,8 @@ def test_unknown_devices_share_one_budget_and_the_ems_topic_has_its_own() -> Non
     unknown = [gate.admit(f"{ROOT}/ghost{n}/meas") for n in range(4)] + [gate.admit("stray/topic")]
     assert unknown == [True, True, False, False, False]
     assert rate_limited(metrics, OTHER) == 3
-    assert [gate.admit(EMS) for _ in range(3)] == [True, True, False]
-    assert rate_limited(metrics, EMS) == 1
+    assert [gate.admit(EMS) for _ in range(3)] == [True, False, False]  # a request costs more: its own limit
+    assert rate_limited(metrics, EMS) == 2
 
 
 def test_a_device_within_its_rate_is_never_refused() -> None:

@@ -208,3 +208,15 @@ async def test_a_publication_does_not_wait_for_the_puback_of_an_earlier_one() ->
         await wait_until(lambda: published == ["first", "second"])
     finally:
         loop.cancel()
+
+
+async def test_the_broker_connection_sends_each_packet_at_once(broker: Broker) -> None:
+    bridge = make_bridge(bridge_config(broker), one_device())
+    async with running(bridge):
+        await wait_until(lambda: bridge.connected)
+        client = bridge._session._client  # the socket is nowhere public
+        assert client is not None
+        sock = client._client.socket()
+        assert isinstance(sock, socket.socket)
+        # Nagle off: an answer written behind a PUBACK must not wait ~40 ms for the broker's delayed ACK.
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

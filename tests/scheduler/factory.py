@@ -105,12 +105,12 @@ def controller_spec(
 
 
 def ggio_targets() -> dict[str, TargetSpec]:
-    """The controllable GGIO outputs of the reference model (both reference forms)."""
+    """The GGIO outputs of the reference model (both reference forms), and an MV output."""
     return {
         **targets_for_do(ln("ActPow_GGIO1.AnOut1"), "APC"),
         **targets_for_do(ln("MaxPow_GGIO1.AnOut1"), "APC"),
         **targets_for_do(ln("OnOff_GGIO1.SPCSO1"), "SPC"),
-        **targets_for_do(ln("Meter_MMXU1.TotW"), "MV"),
+        **targets_for_do(ln("Aux_GGIO1.AnOut2"), "MV"),
     }
 
 

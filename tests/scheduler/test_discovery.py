@@ -10,6 +10,7 @@ from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.periodic import CalendarTime
 from relevent.scheduler.spec import ValueKind
 from relevent.scheduler.values import ValueType
+from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 from tests.conftest import MODEL_NAMES, ReferenceDir
 
@@ -73,3 +74,10 @@ async def test_rule_6_discovered_reserves_feed_every_controller_from_start_up(
         assert output.source.split("/")[1].split("_")[1] == "Res"
     await h.sleep_until(BASE + 2 * 3600 + 1)
     assert h.recorder.outputs() == []  # no gap at the hourly restarts
+
+
+def test_rule_5_ctlent_targets_are_outputs_never_measurements() -> None:
+    model = model_spec(load(DEFAULT_MODEL))
+    assert model.targets[ln("ActPow_GGIO1.AnOut1")].value_ref == ln("ActPow_GGIO1.AnOut1.mxVal.f")
+    assert model.targets[ln("OnOff_GGIO1.SPCSO1")].value_ref == ln("OnOff_GGIO1.SPCSO1.stVal")
+    assert not [ref for ref in model.targets if "MMXU" in ref]  # an MV, but the measurement SCADA reads

@@ -116,7 +116,7 @@ async def test_rule_5_active_schedule_ref_and_output_attributes(db: Path) -> Non
     [
         ("@Control/ActPow_GGIO1.AnOut1.mxVal.f", "ActPow_GGIO1.AnOut1.mxVal.f"),
         ("@Control/ActPow_GGIO1.AnOut1", "ActPow_GGIO1.AnOut1.mxVal.f"),
-        ("DER_Scheduler_Control/Meter_MMXU1.TotW", "Meter_MMXU1.TotW.mag.f"),
+        ("DER_Scheduler_Control/Aux_GGIO1.AnOut2", "Aux_GGIO1.AnOut2.mag.f"),
     ],
 )
 async def test_rule_5_ctlent_target_is_written_with_quality_and_time(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
-from relevent.scheduler.commands import Accepted
+from relevent.scheduler.commands import Accepted, Rejected, RejectReason
+from relevent.scheduler.policy import SchedulePolicy
 from relevent.timing import STATUS_DELAY_S
 
 from .factory import BASE, ln, reference_like_spec, small_spec
@@ -56,3 +58,32 @@ async def test_rule_6_reserve_value_write_applies_at_the_next_hourly_restart(db:
     assert h.engine.output(FSCC).value == 0.0  # type: ignore[union-attr]
     await h.sleep_until(BASE + 3600)
     assert h.recorder.timeline(FSCC) == [(3600, 5.0, "F_Res_FSCH01")]
+
+
+@pytest.mark.parametrize("written", ["", ln("F_FSCH09"), ln("F_FSCH01")])
+async def test_rule_6_the_reserve_slot_is_locked_like_its_disable(db: Path, written: str) -> None:
+    h = start_engine(small_spec(reserve=True), db)
+    slot = f"{FSCC}.Schd04.setSrcRef"
+    result = h.write(slot, written)
+    assert isinstance(result, Rejected)
+    assert result.reason is RejectReason.ACCESS_DENIED
+    assert h.value(slot) == RES
+    assert h.engine.output(FSCC).source == RES  # type: ignore[union-attr]
+    assert isinstance(h.write(slot, RES), Accepted)  # rewriting what it holds changes nothing
+
+
+async def test_rule_6_an_unlocked_reserve_may_be_unbound(db: Path) -> None:
+    h = start_engine(small_spec(reserve=True), db, policies={RES: SchedulePolicy()})
+    assert isinstance(h.write(f"{FSCC}.Schd04.setSrcRef", ""), Accepted)
+    assert h.engine.output(FSCC).source is None  # type: ignore[union-attr]
+
+
+async def test_rule_6_a_stored_unbinding_of_a_now_locked_reserve_is_dropped_at_restart(db: Path) -> None:
+    unlocked = start_engine(small_spec(reserve=True), db, policies={RES: SchedulePolicy()})
+    assert isinstance(unlocked.write(f"{FSCC}.Schd04.setSrcRef", ""), Accepted)
+    unlocked.stop()
+    with structlog.testing.capture_logs() as logs:
+        h = start_engine(small_spec(reserve=True), db)  # the reserve's default lock again
+    assert h.value(f"{FSCC}.Schd04.setSrcRef") == RES
+    assert h.engine.output(FSCC).source == RES  # type: ignore[union-attr]
+    assert [e["ref"] for e in logs if e["log_level"] == "warning"] == [FSCC]

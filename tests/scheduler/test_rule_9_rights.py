@@ -57,6 +57,7 @@ async def test_rule_9_an_actor_within_its_rights_is_accepted(db: Path) -> None:
         (f"{ACTPOW_1}.ValASG001.setMag.f", 1.0, "has no rights on"),  # not its function
         (f"{MAXPOW_1}.SchdPrio.setVal", 51, "may not use priority 51"),  # beyond its band
         (f"{ln('MaxPow_FSCC1')}.Schd01.setSrcRef", "", "has no rights on"),  # no controllers granted
+        (f"{ln('MaxPow_FSCC1')}.CtlEnt.setSrcRef", "", "has no rights on"),  # CtlEnt is the controller's too
     ],
 )
 async def test_rule_9_beyond_its_rights_is_access_denied_changes_nothing_and_is_audited(

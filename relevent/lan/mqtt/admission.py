@@ -1,14 +1,15 @@
 """Inbound admission: a source's messages beyond its rate are dropped as they arrive, before any parsing.
 
 Each configured device has its own token bucket, so a device that floods the broker starves neither the
-gateway nor any other device; the EMS request topic has one too, and every other topic (unknown device
-ids) shares one. Drops are counted per source and logged at most once per `LOG_EVERY_S` per source.
+gateway nor any other device; the EMS request topic has one of its own (a request costs far more than a
+measurement), and every other topic (unknown device ids) shares one. Drops are counted per source and
+logged at most once per `LOG_EVERY_S` per source.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -41,15 +42,15 @@ class Admission:
         limit: RateLimit,
         metrics: BridgeMetrics,
         *,
-        own_topics: Iterable[str] = (),
+        own_topics: Mapping[str, RateLimit] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`limit` holds for each device and for the other topics; `own_topics` have their own."""
         self._topics = topics
-        self._limit = limit
-        self._own_topics = frozenset(own_topics)
-        sources = [*device_ids, *self._own_topics, OTHER]
-        self._buckets = {source: TokenBucket(limit.rate, limit.burst, clock) for source in sources}
-        self._dropped = {source: metrics.inbound_rate_limited.labels(source) for source in sources}
+        self._own_topics = frozenset(own_topics or {})
+        self._limits = dict.fromkeys([*device_ids, OTHER], limit) | dict(own_topics or {})
+        self._buckets = {s: TokenBucket(lim.rate, lim.burst, clock) for s, lim in self._limits.items()}
+        self._dropped = {source: metrics.inbound_rate_limited.labels(source) for source in self._limits}
         self._log = Throttle(LOG_EVERY_S, clock)
 
     def admit(self, topic: str) -> bool:
@@ -62,7 +63,8 @@ class Admission:
         if held is not None:
             log.warning(
                 "mqtt source over its message rate, messages dropped",
-                source=source, dropped=held + 1, rate=self._limit.rate, burst=self._limit.burst,
+                source=source, dropped=held + 1, rate=self._limits[source].rate,
+                burst=self._limits[source].burst,
             )  # fmt: skip
         return False
 

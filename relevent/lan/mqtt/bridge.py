@@ -47,7 +47,7 @@ from relevent.lan.mqtt.ports import (
     SpoofingSink,
 )
 from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
-from relevent.lan.mqtt.topics import Topics
+from relevent.lan.mqtt.topics import Topics, within
 from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
@@ -95,21 +95,31 @@ class MqttBridge:
         if config.mqtt.ems_request_topic is not None and config.mqtt.ems_reply is not None:
             if extension_handler is None:
                 raise ConfigError("ems_request_topic is set but no extension request handler was given")
+            prefix, trees = config.mqtt.ems_reply_prefix, self._topics.published_trees
+            if prefix is not None and any(within(prefix, tree) or within(tree, prefix) for tree in trees):
+                raise ConfigError(
+                    f"ems_reply_prefix {prefix!r} overlaps the gateway's topics {trees}: "
+                    "a request could make the gateway publish there"
+                )
             requests = ExtensionRequests(
                 config.mqtt.ems_request_topic,
                 reply_topic=config.mqtt.ems_reply,
+                reply_prefix=config.mqtt.ems_reply_prefix,
                 handler=extension_handler,
                 outbox=self._outbox,
                 metrics=self.metrics,
                 clock=clock,
             )
         router = InboundRouter(self._topics, registry, self, self.metrics, requests)
+        mqtt = config.mqtt
         admission = Admission(
             self._topics,
             (device.id for device in registry),
-            RateLimit(config.mqtt.device_msg_rate, config.mqtt.device_msg_burst),
+            RateLimit(mqtt.device_msg_rate, mqtt.device_msg_burst),
             self.metrics,
-            own_topics=[requests.topic] if requests else [],
+            own_topics={requests.topic: RateLimit(mqtt.ems_request_rate, mqtt.ems_request_burst)}
+            if requests
+            else {},
         )
         offline = GatewayStatus(state="offline").model_dump_json(exclude_none=True).encode()
         self._session = BrokerSession(

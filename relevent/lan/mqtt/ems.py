@@ -1,7 +1,8 @@
 """EMS extension requests: a HEDERA-style schedule request in, an accepted/rejected answer out.
 
-The answer goes to the MQTT 5 response topic of the request when it has one (with its correlation data),
-else to the configured reply topic.
+The answer goes to the configured reply topic, or to the MQTT 5 response topic of the request when one is
+set below the configured reply prefix: the gateway publishes with its own broker rights, so a requester
+must not pick the topic (another device's `ctl/set`). The correlation data comes back either way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from relevent.lan.mqtt.ports import (
     ExtensionRequest,
     ExtensionRequestHandler,
 )
+from relevent.lan.mqtt.topics import within
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +53,7 @@ class ExtensionRequests:
         topic: str,
         *,
         reply_topic: str,
+        reply_prefix: str | None = None,
         handler: ExtensionRequestHandler,
         outbox: Outbox,
         metrics: BridgeMetrics,
@@ -58,6 +61,7 @@ class ExtensionRequests:
     ) -> None:
         self.topic = topic
         self._reply_topic = reply_topic
+        self._reply_prefix = reply_prefix
         self._handler = handler
         self._outbox = outbox
         self._metrics = metrics
@@ -67,8 +71,7 @@ class ExtensionRequests:
     async def handle(self, message: aiomqtt.Message) -> None:
         """Answer one request; a rejected payload is answered, then re-raised for the router to count."""
         props = message.properties
-        response_topic = getattr(props, "ResponseTopic", None)
-        reply_to = response_topic if _publishable(response_topic) else self._reply_topic
+        reply_to = self._reply_to(getattr(props, "ResponseTopic", None))
         correlation: bytes | None = getattr(props, "CorrelationData", None)
         try:
             request = to_request(decode(ExtensionRequestPayload, message.payload))
@@ -82,6 +85,18 @@ class ExtensionRequests:
             outcome = ExtensionRejected("internal_error")
         log.info("extension request answered", request=request, outcome=outcome)
         self._answer(reply_to, correlation, outcome)
+
+    def _reply_to(self, response_topic: object) -> str:
+        """The request's response topic when it lies below the reply prefix, else the reply topic."""
+        if response_topic is None:
+            return self._reply_topic
+        prefix = self._reply_prefix
+        if _publishable(response_topic) and prefix is not None and within(response_topic, prefix):
+            return response_topic
+        log.warning("extension request response topic refused; answered on the reply topic",
+                    response_topic=response_topic, reply_prefix=prefix)  # fmt: skip
+        self._metrics.inbound_rejected.labels("request", "response_topic").inc()
+        return self._reply_topic
 
     def _answer(
         self, reply_to: str, correlation: bytes | None, outcome: ExtensionAccepted | ExtensionRejected

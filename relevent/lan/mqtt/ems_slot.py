@@ -1,35 +1,31 @@
-"""EMS extension requests become a schedule in one configured FSCH slot, written like an MMS client would.
+"""EMS extension requests become a schedule in one configured FSCH slot, as one engine command.
 
-Every request replaces the slot's schedule through the engine's public commands, in this order: `DsaReq`
-(when the slot is enabled), the values, `NumEntr`, `SchdIntv`, `SchdPrio`, `StrTm01.setTm` (other start
-times cleared), `EnaReq`. The commands run back to back without yielding to the loop, so no engine timer
-fires in between and devices only get the final output (a command is built when it is sent); but each one
-is its own engine command (the engine has no transaction), so the MMS mirror and its reports see the slot
-disabled for that instant. Every step before `EnaReq` acts on a disabled slot and a refused
-`EnaReq` leaves it disabled (scheduling.md section 3), so a rejection never leaves a half-written schedule
-enabled. What can be checked before touching the slot (capacity, interval, a run already over) is checked
-first, so such a request leaves the running schedule alone. Requests are in W; the slot holds the units of
-its output DO (kW in the reference model).
+Every request replaces the slot's schedule with `Engine.program`: values, `NumEntr`, `SchdIntv`, `SchdPrio`,
+`StrTm01` (other start times cleared) and the enable, validated as a whole and persisted in one store
+transaction, so no entry boundary, MMS reader or device sees half a schedule, and a refused request leaves
+the running one alone. What can be checked before the engine (capacity, interval, a run already over,
+values beyond what the devices the slot drives, their outputs' `minVal`/`maxVal` in the model, or FLOAT32
+can take) is answered `out_of_range`.
+Requests are in W; the slot holds the units of its output DO (kW in the reference model).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 
 from relevent.errors import ConfigError
 from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.mqtt.registry import DeviceRegistry
 from relevent.refs import full_ref
-from relevent.scheduler.commands import Actor, CommandResult, Rejected
+from relevent.scheduler.commands import Actor, Program, Rejected
 from relevent.scheduler.engine import Engine
-from relevent.scheduler.events import AttributeValue
-from relevent.scheduler.schedule import SchdSt
 from relevent.scheduler.spec import ScheduleSpec, ValueKind
-from relevent.scheduler.values import Timestamp
-from relevent.scl.model import SclDocument
+from relevent.scheduler.values import FLOAT32_MAX, Timestamp
+from relevent.scl.model import LogicalNode, SclDocument
 from relevent.scl.units import si_factor
 
 log = structlog.get_logger(__name__)
@@ -37,10 +33,11 @@ log = structlog.get_logger(__name__)
 PROTOCOL = "mqtt-ems"
 # A slot of this function holds limits, which are magnitudes: the request's direction does not sign them.
 MAGNITUDE_PREFIX = "MaxPow"
+UNBOUNDED = (-math.inf, math.inf)
 
 
 class EmsSlot:
-    """An `ExtensionRequestHandler` that owns one FSCH slot and writes each request into it."""
+    """An `ExtensionRequestHandler` that owns one FSCH slot and programs each request into it."""
 
     def __init__(  # noqa: PLR0913 - the slot's settings, each needed once
         self,
@@ -50,8 +47,11 @@ class EmsSlot:
         priority: int,
         peer: str,
         watts_per_unit: float = 1.0,
+        device_range: tuple[float, float] = UNBOUNDED,
+        model_range: tuple[float, float] = UNBOUNDED,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """Each signed request value in W must lie in `device_range` and `model_range` (see there)."""
         self._engine = engine
         self._spec = _slot_spec(engine, slot)
         self._watts_per_unit = watts_per_unit
@@ -59,14 +59,37 @@ class EmsSlot:
         self._actor = Actor(protocol=PROTOCOL, peer=peer)
         self._clock = clock
         self._magnitudes = self._spec.ref.rpartition("/")[2].startswith(MAGNITUDE_PREFIX)
+        model_limit = FLOAT32_MAX * abs(watts_per_unit)  # what the slot's FLOAT32 DAs can hold, in W
+        self._low = max(device_range[0], model_range[0], -model_limit)
+        self._high = min(device_range[1], model_range[1], model_limit)
 
     @classmethod
-    def from_scl(cls, engine: Engine, doc: SclDocument, slot: str, *, priority: int, peer: str) -> EmsSlot:
-        """The handler of `slot`; its values are in its output DO's units (kW in the reference model)."""
-        ref = _slot_spec(engine, slot).ref
-        ln = next(ln for _, ld, ln in doc.logical_nodes() if f"{ld.name}/{ln.name}" == ref)
-        unit = si_factor(ln, ValueKind.ASG.output[0])
-        return cls(engine, slot, priority=priority, peer=peer, watts_per_unit=unit)
+    def from_scl(  # noqa: PLR0913 - the slot's settings, each needed once
+        cls,
+        engine: Engine,
+        doc: SclDocument,
+        slot: str,
+        *,
+        priority: int,
+        peer: str,
+        devices: DeviceRegistry | None = None,
+    ) -> EmsSlot:
+        """The handler of `slot`; its values are in its output DO's units (kW in the reference model).
+
+        Its requests are bounded by the limits of the `devices` that follow the slot's controllers, and by
+        the `minVal`/`maxVal` the SCL gives the outputs those controllers drive.
+        """
+        spec = _slot_spec(engine, slot)
+        nodes = {f"{ld.name}/{ln.name}": ln for _, ld, ln in doc.logical_nodes()}
+        unit = si_factor(nodes[spec.ref], ValueKind.ASG.output[0])
+        controllers = [c for c in engine.model.controllers if spec.ref in c.schedule_refs]
+        targets = [t for c in controllers if (t := engine.model.targets.get(c.ctl_ent)) is not None]
+        followed = UNBOUNDED if devices is None else device_range(devices, [c.ref for c in controllers])
+        outputs = output_range(nodes, [target.q_ref.removesuffix(".q") for target in targets])
+        return cls(
+            engine, slot, priority=priority, peer=peer, watts_per_unit=unit, device_range=followed,
+            model_range=outputs,
+        )  # fmt: skip
 
     @property
     def slot(self) -> str:
@@ -74,7 +97,7 @@ class EmsSlot:
         return self._spec.ref
 
     async def submit(self, request: ExtensionRequest) -> ExtensionAccepted | ExtensionRejected:
-        """Write the request into the slot and enable it; answer with the slot or the first refusal."""
+        """Program the request into the slot; answer with the slot or the refusal."""
         now = self._clock()
         # "Start now" is the current whole second: the run is then already in progress and joined at its
         # first entry at once, no `now + epsilon`, and the start time reads back as a round number.
@@ -83,18 +106,19 @@ class EmsSlot:
         if problem is not None:
             log.info("extension request out of range", slot=self.slot, problem=problem)
             return ExtensionRejected("out_of_range")
-        if self._enabled():
-            rejected = self._operate("DsaReq")
-            if rejected is not None:
-                return rejected
-        for ref, value in self._writes(request, start):
-            rejected = self._write(ref, value)
-            if rejected is not None:
-                return rejected
-        return self._operate("EnaReq") or ExtensionAccepted(self.slot)
+        program = Program(
+            values=tuple(self._signed(watts, request) / self._watts_per_unit for watts in request.values),
+            schd_intv=int(self._interval(request)),
+            schd_prio=self._priority,
+            start=start,
+        )
+        result = self._engine.program(self.slot, program, self._actor)
+        if isinstance(result, Rejected):  # the engine has logged and audited it with the actor
+            return ExtensionRejected(result.reason.value)
+        return ExtensionAccepted(self.slot)
 
     def _problem(self, request: ExtensionRequest, start: Timestamp, now: Timestamp) -> str | None:
-        """Why the request cannot fit the slot, before anything is written."""
+        """Why the request cannot fit the slot, before the engine sees it."""
         capacity = len(self._spec.value_names)
         if len(request.values) > capacity:
             return f"{len(request.values)} values for a slot of {capacity}"
@@ -102,53 +126,65 @@ class EmsSlot:
             return f"an interval of {request.interval_s} s is no whole number of SchdIntv units"
         if start + len(request.values) * request.interval_s <= now:
             return "the requested run is already over"
+        beyond = [w for w in request.values if not self._low <= self._signed(w, request) <= self._high]
+        if beyond:
+            return f"{beyond[0]} W is outside [{self._low}, {self._high}] W, what the slot's devices take"
         return None
 
     def _interval(self, request: ExtensionRequest) -> float:
         return request.interval_s / self._spec.intv_unit
 
-    def _writes(self, request: ExtensionRequest, start: Timestamp) -> list[tuple[str, object]]:
-        ref, da = self._spec.ref, self._spec.kind.value_da
-        writes: list[tuple[str, object]] = [
-            (f"{ref}.{name}.{da}", self._signed(value, request))
-            for name, value in zip(self._spec.value_names, request.values, strict=False)
-        ]
-        first, *others = self._spec.start_times
-        writes += [
-            (f"{ref}.NumEntr.setVal", len(request.values)),
-            (f"{ref}.SchdIntv.setVal", int(self._interval(request))),
-            (f"{ref}.SchdPrio.setVal", self._priority),
-            (f"{ref}.{first.name}.setTm", start),
-        ]
-        # A start time left from an earlier schedule would run this one again later.
-        return writes + [(tm, 0.0) for o in others if self._is_set(tm := f"{ref}.{o.name}.setTm")]
-
     def _signed(self, watts: float, request: ExtensionRequest) -> float:
-        """The slot's value for a request value in W: in the slot's units, signed unless a limit."""
-        value = watts / self._watts_per_unit
+        """A request value in W, signed unless the slot holds limits."""
         if self._magnitudes or request.direction == "EXPORT":
-            return value
-        return 0.0 - value  # IMPORT is consumption, negative; `0.0 -` keeps a zero from becoming -0.0
-
-    def _is_set(self, set_tm_ref: str) -> bool:
-        current = self._engine.read(set_tm_ref)
-        return isinstance(current, AttributeValue) and current.value != 0.0
-
-    def _enabled(self) -> bool:
-        state = self._engine.read(f"{self.slot}.SchdSt.stVal")
-        return not isinstance(state, Rejected) and state.value in (SchdSt.READY, SchdSt.RUNNING)
-
-    def _write(self, ref: str, value: object) -> ExtensionRejected | None:
-        return _refusal(self._engine.write(ref, value, self._actor))
-
-    def _operate(self, control: str) -> ExtensionRejected | None:
-        result = self._engine.operate(f"{self.slot}.{control}", ctl_val=True, test=False, actor=self._actor)
-        return _refusal(result)
+            return watts
+        return 0.0 - watts  # IMPORT is consumption, negative; `0.0 -` keeps a zero from becoming -0.0
 
 
-def _refusal(result: CommandResult) -> ExtensionRejected | None:
-    """The engine's refusal as an answer (the engine has logged it with the actor), or None."""
-    return ExtensionRejected(result.reason.value) if isinstance(result, Rejected) else None
+def device_range(devices: DeviceRegistry, controllers: Iterable[str]) -> tuple[float, float]:
+    """The widest range in W that the devices following `controllers` apply (the bridge clamps to theirs).
+
+    A limit (`w_max_lim`) takes magnitudes up to the largest of `|w_min|`, `|w_max|`; a setpoint (`w_set`)
+    takes [w_min, w_max]. A side that some device leaves open, or no device at all, is unbounded.
+    """
+    ranges = []
+    for controller in controllers:
+        for device, field in devices.followers(controller):
+            if field == "w_max_lim":
+                magnitudes = [abs(x) for x in (device.w_min, device.w_max) if x is not None]
+                ranges.append((0.0, max(magnitudes, default=math.inf)))
+            elif field == "w_set":
+                low, high = device.w_min, device.w_max
+                ranges.append((-math.inf if low is None else low, math.inf if high is None else high))
+    return _widest(ranges)
+
+
+def output_range(nodes: Mapping[str, LogicalNode], outputs: Iterable[str]) -> tuple[float, float]:
+    """The widest range in W that the controlled output DOs (full references) allow.
+
+    An APC's setpoint range is its SCL `minVal.f`..`maxVal.f`, scaled by its units; a side that one leaves
+    open is unbounded.
+    """
+    ranges = []
+    for output in outputs:
+        ln_ref, _, do_name = output.rpartition(".")
+        ln = nodes.get(ln_ref)
+        if ln is None:
+            continue
+        factor = si_factor(ln, do_name)
+        low, high = (ln.initial(f"{do_name}.{limit}.f") for limit in ("minVal", "maxVal"))
+        ranges.append((
+            low * factor if isinstance(low, int | float) and not isinstance(low, bool) else -math.inf,
+            high * factor if isinstance(high, int | float) and not isinstance(high, bool) else math.inf,
+        ))  # fmt: skip
+    return _widest(ranges)
+
+
+def _widest(ranges: list[tuple[float, float]]) -> tuple[float, float]:
+    """The smallest range that holds all of `ranges` (unbounded when there are none)."""
+    if not ranges:
+        return UNBOUNDED
+    return min(low for low, _ in ranges), max(high for _, high in ranges)
 
 
 def _slot_spec(engine: Engine, slot: str) -> ScheduleSpec:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+def within(topic: str, prefix: str) -> bool:
+    """Whether `topic` is `prefix` or below it, level by level (`a/bc` is not within `a/b`)."""
+    prefix = prefix.rstrip("/")
+    return topic == prefix or topic.startswith(f"{prefix}/")
+
+
 class Inbound(StrEnum):
     """Topic kinds the gateway consumes; the value is the leaf below `dev/<id>/`."""
 
@@ -20,6 +26,11 @@ class Topics:
     def __init__(self, root: str, gateway_id: str) -> None:
         self.base = f"{root.rstrip('/')}/{gateway_id}"
         self._dev_prefix = f"{self.base}/dev/"
+
+    @property
+    def published_trees(self) -> tuple[str, ...]:
+        """The topic trees of the device contract the gateway publishes to: the devices', its status."""
+        return self._dev_prefix.rstrip("/"), self.status
 
     @property
     def status(self) -> str:
