@@ -34,7 +34,7 @@ def _send_at_once(client: aiomqtt.Client) -> None:
     """Turn Nagle's algorithm off on the broker connection (paho leaves it on).
 
     With it on, a small packet written while the previous one is unacknowledged waits for the broker's
-    delayed ACK: an EMS answer behind the request's PUBACK went out ~40 ms late.
+    delayed ACK: an EMS answer behind the request's PUBACK went out that late (docs/performance.md).
     """
     sock = client._client.socket()  # noqa: SLF001 - aiomqtt does not expose its paho client's socket
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
