@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relevent.config import HttpSection, default
 from relevent.demo.broker import LoopbackBroker
 from relevent.demo.devices import SimulatedDevice
 from relevent.demo.scada import program_demo
 from relevent.errors import StartupError
 from relevent.lan.mqtt.topics import Topics
+from relevent.refs import without_ld
 
 GATEWAY_ID = "demo"
 READY_TIMEOUT_S = 30.0
@@ -43,7 +45,7 @@ class DemoOptions:
 
     duration_s: float | None = None
     mms_port: int = 10102
-    http_port: int = 8610
+    http_port: int = default(HttpSection, "port")
     scl: Path | None = None
 
 
@@ -156,8 +158,8 @@ def _status(http_port: int) -> dict[str, Any]:
 def _summary(status: dict[str, Any], devices: list[SimulatedDevice]) -> str:
     outputs = []
     for controller in status["controllers"]:
-        name = controller["ref"].rpartition("/")[2].removesuffix("_FSCC1")
-        source = (controller["source"] or "none").rpartition("/")[2]
+        name = without_ld(controller["ref"]).removesuffix("_FSCC1")
+        source = without_ld(controller["source"] or "none")
         outputs.append(f"{name}={controller['value']} ({source})")
     seen = [
         f"{d.id}: {d.model.power_w:8.1f} W ({d.commands_received} cmds{', fallback' if d.fallback else ''})"

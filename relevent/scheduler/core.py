@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from relevent.refs import full_ref
+from relevent.refs import full_ref, owner_of
 from relevent.scheduler.commands import (
     ACCEPTED,
     Actor,
@@ -25,9 +25,10 @@ from relevent.scheduler.commands import (
     Step,
     Write,
 )
-from relevent.scheduler.controller import Controller, ControllerRecord, Output
+from relevent.scheduler.controller import Controller, ControllerOutput, ControllerRecord
 from relevent.scheduler.events import AttributeValue, Event
-from relevent.scheduler.forecast import ForecastPoint, forecast
+from relevent.scheduler.forecast import ForecastPoint, output_changes
+from relevent.scheduler.forecast_cache import ForecastCache
 from relevent.scheduler.mirror import Mirror, Moved, positions
 from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy, default_policy
 from relevent.scheduler.restore import StoredState, restore_timeline
@@ -123,11 +124,17 @@ class Core:
         self._timeline: Timeline | None = None
         self._now: Timestamp = 0.0
         self._pending: Moved | None = None  # an entry boundary whose status is not published yet
+        self._forecasts = ForecastCache(self._output_changes)
 
     @property
     def model(self) -> ModelSpec:
         """The schedules, controllers and targets this engine runs."""
         return self._model
+
+    @property
+    def forecasts_computed(self) -> int:
+        """How many forecasts were computed (the others were served from the cache)."""
+        return self._forecasts.computed
 
     @property
     def started(self) -> bool:
@@ -150,6 +157,7 @@ class Core:
         pinned = frozenset(ref for ref, policy in self._policies.items() if not policy.allows_control())
         restored = restore_timeline(self._model, stored, now, pinned)
         timeline = self._timeline = restored.timeline
+        self._forecasts.invalidate()
         self._now = now
         self._mirror.baseline(timeline, now)
         rows = Rows(
@@ -194,6 +202,7 @@ class Core:
         before = positions(schedules)
         for schedule in schedules:
             schedule.jump_to(now)
+        self._forecasts.invalidate()
         self._now = now
         outcome.add(
             self._moved_by_time(
@@ -225,7 +234,7 @@ class Core:
 
     def write(self, ref: str, value: object, actor: Actor, now: Timestamp) -> Change:
         """Decide a write of one parameter DA (full reference); RejectionError when refused."""
-        owner, _, _ = ref.partition(".")
+        owner = owner_of(ref)
         timeline = self._started()
         if owner in self._mirror.schedule_attrs:
             return self._schedule_change(Write(ref, value), actor, now)
@@ -261,6 +270,7 @@ class Core:
         for controller in change.controllers:
             timeline.controllers[controller.ref] = controller
         moved = Moved(now, change.schedules, before, timeline.affected(change.schedules, change.controllers))
+        self._forecasts.invalidate(c.ref for c in moved.controllers)
         parameter_events = [
             event
             for ref, params in controller_params.items()
@@ -320,19 +330,26 @@ class Core:
         """Every attribute the scheduler serves (parameters and status); empty before start."""
         return {} if self._timeline is None else self._mirror.snapshot(self._timeline, self._now)
 
-    def output(self, controller_ref: str) -> Output | None:
+    def output(self, controller_ref: str) -> ControllerOutput | None:
         """The current output of a controller (None for an unknown controller or before start)."""
         return self._mirror.output(self._full(controller_ref)) if self._timeline is not None else None
 
     def forecast(
         self, controller_ref: str, t0: Timestamp, t1: Timestamp, now: Timestamp
     ) -> list[ForecastPoint]:
-        """The output of a controller over [t0, t1] if nothing is written after `now` (equal values merge)."""
+        """The output of a controller over [t0, t1] if nothing is written after `now` (equal values merge).
+
+        Served from the forecast cache; the caller has advanced the core to `now`.
+        """
         full = self._full(controller_ref)
         timeline = self._timeline
         if timeline is None or full not in timeline.controllers:
             return []
-        return forecast(timeline, full, t0, t1, now)
+        return self._forecasts.get(full, t0, t1, now)
+
+    def _output_changes(self, controller_ref: str, now: Timestamp, until: Timestamp) -> list[ForecastPoint]:
+        """The cache's computation: `output_changes` of the timeline as of `now`."""
+        return output_changes(self._started(), controller_ref, now, until)
 
     def _full(self, ref: str) -> str:
         return full_ref(ref, self._model.ied_name)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
-from relevent.refs import full_ref
+from relevent.refs import full_ref, owner_of
 from relevent.scheduler.clock import Clock
 from relevent.scheduler.commands import (
     ACCEPTED,
@@ -30,7 +30,7 @@ from relevent.scheduler.commands import (
     RejectReason,
     Step,
 )
-from relevent.scheduler.controller import Output
+from relevent.scheduler.controller import ControllerOutput
 from relevent.scheduler.core import Change, Core, Outcome, Rows
 from relevent.scheduler.events import (
     AttributeData,
@@ -45,6 +45,7 @@ from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import Store, StoreError
 from relevent.scheduler.values import Timestamp
+from relevent.timing import STATUS_DELAY_S
 
 _log = structlog.get_logger(__name__)
 
@@ -56,12 +57,6 @@ EARLY_TOLERANCE = 0.0003
 MAX_LEAD = 0.1
 # The final approach aims this little early so float rounding of wall -> loop time never lands after it.
 FINAL_LEAD = 1e-5
-# An entry boundary emits its output events at once; its status attributes (~15 ms of work with 1000
-# running schedules, then their MMS mirror) and the store commit of consumed start times follow this much
-# later: time for the loop to hand the device commands to the broker first (100 devices: 8-35 ms on 2 cores;
-# uvloop runs a due timer before it writes what was queued, so a shorter delay would hold them back). A
-# read, a command, a clock step or the next instant finishes a deferred boundary at once.
-STATUS_DELAY_S = 0.05
 
 
 class Engine:
@@ -93,6 +88,11 @@ class Engine:
     def model(self) -> ModelSpec:
         """The schedules, controllers and targets this engine runs."""
         return self._core.model
+
+    @property
+    def forecasts_computed(self) -> int:
+        """How many forecasts were computed (the others were served from the cache)."""
+        return self._core.forecasts_computed
 
     # ---- life cycle -------------------------------------------------------------------------------------
 
@@ -213,12 +213,16 @@ class Engine:
         self._finish_boundary()
         return self._core.snapshot()
 
-    def output(self, controller_ref: str) -> Output | None:
+    def output(self, controller_ref: str) -> ControllerOutput | None:
         """The current output of a controller (None for an unknown controller or before start)."""
         return self._core.output(controller_ref)
 
     def forecast(self, controller_ref: str, t0: Timestamp, t1: Timestamp) -> list[ForecastPoint]:
-        """The output of a controller over [t0, t1] if nothing is written meanwhile (equal values merged)."""
+        """The output of a controller over [t0, t1] if nothing is written meanwhile (equal values merged).
+
+        Served from a per-controller cache (`ForecastCache`): a command drops the forecasts of the
+        controllers it changes, a clock step all of them.
+        """
         if not self._core.started:
             return []
         now = self._command_time()
@@ -242,7 +246,7 @@ class Engine:
         """
         full = full_ref(ref, self.model.ied_name)
         # An operate or a program is audited by the state of its schedule, a write by the written attribute.
-        states = {"operate": f"{full.rpartition('.')[0]}.SchdSt.stVal", "program": f"{full}.SchdSt.stVal"}
+        states = {"operate": f"{owner_of(full)}.SchdSt.stVal", "program": f"{full}.SchdSt.stVal"}
         audited = states.get(kind, full)
         old = self._value_of(audited)
         now = self._clock.now()

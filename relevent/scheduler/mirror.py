@@ -9,9 +9,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from relevent.refs import owner_of, split_last
 from relevent.scheduler.attributes import ControllerAttributes, ScheduleAttributes, StatusItem
 from relevent.scheduler.commands import Rejected, RejectReason
-from relevent.scheduler.controller import Controller, Output
+from relevent.scheduler.controller import Controller, ControllerOutput
 from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event, OutputChanged
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scheduler.schedule import Schedule, ScheduleParams
@@ -51,7 +52,7 @@ class Mirror:
         self.schedule_attrs = {spec.ref: ScheduleAttributes(spec) for spec in model.schedules}
         self.controller_attrs = {spec.ref: ControllerAttributes(spec) for spec in model.controllers}
         self._published: dict[str, AttributeValue] = {}
-        self._outputs: dict[str, Output] = {}
+        self._outputs: dict[str, ControllerOutput] = {}
 
     def baseline(self, timeline: Timeline, now: Timestamp) -> None:
         """Publish the state at start-up without events: what `snapshot` shows first."""
@@ -121,11 +122,10 @@ class Mirror:
             return self._published[ref]
         if timeline is None:
             return Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
-        owner, _, _ = ref.partition(".")
-        listing = self.parameters(timeline, owner)
+        listing = self.parameters(timeline, owner_of(ref))
         if ref in listing:
             return AttributeValue(listing[ref], quality_good=True, timestamp=now)
-        head, _, member = ref.rpartition(".")
+        head, member = split_last(ref)
         cal = listing.get(head)
         if isinstance(cal, CalendarTime) and member in CALENDAR_FIELDS:
             return AttributeValue(getattr(cal, CALENDAR_FIELDS[member][0]), quality_good=True, timestamp=now)
@@ -141,7 +141,7 @@ class Mirror:
         attributes.update(self._published)
         return attributes
 
-    def output(self, controller_ref: str) -> Output | None:
+    def output(self, controller_ref: str) -> ControllerOutput | None:
         """The last published output of a controller (full reference)."""
         return self._outputs.get(controller_ref)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from relevent.refs import full_ref
+from relevent.refs import full_ref, owner_of
 from relevent.scheduler.attributes import (
     ControllerAttributes,
     Param,
@@ -58,7 +58,7 @@ class Rules:
 
     def schedule_owner(self, ref: str) -> str:
         """The schedule (`LD/LN`) that `ref` belongs to; RejectionError when it is none."""
-        owner, _, _ = ref.partition(".")
+        owner = owner_of(ref)
         if owner not in self._schedule_attrs:
             raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"{ref}: {owner!r} is not a schedule")
         return owner
@@ -152,7 +152,7 @@ class Rules:
     ) -> ScheduleMutation | None:
         """The change an operate of EnaReq/DsaReq makes (None: none); RejectionError when refused."""
         owner = schedule.ref
-        control = step.ref.removesuffix(".Oper").partition(".")[2]
+        control = step.control
         if control not in ("EnaReq", "DsaReq"):
             raise RejectionError(
                 RejectReason.OBJECT_UNDEFINED, f"{step.ref} is not EnaReq or DsaReq of a schedule"
