@@ -30,6 +30,7 @@ from relevent.scheduler.commands import (
     ACCEPTED,
     Actor,
     CommandResult,
+    Now,
     Operate,
     Program,
     Rejected,
@@ -117,6 +118,7 @@ class Engine:
         self._now: Timestamp = 0.0
         self._deferred_status: _Status | None = None  # an entry boundary's, see STATUS_DELAY_S
         self._status_timer: asyncio.TimerHandle | None = None
+        self._keys: dict[str, str] = {}  # schedule -> the intent key placed in it (see `program_slots`)
 
     @property
     def model(self) -> ModelSpec:
@@ -134,8 +136,14 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         now = self._clock.now()
         pinned = frozenset(ref for ref, policy in self._policies.items() if not policy.allows_control())
-        restored = restore_timeline(self._model, self._store.load(), now, pinned)
+        stored = self._store.load()
+        restored = restore_timeline(self._model, stored, now, pinned)
         timeline = self._timeline = restored.timeline
+        self._keys = {
+            ref: key
+            for ref, key in stored.keys.items()
+            if ref in timeline.schedules and ref not in restored.dropped
+        }
         self._now = now
         defaults = [a.defaults() for a in self._schedule_attrs.values()]
         defaults += [a.defaults() for a in self._controller_attrs.values()]
@@ -146,7 +154,7 @@ class Engine:
         self._store.commit(
             [s.record() for s in schedules],
             [c.record() for c in controllers],
-            tuple(restored.dropped),
+            (*restored.dropped, *(ref for ref in stored.keys if ref not in self._keys)),
         )
         self._rearm()
         return restored.dropped
@@ -201,13 +209,13 @@ class Engine:
         members), float epoch seconds (setTm), `CalendarTime` (whole setCal), str (references).
         """
         return self._command(
-            "write", ref, actor, lambda now, full: self._write(full, value, actor, now), asked=value
+            "write", [ref], actor, lambda now, full: self._write(full[0], value, actor, now), asked=value
         )
 
     def operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor) -> CommandResult:
         """Operate `<FSCH>.EnaReq` or `<FSCH>.DsaReq` (direct control with normal security)."""
         return self._command(
-            "operate", ref, actor, lambda now, full: self._operate(full, ctl_val, test, actor, now)
+            "operate", [ref], actor, lambda now, full: self._operate(full[0], ctl_val, test, actor, now)
         )
 
     def program(self, ref: str, program: Program, actor: Actor) -> CommandResult:
@@ -217,9 +225,33 @@ class Engine:
         one store transaction, published once; a run in progress is replaced. A refusal changes nothing,
         not even `SchdEnaErr`.
         """
+        return self.program_slots({ref: program}, actor)
+
+    def program_slots(
+        self,
+        programs: Mapping[str, Program | None],
+        actor: Actor,
+        keys: Mapping[str, str | None] | None = None,
+    ) -> CommandResult:
+        """Program several schedules (`<FSCH>` -> `Program`, or None to disable one) as one command.
+
+        As `program`, for all of them together: validated as a whole, persisted in one store transaction
+        with `keys` (schedule -> the intent key it now holds, None: none), published once, each schedule
+        audited; a refusal changes nothing. The intent API's one step: a chain, an overwrite, a cancel.
+        """
+        full_keys = {full_ref(ref, self._model.ied_name): key for ref, key in (keys or {}).items()}
         return self._command(
-            "program", ref, actor, lambda now, full: self._program(full, program, actor, now)
+            "program",
+            list(programs),
+            actor,
+            lambda now, full: self._program(
+                dict(zip(full, programs.values(), strict=True)), full_keys, actor, now
+            ),
         )
+
+    def intent_keys(self) -> Mapping[str, str]:
+        """The intent key each schedule holds (schedule -> key), as `program_slots` stored them."""
+        return dict(self._keys)
 
     def check(self, steps: Sequence[Step], actor: Actor) -> list[CommandResult]:
         """What `write` and `operate` would answer to `steps`, one after the other, changing nothing.
@@ -304,18 +336,17 @@ class Engine:
     def _command(
         self,
         kind: str,
-        ref: str,
+        refs: Sequence[str],
         actor: Actor,
-        handler: Callable[[Timestamp, str], None],
+        handler: Callable[[Timestamp, list[str]], None],
         asked: object = None,
     ) -> CommandResult:
-        """Run `handler` and emit its `CommandHandled`; `asked` is a write's value, audited when refused."""
-        full = full_ref(ref, self._model.ied_name)
+        """Run `handler`, emit a `CommandHandled` per ref; `asked` is a write's value, audited if refused."""
+        fulls = [full_ref(ref, self._model.ied_name) for ref in refs]
         result: CommandResult = ACCEPTED
         # An operate or a program is audited by the state of its schedule, a write by the written attribute.
-        states = {"operate": f"{full.rpartition('.')[0]}.SchdSt.stVal", "program": f"{full}.SchdSt.stVal"}
-        audited = states.get(kind, full)
-        old = self._value_of(audited)
+        audited = [_audited(kind, full) for full in fulls]
+        olds = [self._value_of(ref) for ref in audited]
         now = self._clock.now()
         if self._timeline is None:
             result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
@@ -323,15 +354,16 @@ class Engine:
             now = self._command_time()
             self._catch_up(now)
             try:
-                handler(now, full)
+                handler(now, fulls)
             except RejectionError as rejection:
                 result = rejection.rejected
             self._rearm()
-        if result is ACCEPTED:
-            new: object = self._value_of(audited)
-        else:  # the audit shows what was refused; an operate asks for no value of SchdSt
-            new = asked if kind == "write" else old
-        self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
+        for full, ref, old in zip(fulls, audited, olds, strict=True):
+            if result is ACCEPTED:
+                new: object = self._value_of(ref)
+            else:  # the audit shows what was refused; an operate asks for no value of SchdSt
+                new = asked if kind == "write" else old
+            self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
         return result
 
     def _value_of(self, ref: str) -> AttributeData | None:
@@ -410,16 +442,48 @@ class Engine:
             )
         return params
 
-    def _program(self, ref: str, program: Program, actor: Actor, now: Timestamp) -> None:
-        if ref not in self._schedule_attrs:
-            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule {ref!r}")
+    def _program(
+        self,
+        programs: Mapping[str, Program | None],
+        keys: Mapping[str, str | None],
+        actor: Actor,
+        now: Timestamp,
+    ) -> None:
+        """Check every program (and disable) first, then make them all as one change."""
+        if len(programs) == 0:
+            raise RejectionError(RejectReason.VALUE_INVALID, "no schedule to program")
+        unknown = [ref for ref in [*programs, *keys] if ref not in self._schedule_attrs]
+        if unknown:
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule {unknown[0]!r}")
+        changes = [
+            (self._schedules()[ref], self._programmed(ref, p, actor, now)) for ref, p in programs.items()
+        ]
+
+        def replace_and_enable() -> None:
+            for schedule, params in changes:
+                schedule.disable(now)  # a run in progress ends here, unconsumed, as after DsaReq
+                if params is not None:
+                    schedule.set_params(params, now)
+                    schedule.enable(now)
+
+        self._change(now, [schedule for schedule, _ in changes], [], replace_and_enable, keys=keys)
+
+    def _programmed(
+        self, ref: str, program: Program | None, actor: Actor, now: Timestamp
+    ) -> ScheduleParams | None:
+        """The parameters `program` gives `ref` (None: it is disabled); RejectionError when refused."""
         policy = self._policies[ref]
-        locked = [group.value for group in _PROGRAMMED if not policy.allows_write(group)]
+        groups = _PROGRAMMED if program is not None else ()
+        locked = [group.value for group in groups if not policy.allows_write(group)]
         if not policy.allows_control():
             locked.append("enable/disable")
         if locked:
             raise RejectionError(RejectReason.ACCESS_DENIED, f"{', '.join(locked)} of {ref} locked")
-        _deny(self._rights.schedule_denial(actor, ref, program.schd_prio))
+        _deny(self._rights.schedule_denial(actor, ref, None if program is None else program.schd_prio))
+        if program is None:
+            return None
+        if isinstance(program.start, Now):
+            program = replace(program, start=math.floor(now) + program.start.after_s)
         schedule = self._schedules()[ref]
         try:
             params = apply_program(schedule.spec, schedule.params, program)
@@ -430,13 +494,7 @@ class Engine:
             raise RejectionError(
                 RejectReason.VALUE_INVALID, f"{ref} cannot be enabled: {error.text}", schd_ena_err=int(error)
             )
-
-        def replace_and_enable() -> None:
-            schedule.disable(now)  # a run in progress ends here, unconsumed, as after DsaReq
-            schedule.set_params(params, now)
-            schedule.enable(now)
-
-        self._change(now, [schedule], [], replace_and_enable)
+        return params
 
     def _write_controller(self, owner: str, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
         attrs = self._controller_attrs[owner]
@@ -515,8 +573,10 @@ class Engine:
         schedules: list[Schedule],
         controllers: list[Controller],
         mutate: Callable[[], None],
+        *,
+        keys: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Apply one accepted change, persist it (or undo it), then publish what changed."""
+        """Apply one accepted change, persist it with `keys` (or undo it), then publish what changed."""
         timeline = self._timeline
         assert timeline is not None  # commands run only after start()
         before = {s.ref: (s.params, s.enabled) for s in schedules}
@@ -525,7 +585,7 @@ class Engine:
         controller_params = {c.ref: self._parameters(timeline, c.ref) for c in controllers}
         mutate()
         try:
-            self._store.commit([s.record() for s in schedules], [c.record() for c in controllers])
+            self._store.commit([s.record() for s in schedules], [c.record() for c in controllers], (), keys)
         except StoreError as exc:
             for backup in schedule_backups:
                 timeline.schedules[backup.ref] = backup
@@ -533,6 +593,11 @@ class Engine:
                 timeline.controllers[record.ref] = Controller(timeline.controllers[record.ref].spec, record)
             _log.exception("store failed, change undone")
             raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, "the state store failed") from exc
+        for ref, key in (keys or {}).items():
+            if key is None:
+                self._keys.pop(ref, None)
+            else:
+                self._keys[ref] = key
         self._publish(
             (now, schedules, before, timeline.affected(schedules, controllers)),
             parameter_events=[
@@ -742,6 +807,13 @@ class Engine:
     def _controllers(self) -> dict[str, Controller]:
         assert self._timeline is not None
         return self._timeline.controllers
+
+
+def _audited(kind: str, ref: str) -> str:
+    """What a command is audited by: an operate or a program by its schedule's state, a write by the DA."""
+    if kind == "operate":
+        return f"{ref.rpartition('.')[0]}.SchdSt.stVal"
+    return f"{ref}.SchdSt.stVal" if kind == "program" else ref
 
 
 def _deny(denial: str | None) -> None:

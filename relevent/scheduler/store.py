@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,11 +35,15 @@ class StoreError(ReleventError):
 
 @dataclass(frozen=True)
 class StoredState:
-    """What a store holds; rows it could not decode are in `unreadable` (ref -> why)."""
+    """What a store holds; rows it could not decode are in `unreadable` (ref -> why).
+
+    `keys` are the intent keys of the schedules that intents were placed in (schedule ref -> key).
+    """
 
     schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
     controllers: dict[str, ControllerRecord] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -54,8 +58,12 @@ class Store(Protocol):
         schedules: Sequence[ScheduleRecord] = (),
         controllers: Sequence[ControllerRecord] = (),
         dropped: Sequence[str] = (),
+        keys: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Store records and delete the rows of `dropped` refs in one transaction; raise `StoreError`."""
+        """Store records and intent keys (None: forget one), delete the rows of `dropped`: one transaction.
+
+        Raise `StoreError` when it fails.
+        """
         ...
 
     def close(self) -> None:
@@ -79,6 +87,7 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS schedule (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS controller (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS intent_key (ref TEXT PRIMARY KEY, key TEXT NOT NULL);"
             )
             self._check_version()
             self.lost = self._lost_state()
@@ -105,22 +114,31 @@ class SqliteStore:
                     )
                 except (KeyError, TypeError, ValueError) as exc:
                     unreadable[ref] = _why(exc)
+            keys = dict(self._db.execute("SELECT ref, key FROM intent_key"))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store: {exc}") from exc
-        return StoredState(schedules, controllers, unreadable)
+        return StoredState(schedules, controllers, unreadable, keys)
 
     def commit(
         self,
         schedules: Sequence[ScheduleRecord] = (),
         controllers: Sequence[ControllerRecord] = (),
         dropped: Sequence[str] = (),
+        keys: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Store records and delete the rows of `dropped` refs in one transaction."""
+        """Store records and intent keys and delete the rows of `dropped` refs in one transaction."""
+        keys = keys or {}
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany("DELETE FROM schedule WHERE ref = ?", [(ref,) for ref in dropped])
                 self._db.executemany("DELETE FROM controller WHERE ref = ?", [(ref,) for ref in dropped])
+                forgotten = [*dropped, *(ref for ref, key in keys.items() if key is None)]
+                self._db.executemany("DELETE FROM intent_key WHERE ref = ?", [(ref,) for ref in forgotten])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO intent_key (ref, key) VALUES (?, ?)",
+                    [(ref, key) for ref, key in keys.items() if key is not None],
+                )
                 self._db.executemany(
                     "INSERT OR REPLACE INTO schedule (ref, data) VALUES (?, ?)",
                     [(r.ref, json.dumps(_encode_schedule(r))) for r in schedules],
@@ -187,6 +205,7 @@ class SqliteStore:
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM schedule")
         self._db.execute("DELETE FROM controller")
+        self._db.execute("DELETE FROM intent_key")
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
