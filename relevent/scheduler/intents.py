@@ -17,12 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 import structlog
 
 from relevent.refs import full_ref
-from relevent.scheduler.clock import Clock
 from relevent.scheduler.commands import Accepted, Actor, CommandResult, Now, Program, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.schedule import SchdSt
 from relevent.scheduler.spec import ControllerSpec, ScheduleSpec
-from relevent.scheduler.values import INT32_MAX, ValueType
+from relevent.scheduler.values import INT32_MAX, Timestamp, ValueType
 from relevent.scheduler.verdicts import (
     ActorSlots,
     Cancelled,
@@ -63,12 +62,12 @@ class Intents:
         engine: Engine,
         actors: Mapping[str, ActorSlots],
         *,
-        clock: Clock,
+        now: Callable[[], Timestamp],
         devices: DeviceBindings | None = None,
     ) -> None:
         self._engine = engine
         self._actors = dict(actors)
-        self._clock = clock
+        self._now = now
         self._devices = devices or {}
         self._schedules = {spec.ref: spec for spec in engine.model.schedules}
         self._controllers = {spec.ref: spec for spec in engine.model.controllers}
@@ -210,7 +209,7 @@ class Intents:
         )
 
     def _announce(self, command: str, actor: Actor, key: str, target: str, verdict: Verdict) -> None:
-        event = IntentHandled(command, actor, key, target, verdict, self._clock.now())
+        event = IntentHandled(command, actor, key, target, verdict, self._now())
         if isinstance(verdict, Refused):
             log.info("intent refused", command=command, actor=actor_name(actor), key=key,
                      reason=verdict.reason.value, why=verdict.message)  # fmt: skip

@@ -42,7 +42,7 @@ BANDS = {"dso": ActorSlots((60, 69), (S1, S2, S3)), "cpo": ActorSlots((20, 39), 
 
 
 def intents(h: Harness, bands: dict[str, ActorSlots] | None = None) -> tuple[Intents, list[IntentHandled]]:
-    api = Intents(h.engine, BANDS if bands is None else bands, clock=h.clock, devices={})
+    api = Intents(h.engine, BANDS if bands is None else bands, now=h.clock.now, devices={})
     answered: list[IntentHandled] = []
     api.subscribe(answered.append)
     return api, answered
@@ -222,7 +222,7 @@ async def test_a_slot_of_the_actor_that_does_not_feed_the_target_is_not_used(db:
 
 async def test_a_device_binding_names_the_controller_of_the_function(db: Path) -> None:
     h = start_engine(small_spec(4), db)
-    api = Intents(h.engine, BANDS, clock=h.clock, devices={"bat1": {Function.ACT_POW: FSCC}})
+    api = Intents(h.engine, BANDS, now=h.clock.now, devices={"bat1": {Function.ACT_POW: FSCC}})
     assert api.place(intent(1.0, target="bat1")) == Placed(S1, 60, (S1,))
     assert _refusal(api.place(intent(1.0, target="bat1", function=Function.MAX_POW))) == (
         RefusalReason.UNKNOWN_TARGET, None,
