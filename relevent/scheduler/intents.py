@@ -20,6 +20,7 @@ from relevent.refs import full_ref
 from relevent.scheduler.commands import Accepted, Actor, CommandResult, Now, Program, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.schedule import SchdSt
+from relevent.scheduler.slots import Slots
 from relevent.scheduler.spec import ControllerSpec, ScheduleSpec
 from relevent.scheduler.values import INT32_MAX, Timestamp, ValueType
 from relevent.scheduler.verdicts import (
@@ -71,6 +72,7 @@ class Intents:
         self._devices = devices or {}
         self._schedules = {spec.ref: spec for spec in engine.model.schedules}
         self._controllers = {spec.ref: spec for spec in engine.model.controllers}
+        self._slots = Slots(engine)
         self._subscribers: list[IntentSubscriber] = []
 
     def subscribe(self, callback: IntentSubscriber) -> Callable[[], None]:
@@ -166,7 +168,8 @@ class Intents:
         The run beginning at a slot the key holds is tried first, then the first run of free slots.
         """
         keys = self._engine.intent_keys()
-        free = [keys.get(slot) in (None, label) or self._state(slot) is SchdSt.NOT_READY for slot in slots]
+        ended = SchdSt.NOT_READY
+        free = [keys.get(slot) in (None, label) or self._slots.state(slot) is ended for slot in slots]
         starts = sorted(range(len(slots)), key=lambda i: keys.get(slots[i]) != label)  # the key's own first
         for first in starts:
             chain: list[str] = []
@@ -201,12 +204,6 @@ class Intents:
         held = {slot for slot, held_key in self._engine.intent_keys().items() if held_key == label}
         share = self._actors[name]
         return [slot for slot in share.slots if slot in held]
-
-    def _state(self, slot: str) -> SchdSt | None:
-        state = self._engine.read(f"{slot}.SchdSt.stVal")
-        return (
-            None if isinstance(state, Rejected) or not isinstance(state.value, int) else SchdSt(state.value)
-        )
 
     def _announce(self, command: str, actor: Actor, key: str, target: str, verdict: Verdict) -> None:
         event = IntentHandled(command, actor, key, target, verdict, self._now())
