@@ -40,7 +40,7 @@ async def test_state_output_and_their_changes_are_typed(db: Path) -> None:
     ]
 
 
-async def test_start_now_runs_a_programmed_schedule_from_the_current_second_and_stop_ends_it(db: Path) -> None:
+async def test_start_now_runs_a_programmed_schedule_from_this_second_and_stop_ends_it(db: Path) -> None:
     h = start_engine(small_spec(2), db)
     h.program(S1, values=[5.0], intv=600, prio=42, starts=[BASE + 3600], enable=False)
     slots = Slots(h.engine)
