@@ -22,7 +22,15 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
-from relevent.access import actor_rights, mms_credentials, mms_host, mms_limits, mms_tls
+from relevent.access import (
+    actor_rights,
+    actor_slots,
+    device_bindings,
+    mms_credentials,
+    mms_host,
+    mms_limits,
+    mms_tls,
+)
 from relevent.config import MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
@@ -47,6 +55,7 @@ from relevent.scheduler.commands import Actor
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
+from relevent.scheduler.intents import Intents
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore, StoreError
@@ -95,6 +104,7 @@ def check(settings: Settings, doc: SclDocument) -> None:
     """Everything `check-config` can verify without binding a port: policies and device bindings."""
     spec = model_spec(doc)
     resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec))
+    actor_slots(settings, spec)
     build_registry(doc, bridge_config(settings).devices)
 
 
@@ -215,6 +225,9 @@ class Gateway:
             spec, clock=self.clock, store=store, policies=policies, rights=actor_rights(settings, spec)
         )
         self._start_engine(store.lost)
+        # The door for non-MMS upstream adapters; the EMS slot below has its own (its slot, its priority).
+        self.intents = Intents(self.engine, actor_slots(settings, spec), now=self.clock.now,
+                               devices=device_bindings(settings.devices, spec))  # fmt: skip
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         self.binding.prepare()
         # The association count is polled (see relevent/triggers.py).
@@ -225,10 +238,10 @@ class Gateway:
             clock=self.clock,
         )
         bridging = bridge_config(settings)
+        self._ems = ems_handler(settings.mqtt, self.engine, doc, bridging.devices)
         self.bridge = MqttBridge.from_scl(
             bridging, doc, metrics_registry=self.registry, forecasts=self.engine,
-            measurements=self, spoofing=self,
-            extension_handler=ems_handler(settings.mqtt, self.engine, doc, bridging.devices),
+            measurements=self, spoofing=self, extension_handler=self._ems,
         )
         status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
         http = settings.http
@@ -258,6 +271,8 @@ class Gateway:
                 )
         self.engine.subscribe(self._on_event)
         self.engine.subscribe(self.audit.on_event)
+        for intents in (self.intents, *([self._ems.intents] if self._ems else [])):
+            intents.subscribe(self.audit.on_intent)
         self.engine.subscribe(self.metrics.on_event)
         for schedule in self.engine.model.schedules:  # the states before any change
             ref = f"{schedule.ref}.SchdSt.stVal"

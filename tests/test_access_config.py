@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from relevent.access import actor_rights, mms_credentials, mms_limits
+from relevent.access import actor_rights, actor_slots, mms_credentials, mms_limits
 from relevent.config import Settings, load_settings
 from relevent.errors import ConfigError
 from relevent.scheduler.discovery import model_spec
+from relevent.scheduler.verdicts import ActorSlots
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 
@@ -97,3 +98,53 @@ def test_connection_limits_keep_slots_for_the_priority_actors(tmp_path: Path) ->
     assert (limits.max_connections, limits.per_peer, limits.per_actor) == (5, 3, 2)
     assert limits.priority == frozenset({"dso"})
     assert (limits.associable, limits.for_others) == (4, 3)
+
+
+DSO_SLOTS = (
+    '[[actors]]\nname = "dso"\nband = [60, 69]\n'
+    'slots = ["@Control/MaxPow_FSCH03", "@Control/MaxPow_FSCH04"]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[[actors]]\nname = "dso"\nband = [60, 2147483648]\nslots = ["@Control/MaxPow_FSCH03"]\n',
+         "less than or equal to 2147483647"),
+        ('[[actors]]\nname = "dso"\nband = [-2147483649, 0]\nslots = ["@Control/MaxPow_FSCH03"]\n',
+         "greater than or equal to -2147483648"),
+        ('[[actors]]\nname = "dso"\nband = [69, 60]\nslots = ["@Control/MaxPow_FSCH03"]\n',
+         "[lowest, highest]"),
+        ('[[actors]]\nname = "dso"\nband = [60, 69]\n', "band and slots go together"),
+        ('[[actors]]\nname = "dso"\nslots = ["@Control/MaxPow_FSCH03"]\n', "band and slots go together"),
+    ],
+)  # fmt: skip
+def test_an_impossible_band_is_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match="invalid configuration") as raised:
+        _settings(tmp_path, text)
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (DSO_SLOTS + '[[actors]]\nname = "cpo"\nband = [20, 39]\nslots = ["@Control/MaxPow_FSCH04"]\n',
+         "'@Control/MaxPow_FSCH04' is also a slot of dso"),
+        (DSO_SLOTS + '[mqtt]\nems_request_topic = "ems/req"\nems_slot = "@Control/MaxPow_FSCH03"\n',
+         "is also a slot of [mqtt] ems_slot"),
+        ('[[actors]]\nname = "dso"\nband = [60, 69]\nslots = ["@Control/MaxPow_Res_FSCH01"]\n', "a reserve"),
+        ('[[actors]]\nname = "dso"\nband = [60, 69]\nslots = ["@Control/Nope_FSCH01"]\n', "not a schedule"),
+    ],
+)  # fmt: skip
+def test_a_slot_owned_twice_a_reserve_or_none_is_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    settings = _settings(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        actor_slots(settings, model_spec(load(DEFAULT_MODEL)))
+    assert fragment in str(raised.value)
+
+
+def test_an_actors_share_is_its_band_and_its_slots_in_order(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, DSO_SLOTS + 'hold_s = 3600\n[[actors]]\nname = "scada"\n')
+    shares = actor_slots(settings, model_spec(load(DEFAULT_MODEL)))
+    slots = ("DER_Scheduler_Control/MaxPow_FSCH03", "DER_Scheduler_Control/MaxPow_FSCH04")
+    assert shares == {"dso": ActorSlots((60, 69), slots, 3600.0)}

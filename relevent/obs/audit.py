@@ -23,6 +23,7 @@ from relevent.obs.audit_anchor import HEAD_EVERY, TRUNCATED, Anchor, anchor_prob
 from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_time
 from relevent.scheduler.commands import Actor, Rejected
 from relevent.scheduler.events import CommandHandled, Event
+from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, Refused
 
 log = structlog.get_logger("relevent.audit")
 
@@ -55,6 +56,29 @@ def command_entry(event: CommandHandled) -> AuditEntry:
         new=json.dumps(_plain(event.new)),
         result=result_label(event),
         reason=rejected.message if rejected else "",
+    )
+
+
+def intent_entry(event: IntentHandled) -> AuditEntry:
+    """The audit entry of one answered intent or cancel: its key and target, the slots or the refusal."""
+    verdict = event.verdict
+    new: object = None
+    if isinstance(verdict, Placed):
+        new = {"slots": list(verdict.slots), "priority": verdict.priority}
+    elif isinstance(verdict, Cancelled):
+        new = {"slots": list(verdict.slots)}
+    refused = verdict if isinstance(verdict, Refused) else None
+    return AuditEntry(
+        time=iso_time(event.timestamp),
+        actor=event.actor.user or "",
+        protocol=event.actor.protocol,
+        peer=event.actor.peer,
+        command=event.command,
+        object=f"{event.target} key {event.key}" if event.target else f"key {event.key}",
+        old="null",
+        new=json.dumps(new),
+        result=refused.reason.value if refused else "accepted",
+        reason=refused.message if refused else "",
     )
 
 
@@ -151,6 +175,10 @@ class AuditLog:
         """Subscriber of the engine's events; only command answers are audited."""
         if isinstance(event, CommandHandled):
             self.record(command_entry(event))
+
+    def on_intent(self, event: IntentHandled) -> None:
+        """Subscriber of the intent API: every intent and cancel with its verdict."""
+        self.record(intent_entry(event))
 
     def refused(self, actor: Actor, command: str, obj: str, reason: str, at: float) -> None:
         """Audit a request an adapter refused before it reached the scheduler (e.g. a spoofing device)."""
