@@ -19,6 +19,11 @@ TWO_ACTORS_ONE_PASSWORD = (
     '[[actors]]\nname = "a"\npassword = "same"\n[[actors]]\nname = "b"\npassword = "same"\n'
 )
 
+DSO_SLOTS = (
+    '[[actors]]\nname = "dso"\nband = [60, 69]\n'
+    'slots = ["@Control/MaxPow_FSCH03", "@Control/MaxPow_FSCH04"]\n'
+)
+
 
 def _settings(tmp_path: Path, text: str) -> Settings:
     path = tmp_path / "gw.toml"
@@ -64,13 +69,28 @@ def test_invalid_security_settings_are_refused(tmp_path: Path, text: str, fragme
         ('[[actors]]\nname = "dso"\n[[policy]]\nactor = "dso"\nschedules = ["@Control/Nope*"]\n',
          "matches nothing"),
         ('[[actors]]\nname = "a"\n[[actors]]\nname = "a"\n', "names must be unique"),
+        (DSO_SLOTS + '[[actors]]\nname = "cpo"\nband = [20, 39]\nslots = ["@Control/MaxPow_FSCH04"]\n',
+         "'@Control/MaxPow_FSCH04' is also a slot of dso"),
+        (DSO_SLOTS + '[mqtt]\nems_request_topic = "ems/req"\nems_slot = "@Control/MaxPow_FSCH03"\n',
+         "is also a slot of [mqtt] ems_slot"),
+        ('[[actors]]\nname = "dso"\nband = [60, 69]\nslots = ["@Control/MaxPow_Res_FSCH01"]\n', "a reserve"),
+        ('[[actors]]\nname = "dso"\nband = [60, 69]\nslots = ["@Control/Nope_FSCH01"]\n', "not a schedule"),
     ],
 )  # fmt: skip
-def test_rights_that_name_nothing_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
+def test_rights_and_slots_that_name_nothing_or_clash_are_refused(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
     settings = _settings(tmp_path, text)
     with pytest.raises(ConfigError) as raised:
-        actor_rights(settings, model_spec(load(DEFAULT_MODEL)))
+        _shares(settings)
     assert fragment in str(raised.value)
+
+
+def _shares(settings: Settings) -> object:
+    """The actors' rights, then their slots (a slot owned twice, a reserve, no schedule)."""
+    model = model_spec(load(DEFAULT_MODEL))
+    actor_rights(settings, model)
+    return actor_slots(settings, model)
 
 
 @pytest.mark.parametrize(
@@ -106,30 +126,6 @@ def test_connection_limits_keep_slots_for_the_priority_actors(tmp_path: Path) ->
     assert (limits.max_connections, limits.per_peer, limits.per_actor) == (5, 3, 2)
     assert limits.priority == frozenset({"dso"})
     assert (limits.associable, limits.for_others) == (4, 3)
-
-
-DSO_SLOTS = (
-    '[[actors]]\nname = "dso"\nband = [60, 69]\n'
-    'slots = ["@Control/MaxPow_FSCH03", "@Control/MaxPow_FSCH04"]\n'
-)
-
-
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        (DSO_SLOTS + '[[actors]]\nname = "cpo"\nband = [20, 39]\nslots = ["@Control/MaxPow_FSCH04"]\n',
-         "'@Control/MaxPow_FSCH04' is also a slot of dso"),
-        (DSO_SLOTS + '[mqtt]\nems_request_topic = "ems/req"\nems_slot = "@Control/MaxPow_FSCH03"\n',
-         "is also a slot of [mqtt] ems_slot"),
-        ('[[actors]]\nname = "dso"\nband = [60, 69]\nslots = ["@Control/MaxPow_Res_FSCH01"]\n', "a reserve"),
-        ('[[actors]]\nname = "dso"\nband = [60, 69]\nslots = ["@Control/Nope_FSCH01"]\n', "not a schedule"),
-    ],
-)  # fmt: skip
-def test_a_slot_owned_twice_a_reserve_or_none_is_refused(tmp_path: Path, text: str, fragment: str) -> None:
-    settings = _settings(tmp_path, text)
-    with pytest.raises(ConfigError) as raised:
-        actor_slots(settings, model_spec(load(DEFAULT_MODEL)))
-    assert fragment in str(raised.value)
 
 
 def test_an_actors_share_is_its_band_and_its_slots_in_order(tmp_path: Path) -> None:
