@@ -10,6 +10,7 @@ from typing import Any
 from relevent import __version__
 from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.engine import Engine
+from relevent.scheduler.slots import Slots
 
 FORECAST_HORIZON_S = 24 * 3600.0
 
@@ -19,12 +20,6 @@ def gateway_status(
 ) -> dict[str, Any]:
     """Controllers (output and 24 h forecast), schedules (state, priority, entry) and devices."""
     now = clock()
-    snapshot = engine.snapshot()
-
-    def value(ref: str) -> object:
-        item = snapshot.get(ref)
-        return item.value if item is not None else None
-
     controllers = []
     for controller in engine.model.controllers:
         output = engine.output(controller.ref)
@@ -35,16 +30,7 @@ def gateway_status(
             "priority": output.priority if output else None,
             "forecast": [asdict(p) for p in engine.forecast(controller.ref, now, now + FORECAST_HORIZON_S)],
         })
-    schedules = [
-        {
-            "ref": s.ref,
-            "reserve": s.reserve,
-            "state": value(f"{s.ref}.SchdSt.stVal"),
-            "priority": value(f"{s.ref}.SchdPrio.setVal"),
-            "entry": value(f"{s.ref}.SchdEntr.stVal"),
-        }
-        for s in engine.model.schedules
-    ]
+    schedules = [asdict(view) for view in Slots(engine).schedules()]
     return {
         "gateway": {"id": gateway_id, "version": __version__, "time": now},
         "controllers": controllers,

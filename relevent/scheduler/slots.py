@@ -31,6 +31,17 @@ class StateChanged:
     timestamp: Timestamp
 
 
+@dataclass(frozen=True)
+class ScheduleView:
+    """One schedule as the status page shows it (None: not known yet)."""
+
+    ref: str
+    reserve: bool
+    state: SchdSt | None
+    priority: int | None
+    entry: int | None
+
+
 Change: TypeAlias = OutputChanged | StateChanged
 ChangeSubscriber: TypeAlias = Callable[[Change], None]
 
@@ -47,6 +58,25 @@ class Slots:
         if isinstance(state, Rejected) or not isinstance(state.value, int):
             return None
         return SchdSt(state.value)
+
+    def schedules(self) -> list[ScheduleView]:
+        """Every schedule's state, priority and current entry (`SchdEntr`), from one snapshot."""
+        snapshot = self._engine.snapshot()
+
+        def number(ref: str) -> int | None:
+            item = snapshot.get(ref)
+            return item.value if item is not None and isinstance(item.value, int) else None
+
+        views = []
+        for spec in self._engine.model.schedules:
+            state = number(f"{spec.ref}{_STATE}")
+            priority, entry = number(f"{spec.ref}.SchdPrio.setVal"), number(f"{spec.ref}.SchdEntr.stVal")
+            views.append(
+                ScheduleView(
+                    spec.ref, spec.reserve, None if state is None else SchdSt(state), priority, entry
+                )
+            )
+        return views
 
     def output(self, controller: str) -> Output | None:
         """The controller's output: value, source schedule and its priority (None: no such controller)."""
