@@ -11,6 +11,8 @@ from pydantic import SecretStr
 
 from relevent.config import ActorEntry, DeviceEntry, MmsSection, PolicyEntry, Settings
 from relevent.errors import ConfigError
+from relevent.lan.mqtt.ems_slot import PROTOCOL as EMS
+from relevent.lan.mqtt.ems_slot import ems_share
 from relevent.refs import full_ref
 from relevent.scheduler.intents import DeviceBindings
 from relevent.scheduler.policy import Grant, Rights
@@ -39,16 +41,19 @@ def actor_rights(settings: Settings, model: ModelSpec) -> Rights:
 
 
 def actor_slots(settings: Settings, model: ModelSpec) -> dict[str, ActorSlots]:
-    """The share of the core each `[[actors]]` entry with `band` and `slots` places its intents in.
+    """The share of the core each `[[actors]]` entry with `band` and `slots` (and the EMS) places intents in.
 
     A slot must be an ordinary schedule of the model (a reserve keeps the controller fed) owned by one actor
     (the EMS's `[mqtt] ems_slot` counts as an owner): two owners would overwrite each other's intents.
     """
     specs = {spec.ref: spec for spec in model.schedules}
     owners: dict[str, str] = {}
-    if settings.mqtt.ems_request_topic is not None and settings.mqtt.ems_slot is not None:
-        owners[full_ref(settings.mqtt.ems_slot, model.ied_name)] = "[mqtt] ems_slot"
     shares: dict[str, ActorSlots] = {}
+    mqtt = settings.mqtt
+    if mqtt.ems_request_topic is not None and mqtt.ems_slot is not None:
+        ems_slot = full_ref(mqtt.ems_slot, model.ied_name)
+        owners[ems_slot] = "[mqtt] ems_slot"
+        shares[EMS] = ems_share(ems_slot, mqtt.ems_priority)  # the slot itself is checked by EmsSlot
     for actor in settings.actors:
         if actor.band is None:
             continue

@@ -170,7 +170,11 @@ def bridge_config(settings: Settings) -> MqttBridgeConfig:
 
 
 def ems_handler(
-    mqtt: MqttSection, engine: Engine, doc: SclDocument, devices: tuple[DeviceConfig, ...] = ()
+    mqtt: MqttSection,
+    engine: Engine,
+    doc: SclDocument,
+    devices: tuple[DeviceConfig, ...] = (),
+    intents: Intents | None = None,
 ) -> EmsSlot | None:
     """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`.
 
@@ -182,7 +186,8 @@ def ems_handler(
         raise ConfigError("[mqtt] ems_request_topic is set but ems_slot, the schedule it writes, is not")
     topic, slot = mqtt.ems_request_topic, mqtt.ems_slot
     return EmsSlot.from_scl(
-        engine, doc, slot, priority=mqtt.ems_priority, peer=topic, devices=build_registry(doc, devices)
+        engine, doc, slot, priority=mqtt.ems_priority, peer=topic, devices=build_registry(doc, devices),
+        intents=intents,
     )
 
 
@@ -225,7 +230,7 @@ class Gateway:
             spec, clock=self.clock, store=store, policies=policies, rights=actor_rights(settings, spec)
         )
         self._start_engine(store.lost)
-        # The door for non-MMS upstream adapters; the EMS slot below has its own (its slot, its priority).
+        # The one door for every upstream adapter that does not speak MMS (the EMS slot's too).
         self.intents = Intents(self.engine, actor_slots(settings, spec), now=self.clock.now,
                                devices=device_bindings(settings.devices, spec))  # fmt: skip
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
@@ -238,10 +243,10 @@ class Gateway:
             clock=self.clock,
         )
         bridging = bridge_config(settings)
-        self._ems = ems_handler(settings.mqtt, self.engine, doc, bridging.devices)
+        ems = ems_handler(settings.mqtt, self.engine, doc, bridging.devices, self.intents)
         self.bridge = MqttBridge.from_scl(
             bridging, doc, metrics_registry=self.registry, forecasts=self.engine,
-            measurements=self, spoofing=self, extension_handler=self._ems,
+            measurements=self, spoofing=self, extension_handler=ems,
         )
         status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
         http = settings.http
@@ -271,8 +276,7 @@ class Gateway:
                 )
         self.engine.subscribe(self._on_event)
         self.engine.subscribe(self.audit.on_event)
-        for intents in (self.intents, *([self._ems.intents] if self._ems else [])):
-            intents.subscribe(self.audit.on_intent)
+        self.intents.subscribe(self.audit.on_intent)
         self.engine.subscribe(self.metrics.on_event)
         for schedule in self.engine.model.schedules:  # the states before any change
             ref = f"{schedule.ref}.SchdSt.stVal"

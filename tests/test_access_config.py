@@ -128,8 +128,12 @@ def test_connection_limits_keep_slots_for_the_priority_actors(tmp_path: Path) ->
     assert (limits.associable, limits.for_others) == (4, 3)
 
 
-def test_an_actors_share_is_its_band_and_its_slots_in_order(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, DSO_SLOTS + 'hold_s = 3600\n[[actors]]\nname = "scada"\n')
+def test_an_actors_share_is_its_band_and_its_slots_in_order_the_ems_one_slot(tmp_path: Path) -> None:
+    ems = '[mqtt]\nems_request_topic = "ems/req"\nems_slot = "@Control/ActPow_FSCH05"\nems_priority = 70\n'
+    settings = _settings(tmp_path, ems + DSO_SLOTS + 'hold_s = 3600\n[[actors]]\nname = "scada"\n')
     shares = actor_slots(settings, model_spec(load(DEFAULT_MODEL)))
     slots = ("DER_Scheduler_Control/MaxPow_FSCH03", "DER_Scheduler_Control/MaxPow_FSCH04")
-    assert shares == {"dso": ActorSlots((60, 69), slots, 3600.0)}
+    assert shares == {
+        "dso": ActorSlots((60, 69), slots, 3600.0),
+        "mqtt-ems": ActorSlots((70, 70), ("DER_Scheduler_Control/ActPow_FSCH05",)),
+    }

@@ -64,16 +64,20 @@ class EmsSlot:
         device_range: tuple[float, float] = UNBOUNDED,
         model_range: tuple[float, float] = UNBOUNDED,
         clock: Callable[[], float] = time.time,
+        intents: Intents | None = None,
     ) -> None:
-        """Each signed request value in W must lie in `device_range` and `model_range` (see there)."""
+        """Each signed request value in W must lie in `device_range` and `model_range` (see there).
+
+        `intents` is the gateway's intent API, whose actors include this one (`ems_share`); without it the
+        handler has its own.
+        """
         self._spec = _slot_spec(engine, slot)
         self._controller = _controller(engine, self._spec)
         self._watts_per_unit = watts_per_unit
         self._actor = Actor(protocol=PROTOCOL, peer=peer)
         self._clock = clock
-        # The EMS is a local actor without a user: its configured name is its protocol (`actor_name`).
-        share = ActorSlots((priority, priority), (self._spec.ref,))
-        self.intents = Intents(engine, {PROTOCOL: share}, now=clock)
+        own = {PROTOCOL: ems_share(self._spec.ref, priority)}
+        self.intents = intents if intents is not None else Intents(engine, own, now=clock)
         self._magnitudes = self._spec.ref.rpartition("/")[2].startswith(MAGNITUDE_PREFIX)
         model_limit = FLOAT32_MAX * abs(watts_per_unit)  # what the slot's FLOAT32 DAs can hold, in W
         self._low = max(device_range[0], model_range[0], -model_limit)
@@ -89,6 +93,7 @@ class EmsSlot:
         priority: int,
         peer: str,
         devices: DeviceRegistry | None = None,
+        intents: Intents | None = None,
     ) -> EmsSlot:
         """The handler of `slot`; its values are in its output DO's units (kW in the reference model).
 
@@ -104,7 +109,7 @@ class EmsSlot:
         outputs = output_range(nodes, [target.q_ref.removesuffix(".q") for target in targets])
         return cls(
             engine, slot, priority=priority, peer=peer, watts_per_unit=unit, device_range=followed,
-            model_range=outputs,
+            model_range=outputs, intents=intents,
         )  # fmt: skip
 
     @property
@@ -147,6 +152,14 @@ class EmsSlot:
         if self._magnitudes or request.direction == "EXPORT":
             return watts
         return 0.0 - watts  # IMPORT is consumption, negative; `0.0 -` keeps a zero from becoming -0.0
+
+
+def ems_share(slot: str, priority: int) -> ActorSlots:
+    """The EMS as an actor of the intent API: its one slot, its one priority.
+
+    It is a local actor without a user: its configured name is its protocol (`actor_name`).
+    """
+    return ActorSlots((priority, priority), (slot,))
 
 
 def device_range(devices: DeviceRegistry, controllers: Iterable[str]) -> tuple[float, float]:
