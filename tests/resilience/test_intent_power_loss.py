@@ -4,7 +4,7 @@ EMS requests over the real broker are intents of the EMS actor with one key: eac
 of its slot as one step. The daemon is killed while a burst is in flight, restarted on the same state
 directory, and SCADA reads the slot back over MMS: it must be exactly one request of the burst (every
 parameter of the same one, never a mix), at least the last one answered, and the key must still hold the
-slot (the next request replaces it there).
+slot (the next request replaces it there). Every answered intent is in the audit trail.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from relevent.app import STORE_FILE
+from relevent.obs.audit_store import AUDIT_FILE
 from tests.daemon import Daemon, GatewayArgs, running
 from tests.integration.gateway import LD, connect, read
 from tests.mosquitto import Broker, mqtt_client
@@ -102,13 +103,14 @@ async def test_sigkill_during_a_burst_of_intents_leaves_each_complete_or_absent(
     toml.write_text(CONFIG)
     args = GatewayArgs(tmp_path / "state", mqtt_url=broker.url, extra=("--config", str(toml)))
     base = int(time.time()) + 3600  # every run lies ahead: the slot reads READY with its start
-    first = 0
+    first = total_answered = 0
     for _ in range(CYCLES):
         with running(args.argv()) as daemon:
             await asyncio.to_thread(daemon.wait_for, "mqtt connected")
             await asyncio.to_thread(daemon.wait_for, "gateway running", 30)
             answered = await burst_until_killed(broker, daemon, first, base, rng)
             daemon.stop()
+        total_answered += answered
         with running(args.argv()) as daemon:
             await asyncio.to_thread(daemon.wait_for, "gateway running", 30)
             seen = await asyncio.to_thread(slot_read_back, args.mms_port)
@@ -118,4 +120,8 @@ async def test_sigkill_during_a_burst_of_intents_leaves_each_complete_or_absent(
         with sqlite3.connect(f"file:{args.state_dir / STORE_FILE}?mode=ro", uri=True) as db:
             keys = dict(db.execute("SELECT ref, key FROM intent_key"))
         assert keys == {f"{LD}/{FSCH}": "mqtt-ems/request"}
+        with sqlite3.connect(f"file:{args.state_dir / AUDIT_FILE}?mode=ro", uri=True) as db:
+            query = "SELECT COUNT(*) FROM audit WHERE command = ? AND protocol = ? AND result = ?"
+            (audited,) = db.execute(query, ("intent", "mqtt-ems", "accepted")).fetchone()
+        assert audited >= total_answered  # audited before the reply left
         first += BURST
