@@ -36,7 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import Row, cpu_seconds, print_rows
 from bench.mqtt_boundary import start_broker
-from bench.mqtt_gateway_boundary import daemon, delays, listening, program
+from bench.mqtt_gateway_boundary import MMS_CLIENTS, daemon, delays, listening, program
 from bench.seed import SCRATCH
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
@@ -58,6 +58,7 @@ LIMITS = {"shipped limit 1/s, burst 5": (1.0, 5), "device limit 50/s, burst 200"
 def config(rate: float, burst: int) -> str:
     """The gateway's TOML: EMS requests into MaxPow_FSCH01, at most `rate` per second."""
     return (
+        f"[mms]\nmax_connections_per_peer = {MMS_CLIENTS}\n"
         "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n"
         f'ems_request_topic = "{REQUESTS}"\nems_slot = "@Control/MaxPow_FSCH01"\n'
         f"ems_request_rate = {rate}\nems_request_burst = {burst}\n"
@@ -102,7 +103,7 @@ def cost(workdir: Path) -> tuple[list[float], float]:
     broker = start_broker(BROKER_CONF)
     try:
         with (
-            daemon(DEFAULT_MODEL, broker.port, workdir, config(1e6, 1_000_000)) as (_, pid),
+            daemon(DEFAULT_MODEL, broker.port, workdir, config(1e6, 1_000_000)) as (_, _, pid),
             ems_client(broker.port) as (client, answers),
         ):
             round_trips(client, answers, 10)  # warm-up: first imports, first plans
@@ -136,7 +137,7 @@ async def under_flood(workdir: Path, rate: float, burst: int) -> tuple[list[floa
     broker = start_broker(BROKER_CONF)
     try:
         with (
-            daemon(DEFAULT_MODEL, broker.port, workdir, config(rate, burst)) as (mms_port, _),
+            daemon(DEFAULT_MODEL, broker.port, workdir, config(rate, burst)) as (mms_port, _, _),
             listening(broker.port, lds) as arrivals,
             ems_client(broker.port) as (client, answers),
         ):

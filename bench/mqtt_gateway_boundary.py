@@ -7,9 +7,11 @@ Sites of 10 and 100 devices (one LD each, `relevent-gw scl generate --devices N`
 every schedule but the reserves (30 per device, 1 s entries, all starting on the same second), programmed
 into the gateway's store before it starts (`bench/seed.py`: over MMS that takes minutes at 100 devices).
 Each command is stamped with `time.time()` when it arrives (one host, one clock); the nominal boundary is
-the start time plus the entry's offset. Prints p50/p99/max and the core count; asserts nothing.
+the start time plus the entry's offset. Each site runs twice: alone, and with the status page open (a
+client fetching `/api/status` and `/readyz` every second, as the page does; its request times are a row of
+their own). Prints p50/p99/max and the core count; asserts nothing.
 
-Usage: `.venv/bin/python -m bench.mqtt_gateway_boundary [--seconds 30] [--devices 1 100]`
+Usage: `.venv/bin/python -m bench.mqtt_gateway_boundary [--seconds 30] [--devices 1 100] [--page no yes]`
 """
 
 from __future__ import annotations
@@ -44,14 +46,16 @@ from relevent.ports import free_port
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 
-CONFIG = "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n"  # only boundary commands, no ack warnings
-MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations
+MMS_CLIENTS = 4  # writes of many LDs go out in parallel associations, all from this host
+# Only boundary commands, no ack warnings; the programming clients all come from 127.0.0.1.
+CONFIG = (f"[mms]\nmax_connections_per_peer = {MMS_CLIENTS}\n"
+          "[mqtt]\nheartbeat_s = 3600\nack_timeout_s = 3600\n")  # fmt: skip
 
 
 @contextmanager
-def daemon(scl: Path, broker_port: int, workdir: Path, toml: str = CONFIG) -> Iterator[tuple[int, int]]:
+def daemon(scl: Path, broker_port: int, workdir: Path, toml: str = CONFIG) -> Iterator[tuple[int, int, int]]:
     """The gateway on the store in `workdir/state`, ready (MMS listening, broker up), configured by `toml`;
-    yields its MMS port and process id."""
+    yields its MMS port, HTTP port and process id."""
     config = workdir / "gw.toml"
     config.write_text(toml)
     mms_port, http_port = free_port(), free_port()
@@ -68,7 +72,7 @@ def daemon(scl: Path, broker_port: int, workdir: Path, toml: str = CONFIG) -> It
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not become ready; see {workdir / 'gateway.log'}")
             time.sleep(0.1)
-        yield mms_port, proc.pid
+        yield mms_port, http_port, proc.pid
     finally:
         proc.terminate()
         try:
@@ -128,14 +132,19 @@ def program(mms_port: int, lds: Sequence[str], entries: int) -> float:
     return start
 
 
-async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
+async def measure(count: int, seconds: int, workdir: Path, page: bool) -> tuple[list[float], list[float]]:
+    """(boundary -> `ctl/set` delays, status request times), in seconds; no requests without `page`."""
     scl, start = DEFAULT_MODEL, 0.0
     if count > 1:
         scl, start = await asyncio.to_thread(seeded_site, workdir, count, seconds)
     lds = [ld.name for ied in load(scl).ieds for ld in ied.ldevices]
     broker = start_broker()
     try:
-        with daemon(scl, broker.port, workdir) as (mms_port, _), listening(broker.port, lds) as arrivals:
+        with (
+            daemon(scl, broker.port, workdir) as (mms_port, http_port, _),
+            listening(broker.port, lds) as arrivals,
+            status_page(http_port, page) as requests,
+        ):
             if count == 1:
                 start = await asyncio.to_thread(program, mms_port, lds, seconds)
             elif time.time() >= start:
@@ -144,7 +153,33 @@ async def measure(count: int, seconds: int, workdir: Path) -> list[float]:
             received = list(arrivals)
     finally:
         broker.kill()
-    return delays(received, start, seconds)
+    return delays(received, start, seconds), list(requests)
+
+
+@contextmanager
+def status_page(http_port: int, open_: bool) -> Iterator[list[float]]:
+    """While `open_`, what the open status page does: `/api/status` and `/readyz` every second, in a thread;
+    yields the `/api/status` request times."""
+    times: list[float] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(1.0):
+            began = time.monotonic()
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/status", timeout=10) as reply:
+                reply.read()
+            times.append(time.monotonic() - began)
+            ready(http_port)
+
+    thread = threading.Thread(target=poll, name="status-page", daemon=True)
+    if open_:
+        thread.start()
+    try:
+        yield times
+    finally:
+        stop.set()
+        if open_:
+            thread.join()
 
 
 @contextmanager
@@ -192,16 +227,28 @@ def delays(arrivals: list[tuple[float, float]], start: float, entries: int) -> l
 TARGETS = {1: "p99 < 5 ms", 100: "p99 < 50 ms"}
 
 
-def collect(devices: Sequence[int] = (1, 10, 100), seconds: int = 30) -> list[Row]:
-    """Each site size in turn; arrival at the device minus the nominal boundary, in ms."""
+def collect(
+    devices: Sequence[int] = (1, 10, 100), seconds: int = 30, pages: Sequence[bool] = (False, True)
+) -> list[Row]:
+    """Each site size in turn, without and with the status page; arrival at the device minus the nominal
+    boundary, in ms."""
     rows = []
     for count in devices:
-        scratch = SCRATCH if count > 1 else None
-        with tempfile.TemporaryDirectory(prefix="relevent-bench-", dir=scratch) as workdir:
-            delays_s = asyncio.run(measure(count, seconds, Path(workdir)))
-        case = f"{count} device(s), aligned boundaries"
-        samples = tuple(d * 1e3 for d in delays_s)
-        rows.append(Row("boundary -> ctl/set", case, "ms", samples, target=TARGETS.get(count, "")))
+        for page in pages:
+            scratch = SCRATCH if count > 1 else None
+            with tempfile.TemporaryDirectory(prefix="relevent-bench-", dir=scratch) as workdir:
+                delays_s, requests_s = asyncio.run(measure(count, seconds, Path(workdir), page))
+            case = f"{count} device(s), aligned boundaries"
+            target = TARGETS.get(count, "")
+            if page:
+                case, target = f"{case}, status page open", "p99 within 10 % of the page closed"
+            samples = tuple(d * 1e3 for d in delays_s)
+            rows.append(Row("boundary -> ctl/set", case, "ms", samples, target=target))
+            if page:
+                samples = tuple(r * 1e3 for r in requests_s)
+                rows.append(
+                    Row("status request", f"{count} device(s), /api/status during the run", "ms", samples)
+                )
     return rows
 
 
@@ -209,5 +256,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=int, default=30, help="entries (1 s each) per run")
     parser.add_argument("--devices", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument(
+        "--page",
+        choices=["no", "yes"],
+        nargs="+",
+        default=["no", "yes"],
+        help="runs without and/or with the status page open",
+    )
     options = parser.parse_args()
-    print_rows(collect(options.devices, options.seconds))
+    print_rows(collect(options.devices, options.seconds, [p == "yes" for p in options.page]))

@@ -21,11 +21,13 @@ import structlog
 
 from bench.common import Row, print_rows
 from bench.seed import BENCH, SCRATCH, program
-from relevent.scheduler import ACCEPTED, Engine, Event, OutputChanged, SqliteStore, SystemClock
+from relevent.scheduler.clock import SystemClock
+from relevent.scheduler.commands import ACCEPTED
 from relevent.scheduler.discovery import model_spec
-from relevent.scheduler.engine import STATUS_DELAY_S
-from relevent.scheduler.events import AttributeChanged
+from relevent.scheduler.engine import STATUS_DELAY_S, Engine
+from relevent.scheduler.events import AttributeChanged, Event, OutputChanged
 from relevent.scheduler.spec import ModelSpec
+from relevent.scheduler.store import SqliteStore
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
 from tests.scheduler.factory import reference_like_spec

@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 
 from relevent.app import STORE_FILE
-from relevent.scheduler import Actor, Engine, SqliteStore, SystemClock
+from relevent.scheduler.clock import SystemClock
+from relevent.scheduler.commands import Actor
 from relevent.scheduler.discovery import model_spec
+from relevent.scheduler.engine import Engine
 from relevent.scheduler.spec import ModelSpec
+from relevent.scheduler.store import SqliteStore
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
 

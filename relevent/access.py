@@ -17,7 +17,7 @@ from relevent.refs import full_ref
 from relevent.scheduler.intents import DeviceBindings
 from relevent.scheduler.policy import Grant, Rights
 from relevent.scheduler.spec import ModelSpec
-from relevent.scheduler.verdicts import ActorSlots, Function
+from relevent.scheduler.verdicts import ActorSlots, IntentFunction
 from relevent.wan.mms import ConnectionLimits
 from relevent.wan.mms.security import Credentials, TlsFiles
 from relevent.wan.mms.tls_front import LOOPBACK
@@ -75,7 +75,9 @@ def device_bindings(devices: tuple[DeviceEntry, ...], model: ModelSpec) -> Devic
     """Each `[[devices]]` id with the controller of each function it follows: an intent's target."""
     bindings = {}
     for d in devices:
-        fields = {Function.ACT_POW: d.w_set, Function.MAX_POW: d.w_max_lim, Function.ON_OFF: d.on}
+        fields = {
+            IntentFunction.ACT_POW: d.w_set, IntentFunction.MAX_POW: d.w_max_lim, IntentFunction.ON_OFF: d.on
+        }  # fmt: skip
         bindings[d.id] = {f: full_ref(ref, model.ied_name) for f, ref in fields.items() if ref is not None}
     return bindings
 

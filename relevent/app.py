@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import structlog
@@ -37,8 +36,8 @@ from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.instance import reserve_port, state_lock
 from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
-from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.lan.mqtt.registry import build_registry
+from relevent.lan.mqtt.seams import DeviceMeasurement
 from relevent.obs.audit import AuditLog
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor
 from relevent.obs.audit_key import audit_key
@@ -47,7 +46,7 @@ from relevent.obs.health import Readiness
 from relevent.obs.http import HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
 from relevent.obs.schedule_api import add_schedule_routes
-from relevent.obs.status import gateway_status
+from relevent.obs.status import StatusView
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
 from relevent.refs import full_ref
 from relevent.scheduler.clock import SystemClock, watch_wall_clock
@@ -90,7 +89,7 @@ def describe_model(doc: SclDocument) -> dict[str, object]:
     }
 
 
-def prepare(settings: Settings) -> SclDocument:
+def create_state_dir_and_load_scl(settings: Settings) -> SclDocument:
     """Everything that can fail before the loop starts: the state directory and the SCL model."""
     try:
         settings.storage.state_dir.mkdir(parents=True, exist_ok=True)
@@ -234,7 +233,7 @@ class Gateway:
         self.intents = Intents(self.engine, actor_slots(settings, spec), now=self.clock.now,
                                devices=device_bindings(settings.devices, spec))  # fmt: skip
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
-        self.binding.prepare()
+        self.binding.start_mirroring()
         # The association count is polled (see relevent/triggers.py).
         self.triggers = LocalTriggers(
             self.engine,
@@ -248,9 +247,9 @@ class Gateway:
             bridging, doc, metrics_registry=self.registry, forecasts=self.engine,
             measurements=self, spoofing=self, extension_handler=ems,
         )
-        status = partial(gateway_status, settings.gateway.id, self.engine, self.bridge.views.values())
+        self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
         http = settings.http
-        web_app = build_app(self.readiness, self.registry, status)
+        web_app = build_app(self.readiness, self.registry, self.status.render)
         add_schedule_routes(web_app, self.engine, self.registry)
         self.http = HttpEndpoint(web_app, http.host, http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
@@ -309,7 +308,7 @@ class Gateway:
         overlap the server's creation (which runs without the GIL).
         """
         self._creation.built()
-        self.binding.work_out()
+        self.binding.compute_startup_mirror()
         return MmsServer(self._creation, self.binding, self.registry)
 
     def _start_engine(self, lost: str | None) -> None:

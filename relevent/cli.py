@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from relevent import __version__
-from relevent.app import check, prepare, serve
+from relevent.app import check, create_state_dir_and_load_scl, serve
 from relevent.config import Settings, load_settings
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, StartupError
@@ -128,7 +128,7 @@ def _main(argv: Sequence[str]) -> int:
                 parser.error("audit needs a verb: verify or show")
             return _audit_verb(args, settings)
         configure_logging(getattr(args, "log_format", "json"), getattr(args, "log_level", "info"))
-        doc = prepare(settings)
+        doc = create_state_dir_and_load_scl(settings)
         if verb == "check-config":
             check(settings, doc)
             summary = config_summary(settings, doc, config_file)

@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = getattr(args, "http_url", None) or os.environ.get(HTTP_URL_ENV) or default_url(host)
         api = GatewayApi(url, _timeout_ms(args) / 1000)
         with MmsClient(host, getattr(args, "port", 102), _timeout_ms(args), _security(args)) as client:
-            return _COMMANDS[args.verb](Gateway(client, api, browse(client)), args, given, as_json)
+            return _COMMANDS[args.verb](RemoteGateway(client, api, browse(client)), args, given, as_json)
     except CtlError as exc:
         _error(exc, as_json)
         return exc.exit_code
@@ -177,7 +177,7 @@ def _show(as_json: bool, text: str, document: dict[str, Any]) -> None:
 # ---- commands -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Gateway:
+class RemoteGateway:
     """What a command works with: the MMS connection, the HTTP API and the model browsed over MMS."""
 
     client: MmsClient
@@ -185,16 +185,16 @@ class Gateway:
     model: RemoteModel
 
 
-Command = Callable[[Gateway, argparse.Namespace, ScheduleInput | None, bool], int]
+VerbHandler = Callable[[RemoteGateway, argparse.Namespace, ScheduleInput | None, bool], int]
 
 
-def _status(gw: Gateway, _: argparse.Namespace, __: Any, as_json: bool) -> int:
+def _status(gw: RemoteGateway, _: argparse.Namespace, __: Any, as_json: bool) -> int:
     status = ops.status(gw.client, gw.model)
     _show(as_json, status_text(status), status_json(status))
     return EX_OK
 
 
-def _write(gw: Gateway, args: argparse.Namespace, given: ScheduleInput | None, as_json: bool) -> int:
+def _write(gw: RemoteGateway, args: argparse.Namespace, given: ScheduleInput | None, as_json: bool) -> int:
     assert given is not None  # parsed before connecting
     schedule = gw.model.schedule(args.schedule)
     written = ops.write_schedule(gw.client, gw.api, schedule, given)
@@ -203,8 +203,8 @@ def _write(gw: Gateway, args: argparse.Namespace, given: ScheduleInput | None, a
     return EX_OK
 
 
-def _switch(enable: bool) -> Command:
-    def command(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
+def _switch(enable: bool) -> VerbHandler:
+    def command(gw: RemoteGateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
         schedule = gw.model.schedule(args.schedule)
         (ops.enable if enable else ops.disable)(gw.client, gw.api, schedule)
         text = f"{schedule.ref}: {'enabled' if enable else 'disabled'}"
@@ -214,7 +214,7 @@ def _switch(enable: bool) -> Command:
     return command
 
 
-def _forecast(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
+def _forecast(gw: RemoteGateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
     if args.hours <= 0:
         raise UsageError("--hours must be positive")
     controller = gw.model.controller(args.controller)
@@ -223,7 +223,7 @@ def _forecast(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> i
     return EX_OK
 
 
-def _watch(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
+def _watch(gw: RemoteGateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
     client = gw.client
     arrived: queue.Queue[Report] = queue.Queue()
     subscriptions = [ReportSubscription(client, ld, arrived.put) for ld in gw.model.lds]
@@ -253,7 +253,7 @@ def _watch(gw: Gateway, args: argparse.Namespace, _: Any, as_json: bool) -> int:
     return EX_OK
 
 
-_COMMANDS: dict[str, Command] = {
+_COMMANDS: dict[str, VerbHandler] = {
     "status": _status,
     "write": _write,
     "enable": _switch(enable=True),

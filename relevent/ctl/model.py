@@ -12,7 +12,8 @@ from typing import TypeVar
 
 from relevent.ctl.client import MmsClient
 from relevent.ctl.errors import UsageError
-from relevent.scheduler.spec import ValueKind
+from relevent.refs import split_ld, without_ld
+from relevent.scheduler.spec import ValueCdc
 from relevent.scheduler.values import ValueType
 
 _VALUE_DO = re.compile(r"^Val(ASG|SPG|ING|ENG)(\d{1,4})$")
@@ -30,7 +31,7 @@ _OUTPUT_TYPES = {
 
 
 @dataclass(frozen=True)
-class Output:
+class OutputAddress:
     """Where an FSCH or FSCC publishes its value: data object, its value attribute and its FC."""
 
     do: str
@@ -47,14 +48,14 @@ class RemoteSchedule:
     """One FSCH: `ref` is `LD/LN`; value and start-time DO names in slot order."""
 
     ref: str
-    kind: ValueKind
+    kind: ValueCdc
     value_names: tuple[str, ...]
     start_names: tuple[str, ...]
 
     @property
-    def output(self) -> Output:
+    def output(self) -> OutputAddress:
         """The schedule's own output DO."""
-        return Output(*self.kind.output)
+        return OutputAddress(*self.kind.output)
 
     def value_ref(self, slot: int) -> str:
         """The writable leaf of value slot `slot` (0-based)."""
@@ -67,7 +68,7 @@ class RemoteController:
 
     ref: str
     schedule_names: tuple[str, ...]
-    output: Output
+    output: OutputAddress
 
     @property
     def value_type(self) -> ValueType:
@@ -98,7 +99,7 @@ def _pick(name: str, found: dict[str, _Named], what: str) -> _Named:
         return found[matches[0]]
     if matches:
         raise UsageError(f"{name!r} names several {what}s: {', '.join(matches)}; give the LD too")
-    known = ", ".join(ref.partition("/")[2] for ref in found) or "none"
+    known = ", ".join(without_ld(ref) for ref in found) or "none"
     raise UsageError(f"no {what} {name!r}; known: {known}")
 
 
@@ -108,9 +109,9 @@ def names_ref(name: str, ref: str) -> bool:
     `@Control` matches an LD whose name ends with `Control`: the LD name is the IED name followed by the
     LD inst, and MMS does not tell the IED name.
     """
-    ld, _, ln = ref.partition("/")
+    ld, ln = split_ld(ref)
     if name.startswith("@"):
-        inst, _, wanted = name[1:].partition("/")
+        inst, wanted = split_ld(name[1:])
         return wanted == ln and bool(inst) and ld.endswith(inst)
     return name in (ref, ln)
 
@@ -127,12 +128,12 @@ def browse(client: MmsClient) -> RemoteModel:
             names = set(dos)
             values = sorted((m for do in dos if (m := _VALUE_DO.match(do))), key=lambda m: int(m.group(2)))
             if names >= _FSCH_DOS and values:
-                kind = ValueKind(values[0].group(1))
+                kind = ValueCdc(values[0].group(1))
                 starts = tuple(do for do in dos if _START_DO.match(do))
                 schedules.append(RemoteSchedule(ref, kind, tuple(m.group(0) for m in values), starts))
             elif names >= _FSCC_DOS and (slots := tuple(do for do in dos if _SCHEDULE_DO.match(do))):
                 do = next((do for do in dos if do in _OUTPUT_TYPES), "ValMV")
                 controllers.append(
-                    RemoteController(ref, slots, Output(do, "mag.f" if do == "ValMV" else "stVal"))
+                    RemoteController(ref, slots, OutputAddress(do, "mag.f" if do == "ValMV" else "stVal"))
                 )
     return RemoteModel(lds, tuple(schedules), tuple(controllers))

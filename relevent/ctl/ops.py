@@ -11,10 +11,11 @@ from relevent.ctl.gateway_api import CheckStep, GatewayApi
 from relevent.ctl.model import RemoteController, RemoteModel, RemoteSchedule
 from relevent.ctl.readings import Reading, reading, state_name
 from relevent.ctl.schedule_input import ScheduleInput, typed_value
+from relevent.refs import owner_of
 
 
 @dataclass(frozen=True)
-class ScheduleStatus:
+class RemoteScheduleStatus:
     """One schedule as `status` shows it."""
 
     ref: str
@@ -29,7 +30,7 @@ class ScheduleStatus:
 
 
 @dataclass(frozen=True)
-class ControllerStatus:
+class RemoteControllerStatus:
     """One controller as `status` shows it, with the schedules it lists (in `SchdNN` order)."""
 
     ref: str
@@ -39,16 +40,16 @@ class ControllerStatus:
 
 
 @dataclass(frozen=True)
-class Status:
+class RemoteStatus:
     """Every controller and schedule of the gateway."""
 
-    controllers: tuple[ControllerStatus, ...]
-    schedules: tuple[ScheduleStatus, ...]
+    controllers: tuple[RemoteControllerStatus, ...]
+    schedules: tuple[RemoteScheduleStatus, ...]
 
 
-def status(client: MmsClient, model: RemoteModel) -> Status:
+def status(client: MmsClient, model: RemoteModel) -> RemoteStatus:
     """Read the state of every controller and schedule (a few reads each)."""
-    return Status(
+    return RemoteStatus(
         tuple(_controller_status(client, model, c) for c in model.controllers),
         tuple(_schedule_status(client, s) for s in model.schedules),
     )
@@ -56,13 +57,13 @@ def status(client: MmsClient, model: RemoteModel) -> Status:
 
 def _controller_status(
     client: MmsClient, model: RemoteModel, controller: RemoteController
-) -> ControllerStatus:
+) -> RemoteControllerStatus:
     ref = controller.ref
     settings = client.read_tree(ref, "SP")
     listed = [settings.get(name, {}).get("setSrcRef") for name in controller.schedule_names]
     known = {s.ref for s in model.schedules}
     output = client.read_tree(ref, controller.output.fc).get(controller.output.do, {})
-    return ControllerStatus(
+    return RemoteControllerStatus(
         ref,
         reading(client.read_tree(ref, "ST").get("ActSchdRef", {})),
         reading(output),
@@ -70,7 +71,7 @@ def _controller_status(
     )
 
 
-def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> ScheduleStatus:
+def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> RemoteScheduleStatus:
     ref = schedule.ref
     settings = client.read_tree(ref, "SP")
     states = client.read_tree(ref, "ST")
@@ -83,7 +84,7 @@ def _schedule_status(client: MmsClient, schedule: RemoteSchedule) -> ScheduleSta
     def state(do: str) -> Scalar | None:
         return reading(states.get(do, {})).value
 
-    return ScheduleStatus(
+    return RemoteScheduleStatus(
         ref,
         state_name(state("SchdSt")),
         setting("SchdPrio"),
@@ -197,7 +198,7 @@ def _send(client: MmsClient, step: CheckStep) -> None:
     except RefusedError as exc:
         if not step.ref.endswith(".EnaReq"):
             raise
-        ena_err = client.read(f"{step.ref.removesuffix('.EnaReq')}.SchdEnaErr.stVal", "ST")
+        ena_err = client.read(f"{owner_of(step.ref)}.SchdEnaErr.stVal", "ST")
         refusal = replace(exc.refusal, schd_ena_err=ena_err if isinstance(ena_err, int) else None)
         raise RefusedError(refusal) from None
 

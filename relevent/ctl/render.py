@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relevent.ctl.client import Scalar
-from relevent.ctl.ops import ScheduleStatus, Status
+from relevent.ctl.ops import RemoteScheduleStatus, RemoteStatus
 from relevent.ctl.readings import Reading, reading
 from relevent.ctl.reports import Report
+from relevent.refs import from_mms, without_ld
 from relevent.scheduler.forecast import ForecastPoint
 
 
@@ -52,21 +53,17 @@ def _reading_json(item: Reading) -> dict[str, Any]:
     return {"value": _json_scalar(item.value), "quality": item.validity, "t": iso(item.t)}
 
 
-def _short(ref: str) -> str:
-    return ref.partition("/")[2] or ref
-
-
 # ---- status -------------------------------------------------------------------------------------------
 
 
-def status_text(status: Status) -> str:
+def status_text(status: RemoteStatus) -> str:
     """Controllers first, then every schedule."""
     controllers = table(
         ["CONTROLLER", "ACTIVE SCHEDULE", "OUTPUT", "SINCE"],
         [
             [
-                _short(c.ref),
-                _short(str(c.active.value or "")) or "-",
+                without_ld(c.ref),
+                without_ld(str(c.active.value or "")) or "-",
                 _shown(c.output),
                 iso(c.output.t) or "-",
             ]
@@ -80,15 +77,15 @@ def status_text(status: Status) -> str:
     return f"{controllers}\n\n{schedules}"
 
 
-def _next_start(s: ScheduleStatus) -> str | None:
+def _next_start(s: RemoteScheduleStatus) -> str | None:
     """NxtStrTm when it is valid (it is invalid while no start lies ahead)."""
     value = s.next_start.value
     return iso(value) if isinstance(value, datetime) and s.next_start.good else None
 
 
-def _schedule_row(s: ScheduleStatus) -> list[str]:
+def _schedule_row(s: RemoteScheduleStatus) -> list[str]:
     return [
-        _short(s.ref),
+        without_ld(s.ref),
         s.state,
         _text(s.prio),
         f"{_text(s.entry)}/{_text(s.num_entr)}",
@@ -99,7 +96,7 @@ def _schedule_row(s: ScheduleStatus) -> list[str]:
     ]
 
 
-def status_json(status: Status) -> dict[str, Any]:
+def status_json(status: RemoteStatus) -> dict[str, Any]:
     """The status as one JSON document."""
     return {
         "controllers": [
@@ -135,7 +132,10 @@ def forecast_text(points: Sequence[ForecastPoint]) -> str:
     """One row per change of the output."""
     return table(
         ["FROM", "VALUE", "SCHEDULE", "PRIO"],
-        [[iso(p.time) or "-", _text(p.value), _short(p.source or "-"), _text(p.priority)] for p in points],
+        [
+            [iso(p.time) or "-", _text(p.value), without_ld(p.source or "-"), _text(p.priority)]
+            for p in points
+        ],
     )
 
 
@@ -152,12 +152,6 @@ def forecast_json(controller: str, points: Sequence[ForecastPoint]) -> dict[str,
 # ---- reports ------------------------------------------------------------------------------------------
 
 
-def _member(ref: str) -> str:
-    """`LD/LN$FC$DO` -> `LD/LN.DO`."""
-    ln, _, rest = ref.partition("$")
-    return f"{ln}.{rest.partition('$')[2]}" if rest else ref
-
-
 def report_lines(report: Report) -> list[str]:
     """One line per reported member: arrival time, member, value (validity), its t and the reason."""
     received = iso(report.received)
@@ -165,7 +159,7 @@ def report_lines(report: Report) -> list[str]:
     for entry in report.entries:
         item = reading(entry.value)
         lines.append(
-            f"{received}  {_member(entry.ref)}  {_shown(item)}  t={iso(item.t) or '-'}  {entry.reason}"
+            f"{received}  {from_mms(entry.ref)}  {_shown(item)}  t={iso(item.t) or '-'}  {entry.reason}"
         )
     return lines
 
@@ -177,7 +171,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "seq_num": report.seq_num,
         "received": iso(report.received),
         "entries": [
-            {"ref": _member(e.ref), "reason": e.reason, **_reading_json(reading(e.value))}
+            {"ref": from_mms(e.ref), "reason": e.reason, **_reading_json(reading(e.value))}
             for e in report.entries
         ],
     }

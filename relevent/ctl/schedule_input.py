@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from relevent.ctl.errors import UsageError
-from relevent.scheduler.spec import ValueKind
+from relevent.scheduler.spec import ValueCdc
 from relevent.scheduler.values import ScheduleValue, ValueType
 
 RawValue = float | int | bool | str
@@ -67,7 +67,7 @@ def parse_start(text: str, now: datetime) -> datetime:
     return start.astimezone(UTC)
 
 
-def typed_value(kind: ValueKind, raw: RawValue) -> ScheduleValue:
+def typed_value(kind: ValueCdc, raw: RawValue) -> ScheduleValue:
     """A value converted to the type of the schedule's value DOs (ASG float, SPG bool, ING/ENG int)."""
     value_type = kind.value_type
     text = str(raw).strip().lower()

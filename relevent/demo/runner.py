@@ -25,6 +25,7 @@ from relevent.demo.devices import SimulatedDevice
 from relevent.demo.scada import program_demo
 from relevent.errors import StartupError
 from relevent.lan.mqtt.topics import Topics
+from relevent.refs import without_ld
 
 GATEWAY_ID = "demo"
 READY_TIMEOUT_S = 30.0
@@ -156,8 +157,8 @@ def _status(http_port: int) -> dict[str, Any]:
 def _summary(status: dict[str, Any], devices: list[SimulatedDevice]) -> str:
     outputs = []
     for controller in status["controllers"]:
-        name = controller["ref"].rpartition("/")[2].removesuffix("_FSCC1")
-        source = (controller["source"] or "none").rpartition("/")[2]
+        name = without_ld(controller["ref"]).removesuffix("_FSCC1")
+        source = without_ld(controller["source"] or "none")
         outputs.append(f"{name}={controller['value']} ({source})")
     seen = [
         f"{d.id}: {d.model.power_w:8.1f} W ({d.commands_received} cmds{', fallback' if d.fallback else ''})"

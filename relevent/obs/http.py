@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -20,16 +19,16 @@ STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
 
 
 def build_app(
-    readiness: Readiness, registry: CollectorRegistry, status: Callable[[], dict[str, Any]]
+    readiness: Readiness, registry: CollectorRegistry, status: Callable[[], Awaitable[bytes]]
 ) -> web.Application:
-    """The aiohttp application: the status page `/`, `/api/status`, and the three operator endpoints."""
+    """The application: `/`, `/api/status` (`status` renders it), `/healthz`, `/readyz`, `/metrics`."""
     page = STATUS_PAGE.read_bytes()
 
     async def index(_: web.Request) -> web.Response:
         return web.Response(body=page, content_type="text/html", charset="utf-8")
 
     async def api_status(_: web.Request) -> web.Response:
-        return web.json_response(status())
+        return web.Response(body=await status(), content_type="application/json")
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

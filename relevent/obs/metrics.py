@@ -8,6 +8,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from relevent.obs.audit import result_label
+from relevent.refs import owner_of
 from relevent.scheduler.events import AttributeChanged, CommandHandled, Event, OutputChanged
 
 # Output events of entry boundaries are due within milliseconds; the buckets resolve that range.
@@ -52,4 +53,4 @@ class SchedulerMetrics:
             self.commands.labels(event.actor.protocol, event.command, result_label(event)).inc()
         elif (isinstance(event, AttributeChanged) and event.ref.endswith(".SchdSt.stVal")
               and isinstance(event.value, int)):
-            self.schedule_state.labels(event.ref.removesuffix(".SchdSt.stVal")).set(event.value)
+            self.schedule_state.labels(owner_of(event.ref)).set(event.value)

@@ -6,8 +6,9 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cache
 
+from relevent.refs import split_owner
 from relevent.scheduler.commands import Program
-from relevent.scheduler.controller import Output
+from relevent.scheduler.controller import ControllerOutput
 from relevent.scheduler.events import AttributeData
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scheduler.policy import Lockable
@@ -182,14 +183,11 @@ class ScheduleAttributes:
             f"{ref}.NxtStrTm.stVal",
             f"{ref}.SchdEnaErr.stVal",
         )
-        self.enable_ref = f"{ref}.EnaReq"
-        self.disable_ref = f"{ref}.DsaReq"
 
     def address(self, ref: str) -> ParamAddress | None:
         """Return the writable parameter named by a full DA reference, or None."""
-        if not ref.startswith(self._prefix):
-            return None
-        return self._shape.addresses.get(ref[len(self._prefix) :])
+        owner, path = split_owner(ref)
+        return self._shape.addresses.get(path) if owner == self.spec.ref else None
 
     def is_status(self, ref: str) -> bool:
         """Return whether `ref` is a read-only status attribute."""
@@ -259,7 +257,7 @@ class ControllerAttributes:
         listing[self.ctl_ent_ref] = ctl_ent
         return listing
 
-    def status(self, output: Output) -> list[StatusItem]:
+    def status(self, output: ControllerOutput) -> list[StatusItem]:
         """`ActSchdRef` and the output; when nothing runs `ActSchdRef` is "" and both are invalid."""
         return [
             StatusItem(self.active_ref, output.source or "", output.source is not None),

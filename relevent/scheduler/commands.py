@@ -7,6 +7,7 @@ from enum import Enum
 from typing import TypeAlias
 
 from relevent.errors import ReleventError
+from relevent.refs import split_owner
 from relevent.scheduler.values import ScheduleValue, Timestamp
 
 
@@ -92,9 +93,14 @@ class Operate:
     test: bool = False
 
     @property
+    def control(self) -> str:
+        """The data object operated: `LD/LN.EnaReq[.Oper]` -> `EnaReq`."""
+        return split_owner(self.ref.removesuffix(".Oper"))[1]
+
+    @property
     def enables(self) -> bool:
         """Whether this operate enables its schedule (and so validates it)."""
-        return self.ctl_val and not self.test and self.ref.removesuffix(".Oper").endswith(".EnaReq")
+        return self.ctl_val and not self.test and self.control == "EnaReq"
 
 
 Step: TypeAlias = Write | Operate

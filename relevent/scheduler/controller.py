@@ -11,7 +11,7 @@ from relevent.scheduler.values import ScheduleValue, Timestamp
 
 
 @dataclass(frozen=True)
-class Output:
+class ControllerOutput:
     """What a controller outputs: the active schedule's value, or "no value" (all None)."""
 
     value: ScheduleValue | None = None
@@ -19,7 +19,7 @@ class Output:
     priority: int | None = None
 
 
-NO_VALUE = Output()
+NO_VALUE = ControllerOutput()
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Controller:
         """The full object reference of the FSCC."""
         return self.spec.ref
 
-    def output(self, schedules: Mapping[str, Schedule]) -> Output:
+    def output(self, schedules: Mapping[str, Schedule]) -> ControllerOutput:
         """Resolve the active schedule now and return its value, reference and priority."""
         running = [
             (position, schedule)
@@ -95,7 +95,7 @@ class Controller:
         active = resolve_active(running)
         if active is None:
             return NO_VALUE
-        return Output(active.value, active.ref, active.priority)
+        return ControllerOutput(active.value, active.ref, active.priority)
 
     def rebind(self, schedule_refs: tuple[str, ...], ctl_ent: str) -> None:
         """Apply accepted `SchdNN` / `CtlEnt` writes."""

@@ -27,7 +27,7 @@ from relevent.scheduler.spec import (
     ScheduleSpec,
     StartTimeSpec,
     TargetSpec,
-    ValueKind,
+    ValueCdc,
     targets_for_do,
 )
 from relevent.scheduler.starts import StartTime
@@ -86,7 +86,7 @@ def _schedule(ref: str, ln: LogicalNode, last_of_a_controller: bool, path: str) 
     kinds = {m.group(1) for m in matches}
     if len(kinds) != 1:
         raise SclError(f"{ref}: value DOs of several kinds {sorted(kinds)}", path=path, line=ln.line)
-    kind = ValueKind(kinds.pop())
+    kind = ValueCdc(kinds.pop())
     value_names = tuple(m.group(0) for m in sorted(matches, key=lambda m: int(m.group(2))))
     starts = tuple(
         _start_time(ln, do.name, periodic=do.type.child("setCal") is not None)

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import structlog
 
-from relevent.refs import full_ref
+from relevent.refs import full_ref, owner_of, split_last
 from relevent.scheduler.attributes import (
     ControllerAttributes,
     Param,
@@ -39,7 +39,7 @@ from relevent.scheduler.commands import (
     Step,
     Write,
 )
-from relevent.scheduler.controller import Controller, Output, ctl_ent_problem, schedule_ref_problem
+from relevent.scheduler.controller import Controller, ControllerOutput, ctl_ent_problem, schedule_ref_problem
 from relevent.scheduler.events import (
     AttributeChanged,
     AttributeData,
@@ -50,7 +50,8 @@ from relevent.scheduler.events import (
     OutputChanged,
     Subscriber,
 )
-from relevent.scheduler.forecast import ForecastPoint, forecast
+from relevent.scheduler.forecast import ForecastPoint, output_changes
+from relevent.scheduler.forecast_cache import ForecastCache
 from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scheduler.policy import UNRESTRICTED, Lockable, Rights, SchedulePolicy, default_policy
 from relevent.scheduler.restore import restore_timeline
@@ -110,7 +111,7 @@ class Engine:
         self._controller_attrs = {spec.ref: ControllerAttributes(spec) for spec in model.controllers}
         self._bus = EventBus()
         self._published: dict[str, AttributeValue] = {}
-        self._outputs: dict[str, Output] = {}
+        self._outputs: dict[str, ControllerOutput] = {}
         self._timeline: Timeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -119,11 +120,17 @@ class Engine:
         self._deferred_status: _Status | None = None  # an entry boundary's, see STATUS_DELAY_S
         self._status_timer: asyncio.TimerHandle | None = None
         self._keys: dict[str, str] = {}  # schedule -> the intent key placed in it (see `program_slots`)
+        self._forecasts = ForecastCache(self._output_changes)
 
     @property
     def model(self) -> ModelSpec:
         """The schedules, controllers and targets this engine runs."""
         return self._model
+
+    @property
+    def forecasts_computed(self) -> int:
+        """How many forecasts were computed (the others were served from the cache)."""
+        return self._forecasts.computed
 
     # ---- life cycle -------------------------------------------------------------------------------------
 
@@ -144,6 +151,7 @@ class Engine:
             for ref, key in stored.keys.items()
             if ref in timeline.schedules and ref not in restored.dropped
         }
+        self._forecasts.invalidate()
         self._now = now
         defaults = [a.defaults() for a in self._schedule_attrs.values()]
         defaults += [a.defaults() for a in self._controller_attrs.values()]
@@ -196,6 +204,7 @@ class Engine:
         before = {s.ref: (s.params, s.enabled) for s in timeline.schedules.values()}
         for schedule in timeline.schedules.values():
             schedule.jump_to(now)
+        self._forecasts.invalidate()
         self._now = now
         self._settle(now, timeline.schedules.values(), before)
         self._rearm()
@@ -289,11 +298,10 @@ class Engine:
         timeline = self._timeline
         if timeline is None:
             return Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
-        owner, _, _ = full.partition(".")
-        listing = self._parameters(timeline, owner)
+        listing = self._parameters(timeline, owner_of(full))
         if full in listing:
             return AttributeValue(listing[full], quality_good=True, timestamp=self._now)
-        head, _, member = full.rpartition(".")
+        head, member = split_last(full)
         cal = listing.get(head)
         if isinstance(cal, CalendarTime) and member in CALENDAR_FIELDS:
             return AttributeValue(
@@ -315,21 +323,29 @@ class Engine:
         attributes.update(self._published)
         return attributes
 
-    def output(self, controller_ref: str) -> Output | None:
+    def output(self, controller_ref: str) -> ControllerOutput | None:
         """The current output of a controller (None for an unknown controller or before start)."""
         full = full_ref(controller_ref, self._model.ied_name)
         return self._outputs.get(full) if self._timeline is not None else None
 
     def forecast(self, controller_ref: str, t0: Timestamp, t1: Timestamp) -> list[ForecastPoint]:
-        """The output of a controller over [t0, t1] if nothing is written meanwhile (equal values merged)."""
+        """The output of a controller over [t0, t1] if nothing is written meanwhile (equal values merged).
+
+        Served from a per-controller cache (`ForecastCache`): a command drops the forecasts of the
+        controllers it changes, a clock step all of them.
+        """
         full = full_ref(controller_ref, self._model.ied_name)
         timeline = self._timeline
         if timeline is None or full not in timeline.controllers:
             return []
-        now = self._command_time()
+        return self._forecasts.get(full, t0, t1, self._command_time())
+
+    def _output_changes(self, controller_ref: str, now: Timestamp, until: Timestamp) -> list[ForecastPoint]:
+        """The cache's computation: `output_changes` of the timeline as of `now`."""
         # An instant due and its timer not yet run: do the timer's work, the devices' outputs first.
         self._catch_up(now, defer_status=True)
-        return forecast(timeline, full, t0, t1, now)
+        assert self._timeline is not None
+        return output_changes(self._timeline, controller_ref, now, until)
 
     # ---- command handling -------------------------------------------------------------------------------
 
@@ -371,7 +387,7 @@ class Engine:
         return current.value if isinstance(current, AttributeValue) else None
 
     def _write(self, ref: str, value: object, actor: Actor, now: Timestamp) -> None:
-        owner, _, _ = ref.partition(".")
+        owner = owner_of(ref)
         if owner in self._schedule_attrs:
             self._run(Write(ref, value), actor, now)
         elif owner in self._controller_attrs:
@@ -537,7 +553,7 @@ class Engine:
 
     def _schedule_owner(self, ref: str) -> str:
         """The schedule (`LD/LN`) that `ref` belongs to; RejectionError when it is none."""
-        owner, _, _ = ref.partition(".")
+        owner = owner_of(ref)
         if owner not in self._schedule_attrs:
             raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"{ref}: {owner!r} is not a schedule")
         return owner
@@ -547,7 +563,7 @@ class Engine:
     ) -> Callable[[], None] | None:
         """The change an operate of EnaReq/DsaReq makes (None: none); RejectionError when refused."""
         owner = schedule.ref
-        control = step.ref.removesuffix(".Oper").partition(".")[2]
+        control = step.control
         if control not in ("EnaReq", "DsaReq"):
             raise RejectionError(
                 RejectReason.OBJECT_UNDEFINED, f"{step.ref} is not EnaReq or DsaReq of a schedule"
@@ -598,8 +614,10 @@ class Engine:
                 self._keys.pop(ref, None)
             else:
                 self._keys[ref] = key
+        affected = timeline.affected(schedules, controllers)
+        self._forecasts.invalidate(c.ref for c in affected)
         self._publish(
-            (now, schedules, before, timeline.affected(schedules, controllers)),
+            (now, schedules, before, affected),
             parameter_events=[
                 event
                 for controller in controllers
@@ -812,7 +830,7 @@ class Engine:
 def _audited(kind: str, ref: str) -> str:
     """What a command is audited by: an operate or a program by its schedule's state, a write by the DA."""
     if kind == "operate":
-        return f"{ref.rpartition('.')[0]}.SchdSt.stVal"
+        return f"{owner_of(ref)}.SchdSt.stVal"
     return f"{ref}.SchdSt.stVal" if kind == "program" else ref
 
 

@@ -26,8 +26,8 @@ from relevent.scheduler.values import INT32_MAX, Timestamp, ValueType
 from relevent.scheduler.verdicts import (
     ActorSlots,
     Cancelled,
-    Function,
     Intent,
+    IntentFunction,
     IntentHandled,
     Placed,
     RefusalReason,
@@ -38,7 +38,7 @@ from relevent.scheduler.verdicts import (
 log = structlog.get_logger(__name__)
 
 IntentSubscriber = Callable[[IntentHandled], None]
-DeviceBindings = Mapping[str, Mapping[Function, str]]  # device id -> function -> controller (full ref)
+DeviceBindings = Mapping[str, Mapping[IntentFunction, str]]  # device id -> function -> controller (full ref)
 
 # Engine refusals as intent refusals; a refused enable carries its SchdEnaErr and is `invalid` whatever.
 _ENGINE_REASONS = {
@@ -148,7 +148,7 @@ class Intents:
         result = self._engine.program_slots(programs, intent.actor, keys)
         return placed if isinstance(result, Accepted) else _refused(result)
 
-    def _controller(self, target: str, function: Function) -> ControllerSpec | None:
+    def _controller(self, target: str, function: IntentFunction) -> ControllerSpec | None:
         """The controller `target` names for `function` (a controller, or a device's binding of it)."""
         binding = self._devices.get(target, {}).get(function)
         ref = binding if binding is not None else full_ref(target, self._engine.model.ied_name)
@@ -222,12 +222,12 @@ def _label(name: str, key: str) -> str:
     return f"{name}/{key}"
 
 
-def _serves(controller: ControllerSpec, function: Function) -> bool:
+def _serves(controller: ControllerSpec, function: IntentFunction) -> bool:
     """Whether `controller` steers `function`: by its value type, and by its LN prefix where it has one."""
-    if (controller.value_type is ValueType.BOOL) != (function is Function.ON_OFF):
+    if (controller.value_type is ValueType.BOOL) != (function is IntentFunction.ON_OFF):
         return False
     ln_name = controller.ref.rpartition("/")[2]
-    named = [f for f in Function if ln_name.startswith(f.value)]
+    named = [f for f in IntentFunction if ln_name.startswith(f.value)]
     return not named or function in named
 
 

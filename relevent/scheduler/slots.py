@@ -1,4 +1,4 @@
-"""Typed access to the schedules for adapters and the status page: no attribute references outside the core.
+"""Typed access to the schedules for adapters: no attribute references outside the core.
 
 States, controller outputs (with their source and priority), a subscription to their changes (the engine's
 event stream, typed), and the switching of a schedule that the operator programmed (local triggers).
@@ -13,7 +13,7 @@ from typing import TypeAlias
 
 from relevent.refs import full_ref
 from relevent.scheduler.commands import Actor, CommandResult, Rejected
-from relevent.scheduler.controller import Output
+from relevent.scheduler.controller import ControllerOutput
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, Event, OutputChanged
 from relevent.scheduler.schedule import SchdSt
@@ -29,17 +29,6 @@ class StateChanged:
     schedule: str
     state: SchdSt
     timestamp: Timestamp
-
-
-@dataclass(frozen=True)
-class ScheduleView:
-    """One schedule as the status page shows it (None: not known yet)."""
-
-    ref: str
-    reserve: bool
-    state: SchdSt | None
-    priority: int | None
-    entry: int | None
 
 
 Change: TypeAlias = OutputChanged | StateChanged
@@ -59,26 +48,7 @@ class Slots:
             return None
         return SchdSt(state.value)
 
-    def schedules(self) -> list[ScheduleView]:
-        """Every schedule's state, priority and current entry (`SchdEntr`), from one snapshot."""
-        snapshot = self._engine.snapshot()
-
-        def number(ref: str) -> int | None:
-            item = snapshot.get(ref)
-            return item.value if item is not None and isinstance(item.value, int) else None
-
-        views = []
-        for spec in self._engine.model.schedules:
-            state = number(f"{spec.ref}{_STATE}")
-            priority, entry = number(f"{spec.ref}.SchdPrio.setVal"), number(f"{spec.ref}.SchdEntr.stVal")
-            views.append(
-                ScheduleView(
-                    spec.ref, spec.reserve, None if state is None else SchdSt(state), priority, entry
-                )
-            )
-        return views
-
-    def output(self, controller: str) -> Output | None:
+    def output(self, controller: str) -> ControllerOutput | None:
         """The controller's output: value, source schedule and its priority (None: no such controller)."""
         return self._engine.output(controller)
 

@@ -15,7 +15,7 @@ from relevent.scheduler.starts import StartTime
 from relevent.scheduler.values import ScheduleValue, ValueType
 
 
-class ValueKind(Enum):
+class ValueCdc(Enum):
     """CDC of a schedule's value DOs, which fixes the value type and the schedule's output DO."""
 
     ASG = "ASG"
@@ -31,7 +31,7 @@ class ValueKind(Enum):
     @property
     def value_da(self) -> str:
         """The leaf DA path of a value DO (`ValASG001.setMag.f`)."""
-        return "setMag.f" if self is ValueKind.ASG else "setVal"
+        return "setMag.f" if self is ValueCdc.ASG else "setVal"
 
     @property
     def output(self) -> tuple[str, str]:
@@ -40,16 +40,16 @@ class ValueKind(Enum):
 
 
 _KIND_TYPES = {
-    ValueKind.ASG: ValueType.FLOAT,
-    ValueKind.SPG: ValueType.BOOL,
-    ValueKind.ING: ValueType.INT,
-    ValueKind.ENG: ValueType.INT,
+    ValueCdc.ASG: ValueType.FLOAT,
+    ValueCdc.SPG: ValueType.BOOL,
+    ValueCdc.ING: ValueType.INT,
+    ValueCdc.ENG: ValueType.INT,
 }
 _KIND_OUTPUTS = {
-    ValueKind.ASG: ("ValMV", "mag.f"),
-    ValueKind.SPG: ("ValSPS", "stVal"),
-    ValueKind.ING: ("ValINS", "stVal"),
-    ValueKind.ENG: ("ValENS", "stVal"),
+    ValueCdc.ASG: ("ValMV", "mag.f"),
+    ValueCdc.SPG: ("ValSPS", "stVal"),
+    ValueCdc.ING: ("ValINS", "stVal"),
+    ValueCdc.ENG: ("ValENS", "stVal"),
 }
 
 
@@ -86,7 +86,7 @@ class ScheduleSpec:
     """
 
     ref: str
-    kind: ValueKind
+    kind: ValueCdc
     value_names: tuple[str, ...]
     start_times: tuple[StartTimeSpec, ...]
     num_entr: int = 0
@@ -127,11 +127,10 @@ class ControllerSpec:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A controlled entity `CtlEnt` may name: the DA written with each output, its `q` and `t`."""
+    """A controlled entity `CtlEnt` may name: its data object and the DA written with each output."""
 
+    do_ref: str
     value_ref: str
-    q_ref: str
-    t_ref: str
     value_type: ValueType
 
 
@@ -155,7 +154,7 @@ def targets_for_do(do_ref: str, cdc: str) -> dict[str, TargetSpec]:
     if cdc not in _TARGET_DAS:
         return {}
     da, value_type = _TARGET_DAS[cdc]
-    target = TargetSpec(f"{do_ref}.{da}", f"{do_ref}.q", f"{do_ref}.t", value_type)
+    target = TargetSpec(do_ref, f"{do_ref}.{da}", value_type)
     return {do_ref: target, target.value_ref: target}
 
 

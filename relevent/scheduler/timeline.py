@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from relevent.scheduler.controller import Controller, Output
+from relevent.scheduler.controller import Controller, ControllerOutput
 from relevent.scheduler.schedule import Schedule
 from relevent.scheduler.values import Timestamp
 
@@ -40,7 +40,7 @@ class Timeline:
         for schedule in self.due(t):
             schedule.advance_to(t)
 
-    def output(self, controller_ref: str) -> Output:
+    def output(self, controller_ref: str) -> ControllerOutput:
         """The resolved output of one controller as of the schedules' current state."""
         return self.controllers[controller_ref].output(self.schedules)
 

@@ -13,15 +13,25 @@ from relevent.scheduler.commands import NOW, Actor, Now, Rejected
 from relevent.scheduler.values import ScheduleValue, Timestamp
 
 __all__ = [  # NOW and Actor re-exported: an adapter needs nothing else from the core's modules
-    "NOW", "UNTIL_CHANGED", "Actor", "ActorSlots", "Cancelled", "Function", "Intent", "IntentHandled",
-    "Placed", "RefusalReason", "Refused", "Verdict",
+    "NOW",
+    "UNTIL_CHANGED",
+    "Actor",
+    "ActorSlots",
+    "Cancelled",
+    "Intent",
+    "IntentFunction",
+    "IntentHandled",
+    "Placed",
+    "RefusalReason",
+    "Refused",
+    "Verdict",
 ]  # fmt: skip
 
 UNTIL_CHANGED = None
 """An `Intent.interval_s` of "until changed" (an IEC 104 setpoint): one entry held for the actor's hold."""
 
 
-class Function(Enum):
+class IntentFunction(Enum):
     """What an intent steers; a controller's function is the prefix of its LN name (`MaxPow_FSCC1`)."""
 
     ACT_POW = "ActPow"  # absolute active power
@@ -42,7 +52,7 @@ class Intent:
     actor: Actor
     key: str
     target: str
-    function: Function
+    function: IntentFunction
     start: Timestamp | Now
     interval_s: float | None
     values: tuple[ScheduleValue, ...]

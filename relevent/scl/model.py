@@ -192,10 +192,6 @@ class IED:
     name: str
     ldevices: tuple[LogicalDevice, ...]
 
-    def ldevice(self, name: str) -> LogicalDevice | None:
-        """Return the logical device with the full name `name` (e.g. `DER_Scheduler_Control`)."""
-        return next((ld for ld in self.ldevices if ld.name == name), None)
-
 
 @dataclass(frozen=True, slots=True)
 class SclDocument:

@@ -31,7 +31,7 @@ from relevent.scl.model import (
     TrgOps,
     Value,
 )
-from relevent.scl.values import parse_value
+from relevent.scl.val_text import parse_value
 
 SCL_NS = "http://www.iec.ch/61850/2003/SCL"
 MAX_FILE_BYTES = 64 * 1024 * 1024

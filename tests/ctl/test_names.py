@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from relevent.ctl.errors import UsageError
-from relevent.ctl.model import Output, RemoteController, RemoteModel, RemoteSchedule, names_ref
-from relevent.scheduler.spec import ValueKind
+from relevent.ctl.model import OutputAddress, RemoteController, RemoteModel, RemoteSchedule, names_ref
+from relevent.scheduler.spec import ValueCdc
 
 REF = "DER_Scheduler_Control/ActPow_FSCH01"
 
@@ -28,8 +28,8 @@ def test_the_three_forms_of_a_name(name: str, names: bool) -> None:
 
 
 def _model(*lds: str) -> RemoteModel:
-    schedules = tuple(RemoteSchedule(f"{ld}/ActPow_FSCH01", ValueKind.ASG, ("ValASG001",), ()) for ld in lds)
-    controllers = (RemoteController(f"{lds[0]}/ActPow_FSCC1", ("Schd01",), Output("ValMV", "mag.f")),)
+    schedules = tuple(RemoteSchedule(f"{ld}/ActPow_FSCH01", ValueCdc.ASG, ("ValASG001",), ()) for ld in lds)
+    controllers = (RemoteController(f"{lds[0]}/ActPow_FSCC1", ("Schd01",), OutputAddress("ValMV", "mag.f")),)
     return RemoteModel(lds, schedules, controllers)
 
 

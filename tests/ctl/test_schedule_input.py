@@ -9,7 +9,7 @@ import pytest
 
 from relevent.ctl.errors import UsageError
 from relevent.ctl.schedule_input import ScheduleInput, load_file, parse_start, parse_values, typed_value
-from relevent.scheduler.spec import ValueKind
+from relevent.scheduler.spec import ValueCdc
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -42,16 +42,16 @@ def test_a_start_time_without_offset_or_form_is_a_usage_error(text: str, why: st
 @pytest.mark.parametrize(
     ("kind", "raw", "expected"),
     [
-        (ValueKind.ASG, "100.5", 100.5),
-        (ValueKind.ASG, 7, 7.0),
-        (ValueKind.SPG, "true", True),
-        (ValueKind.SPG, "0", False),
-        (ValueKind.SPG, False, False),
-        (ValueKind.ING, "42", 42),
-        (ValueKind.ENG, 3.0, 3),
+        (ValueCdc.ASG, "100.5", 100.5),
+        (ValueCdc.ASG, 7, 7.0),
+        (ValueCdc.SPG, "true", True),
+        (ValueCdc.SPG, "0", False),
+        (ValueCdc.SPG, False, False),
+        (ValueCdc.ING, "42", 42),
+        (ValueCdc.ENG, 3.0, 3),
     ],
 )
-def test_values_take_the_type_of_the_schedule(kind: ValueKind, raw: str | float, expected: object) -> None:
+def test_values_take_the_type_of_the_schedule(kind: ValueCdc, raw: str | float, expected: object) -> None:
     value = typed_value(kind, raw)
     assert value == expected
     assert type(value) is type(expected)
@@ -60,14 +60,14 @@ def test_values_take_the_type_of_the_schedule(kind: ValueKind, raw: str | float,
 @pytest.mark.parametrize(
     ("kind", "raw"),
     [
-        (ValueKind.ASG, "abc"),
-        (ValueKind.ASG, "nan"),
-        (ValueKind.ASG, True),
-        (ValueKind.SPG, "2"),
-        (ValueKind.ING, "1.5"),
+        (ValueCdc.ASG, "abc"),
+        (ValueCdc.ASG, "nan"),
+        (ValueCdc.ASG, True),
+        (ValueCdc.SPG, "2"),
+        (ValueCdc.ING, "1.5"),
     ],
 )
-def test_a_value_that_does_not_fit_is_a_usage_error(kind: ValueKind, raw: str | bool) -> None:
+def test_a_value_that_does_not_fit_is_a_usage_error(kind: ValueCdc, raw: str | bool) -> None:
     with pytest.raises(UsageError):
         typed_value(kind, raw)
 

@@ -1,4 +1,5 @@
-"""The status page in headless Chromium: it loads, shows the running schedule's value and the device."""
+"""The status page in headless Chromium: it loads, shows the running schedule's value and the device, and
+marks the device's measurement stale once the device has gone silent for longer than the validity."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +85,9 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
             shot = ARTIFACTS / "status-page.png"
             shot.unlink(missing_ok=True)
             await asyncio.to_thread(_browse, url, tmp_path / "profile2", f"--screenshot={shot}")
+            simulation.cancel()  # the device goes silent: after validity_s (2 s here) its data are stale
+            await _until(lambda: "measurement" in _device(_status(gw.http_port))["stale"])
+            silent = await asyncio.to_thread(_browse, url, tmp_path / "profile3", "--dump-dom")
         finally:
             simulation.cancel()
     card = dom.split(f'data-controller="{LD}/ActPow_FSCC1"', 1)[1].split("</div>", 3)
@@ -92,6 +97,16 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     assert f"w_set {VALUE * 1000:g}" in dom
     assert ">ready<" in dom
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    measurement = silent.split('data-datum="measurement">', 1)[1].split("</td>", 1)[0]
+    assert measurement.endswith("ago · stale")
+    assert '<td class="bad" data-datum="measurement">' in silent
+
+
+def _device(status: dict[str, object]) -> dict[str, Any]:
+    devices = status["devices"]
+    assert isinstance(devices, list)
+    device: dict[str, Any] = devices[0]
+    return device
 
 
 def _controller(status: dict[str, object]) -> dict[str, object]:

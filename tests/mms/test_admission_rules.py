@@ -1,4 +1,4 @@
-"""The rules of `Admission` and `AuthThrottle` on their own (issue #16); the real server is in
+"""The rules of `ConnectionAdmission` and `AuthThrottle` on their own (issue #16); the real server is in
 test_admission.py."""
 
 from __future__ import annotations
@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from relevent.wan.mms.admission import IN_PROGRESS_S, Admission, ConnectionLimits
+from relevent.wan.mms.admission import IN_PROGRESS_S, ConnectionAdmission, ConnectionLimits
 from relevent.wan.mms.throttle import AuthThrottle, ThrottleSettings
 
 DSO = ConnectionLimits(priority=frozenset({"dso"}))  # 5 slots, 2 per host and actor, 1 reserved
 
 
 def test_a_host_gets_per_peer_connections_and_no_more() -> None:
-    admission: Admission[int] = Admission(DSO)
+    admission: ConnectionAdmission[int] = ConnectionAdmission(DSO)
     assert admission.opened(1, "a") == []
     assert admission.opened(2, "a") == []
     assert admission.opened(3, "a") == [(3, "peer_limit")]
@@ -24,7 +24,8 @@ def test_a_host_gets_per_peer_connections_and_no_more() -> None:
 
 def test_the_last_slot_stays_free_by_closing_a_silent_connection_or_the_host_that_keeps_reopening() -> None:
     now = [0.0]
-    admission: Admission[int] = Admission(ConnectionLimits(per_peer=5), clock=lambda: now[0])
+    limits = ConnectionLimits(per_peer=5)
+    admission: ConnectionAdmission[int] = ConnectionAdmission(limits, clock=lambda: now[0])
     for key, host in enumerate("abc"):
         admission.opened(key, host)
         admission.associated(key, None)
@@ -41,7 +42,7 @@ def test_the_last_slot_stays_free_by_closing_a_silent_connection_or_the_host_tha
 
 def test_actors_are_held_to_their_limit_and_others_leave_the_reserved_slot_free() -> None:
     limits = ConnectionLimits(per_peer=5, per_actor=3, priority=frozenset({"dso"}))
-    admission: Admission[int] = Admission(limits)
+    admission: ConnectionAdmission[int] = ConnectionAdmission(limits)
     for key, host in enumerate("abcd"):
         admission.opened(key, host)
     assert [admission.associated(key, "market") for key in (0, 1)] == [None, None]
@@ -55,7 +56,7 @@ def test_actors_are_held_to_their_limit_and_others_leave_the_reserved_slot_free(
 
 
 def test_an_actor_over_its_own_limit_is_refused() -> None:
-    admission: Admission[int] = Admission(DSO)
+    admission: ConnectionAdmission[int] = ConnectionAdmission(DSO)
     for key, host in enumerate("abc"):
         admission.opened(key, host)
     assert admission.associated(0, "dso") is None
@@ -88,7 +89,7 @@ def test_failed_authentications_refuse_a_host_for_a_doubling_delay_and_log_in_ag
 
 @pytest.mark.parametrize("host", ["a", "b"])
 def test_a_closed_connection_frees_its_slot_and_its_actor(host: str) -> None:
-    admission: Admission[int] = Admission(DSO)
+    admission: ConnectionAdmission[int] = ConnectionAdmission(DSO)
     admission.opened(1, host)
     admission.associated(1, "dso")
     admission.opened(2, host)

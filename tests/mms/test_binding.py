@@ -30,7 +30,7 @@ async def test_changes_between_prepare_and_attach_are_served(
     settings = MmsSettings(host=HOST, port=free_port(), wait_ms=2)
     creation = ServerCreation(reference, settings)  # the server is being made ...
     binding = SchedulerBinding(h.engine, reference, h.engine.model.ied_name)
-    binding.prepare()
+    binding.start_mirroring()
     assert isinstance(h.engine.write(PRIO, 77, SCADA), Accepted)  # ... meanwhile the scheduler goes on
     await asyncio.sleep(0)  # a loop turn with the change pending, no server attached: nothing may break
     server = MmsServer(creation, binding)  # waits for the creation

@@ -30,7 +30,7 @@ from open61850.mms import (
 from open61850.quality import Quality
 
 from relevent.scl.model import SclDocument
-from relevent.wan.mms import AddCause, ControlVerdict, MmsServer, Update, Verdict
+from relevent.wan.mms import AddCause, ControlVerdict, MmsServer, Verdict
 from tests.mms.support import HOST, LD, PolicyGate, running
 
 VALMV = f"{LD}/ActPow_FSCC1.ValMV.mag.f"
@@ -88,11 +88,9 @@ async def test_mirrored_value_quality_and_time_read_back(reference: SclDocument)
             assert _value_q_t(await _read(client, "ActPow_FSCC1$MX$ValMV")) == (12.5, "good", STAMP)
             server.update(VALMV, 3, True, STAMP)  # an int for a float is converted, not stored as raw bits
             assert _value_q_t(await _read(client, "ActPow_FSCC1$MX$ValMV"))[0] == 3.0
-            server.update_many([
-                Update(VALMV, -3.25, False, STAMP + timedelta(seconds=1)),
-                Update(SCHDST, 4, True, STAMP + timedelta(seconds=2)),
-                Update(f"{LD}/ActPow_FSCC1.ActSchdRef.stVal", f"{LD}/ActPow_FSCH01", True, STAMP),
-            ])
+            server.update(VALMV, -3.25, False, STAMP + timedelta(seconds=1))
+            server.update(SCHDST, 4, True, STAMP + timedelta(seconds=2))
+            server.update(f"{LD}/ActPow_FSCC1.ActSchdRef.stVal", f"{LD}/ActPow_FSCH01", True, STAMP)
             valmv = _value_q_t(await _read(client, "ActPow_FSCC1$MX$ValMV"))
             assert valmv == (-3.25, "invalid", STAMP + timedelta(seconds=1))
             schdst = _value_q_t(await _read(client, "ActPow_FSCH01$ST$SchdSt"))
@@ -123,9 +121,8 @@ async def test_a_mirror_update_that_does_not_fit_changes_nothing(
         try:
             items = ("ActPow_FSCH01$ST$SchdSt", "ActPow_FSCC1$MX$ValMV")
             before = [await _read(client, item) for item in items]
-            batch = [Update(SCHDST, 3, True, STAMP), Update(ref, value, True, STAMP)]
             with pytest.raises(error):
-                server.update_many(batch)
+                server.update(ref, value, True, STAMP)
             after = [await _read(client, item) for item in items]
             assert after == before
             with pytest.raises(ValueError, match="timezone-aware"):

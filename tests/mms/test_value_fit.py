@@ -37,7 +37,7 @@ async def scheduler_served(doc: SclDocument, db: Path) -> AsyncIterator[tuple[Ha
     h = start_engine(model_spec(doc), db, policies={f"{LD}/{RESERVE}": SchedulePolicy()})
     settings = MmsSettings(host=HOST, port=free_port(), wait_ms=2)
     binding = SchedulerBinding(h.engine, doc, h.engine.model.ied_name)
-    binding.prepare()
+    binding.start_mirroring()
     server = MmsServer(ServerCreation(doc, settings), binding)
     try:
         server.start()

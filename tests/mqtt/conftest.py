@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
-from relevent.lan.mqtt.ports import DeviceMeasurement
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
+from relevent.lan.mqtt.seams import DeviceMeasurement
 from relevent.scheduler.events import OutputChanged
 from tests.mosquitto import TIMEOUT_S, Broker, wait_until
 

@@ -14,8 +14,8 @@ from relevent.config import MqttSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt.config import DeviceConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot, device_range
-from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
+from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scl.generate import DEFAULT_MODEL, SCL_NS

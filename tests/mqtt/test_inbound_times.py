@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from tests.mosquitto import Broker, mqtt_client, wait_until
 from tests.mqtt.conftest import Recorder, bridge_config, make_bridge, one_device, running, sample
 

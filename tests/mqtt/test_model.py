@@ -13,8 +13,8 @@ from relevent.config import SclSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt import schema
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.commands import Fields, device_fields
 from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig, MqttBridgeConfig
+from relevent.lan.mqtt.device_commands import Fields, device_fields
 from relevent.lan.mqtt.plan import plan_steps
 from relevent.lan.mqtt.registry import Device, build_registry
 from relevent.lan.mqtt.topics import Inbound, Topics
@@ -92,8 +92,7 @@ def test_plan_steps_merge_controllers_and_equal_steps() -> None:
         ],
         ONOFF: [ForecastPoint(5, True, "o", 1), ForecastPoint(10, True, "o", 2)],
     }
-    assert plan_steps(device, forecasts) == (
-        (0, Fields(1.0, None, None)),
+    assert plan_steps(device, forecasts) == (  # from the later forecast's start: no field null before it
         (5, Fields(1.0, None, True)),
         (10, Fields(2.0, None, True)),
         (30, Fields(None, None, True)),

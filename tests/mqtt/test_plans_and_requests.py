@@ -6,14 +6,21 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.scheduler.clock import SystemClock
+from relevent.scheduler.discovery import model_spec
+from relevent.scheduler.engine import Engine
 from relevent.scheduler.forecast import ForecastPoint
+from relevent.scheduler.store import SqliteStore
+from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scl.parse import load
 from tests.conftest import ReferenceDir
 from tests.mosquitto import Broker, mqtt_client, wait_until
 from tests.mqtt.conftest import (
@@ -81,6 +88,21 @@ async def test_plan_merges_the_controllers_and_is_republished_on_change(broker: 
             await wait_until(lambda: sample(bridge, PLANS_PUBLISHED, device="bat1") >= 2)
     assert [e["w_max_lim"] for e in changed["entries"]] == [5000.0, 3000.0, 3000.0, 3000.0]
     assert sample(bridge, PLANS_PUBLISHED, device="bat1") == 2
+
+
+async def test_an_engine_plan_opens_with_every_controller_value(broker: Broker, tmp_path: Path) -> None:
+    # Each forecast of a round starts at the engine's own "now", a little later for each controller: the
+    # plan used to open with entries that held only the first controller's value and null for the others.
+    engine = Engine(model_spec(load(DEFAULT_MODEL)), clock=SystemClock(), store=SqliteStore(tmp_path / "db"))
+    engine.start()
+    bridge = make_bridge(bridge_config(broker), one_device(), forecasts=engine)
+    try:
+        async with running(bridge), mqtt_client(broker, PLAN) as (_, inbox):
+            plan = await inbox.next_json()
+    finally:
+        engine.stop()
+    # The reserves hold every controller's value over the whole horizon: one entry, no null in it.
+    assert [(e["w_set"], e["w_max_lim"], e["on"]) for e in plan["entries"]] == [(0.0, 0.0, True)]
 
 
 class TurnTaking(Forecasts):

@@ -6,10 +6,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from relevent.lan.mqtt.admission import OTHER, Admission, RateLimit
+from relevent.lan.mqtt.admission import OTHER, MessageAdmission, RateLimit
+from relevent.lan.mqtt.log_throttle import LogThrottle
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.ratelimit import TokenBucket
-from relevent.lan.mqtt.throttle import Throttle
 from relevent.lan.mqtt.topics import Topics
 
 
@@ -58,7 +58,7 @@ def test_a_bucket_that_could_never_admit_is_refused(rate: float, burst: int) -> 
 
 def test_the_throttle_lets_one_event_per_key_and_interval_and_counts_the_others() -> None:
     clock = Clock()
-    throttle = Throttle(10.0, clock)
+    throttle = LogThrottle(10.0, clock)
     assert throttle.let("a") == 0
     assert [throttle.let("a") for _ in range(3)] == [None, None, None]
     assert throttle.let("b") == 0  # keys are independent
@@ -73,9 +73,9 @@ ROOT = "relevent/v1/gw1/dev"
 EMS = "site/ems/request"
 
 
-def admission(clock: Clock) -> tuple[Admission, BridgeMetrics]:
+def admission(clock: Clock) -> tuple[MessageAdmission, BridgeMetrics]:
     metrics = BridgeMetrics(CollectorRegistry())
-    gate = Admission(
+    gate = MessageAdmission(
         Topics("relevent/v1", "gw1"), ["bat1", "evse1"], RateLimit(rate=5.0, burst=2), metrics,
         own_topics={EMS: RateLimit(rate=0.5, burst=1)}, clock=clock,
     )  # fmt: skip

@@ -186,8 +186,8 @@ async def test_a_publication_does_not_wait_for_the_puback_of_an_earlier_one() ->
     metrics = BridgeMetrics(CollectorRegistry())
     session = BrokerSession(
         BrokerConfig(), client_id="gw", will=OutMessage("will", b""), subscriptions=[],
-        on_connected=lambda: None, on_message=lambda _: asyncio.sleep(0), admit=lambda _: True,
-        outbox=Outbox(), metrics=metrics,
+        on_connected=lambda: None, on_disconnected=lambda: None, on_message=lambda _: asyncio.sleep(0),
+        admit=lambda _: True, outbox=Outbox(), metrics=metrics,
     )  # fmt: skip
     client = HeldPubacks()
     session._client = client  # type: ignore[assignment]

@@ -29,11 +29,15 @@ def _values(h: Harness) -> dict[str, tuple[str, bool]]:
     return {ref: (repr(item.value), item.quality_good) for ref, item in h.engine.snapshot().items()}
 
 
+async def _no_status() -> bytes:
+    return b"{}"
+
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     h = start_engine(small_spec(reserve=True), tmp_path / "s.sqlite")
     registry = CollectorRegistry()
-    app = build_app(Readiness(), registry, dict)
+    app = build_app(Readiness(), registry, _no_status)
     add_schedule_routes(app, h.engine, registry, clock=h.clock.now)
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         yield client, h, registry

@@ -11,7 +11,7 @@ from relevent.scheduler.spec import (
     ScheduleSpec,
     StartTimeSpec,
     TargetSpec,
-    ValueKind,
+    ValueCdc,
     targets_for_do,
 )
 from relevent.scheduler.values import ValueType
@@ -31,7 +31,7 @@ def ln(name: str) -> str:
 def schedule_spec(
     name: str,
     *,
-    kind: ValueKind = ValueKind.ASG,
+    kind: ValueCdc = ValueCdc.ASG,
     slots: int = 10,
     starts: int = 4,
     periodic: bool = False,
@@ -70,7 +70,7 @@ def schedule_spec(
     )
 
 
-def reserve_spec(name: str, *, kind: ValueKind = ValueKind.ASG, value: float | bool = 0.0) -> ScheduleSpec:
+def reserve_spec(name: str, *, kind: ValueCdc = ValueCdc.ASG, value: float | bool = 0.0) -> ScheduleSpec:
     """A reserve FSCH as in the reference model: hourly, one entry of 3600 s, priority 0, reused."""
     hourly = StartTimeSpec.calendar("StrTm01", RESERVE_SET_TM, CalendarTime(occ_per=Period.HOUR))
     return schedule_spec(
@@ -119,15 +119,15 @@ def reference_like_spec() -> ModelSpec:
     schedules: list[ScheduleSpec] = []
     controllers: list[ControllerSpec] = []
     for function, kind, target in (
-        ("ActPow_", ValueKind.ASG, "ActPow_GGIO1.AnOut1.mxVal.f"),
-        ("MaxPow_", ValueKind.ASG, "MaxPow_GGIO1.AnOut1.mxVal.f"),
-        ("OnOff_", ValueKind.SPG, "OnOff_GGIO1.SPCSO1.stVal"),
+        ("ActPow_", ValueCdc.ASG, "ActPow_GGIO1.AnOut1.mxVal.f"),
+        ("MaxPow_", ValueCdc.ASG, "MaxPow_GGIO1.AnOut1.mxVal.f"),
+        ("OnOff_", ValueCdc.SPG, "OnOff_GGIO1.SPCSO1.stVal"),
     ):
         own = [
             schedule_spec(f"{function}FSCH{i:02d}", kind=kind, slots=100, starts=16, num_entr=100)
             for i in range(1, 11)
         ]
-        reserve_value: float | bool = False if kind is ValueKind.SPG else 0.0
+        reserve_value: float | bool = False if kind is ValueCdc.SPG else 0.0
         own.append(reserve_spec(f"{function}Res_FSCH01", kind=kind, value=reserve_value))
         schedules += own
         controllers.append(
@@ -141,7 +141,7 @@ def small_spec(
     *,
     slots: int = 10,
     starts: int = 4,
-    kind: ValueKind = ValueKind.ASG,
+    kind: ValueCdc = ValueCdc.ASG,
     reserve: bool = False,
     ctl_ent: str = "",
     periodic: bool = False,
@@ -160,7 +160,7 @@ def small_spec(
     ]
     if reserve:
         schedules.append(
-            reserve_spec("F_Res_FSCH01", kind=kind, value=False if kind is ValueKind.SPG else 0.0)
+            reserve_spec("F_Res_FSCH01", kind=kind, value=False if kind is ValueCdc.SPG else 0.0)
         )
     controller = controller_spec("F_FSCC1", schedules, ctl_ent=ctl_ent, value_type=kind.value_type)
     return ModelSpec(IED, tuple(schedules), (controller,), ggio_targets())

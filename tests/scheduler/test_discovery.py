@@ -8,7 +8,7 @@ import pytest
 
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.periodic import CalendarTime
-from relevent.scheduler.spec import ValueKind
+from relevent.scheduler.spec import ValueCdc
 from relevent.scheduler.values import ValueType
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
@@ -25,7 +25,7 @@ def test_rule_1_reference_model_is_discovered(reference_dir: ReferenceDir) -> No
     assert [c.ref for c in model.controllers] == [ln("ActPow_FSCC1"), ln("MaxPow_FSCC1"), ln("OnOff_FSCC1")]
     fsch = next(s for s in model.schedules if s.ref == ln("ActPow_FSCH01"))
     assert (fsch.kind, len(fsch.value_names), len(fsch.start_times), fsch.num_entr) == (
-        ValueKind.ASG,
+        ValueCdc.ASG,
         100,
         16,
         100,
@@ -39,7 +39,7 @@ def test_rule_1_reference_model_is_discovered(reference_dir: ReferenceDir) -> No
     assert reserve.start_times[0].initial.set_tm == RESERVE_SET_TM
     assert reserve.start_times[0].initial.cal == CalendarTime()
     onoff = next(s for s in model.schedules if s.ref == ln("OnOff_FSCH01"))
-    assert onoff.kind is ValueKind.SPG
+    assert onoff.kind is ValueCdc.SPG
     act = model.controllers[0]
     assert act.schedule_refs[-1] == reserve.ref
     assert act.ctl_ent == ln("ActPow_GGIO1.AnOut1.mxVal.f")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pickle
 
-from relevent.scheduler import EnaErr, SchdSt
 from relevent.scheduler.periodic import Weekday
+from relevent.scheduler.schedule import EnaErr, SchdSt
 
 
 def test_a_member_is_its_ordinal_and_carries_its_literal() -> None:

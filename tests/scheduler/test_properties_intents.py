@@ -15,8 +15,8 @@ from relevent.scheduler.verdicts import (
     NOW,
     ActorSlots,
     Cancelled,
-    Function,
     Intent,
+    IntentFunction,
     Placed,
     RefusalReason,
     Refused,
@@ -93,8 +93,8 @@ def test_property_intents_and_mms_writes_mixed_equal_brute_force(
                 placed.pop(step.key, None)
                 continue
             start = NOW if step.start is None else BASE + step.start
-            verdict = api.place(Intent(ACTOR, step.key, FSCC, Function.ACT_POW, start, step.intv, step.values,
-                                       step.rel))  # fmt: skip
+            verdict = api.place(Intent(ACTOR, step.key, FSCC, IntentFunction.ACT_POW, start, step.intv,
+                                       step.values, step.rel))  # fmt: skip
             if isinstance(verdict, Refused):
                 assert verdict.reason is RefusalReason.NO_FREE_SLOT, verdict
                 continue

@@ -10,7 +10,7 @@ import pytest
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.periodic import CalendarTime, Period
 from relevent.scheduler.policy import Lockable, SchedulePolicy
-from relevent.scheduler.spec import ValueKind
+from relevent.scheduler.spec import ValueCdc
 
 from .factory import BASE, ln, small_spec
 from .harness import start_engine
@@ -167,9 +167,9 @@ async def test_rule_2_unknown_object_is_undefined(db: Path) -> None:
 
 async def test_rule_2_value_kinds_spg_ing_eng(db: Path) -> None:
     for kind, good, bad in (
-        (ValueKind.SPG, True, 1.0),
-        (ValueKind.ING, 7, 7.5),
-        (ValueKind.ENG, 3, "three"),
+        (ValueCdc.SPG, True, 1.0),
+        (ValueCdc.ING, 7, 7.5),
+        (ValueCdc.ENG, 3, "three"),
     ):
         h = start_engine(small_spec(kind=kind), db.with_name(f"{kind.value}.sqlite"))
         ref = f"{S1}.Val{kind.value}001.setVal"

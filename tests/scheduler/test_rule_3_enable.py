@@ -187,3 +187,11 @@ async def test_rule_3_operate_unknown_control_is_object_undefined(db: Path) -> N
         assert isinstance(result, Rejected)
         assert result.reason is RejectReason.OBJECT_UNDEFINED
     assert isinstance(h.operate("@Control/F_FSCH01.EnaReq.Oper"), Accepted)
+
+
+async def test_an_operate_addressed_to_oper_audits_the_schedule_state_like_one_to_the_do(db: Path) -> None:
+    h = programmed(db)
+    h.recorder.commands.clear()
+    assert isinstance(h.operate(f"{S1}.EnaReq.Oper"), Accepted)
+    assert isinstance(h.operate(f"{S1}.DsaReq"), Accepted)
+    assert [(c.old, c.new) for c in h.recorder.commands] == [(1, 3), (3, 1)]  # SchdSt: NOT_READY <-> READY

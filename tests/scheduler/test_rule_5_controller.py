@@ -8,7 +8,7 @@ import pytest
 
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.events import AttributeChanged, OutputChanged
-from relevent.scheduler.spec import ValueKind
+from relevent.scheduler.spec import ValueCdc
 
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine
@@ -197,7 +197,7 @@ async def test_rule_5_schdnn_change_re_resolves_at_once(db: Path) -> None:
 
 
 async def test_rule_5_status_refs_are_read_only(db: Path) -> None:
-    h = start_engine(small_spec(kind=ValueKind.SPG), db)
+    h = start_engine(small_spec(kind=ValueCdc.SPG), db)
     for ref in (f"{FSCC}.ActSchdRef.stVal", f"{FSCC}.ValSPS.stVal"):
         result = h.write(ref, "x")
         assert isinstance(result, Rejected)

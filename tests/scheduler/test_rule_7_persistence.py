@@ -14,7 +14,7 @@ import structlog
 
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.events import AttributeValue
-from relevent.scheduler.spec import ModelSpec, ValueKind
+from relevent.scheduler.spec import ModelSpec, ValueCdc
 from relevent.scheduler.store import SqliteStore, StoreError
 
 from .factory import BASE, ln, schedule_spec, small_spec
@@ -99,7 +99,7 @@ async def test_restore_drops_state_that_no_longer_fits_schedule_by_schedule(db: 
         (
             schedule_spec("F_FSCH01", slots=20, starts=4),  # slot count changed
             model.schedules[1],  # unchanged
-            schedule_spec("F_FSCH03", kind=ValueKind.ING, starts=4),  # kind changed (nothing stored)
+            schedule_spec("F_FSCH03", kind=ValueCdc.ING, starts=4),  # kind changed (nothing stored)
         ),
         (replace(model.controllers[0], schedule_refs=(S1, S2, "")),),
         model.targets,

@@ -21,8 +21,8 @@ from relevent.scheduler.verdicts import (
     UNTIL_CHANGED,
     ActorSlots,
     Cancelled,
-    Function,
     Intent,
+    IntentFunction,
     IntentHandled,
     Placed,
     RefusalReason,
@@ -50,7 +50,7 @@ def intents(h: Harness, bands: dict[str, ActorSlots] | None = None) -> tuple[Int
 
 def intent(*values: Any, key: str = "ioa-100", **fields: Any) -> Intent:
     given: dict[str, Any] = {"actor": DSO, "key": key, "target": "@Control/F_FSCC1",
-                             "function": Function.ACT_POW, "start": BASE + 60, "interval_s": 60,
+                             "function": IntentFunction.ACT_POW, "start": BASE + 60, "interval_s": 60,
                              "values": values} | fields  # fmt: skip
     return Intent(**given)
 
@@ -179,7 +179,7 @@ def _refusal(verdict: object) -> tuple[RefusalReason, int | None]:
     [
         ({"actor": Actor("iec104", "x", "nobody")}, (1.0,), RefusalReason.ACTOR_NOT_ALLOWED, None),
         ({"target": "@Control/Nope_FSCC1"}, (1.0,), RefusalReason.UNKNOWN_TARGET, None),
-        ({"function": Function.ON_OFF}, (True,), RefusalReason.UNKNOWN_TARGET, None),
+        ({"function": IntentFunction.ON_OFF}, (True,), RefusalReason.UNKNOWN_TARGET, None),
         ({}, (True,), RefusalReason.OUT_OF_RANGE, None),
         ({"interval_s": 0.5}, (1.0,), RefusalReason.OUT_OF_RANGE, None),
         ({}, (1e300,), RefusalReason.OUT_OF_RANGE, None),  # beyond FLOAT32
@@ -213,18 +213,18 @@ async def test_a_slot_of_the_actor_that_does_not_feed_the_target_is_not_used(db:
     h = start_engine(reference_like_spec(), db)
     act, onoff = ln("ActPow_FSCH01"), ln("OnOff_FSCH01")
     api, _ = intents(h, {"dso": ActorSlots((60, 69), (act, onoff))})
-    on = intent(True, target="@Control/OnOff_FSCC1", function=Function.ON_OFF)
+    on = intent(True, target="@Control/OnOff_FSCC1", function=IntentFunction.ON_OFF)
     assert api.place(on) == Placed(onoff, 60, (onoff,))
     assert h.value(f"{onoff}.ValSPG001.setVal") is True
-    wrong = intent(1.0, target="@Control/ActPow_FSCC1", function=Function.MAX_POW, key="k2")
+    wrong = intent(1.0, target="@Control/ActPow_FSCC1", function=IntentFunction.MAX_POW, key="k2")
     assert _refusal(api.place(wrong)) == (RefusalReason.UNKNOWN_TARGET, None)
 
 
 async def test_a_device_binding_names_the_controller_of_the_function(db: Path) -> None:
     h = start_engine(small_spec(4), db)
-    api = Intents(h.engine, BANDS, now=h.clock.now, devices={"bat1": {Function.ACT_POW: FSCC}})
+    api = Intents(h.engine, BANDS, now=h.clock.now, devices={"bat1": {IntentFunction.ACT_POW: FSCC}})
     assert api.place(intent(1.0, target="bat1")) == Placed(S1, 60, (S1,))
-    assert _refusal(api.place(intent(1.0, target="bat1", function=Function.MAX_POW))) == (
+    assert _refusal(api.place(intent(1.0, target="bat1", function=IntentFunction.MAX_POW))) == (
         RefusalReason.UNKNOWN_TARGET, None,
     )  # fmt: skip
 

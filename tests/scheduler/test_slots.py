@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from relevent.scheduler.commands import Accepted, Actor
-from relevent.scheduler.controller import Output
+from relevent.scheduler.controller import ControllerOutput
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.schedule import SchdSt
-from relevent.scheduler.slots import Change, ScheduleView, Slots, StateChanged
+from relevent.scheduler.slots import Change, Slots, StateChanged
 
 from .factory import BASE, ln, small_spec
 from .harness import start_engine
@@ -32,7 +32,7 @@ async def test_state_output_and_their_changes_are_typed(db: Path) -> None:
     assert slots.state("@Control/Nope_FSCH01") is None
     await h.sleep_until(BASE + 31)
     assert slots.state(S1) is SchdSt.RUNNING
-    assert slots.output(FSCC) == Output(5.0, S1, 42)
+    assert slots.output(FSCC) == ControllerOutput(5.0, S1, 42)
     assert changes == [
         StateChanged(S1, SchdSt.READY, BASE),
         OutputChanged(FSCC, 5.0, S1, 42, BASE + 30),
@@ -50,12 +50,3 @@ async def test_start_now_runs_a_programmed_schedule_from_this_second_and_stop_en
     assert isinstance(slots.stop(S1, LOCAL), Accepted)
     assert slots.state(S1) is SchdSt.NOT_READY
 
-
-async def test_the_schedules_view_shows_state_priority_and_entry(db: Path) -> None:
-    h = start_engine(small_spec(2, reserve=True), db)
-    h.program(S1, values=[5.0, 6.0], intv=60, prio=42, starts=[BASE])
-    await h.sleep_until(BASE + 61)
-    views = {view.ref: view for view in Slots(h.engine).schedules()}
-    assert views[S1] == ScheduleView(S1, False, SchdSt.RUNNING, 42, 2)
-    assert views[ln("F_FSCH02")].state is SchdSt.NOT_READY
-    assert views[ln("F_Res_FSCH01")].reserve

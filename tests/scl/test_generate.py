@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from relevent.scheduler import EnaErr, OccurrenceKind, Period, SchdSt
 from relevent.scheduler.enums import SclEnum
-from relevent.scheduler.periodic import Weekday
+from relevent.scheduler.periodic import OccurrenceKind, Period, Weekday
+from relevent.scheduler.schedule import EnaErr, SchdSt
 from relevent.scl.generate import (
     DEFAULT_MODEL,
     SCL_NS,

@@ -2,32 +2,6 @@
 
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig, MqttBridgeConfig
-from relevent.lan.mqtt.ports import (
-    DeviceMeasurement,
-    ExtensionAccepted,
-    ExtensionRejected,
-    ExtensionRequest,
-    ExtensionRequestHandler,
-    ForecastSource,
-    HealthSink,
-    MeasurementSink,
-)
-from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
+from relevent.lan.mqtt.registry import Device, DeviceRegistry
 
-__all__ = [
-    "BrokerConfig",
-    "Device",
-    "DeviceConfig",
-    "DeviceMeasurement",
-    "DeviceRegistry",
-    "ExtensionAccepted",
-    "ExtensionRejected",
-    "ExtensionRequest",
-    "ExtensionRequestHandler",
-    "ForecastSource",
-    "HealthSink",
-    "MeasurementSink",
-    "MqttBridge",
-    "MqttBridgeConfig",
-    "build_registry",
-]
+__all__ = ["BrokerConfig", "Device", "DeviceConfig", "DeviceRegistry", "MqttBridge", "MqttBridgeConfig"]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import structlog
 
+from relevent.lan.mqtt.log_throttle import LOG_EVERY_S, LogThrottle
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.ratelimit import TokenBucket
-from relevent.lan.mqtt.throttle import LOG_EVERY_S, Throttle
 from relevent.lan.mqtt.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -32,7 +32,7 @@ class RateLimit:
     burst: int
 
 
-class Admission:
+class MessageAdmission:
     """Decides per message topic whether the message goes on to be parsed."""
 
     def __init__(  # noqa: PLR0913 - the sources, their limit and where drops are reported
@@ -51,7 +51,7 @@ class Admission:
         self._limits = dict.fromkeys([*device_ids, OTHER], limit) | dict(own_topics or {})
         self._buckets = {s: TokenBucket(lim.rate, lim.burst, clock) for s, lim in self._limits.items()}
         self._dropped = {source: metrics.inbound_rate_limited.labels(source) for source in self._limits}
-        self._log = Throttle(LOG_EVERY_S, clock)
+        self._log = LogThrottle(LOG_EVERY_S, clock)
 
     def admit(self, topic: str) -> bool:
         """Whether a message on `topic` is within its source's rate; a refused one is counted."""

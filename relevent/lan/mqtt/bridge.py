@@ -21,10 +21,10 @@ from prometheus_client import CollectorRegistry
 from relevent.errors import ConfigError
 from relevent.lan.mqtt import compat
 from relevent.lan.mqtt.acks import AckTracker, HealthChange
-from relevent.lan.mqtt.admission import Admission, RateLimit
-from relevent.lan.mqtt.commands import CommandFactory
+from relevent.lan.mqtt.admission import MessageAdmission, RateLimit
 from relevent.lan.mqtt.config import MqttBridgeConfig
 from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage
+from relevent.lan.mqtt.device_commands import CommandFactory
 from relevent.lan.mqtt.ems import ExtensionRequests
 from relevent.lan.mqtt.inbound import InboundError, InboundRouter
 from relevent.lan.mqtt.metrics import BridgeMetrics
@@ -38,7 +38,8 @@ from relevent.lan.mqtt.payloads import (
     utc,
 )
 from relevent.lan.mqtt.plan import PlanSteps, plan_payload, plan_steps
-from relevent.lan.mqtt.ports import (
+from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
+from relevent.lan.mqtt.seams import (
     DeviceMeasurement,
     ExtensionRequestHandler,
     ForecastSource,
@@ -46,7 +47,6 @@ from relevent.lan.mqtt.ports import (
     MeasurementSink,
     SpoofingSink,
 )
-from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
 from relevent.lan.mqtt.topics import Topics, within
 from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.events import OutputChanged
@@ -93,6 +93,7 @@ class MqttBridge:
         self._stop = asyncio.Event()
         self._outbox = Outbox()
         self.views = {d.id: DeviceView(d.id, d.device_class) for d in registry}
+        self._link_lost: float | None = clock()  # when the broker link went down; None while it is up
         requests = None
         if config.ems_request_topic is not None and config.ems_reply is not None:
             if extension_handler is None:
@@ -113,7 +114,7 @@ class MqttBridge:
                 clock=clock,
             )
         router = InboundRouter(self._topics, registry, self, self.metrics, requests)
-        admission = Admission(
+        admission = MessageAdmission(
             self._topics,
             (device.id for device in registry),
             RateLimit(config.device_msg_rate, config.device_msg_burst),
@@ -129,6 +130,7 @@ class MqttBridge:
             will=OutMessage(self._topics.status, offline, retain=True),
             subscriptions=router.subscriptions(),
             on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
             on_message=router.handle,
             admit=admission.admit,
             outbox=self._outbox,
@@ -188,6 +190,15 @@ class MqttBridge:
         """Whether the broker connection is up."""
         return self._session.connected
 
+    def device_status(self) -> list[dict[str, Any]]:
+        """Every device as the status page shows it: what was last seen, how old it is, what is stale.
+
+        A datum is stale once older than the commands' validity (`validity_s`): by then a device without
+        a fresh command has fallen back, and a measurement that old no longer describes the device.
+        """
+        now, validity_s = self._clock(), self.config.command_validity_s
+        return [view.as_json(now, validity_s, self._link_lost) for view in self.views.values()]
+
     # --- device inputs (called by the inbound router) ------------------------------------------------
 
     def handle_ack(self, device: Device, ack: Ack) -> None:
@@ -212,7 +223,8 @@ class MqttBridge:
     def handle_measurement(self, device: Device, measurement: Measurement) -> None:
         """Metrics, and the measurement sink (for the device's MMXU mirror)."""
         self.metrics.power.labels(device.id).set(measurement.w)
-        self.views[device.id].measurement = measurement
+        view = self.views[device.id]
+        view.measurement, view.measurement_at = measurement, self._clock()
         if measurement.var is not None:
             self.metrics.reactive_power.labels(device.id).set(measurement.var)
         if measurement.soc_pct is not None:
@@ -235,12 +247,14 @@ class MqttBridge:
         if self._fallback.get(device.id, False) != state.fallback:
             log.warning("device fallback changed", device=device.id, fallback=state.fallback)
         self._fallback[device.id] = state.fallback
-        self.views[device.id].fallback = state.fallback
+        view = self.views[device.id]
+        view.fallback, view.fallback_at = state.fallback, self._clock()
 
     def handle_availability(self, device: Device, availability: Availability) -> None:
         """A device that comes online gets its current command at once."""
         online = availability.state == "online"
-        self.views[device.id].online = online
+        view = self.views[device.id]
+        view.online, view.online_at = online, self._clock()
         self.metrics.device_online.labels(device.id).set(int(online))
         log.info("device availability", device=device.id, state=availability.state)
         if online:
@@ -250,11 +264,15 @@ class MqttBridge:
 
     def _on_connected(self) -> None:
         """After every (re)connect: commands first, then the status and the retained plans."""
+        self._link_lost = None
         for device in self.registry:
             self._queue_command(device)
         self._outbox.put("status", self._status_message)
         for device_id in self._plans:
             self._queue_plan(device_id)
+
+    def _on_disconnected(self) -> None:
+        self._link_lost = self._clock()
 
     def _status_message(self) -> OutMessage:
         status = GatewayStatus(state="online", ts=utc(self._clock()), version=self.config.version)

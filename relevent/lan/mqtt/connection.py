@@ -123,6 +123,7 @@ class BrokerSession:
         will: OutMessage,
         subscriptions: Sequence[str],
         on_connected: Callable[[], None],
+        on_disconnected: Callable[[], None],
         on_message: Callable[[aiomqtt.Message], Awaitable[None]],
         admit: Callable[[str], bool],
         outbox: Outbox,
@@ -133,6 +134,7 @@ class BrokerSession:
         self._will = will
         self._subscriptions = list(subscriptions)
         self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
         self._on_message = on_message
         self._admit = admit
         self._metrics = metrics
@@ -253,6 +255,8 @@ class BrokerSession:
         return props
 
     def _set_down(self) -> None:
+        if self.connected:
+            self._on_disconnected()
         self._client = None
         self._up.clear()
         self._metrics.connected.set(0)

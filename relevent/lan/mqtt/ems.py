@@ -18,7 +18,7 @@ from relevent.lan.mqtt.connection import Outbox, OutMessage
 from relevent.lan.mqtt.inbound import InboundError, decode
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.payloads import RESOLUTIONS_S, ExtensionReply, ExtensionRequestPayload, utc
-from relevent.lan.mqtt.ports import (
+from relevent.lan.mqtt.seams import (
     ExtensionAccepted,
     ExtensionRejected,
     ExtensionRequest,

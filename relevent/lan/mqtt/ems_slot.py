@@ -19,19 +19,19 @@ from collections.abc import Callable, Iterable, Mapping
 import structlog
 
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.ports import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.lan.mqtt.registry import DeviceRegistry
-from relevent.refs import full_ref
+from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.refs import full_ref, split_owner, without_ld
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.intents import Intents
-from relevent.scheduler.spec import ScheduleSpec, ValueKind
+from relevent.scheduler.spec import ScheduleSpec, ValueCdc
 from relevent.scheduler.values import FLOAT32_MAX, Timestamp
 from relevent.scheduler.verdicts import (
     NOW,
     Actor,
     ActorSlots,
-    Function,
     Intent,
+    IntentFunction,
     Placed,
     RefusalReason,
     Refused,
@@ -78,7 +78,7 @@ class EmsSlot:
         self._clock = clock
         own = {PROTOCOL: ems_share(self._spec.ref, priority)}
         self.intents = intents if intents is not None else Intents(engine, own, now=clock)
-        self._magnitudes = self._spec.ref.rpartition("/")[2].startswith(MAGNITUDE_PREFIX)
+        self._magnitudes = without_ld(self._spec.ref).startswith(MAGNITUDE_PREFIX)
         model_limit = FLOAT32_MAX * abs(watts_per_unit)  # what the slot's FLOAT32 DAs can hold, in W
         self._low = max(device_range[0], model_range[0], -model_limit)
         self._high = min(device_range[1], model_range[1], model_limit)
@@ -102,11 +102,11 @@ class EmsSlot:
         """
         spec = _slot_spec(engine, slot)
         nodes = {f"{ld.name}/{ln.name}": ln for _, ld, ln in doc.logical_nodes()}
-        unit = si_factor(nodes[spec.ref], ValueKind.ASG.output[0])
+        unit = si_factor(nodes[spec.ref], ValueCdc.ASG.output[0])
         controllers = [c for c in engine.model.controllers if spec.ref in c.schedule_refs]
         targets = [t for c in controllers if (t := engine.model.targets.get(c.ctl_ent)) is not None]
         followed = UNBOUNDED if devices is None else device_range(devices, [c.ref for c in controllers])
-        outputs = output_range(nodes, [target.q_ref.removesuffix(".q") for target in targets])
+        outputs = output_range(nodes, [target.do_ref for target in targets])
         return cls(
             engine, slot, priority=priority, peer=peer, watts_per_unit=unit, device_range=followed,
             model_range=outputs, intents=intents,
@@ -144,8 +144,8 @@ class EmsSlot:
             return f"{beyond[0]} W is outside [{self._low}, {self._high}] W, what the slot's devices take"
         return None
 
-    def _function(self) -> Function:
-        return Function.MAX_POW if self._magnitudes else Function.ACT_POW
+    def _function(self) -> IntentFunction:
+        return IntentFunction.MAX_POW if self._magnitudes else IntentFunction.ACT_POW
 
     def _signed(self, watts: float, request: ExtensionRequest) -> float:
         """A request value in W, signed unless the slot holds limits."""
@@ -188,7 +188,7 @@ def output_range(nodes: Mapping[str, LogicalNode], outputs: Iterable[str]) -> tu
     """
     ranges = []
     for output in outputs:
-        ln_ref, _, do_name = output.rpartition(".")
+        ln_ref, do_name = split_owner(output)
         ln = nodes.get(ln_ref)
         if ln is None:
             continue
@@ -222,7 +222,7 @@ def _slot_spec(engine: Engine, slot: str) -> ScheduleSpec:
     spec = next((s for s in engine.model.schedules if s.ref == ref), None)
     if spec is None:
         raise ConfigError(f"[mqtt] ems_slot {slot!r} is not a schedule of the model")
-    if spec.kind is not ValueKind.ASG:
+    if spec.kind is not ValueCdc.ASG:
         raise ConfigError(f"[mqtt] ems_slot {slot!r} holds {spec.kind.value} values, not power in W")
     if spec.reserve:
         raise ConfigError(f"[mqtt] ems_slot {slot!r} is a reserve schedule")

@@ -15,10 +15,10 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from relevent.errors import ReleventError
+from relevent.lan.mqtt.log_throttle import LOG_EVERY_S, LogThrottle
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.payloads import Ack, Availability, DeviceState, Measurement
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
-from relevent.lan.mqtt.throttle import LOG_EVERY_S, Throttle
 from relevent.lan.mqtt.topics import Inbound, Topics
 
 log = structlog.get_logger(__name__)
@@ -89,7 +89,7 @@ class InboundRouter:
         self._inputs = inputs
         self._metrics = metrics
         self._requests = requests
-        self._log = Throttle(LOG_EVERY_S, clock)  # keys: (kind, reason), a bounded set
+        self._log = LogThrottle(LOG_EVERY_S, clock)  # keys: (kind, reason), a bounded set
 
     def subscriptions(self) -> list[str]:
         """Every topic filter the router consumes."""

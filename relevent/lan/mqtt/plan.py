@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 
-from relevent.lan.mqtt.commands import Fields, device_fields
+from relevent.lan.mqtt.device_commands import Fields, device_fields
 from relevent.lan.mqtt.payloads import Plan, PlanEntry, utc
 from relevent.lan.mqtt.registry import CommandField, Device
 from relevent.scheduler.forecast import ForecastPoint
@@ -17,10 +17,16 @@ PlanSteps = tuple[tuple[Timestamp, Fields], ...]
 def plan_steps(device: Device, forecasts: Mapping[str, Sequence[ForecastPoint]]) -> PlanSteps:
     """(start, fields) at every instant a bound controller changes; equal consecutive fields merged.
 
-    `forecasts` holds each controller's change points by full reference, in time order.
+    `forecasts` holds each controller's change points by full reference, in time order. Each forecast
+    starts when it was computed, a little later for each controller: the plan starts at the latest of
+    these starts, so that its first entry holds the value of every controller that has one.
     """
     per_field = {name: forecasts.get(ref, ()) for name, ref in device.bindings.items()}
-    times = sorted({point.time for points in per_field.values() for point in points})
+    start = max((points[0].time for points in per_field.values() if points), default=None)
+    if start is None:
+        return ()
+    later = {point.time for points in per_field.values() for point in points if point.time > start}
+    times = [start, *sorted(later)]
     steps: list[tuple[Timestamp, Fields]] = []
     for t in times:
         values: dict[CommandField, ScheduleValue | None] = {}

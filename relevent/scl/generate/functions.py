@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from relevent.scheduler.spec import ValueKind
+from relevent.scheduler.spec import ValueCdc
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
 @dataclass(frozen=True, slots=True)
-class ValueTypes:
-    """How one value CDC (the scheduler's `ValueKind`) appears in schedules (FSCH) and controllers (FSCC)."""
+class CdcTemplates:
+    """How one value CDC (the scheduler's `ValueCdc`) appears in schedules (FSCH) and controllers (FSCC)."""
 
-    kind: ValueKind
+    kind: ValueCdc
     slot_type: str  # DOType of a value slot
     out_type: str  # DOType of the schedule's and controller's current value
     fscc_tag: str  # FSCC type id suffix; the reference names it after the output CDC (APC, SPC)
@@ -37,7 +37,7 @@ class ValueTypes:
 
 
 @dataclass(frozen=True, slots=True)
-class Output:
+class GgioOutput:
     """The controllable GGIO data object a controller's `CtlEnt` drives."""
 
     ggio_type: str
@@ -51,8 +51,8 @@ class Function:
 
     name: str
     desc: str
-    value: ValueTypes
-    output: Output
+    value: CdcTemplates
+    output: GgioOutput
     reserve_value: str
 
     @property
@@ -66,10 +66,10 @@ class Function:
         return f"{self.name}_Res_"
 
 
-ANALOG: Final = ValueTypes(ValueKind.ASG, "DERScheduler_ASG", "DERScheduler_MV_ValMV", "APC")
-BINARY: Final = ValueTypes(ValueKind.SPG, "DERScheduler_SPG", "DERScheduler_SPS", "SPC")
-APC_OUTPUT: Final = Output("DERScheduler_GGIO_ActPow", "AnOut1", "DERScheduler_APC_ActPow")
-SPC_OUTPUT: Final = Output("DERScheduler_GGIO_OnOff", "SPCSO1", "DERScheduler_SPC_direct")
+ANALOG: Final = CdcTemplates(ValueCdc.ASG, "DERScheduler_ASG", "DERScheduler_MV_ValMV", "APC")
+BINARY: Final = CdcTemplates(ValueCdc.SPG, "DERScheduler_SPG", "DERScheduler_SPS", "SPC")
+APC_OUTPUT: Final = GgioOutput("DERScheduler_GGIO_ActPow", "AnOut1", "DERScheduler_APC_ActPow")
+SPC_OUTPUT: Final = GgioOutput("DERScheduler_GGIO_OnOff", "SPCSO1", "DERScheduler_SPC_direct")
 
 FUNCTIONS: Final[Mapping[str, Function]] = {
     f.name: f

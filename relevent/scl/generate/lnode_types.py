@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from relevent.scl.generate.data_types import DA_TYPES, DO_TYPES
-from relevent.scl.generate.functions import FUNCTIONS, Output, ValueTypes
+from relevent.scl.generate.functions import FUNCTIONS, CdcTemplates, GgioOutput
 from relevent.scl.generate.names import fscc_type_id, fsch_type_id, numbered, one_to, start_time, value_slot
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ _COMMON_LN_TYPES: Final = (
 )
 
 
-def fsch_type(kind: ValueTypes, options: GeneratorOptions, periodic: bool) -> LNodeTypeDef:
+def fsch_type(kind: CdcTemplates, options: GeneratorOptions, periodic: bool) -> LNodeTypeDef:
     """Build the schedule LNodeType: state, parameters, value slots, start times (setCal when periodic)."""
     slots = tuple((value_slot(kind, i, options.entries), kind.slot_type) for i in one_to(options.entries))
     time_type = "DERScheduler_TSG_setCal" if periodic else "DERScheduler_TSG_setTm"
@@ -85,7 +85,7 @@ def fsch_type(kind: ValueTypes, options: GeneratorOptions, periodic: bool) -> LN
     )
 
 
-def fscc_type(kind: ValueTypes, options: GeneratorOptions) -> LNodeTypeDef:
+def fscc_type(kind: CdcTemplates, options: GeneratorOptions) -> LNodeTypeDef:
     """Build the controller LNodeType: active schedule, value, controlled entity, schedule references."""
     count = options.schedules + 1
     refs = tuple((numbered("Schd", i, count, 2), "DERScheduler_ORG") for i in one_to(count))
@@ -102,7 +102,7 @@ def fscc_type(kind: ValueTypes, options: GeneratorOptions) -> LNodeTypeDef:
     )
 
 
-def ggio_type(output: Output) -> LNodeTypeDef:
+def ggio_type(output: GgioOutput) -> LNodeTypeDef:
     """Build the output LNodeType: one controllable DO."""
     return LNodeTypeDef(output.ggio_type, "GGIO", (("Beh", "ENS_Beh_On"), (output.do_name, output.do_type)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from relevent.scl.generate.functions import ValueTypes
+    from relevent.scl.generate.functions import CdcTemplates
     from relevent.scl.generate.options import GeneratorOptions
 
 
@@ -24,7 +24,7 @@ def one_to(count: int) -> range:
     return range(1, count + 1)
 
 
-def value_slot(kind: ValueTypes, index: int, count: int) -> str:
+def value_slot(kind: CdcTemplates, index: int, count: int) -> str:
     """Name of a schedule's value slot, e.g. `ValASG001`."""
     return numbered(f"Val{kind.cdc}", index, count, 3)
 
@@ -39,13 +39,13 @@ def _counted(base: str, count: int, default: int, unit: str) -> str:
     return base if count == default else f"{base}_{count}{unit}"
 
 
-def fsch_type_id(kind: ValueTypes, options: GeneratorOptions, periodic: bool) -> str:
+def fsch_type_id(kind: CdcTemplates, options: GeneratorOptions, periodic: bool) -> str:
     """Type id of a schedule, e.g. `DERScheduler_FSCH_ASG_100_nonperiodic`."""
     mode = "periodic" if periodic else "nonperiodic"
     base = f"DERScheduler_FSCH_{kind.cdc}_{options.entries}_{mode}"
     return _counted(base, options.start_times, 16, "StrTm")
 
 
-def fscc_type_id(kind: ValueTypes, options: GeneratorOptions) -> str:
+def fscc_type_id(kind: CdcTemplates, options: GeneratorOptions) -> str:
     """Type id of a controller, e.g. `DERScheduler_FSCC_APC`."""
     return _counted(f"DERScheduler_FSCC_{kind.fscc_tag}", options.schedules + 1, 11, "Schd")

@@ -1,7 +1,7 @@
 """The IEC 61850 MMS server towards SCADA: built from the SCL, decisions delegated to a `Gate`.
 
 The composition root needs only `ServerCreation`, `MmsServer`, `MmsSettings`, `GuardSettings`,
-`ConnectionLimits`, `ThrottleSettings`, `MmsServerError` and the `Gate` seam.
+`ConnectionLimits`, `ThrottleSettings` and `MmsServerError`; the `Gate` seam is in `gate`.
 """
 
 from relevent.scheduler.commands import Actor
@@ -12,7 +12,6 @@ from relevent.wan.mms.gate import (
     AddCause,
     ControlValue,
     ControlVerdict,
-    Gate,
     Verdict,
     WriteValue,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "ConnectionLimits",
     "ControlValue",
     "ControlVerdict",
-    "Gate",
     "GuardSettings",
     "MmsServer",
     "MmsServerError",

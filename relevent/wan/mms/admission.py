@@ -1,8 +1,8 @@
 """Who may hold one of libiec61850's MMS connection slots (issue #16).
 
 libiec61850 as shipped serves at most `LIBRARY_MAX_CONNECTIONS` (compiled in; its run-time setting can
-only lower it), so every slot counts. An `Admission` follows the server's connections, on the loop thread,
-and names the ones to close:
+only lower it), so every slot counts. A `ConnectionAdmission` follows the server's connections, on the
+loop thread, and names the ones to close:
 
 - at accept: one more than `per_peer` connections from one host; and when an accept takes the last slot,
   a connection not associated yet, so one slot always stays free for whoever connects next (SCADA among
@@ -65,7 +65,7 @@ class _Slot:
 
 
 @dataclass
-class Admission(Generic[K]):
+class ConnectionAdmission(Generic[K]):
     """The open connections by key (oldest first), and the limits they are held to."""
 
     limits: ConnectionLimits

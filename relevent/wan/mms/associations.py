@@ -8,9 +8,10 @@ tokens of the connections still pending after every processing step. Everything 
 event-loop thread, and tells the `ConnectionGuard` what it learns and what it refuses:
 
 - at accept: connections that `admit` refuses (with TLS: no relay of the `TlsFront`), from a host the
-  `AuthThrottle` refuses, and those the `Admission` names (a host's connection limit, the free slot);
-- at association: a failed authentication (counted by the throttle), and an association the `Admission`
-  refuses (an actor's limit, the slots reserved for the priority actors).
+  `AuthThrottle` refuses, and those the `ConnectionAdmission` names (a host's connection limit, the free
+  slot);
+- at association: a failed authentication (counted by the throttle), and an association the
+  `ConnectionAdmission` refuses (an actor's limit, the slots reserved for the priority actors).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 import structlog
 
-from relevent.wan.mms.admission import Admission
+from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.guard import ConnectionGuard, Reason
 from relevent.wan.mms.lib import AcseAuthenticator, AuthParameter, ConnectionIndicationHandler, lib
 from relevent.wan.mms.security import REFUSED_CREDENTIAL, REFUSED_LIMIT
@@ -40,7 +41,7 @@ class Associations:
         self,
         server: int,
         guard: ConnectionGuard,
-        admission: Admission[int],
+        admission: ConnectionAdmission[int],
         throttle: AuthThrottle,
         *,
         accept_anyone: bool,
@@ -77,15 +78,15 @@ class Associations:
         return len(self._associated)
 
     def poll(self) -> None:
-        """Settle the connections whose association was decided since the last call (one call per pending)."""
+        """Decide on the pending connections that got a security token since the last call."""
         for connection in [c for c in self._pending if lib.ClientConnection_getSecurityToken(c)]:
             try:
-                self._settle(connection)
+                self._decide_association(connection)
             except Exception:  # one connection's failure must not end the serve loop
                 log.exception("mms association state failed", peer=_text(self._peers.get(connection)))
 
-    def _settle(self, connection: int) -> None:
-        """Act on the token of a connection that left the pending state."""
+    def _decide_association(self, connection: int) -> None:
+        """Admit or refuse the association of a connection that left the pending state, by its token."""
         self._pending.discard(connection)
         peer = self._peers.get(connection)
         token = lib.ClientConnection_getSecurityToken(connection)
@@ -136,7 +137,7 @@ class Associations:
         # A refused association that libiec61850 closed before `poll` saw it still counts.
         token = lib.ClientConnection_getSecurityToken(connection)
         if connection in self._pending and token in (REFUSED_CREDENTIAL, REFUSED_LIMIT):
-            self._settle(connection)
+            self._decide_association(connection)
         self._pending.discard(connection)
         self._associated.discard(connection)
         self._admission.closed(connection)

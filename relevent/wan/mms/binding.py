@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from relevent.refs import split_owner
 from relevent.scheduler.commands import Actor, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeData, AttributeValue, Event
@@ -20,7 +21,7 @@ from relevent.scheduler.periodic import CALENDAR_FIELDS, CalendarTime
 from relevent.scl.model import AttributeType, LogicalNode, SclDocument, attribute_at, iter_attributes
 from relevent.wan.mms.gate import ACCEPTED, AddCause, ControlValue, ControlVerdict, Verdict, WriteValue
 from relevent.wan.mms.mirror import Update
-from relevent.wan.mms.values import Scalar
+from relevent.wan.mms.mms_value import Scalar
 
 if TYPE_CHECKING:
     from relevent.wan.mms.server import MmsServer
@@ -62,8 +63,8 @@ class SchedulerBinding:
         self._attributes: dict[tuple[int, str], tuple[str, AttributeType] | None] = {}
         self._server: MmsServer | None = None
         self._deferred: list[AttributeChanged] = []
-        self._snapshot: dict[str, AttributeValue] = {}  # see `prepare`
-        self._startup: list[Update] | None = None  # see `work_out`
+        self._snapshot: dict[str, AttributeValue] = {}  # see `start_mirroring`
+        self._startup: list[Update] | None = None  # see `compute_startup_mirror`
 
     # ---- Gate ---------------------------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ class SchedulerBinding:
             return _WRITE_VERDICTS[result.reason]
         # libiec61850 stores the client's value after this returns; the engine's form (full references,
         # normalised numbers) replaces it right after.
-        asyncio.get_running_loop().call_soon(self._refresh, ref)
+        asyncio.get_running_loop().call_soon(self._remirror, ref)
         return Verdict.SUCCESS
 
     def operate(self, ref: str, ctl_val: ControlValue, test: bool, actor: Actor) -> ControlVerdict:
@@ -98,7 +99,7 @@ class SchedulerBinding:
 
     # ---- mirror -------------------------------------------------------------------------------------------
 
-    def prepare(self) -> None:
+    def start_mirroring(self) -> None:
         """Take the engine's attributes as they are now and queue every change from now on, until `attach`.
 
         Call it on the loop thread once the engine has started; it needs no server, so the loop and the
@@ -107,28 +108,29 @@ class SchedulerBinding:
         self._snapshot = self._engine.snapshot()
         self._engine.subscribe(self._on_event)
 
-    def work_out(self) -> None:
-        """Work out the start-up mirror from `prepare`'s state: what differs from the loaded SCL.
+    def compute_startup_mirror(self) -> None:
+        """Compute the start-up mirror from `start_mirroring`'s snapshot: what differs from the loaded SCL.
 
         Pure Python on data of its own (no engine, no server): it may run in a worker thread between
-        `prepare` and `attach` (at 100 devices it compares ~450,000 leaves).
+        `start_mirroring` and `attach` (at 100 devices it compares ~450,000 leaves).
         """
         snapshot, self._snapshot = self._snapshot, {}
         updates = []
         for ref, item in snapshot.items():
-            changed = [(leaf, v) for leaf, v in self._leaves(ref, item.value) if not self._as_loaded(leaf, v)]
+            leaves = self._leaves(ref, item.value)
+            changed = [(leaf, v) for leaf, v in leaves if not self._holds_loaded_value(leaf, v)]
             if changed:
                 stamp = datetime.fromtimestamp(item.timestamp, UTC)
                 updates += [Update(leaf, value, item.quality_good, stamp) for leaf, value in changed]
         self._startup = updates
 
     def attach(self, server: MmsServer) -> None:
-        """Mirror the start-up attributes and the changes since `prepare` into `server`, then each change.
+        """Mirror the start-up attributes and the changes since `start_mirroring` into `server`, then each.
 
         Call it before the server serves: these are written in place, unreported.
         """
         if self._startup is None:
-            self.work_out()
+            self.compute_startup_mirror()
         assert self._startup is not None
         queued, self._deferred = self._deferred, []
         updates = self._startup + [update for event in queued for update in self._updates(event.ref, event)]
@@ -144,15 +146,15 @@ class SchedulerBinding:
         if not isinstance(event, AttributeChanged):
             return
         if not self._deferred and self._server is not None:  # before `attach` they wait for it
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self._mirror_deferred)
         self._deferred.append(event)  # converted when flushed: nothing but an append inside the burst
 
-    def _refresh(self, ref: str) -> None:
+    def _remirror(self, ref: str) -> None:
         current = self._engine.read(ref)
         if isinstance(current, AttributeValue) and self._server is not None:
             self._server.submit(self._updates(ref, current))
 
-    def _flush(self) -> None:
+    def _mirror_deferred(self) -> None:
         events, self._deferred = self._deferred, []
         if self._server is not None:
             self._server.submit(update for event in events for update in self._updates(event.ref, event))
@@ -172,7 +174,7 @@ class SchedulerBinding:
             yield ref, value
 
     def _attribute(self, ref: str) -> tuple[str, AttributeType] | None:
-        owner, _, path = ref.partition(".")
+        owner, path = split_owner(ref)
         ln = self._lns.get(owner)
         if ln is None:
             return None
@@ -185,7 +187,7 @@ class SchedulerBinding:
         found = self._attribute(ref)
         return found is not None and found[1].btype == "Timestamp"
 
-    def _as_loaded(self, ref: str, value: Scalar) -> bool:
+    def _holds_loaded_value(self, ref: str, value: Scalar) -> bool:
         """Whether `ref` is a setting (FC SP: no q, no t) that still holds its value from the SCL file.
 
         The served model starts with those values, so a start-up mirror can leave them alone: at 100
@@ -194,7 +196,7 @@ class SchedulerBinding:
         found = self._attribute(ref)
         if found is None or found[0] != "SP":
             return False
-        owner, _, path = ref.partition(".")
+        owner, path = split_owner(ref)
         loaded = self._lns[owner].values  # the LN's own DAI values, else the type's Val
         initial: Scalar | None = loaded[path] if path in loaded else found[1].default
         if initial is None:  # no Val in the file: libiec61850 starts the attribute at its type's zero

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from relevent.errors import SclError
-from relevent.refs import full_ref
+from relevent.refs import full_ref, lineage, split_owner
 from relevent.scl.model import IED, AttributeType, DataObjectType, DOType, LNodeType, LogicalNode, SclDocument
-from relevent.wan.mms import values
+from relevent.wan.mms import mms_value
 from relevent.wan.mms.lib import iec, lib
 
 BTYPES: dict[str, int] = {
@@ -151,9 +151,9 @@ class _Compiler:
         if attr.default is not None:
             self._tmpl.defaults.append((index, self.encode(attr.default, da_type, path)))
 
-    def encode(self, value: values.Scalar, da_type: int, path: str) -> int:
+    def encode(self, value: mms_value.Scalar, da_type: int, path: str) -> int:
         try:
-            return values.encode(value, da_type)
+            return mms_value.encode(value, da_type)
         except (TypeError, ValueError, KeyError) as exc:
             message = f"{path}: initial value {value!r} cannot be served: {exc}"
             raise SclError(message, path=self.path) from None
@@ -177,7 +177,7 @@ class BuiltModel:
         Plain dictionary lookups: no walk of the C model (whose search by reference is linear in the
         logical devices).
         """
-        owner, _, path = ref.partition(".")
+        owner, path = split_owner(ref)
         found = self.lns.get(owner)
         leaf = found[0].leaf(path) if found is not None else None
         if found is None or leaf is None:
@@ -187,8 +187,7 @@ class BuiltModel:
 
     def is_reported(self, ref: str) -> bool:
         """Whether a data set (so a report) observes the attribute at `ref`, or an object above it."""
-        parts = ref.split(".")
-        return any(".".join(parts[:n]) in self.reported for n in range(1, len(parts) + 1))
+        return any(obj in self.reported for obj in lineage(ref))
 
     def full_ref(self, ref: str) -> str:
         """`ref` in the full form (accepts `@LD/...` references of this IED)."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from relevent.scheduler.commands import Actor
-from relevent.wan.mms import values
+from relevent.wan.mms import mms_value
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.gate import AddCause, ControlValue, Gate, Verdict
 from relevent.wan.mms.lib import ControlCheckHandler, WriteAccessHandler, iec, lib
@@ -44,7 +44,7 @@ def peer_address(connection: int | None) -> str:
     return peer.decode("ascii", "replace") if peer else "unknown"
 
 
-def control_value(decoded: values.Decoded) -> ControlValue:
+def control_value(decoded: mms_value.Decoded) -> ControlValue:
     """The ctlVal of an Oper structure: a scalar, or an AnalogueValue's `f` (else `i`)."""
     if isinstance(decoded, tuple):
         numbers = [v for v in decoded if isinstance(v, int | float)]
@@ -94,7 +94,7 @@ class GateHandlers:
         ref: str | None = None
         try:
             ref = self._writes[index or 0]
-            decoded = values.decode(value)
+            decoded = mms_value.decode(value)
             if isinstance(decoded, tuple):  # handlers are registered on leaves only
                 return int(Verdict.TYPE_INCONSISTENT)
             actor = self._identify(connection)
@@ -117,7 +117,7 @@ class GateHandlers:
                 log.warning("mms operate denied: nobody's connection", ref=ref, peer=peer_address(connection))
                 lib.ControlAction_setAddCause(action, int(AddCause.NO_ACCESS_AUTHORITY))
                 return int(iec.CONTROL_OBJECT_ACCESS_DENIED)
-            decision = self._gate.operate(ref, control_value(values.decode(ctl_val)), bool(test), actor)
+            decision = self._gate.operate(ref, control_value(mms_value.decode(ctl_val)), bool(test), actor)
             if not decision.accepted:
                 lib.ControlAction_setAddCause(action, int(decision.add_cause))
             return _CHECK_RESULTS.get(decision.verdict, int(iec.CONTROL_OBJECT_ACCESS_DENIED))

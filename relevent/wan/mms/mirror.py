@@ -7,20 +7,21 @@ change is the trigger, and the report it produces then carries the matching qual
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from relevent.wan.mms import values
+from relevent.wan.mms import mms_value
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.lib import iec, lib
+from relevent.wan.mms.mms_value import Scalar
 
 _QUALITY_GOOD = iec.QUALITY_VALIDITY_GOOD
 _QUALITY_INVALID = iec.QUALITY_VALIDITY_INVALID
 
-# Direct setters for the common types (no MmsValue allocation); the rest go through `values.encode`.
-_SETTERS: dict[int, Callable[[int, int, values.Scalar], None]] = {
+# Direct setters for the common types (no MmsValue allocation); the rest go through `mms_value.encode`.
+_SETTERS: dict[int, Callable[[int, int, Scalar], None]] = {
     iec.IEC61850_FLOAT32: lib.IedServer_updateFloatAttributeValue,
     iec.IEC61850_BOOLEAN: lib.IedServer_updateBooleanAttributeValue,
     iec.IEC61850_INT8: lib.IedServer_updateInt32AttributeValue,
@@ -50,7 +51,7 @@ class Update:
     """One mirrored sample: the new value of a leaf attribute, its quality and its time."""
 
     ref: str
-    value: values.Scalar
+    value: Scalar
     quality_good: bool
     timestamp: datetime
 
@@ -63,7 +64,7 @@ class ModelMirror:
         self._model = model
         self._targets: dict[str, _Target] = {}  # filled on first use: refs the scheduler actually mirrors
 
-    def update(self, ref: str, value: values.Scalar, quality_good: bool, timestamp: datetime) -> None:
+    def update(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """Set the value of the leaf attribute `ref` and the q and t of its data object.
 
         Raises KeyError for an unknown reference, TypeError/ValueError for a value that does not fit; the
@@ -71,16 +72,7 @@ class ModelMirror:
         """
         self._apply(self._checked(ref, value, timestamp), value, quality_good, timestamp)
 
-    def update_many(self, updates: Iterable[Update]) -> None:
-        """Apply several updates in one go (they all land before the server next talks to a client).
-
-        Every update is checked before the first one is applied, so a bad one changes nothing.
-        """
-        checked = [(self._checked(u.ref, u.value, u.timestamp), u) for u in updates]
-        for target, u in checked:
-            self._apply(target, u.value, u.quality_good, u.timestamp)
-
-    def preload(self, ref: str, value: values.Scalar, quality_good: bool, timestamp: datetime) -> None:
+    def preload(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """`update` before the server has served anybody: the value in place, its target not cached.
 
         No client can have enabled a report block yet, so nobody needs telling (each `IedServer_update*`
@@ -92,30 +84,30 @@ class ModelMirror:
         else:
             self._apply(target, value, quality_good, timestamp)
 
-    def _checked(self, ref: str, value: values.Scalar, timestamp: datetime, *, cache: bool = True) -> _Target:
+    def _checked(self, ref: str, value: Scalar, timestamp: datetime, *, cache: bool = True) -> _Target:
         target = self._targets.get(ref)
         if target is None:
             target = self._resolve(ref)
             if cache:
                 self._targets[ref] = target
-        values.check(value, target.da_type)
+        mms_value.check(value, target.da_type)
         if timestamp.tzinfo is None:
             raise ValueError(f"{ref}: timestamps must be timezone-aware")
         return target
 
-    def _apply(self, target: _Target, value: values.Scalar, quality_good: bool, timestamp: datetime) -> None:
+    def _apply(self, target: _Target, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         if not target.reported and target.da_type in _DIRECT:
             self._set_directly(target, value, quality_good, timestamp)
             return
         if target.t is not None:
-            lib.IedServer_updateUTCTimeAttributeValue(self._server, target.t, values.to_ms(timestamp))
+            lib.IedServer_updateUTCTimeAttributeValue(self._server, target.t, mms_value.to_ms(timestamp))
         if target.q is not None:
             quality = _QUALITY_GOOD if quality_good else _QUALITY_INVALID
             lib.IedServer_updateQuality(self._server, target.q, quality)
         self._set(target, value)
 
     def _set_directly(
-        self, target: _Target, value: values.Scalar, quality_good: bool, timestamp: datetime
+        self, target: _Target, value: Scalar, quality_good: bool, timestamp: datetime
     ) -> None:
         """Write the library's values in place, for an attribute no data set observes.
 
@@ -124,24 +116,24 @@ class ModelMirror:
         """
         current = partial(lib.IedServer_getAttributeValue, self._server)
         if target.t is not None:
-            lib.MmsValue_setUtcTimeMs(current(target.t), values.to_ms(timestamp))
+            lib.MmsValue_setUtcTimeMs(current(target.t), mms_value.to_ms(timestamp))
         if target.q is not None:
             quality = _QUALITY_GOOD if quality_good else _QUALITY_INVALID
             lib.MmsValue_setBitStringFromInteger(current(target.q), quality)
         _DIRECT[target.da_type](current(target.da), value)
 
-    def _set(self, target: _Target, value: values.Scalar) -> None:
+    def _set(self, target: _Target, value: Scalar) -> None:
         setter = _SETTERS.get(target.da_type)
         if setter is not None:
             setter(self._server, target.da, value)
         elif target.da_type == iec.IEC61850_TIMESTAMP:
-            stamp = values.to_ms(value)  # type: ignore[arg-type]  # checked to be a datetime
+            stamp = mms_value.to_ms(value)  # type: ignore[arg-type]  # checked to be a datetime
             lib.IedServer_updateUTCTimeAttributeValue(self._server, target.da, stamp)
         elif target.da_type in _VISIBLE_STRINGS:
             text = str(value).encode("ascii", "replace")
             lib.IedServer_updateVisibleStringAttributeValue(self._server, target.da, text)
         else:
-            mms = values.encode(value, target.da_type)
+            mms = mms_value.encode(value, target.da_type)
             try:
                 lib.IedServer_updateAttributeValue(self._server, target.da, mms)
             finally:
@@ -168,12 +160,12 @@ _VISIBLE_STRINGS = frozenset({
     iec.IEC61850_VISIBLE_STRING_129, iec.IEC61850_VISIBLE_STRING_255,
 })
 # In-place setters of the types the scheduler mirrors most (values were type-checked before).
-_DIRECT: dict[int, Callable[[int, values.Scalar], None]] = {
+_DIRECT: dict[int, Callable[[int, Scalar], None]] = {
     iec.IEC61850_FLOAT32: lib.MmsValue_setFloat,
     iec.IEC61850_BOOLEAN: lib.MmsValue_setBoolean,
     iec.IEC61850_INT32: lib.MmsValue_setInt32,
     iec.IEC61850_ENUMERATED: lib.MmsValue_setInt32,
-    iec.IEC61850_TIMESTAMP: lambda mms, stamp: lib.MmsValue_setUtcTimeMs(mms, values.to_ms(stamp)),  # type: ignore[arg-type]
+    iec.IEC61850_TIMESTAMP: lambda mms, stamp: lib.MmsValue_setUtcTimeMs(mms, mms_value.to_ms(stamp)),  # type: ignore[arg-type]
     **dict.fromkeys(
         _VISIBLE_STRINGS,
         lambda mms, text: lib.MmsValue_setVisibleString(mms, str(text).encode("ascii", "replace")),

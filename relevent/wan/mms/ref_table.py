@@ -10,6 +10,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
+from relevent.refs import split_owner
+
 _Paths = tuple[str, ...]
 
 
@@ -24,7 +26,7 @@ class RefTable:
         paths: list[str] = []
         self._count = 0
         for ref in refs:
-            ref_owner, _, path = ref.partition(".")
+            ref_owner, path = split_owner(ref)
             if ref_owner != owner:
                 self._close(owner, paths, shapes)
                 owner, paths = ref_owner, []

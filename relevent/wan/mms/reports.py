@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
+from relevent.refs import from_mms, split_ld
 from relevent.scl.model import FCDA, AttributeType, DOType, LogicalDevice, LogicalNode, ReportControl
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.lib import iec, lib
@@ -64,11 +65,9 @@ def add_report_blocks(model: BuiltModel, mode: ReportsMode) -> list[str]:
 
 def reported(model: BuiltModel, member: str, ld: LogicalDevice) -> str:
     """The dotted reference (`LD/LN.DO[.DA]`) a data set entry `[LDinst/]LN$FC$DO[$DA]` covers."""
-    ld_inst, _, variable = member.rpartition("/")
+    ld_inst, variable = split_ld(member)
     target = next((d for d in model.ied.ldevices if d.inst == ld_inst), ld) if ld_inst else ld
-    ln, _, rest = variable.partition("$")
-    path = rest.partition("$")[2].replace("$", ".")  # drop the FC
-    return f"{target.name}/{ln}.{path}" if path else f"{target.name}/{ln}"
+    return f"{target.name}/{from_mms(variable)}"
 
 
 def _scl_blocks(model: BuiltModel, ld: LogicalDevice, ln: LogicalNode) -> Iterator[str]:

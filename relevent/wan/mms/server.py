@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
-from relevent.wan.mms.admission import Admission
+from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.associations import Associations
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.creation import ServerCreation
@@ -31,13 +31,13 @@ from relevent.wan.mms.handlers import GateHandlers, peer_address
 from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
+from relevent.wan.mms.mms_value import Scalar
 from relevent.wan.mms.pacing import Pacer, TimeToNext, quiet_for
 from relevent.wan.mms.security import Authenticator, TlsSetupError
 from relevent.wan.mms.settings import MmsServerError, MmsSettings
 from relevent.wan.mms.sockets import Peer, parse_peer
 from relevent.wan.mms.throttle import AuthThrottle
 from relevent.wan.mms.tls_front import LOOPBACK, TlsFront
-from relevent.wan.mms.values import Scalar
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +56,7 @@ class MmsServer:
     Construct from a `ServerCreation` (or `build` from the SCL: model, server, gate), `start()` (binds,
     raises MmsServerError), then run `serve()` as a task until `stop()` or cancellation; `close()` frees the
     C memory afterwards.
-    `submit` mirrors the scheduler's changes into the model in slices (a `Pacer`), `update`/`update_many`
+    `submit` mirrors the scheduler's changes into the model in slices (a `Pacer`), `update` one value
     at once; call them on the loop thread. Connections that do not associate in time are closed by a
     `ConnectionGuard` thread while the server listens.
     """
@@ -87,7 +87,7 @@ class MmsServer:
                                                    iec.ACCESS_POLICY_DENY)
             by_password = credentials is not None and credentials.method == "password"
             password_of = credentials if credentials and by_password else None
-            admission: Admission[int] = Admission(settings.limits)
+            admission: ConnectionAdmission[int] = ConnectionAdmission(settings.limits)
             self._authenticator = (Authenticator(self._server, password_of, admission.may_associate)
                                    if password_of else None)  # fmt: skip
             self._guard = ConnectionGuard(self._port, settings.guard, on_close=metrics.on_guard_close)
@@ -279,9 +279,4 @@ class MmsServer:
             (mirror or self.update)(update.ref, update.value, update.quality_good, update.timestamp)
         except (KeyError, TypeError, ValueError) as exc:  # an attribute this SCL does not serve
             log.debug("not mirrored", ref=update.ref, error=str(exc))
-
-    def update_many(self, updates: Iterable[Update]) -> None:
-        """Mirror several values at once, all or none (see `ModelMirror.update_many`)."""
-        self.mirror.update_many(updates)
-        self._stay_active()
 

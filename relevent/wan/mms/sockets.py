@@ -42,7 +42,7 @@ def parse_peer(text: str) -> Peer | None:
 
 
 @dataclass(frozen=True)
-class Accepted:
+class AcceptedSocket:
     """One accepted connection, held through a duplicate descriptor (closed when the scan ends)."""
 
     sock: socket.socket
@@ -55,7 +55,7 @@ class Accepted:
 
 
 @contextmanager
-def accepted(port: int) -> Iterator[list[Accepted]]:
+def accepted(port: int) -> Iterator[list[AcceptedSocket]]:
     """The connections accepted on local TCP `port` by this process, held until the block ends."""
     with ExitStack() as stack:
         found = []
@@ -66,7 +66,7 @@ def accepted(port: int) -> Iterator[list[Accepted]]:
                 if not tcp or sock.getsockname()[1] != port:
                     continue
                 host, remote_port = sock.getpeername()[:2]  # a listening socket has none: OSError
-                found.append(Accepted(sock, os.fstat(sock.fileno()).st_ino, peer(host, remote_port)))
+                found.append(AcceptedSocket(sock, os.fstat(sock.fileno()).st_ino, peer(host, remote_port)))
             except OSError:
                 continue  # closed meanwhile, or not connected
         yield found

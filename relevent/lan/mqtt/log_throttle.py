@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable
 LOG_EVERY_S = 10.0  # the gateway's interval between two log lines of one repeated drop
 
 
-class Throttle:
+class LogThrottle:
     """Lets one event per key through every `interval_s`; counts the events it holds back meanwhile.
 
     Keys must come from a bounded set (reasons, configured device ids): one entry is kept per key.

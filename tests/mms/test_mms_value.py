@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from relevent.wan.mms import values
+from relevent.wan.mms import mms_value
 from relevent.wan.mms.lib import iec, lib
 
 
@@ -27,10 +27,10 @@ from relevent.wan.mms.lib import iec, lib
         (0b10, iec.IEC61850_CHECK),
     ],
 )
-def test_encoded_values_decode_to_themselves(value: values.Scalar, da_type: int) -> None:
-    mms = values.encode(value, da_type)
+def test_encoded_values_decode_to_themselves(value: mms_value.Scalar, da_type: int) -> None:
+    mms = mms_value.encode(value, da_type)
     try:
-        assert values.decode(mms) == value
+        assert mms_value.decode(mms) == value
     finally:
         lib.MmsValue_delete(mms)
 
@@ -55,7 +55,7 @@ def test_values_that_do_not_fit_are_refused_before_reaching_c(
     value: object, da_type: int, error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        values.check(value, da_type)
+        mms_value.check(value, da_type)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -63,4 +63,4 @@ def test_values_that_do_not_fit_are_refused_before_reaching_c(
     (1.0000000000000002, 1.0000000000000002),  # no float32: left as it is
 ])  # fmt: skip
 def test_float32_values_read_back_as_the_decimal_the_client_wrote(raw: float, expected: float) -> None:
-    assert values.shortest_float32(raw) == expected
+    assert mms_value.shortest_float32(raw) == expected
