@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
-from relevent.refs import full_ref
+from relevent.refs import full_ref, without_ld
 from relevent.scheduler.commands import Accepted, Actor, CommandResult, Now, Program, Rejected, RejectReason
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.schedule import SchdSt
@@ -116,6 +116,8 @@ class Intents:
             return Refused(
                 RefusalReason.UNKNOWN_TARGET, f"no {intent.function.value} controller {intent.target!r}"
             )
+        if self._engine.output(controller.ref) is None:  # a known controller: the engine is not running
+            return Refused(RefusalReason.UNAVAILABLE, "the scheduler is not started")
         bound = self._bound(controller)
         slots = [slot for slot in share.slots if slot in bound]
         if not slots:
@@ -226,7 +228,7 @@ def _serves(controller: ControllerSpec, function: IntentFunction) -> bool:
     """Whether `controller` steers `function`: by its value type, and by its LN prefix where it has one."""
     if (controller.value_type is ValueType.BOOL) != (function is IntentFunction.ON_OFF):
         return False
-    ln_name = controller.ref.rpartition("/")[2]
+    ln_name = without_ld(controller.ref)
     named = [f for f in IntentFunction if ln_name.startswith(f.value)]
     return not named or function in named
 

@@ -252,3 +252,10 @@ async def test_the_keys_survive_a_restart_with_their_schedules_in_one_transactio
     assert api.place(intent(4.0, key="ioa-101", start=BASE + 90)) == Placed(S3, 60, (S3,))
     assert api.cancel(DSO, "ioa-100") == Cancelled((S1, S2))
     assert SqliteStore(db).load().keys == {S3: "dso/ioa-101"}
+
+
+async def test_an_intent_before_the_scheduler_runs_is_refused_unavailable(db: Path) -> None:
+    h = start_engine(small_spec(4), db)
+    api, _ = intents(h)
+    h.stop()
+    assert _refusal(api.place(intent(1.0))) == (RefusalReason.UNAVAILABLE, None)
