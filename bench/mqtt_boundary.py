@@ -20,8 +20,9 @@ from pathlib import Path
 import aiomqtt
 from prometheus_client import CollectorRegistry
 
+from relevent.config import MqttSection
 from relevent.demo.broker import LoopbackBroker
-from relevent.lan.mqtt import BrokerConfig, Device, DeviceRegistry, MqttBridge, MqttBridgeConfig
+from relevent.lan.mqtt import Device, DeviceRegistry, MqttBridge, MqttBridgeConfig
 from relevent.scheduler.events import OutputChanged
 
 ACT = "DER_Scheduler_Control/ActPow_FSCC1"
@@ -53,9 +54,8 @@ async def device(port: int, expected: int) -> None:
 
 async def measure(port: int, devices: int, rounds: int) -> list[float]:
     registry = DeviceRegistry.of([Device(f"d{i}", "battery", {"w_set": ACT}) for i in range(devices)])
-    config = MqttBridgeConfig(
-        gateway_id="bench", broker=BrokerConfig("127.0.0.1", port), heartbeat_s=3600, ack_timeout_s=3600
-    )
+    mqtt = MqttSection(url=f"mqtt://127.0.0.1:{port}", heartbeat_s=3600, ack_timeout_s=3600)
+    config = MqttBridgeConfig("bench", mqtt)
     bridge = MqttBridge(config, registry, metrics_registry=CollectorRegistry())
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--device", str(port), str(devices * rounds), stdout=subprocess.PIPE

@@ -24,12 +24,13 @@ from bench.seed import BENCH, SCRATCH, program
 from relevent.scheduler.clock import SystemClock
 from relevent.scheduler.commands import ACCEPTED
 from relevent.scheduler.discovery import model_spec
-from relevent.scheduler.engine import STATUS_DELAY_S, Engine
+from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, Event, OutputChanged
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore
 from relevent.scl.generate import GeneratorOptions, write_scl
 from relevent.scl.parse import load
+from relevent.timing import STATUS_DELAY_S
 from tests.scheduler.factory import reference_like_spec
 
 ENTRIES = 20

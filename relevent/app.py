@@ -12,8 +12,9 @@ import signal
 import socket
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +31,11 @@ from relevent.access import (
     mms_limits,
     mms_tls,
 )
-from relevent.config import MqttSection, PolicyEntry, Settings
-from relevent.errors import ConfigError, ReleventError, StartupError
+from relevent.config import DeviceEntry, MqttSection, PolicyEntry, Settings
+from relevent.errors import ConfigError, ReleventError, StartupError, one_error
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.instance import reserve_port, state_lock
-from relevent.lan.mqtt import BrokerConfig, DeviceConfig, MqttBridge, MqttBridgeConfig
+from relevent.lan.mqtt import MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.registry import build_registry
 from relevent.lan.mqtt.seams import DeviceMeasurement
@@ -125,46 +126,21 @@ def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dic
 
 def bridge_config(settings: Settings) -> MqttBridgeConfig:
     """The MQTT bridge's view of `[gateway]`, `[mqtt]` and `[[devices]]`."""
-    mqtt = settings.mqtt
-    broker = BrokerConfig.from_url(
-        mqtt.url,
-        protocol=mqtt.protocol,
-        username=mqtt.username,
-        password=mqtt.password.get_secret_value() if mqtt.password else None,
-        ca_file=mqtt.ca_file,
-        cert_file=mqtt.cert_file,
-        key_file=mqtt.key_file,
-        keepalive_s=mqtt.keepalive_s,
-        timeout_s=mqtt.timeout_s,
-        reconnect_min_s=mqtt.reconnect_min_s,
-        reconnect_max_s=mqtt.reconnect_max_s,
-    )
-    devices = tuple(
-        DeviceConfig(
-            id=d.id, device_class=d.device_class, w_set=d.w_set, w_max_lim=d.w_max_lim, on=d.on,
-            w_min=d.w_min, w_max=d.w_max, mmxu=d.mmxu,
-        )
-        for d in settings.devices
-    )
-    return MqttBridgeConfig(
-        gateway_id=settings.gateway.id,
-        broker=broker,
-        root=mqtt.root,
-        heartbeat_s=mqtt.heartbeat_s,
-        validity_s=mqtt.validity_s,
-        ack_timeout_s=mqtt.ack_timeout_s,
-        devices=devices,
-        plan_horizon_s=mqtt.plan_horizon_s,
-        plan_refresh_s=mqtt.plan_refresh_s,
-        compat_fledge=mqtt.compat_fledge,
-        compat_schedule_period_s=mqtt.compat_schedule_period_s,
-        ems_request_topic=mqtt.ems_request_topic,
-        ems_reply_topic=mqtt.ems_reply_topic,
-        ems_reply_prefix=mqtt.ems_reply_prefix,
-        ems_request_rate=mqtt.ems_request_rate,
-        ems_request_burst=mqtt.ems_request_burst,
-        device_msg_rate=mqtt.device_msg_rate,
-        device_msg_burst=mqtt.device_msg_burst,
+    return MqttBridgeConfig(settings.gateway.id, settings.mqtt, settings.devices)
+
+
+def mms_settings(settings: Settings) -> MmsSettings:
+    """The MMS server's view of `[mms]` and `[[actors]]`."""
+    mms = settings.mms
+    return MmsSettings(
+        host=mms_host(mms),
+        port=mms.port,
+        reports=mms.reports,
+        tls=mms_tls(mms),
+        credentials=mms_credentials(mms, settings.actors),
+        guard=GuardSettings(mms.association_timeout_s, mms.tls_handshake_timeout_s),
+        limits=mms_limits(mms, settings.actors),
+        throttle=ThrottleSettings(delay_s=mms.auth_failure_delay_s, max_delay_s=mms.auth_failure_max_delay_s),
     )
 
 
@@ -172,7 +148,7 @@ def ems_handler(
     mqtt: MqttSection,
     engine: Engine,
     doc: SclDocument,
-    devices: tuple[DeviceConfig, ...] = (),
+    devices: tuple[DeviceEntry, ...] = (),
     intents: Intents | None = None,
 ) -> EmsSlot | None:
     """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`.
@@ -204,29 +180,68 @@ def open_audit(settings: Settings, registry: CollectorRegistry) -> AuditLog:
 
 
 class Gateway:
-    """Every service of one gateway process and the wiring between them."""
+    """Every service of one gateway process and the wiring between them.
+
+    Constructing it only works out the configuration (no file, socket, thread or task); `run` opens, starts
+    and serves everything in order and unwinds it in reverse.
+    """
+
+    # Opened by `run` (`_open`): each holds a file, a thread or the engine's timer.
+    audit: AuditLog
+    engine: Engine
+    binding: SchedulerBinding
+    triggers: LocalTriggers
+    bridge: MqttBridge
+    http: HttpEndpoint
+    _creation: ServerCreation
 
     def __init__(self, settings: Settings, doc: SclDocument) -> None:
         self.settings = settings
+        self.doc = doc
         self.registry = CollectorRegistry()
         self.readiness = Readiness()
-        self.audit = open_audit(settings, self.registry)
         self.metrics = SchedulerMetrics(self.registry)
-        mms = MmsSettings(
-            host=mms_host(settings.mms), port=settings.mms.port, reports=settings.mms.reports,
-            tls=mms_tls(settings.mms), credentials=mms_credentials(settings.mms, settings.actors),
-            guard=GuardSettings(settings.mms.association_timeout_s, settings.mms.tls_handshake_timeout_s),
-            limits=mms_limits(settings.mms, settings.actors),
-            throttle=ThrottleSettings(
-                delay_s=settings.mms.auth_failure_delay_s, max_delay_s=settings.mms.auth_failure_max_delay_s
-            ),
-        )
-        spec = model_spec(doc)
-        policies = schedule_policies(settings.policy, spec)
         self.clock = SystemClock()
+        self.spec = model_spec(doc)
+        self.policies = schedule_policies(settings.policy, self.spec)
+        self._mms_settings = mms_settings(settings)
+        self._building: Future[MmsServer] | None = None  # see `start_mms`
+        self.mms: MmsServer | None = None  # once listening, with the scheduler mirrored into it
+        self._plans_due = False
+        self.readiness.add("scl_loaded", lambda: True)
+        self.readiness.add("mms_listening", lambda: self.mms is not None)
+        self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
+        self.readiness.add("audit_writable", lambda: self.audit.writable)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start every service, serve until `stop` is set, stop them in order, then close what was opened.
+
+        The state directory's lock and every listening port come first: a second instance stops with a
+        clear error before it talks to any device (or takes the broker session of the running one). Then the
+        scheduler resumes from its store, the devices are served, MMS listens, and systemd hears READY.
+        """
+        settings = self.settings
+        with ExitStack() as opened:
+            opened.enter_context(state_lock(settings.storage.state_dir))
+            mms_port = opened.enter_context(reserve_port(settings.mms.host, settings.mms.port, "MMS"))
+            with long_lived_heap():
+                self._open(opened)
+                self.start()
+            await _start(self.http.start(), f"HTTP endpoint {settings.http.host}:{settings.http.port}")
+            with every_failure_reported():
+                await self._serve(mms_port, stop)
+
+    def _open(self, opened: ExitStack) -> None:
+        """Open the audit trail and the store, start the engine and build the services around it.
+
+        Each is closed by `opened`, in reverse, also when a later one cannot open.
+        """
+        settings, doc, spec = self.settings, self.doc, self.spec
+        self.audit = open_audit(settings, self.registry)
+        opened.callback(self.audit.close)
         store = SqliteStore(settings.storage.state_dir / STORE_FILE)
         self.engine = Engine(
-            spec, clock=self.clock, store=store, policies=policies, rights=actor_rights(settings, spec)
+            spec, clock=self.clock, store=store, policies=self.policies, rights=actor_rights(settings, spec)
         )
         self._start_engine(store.lost)
         # The one door for every upstream adapter that does not speak MMS (the EMS slot's too).
@@ -237,7 +252,7 @@ class Gateway:
         # The association count is polled (see relevent/triggers.py).
         self.triggers = LocalTriggers(
             self.engine,
-            resolve_triggers(settings.local_triggers, spec, policies),
+            resolve_triggers(settings.local_triggers, spec, self.policies),
             clients=lambda: self.mms.associations if self.mms else 0,
             clock=self.clock,
         )
@@ -248,20 +263,41 @@ class Gateway:
             measurements=self, spoofing=self, extension_handler=ems,
         )
         self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
-        http = settings.http
         web_app = build_app(self.readiness, self.registry, self.status.render)
         add_schedule_routes(web_app, self.engine, self.registry)
-        self.http = HttpEndpoint(web_app, http.host, http.port)
+        self.http = HttpEndpoint(web_app, settings.http.host, settings.http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
         # as Python work on the loop thread would starve its many short ctypes calls of the GIL.
-        self._creation = ServerCreation(doc, mms)
-        self._building: Future[MmsServer] | None = None  # see `start_mms`
-        self.mms: MmsServer | None = None  # once listening, with the scheduler mirrored into it
-        self._plans_due = False
-        self.readiness.add("scl_loaded", lambda: True)
-        self.readiness.add("mms_listening", lambda: self.mms is not None)
-        self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
-        self.readiness.add("audit_writable", lambda: self.audit.writable)
+        self._creation = ServerCreation(doc, self._mms_settings)
+        opened.callback(self._close_mms)
+
+    async def _serve(self, mms_port: socket.socket, stop: asyncio.Event) -> None:
+        """Run the services in one TaskGroup, the devices first and MMS last, until `stop`."""
+        try:
+            async with asyncio.TaskGroup() as services:
+                tasks = [services.create_task(self.bridge.run(), name="mqtt")]  # the devices first
+                services.create_task(self.http.serve(), name="http")
+                services.create_task(watch_wall_clock(self.clock, self.clock_stepped), name="wall-clock")
+                services.create_task(self.triggers.run(), name="local-triggers")
+                services.create_task(self.audit.run(), name="audit")
+                services.create_task(full_collections(self.engine.time_to_next_instant), name="gc")
+                period = watchdog_period()
+                if period is not None:
+                    services.create_task(run_watchdog(period, self.healthy), name="watchdog")
+                log.info("devices served", devices=len(self.bridge.views))
+                mms = await self.start_mms(mms_port)
+                release_free_c_heap()  # start-up is over: what it freed need not stay resident
+                tasks.append(services.create_task(mms.serve(self.engine.time_to_next_instant), name="mms"))
+                sd_notify(f"READY=1\nSTATUS=serving {len(self.engine.model.schedules)} schedules")
+                log.info("gateway running", mms_port=self.settings.mms.port)
+                await stop.wait()
+                sd_notify("STOPPING=1")
+                self.stop()
+                # MMS and MQTT return by themselves (the status goes offline); the rest is cancelled.
+                await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+                raise _Shutdown  # noqa: TRY301 - the way out of a TaskGroup that cancels every service
+        except* _Shutdown:
+            pass
 
     def start(self) -> None:
         """Hand the outputs downstream (sent once MQTT is connected); MMS follows with `start_mms`."""
@@ -334,8 +370,8 @@ class Gateway:
         self.engine.stop()
         self.bridge.stop()
 
-    def close(self) -> None:
-        """Free the MMS server's C memory once it no longer serves (or its creation); close the audit."""
+    def _close_mms(self) -> None:
+        """Free the MMS server's C memory once it no longer serves (or its creation)."""
         try:
             mms = self._building.result() if self._building is not None else None
         except Exception:  # noqa: BLE001 - a server that failed to build closed its creation itself
@@ -343,7 +379,6 @@ class Gateway:
         if mms is not None:
             mms.close()
         self._creation.close()  # idempotent: a no-op after the server's own close
-        self.audit.close()
 
     def healthy(self) -> bool:
         """Whether the scheduler's timer path is alive (no instant overdue): the watchdog's question."""
@@ -390,59 +425,44 @@ def _changes_plan(ref: str) -> bool:
 
 
 async def serve(settings: Settings, doc: SclDocument) -> None:
-    """Run the gateway until SIGINT or SIGTERM, then stop every service in order.
-
-    The state directory's lock and every listening port come first: a second instance stops with a clear
-    error before it talks to any device (or takes the broker session of the running one).
-    """
-    mms = settings.mms
-    with state_lock(settings.storage.state_dir), reserve_port(mms.host, mms.port, "MMS") as mms_port:
-        await _serve(settings, doc, mms_port)
-
-
-async def _serve(settings: Settings, doc: SclDocument, mms_port: socket.socket) -> None:
+    """Run the gateway until SIGINT or SIGTERM, then stop every service in order."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("gateway starting", version=__version__, gateway_id=settings.gateway.id, **describe_model(doc))
-    with long_lived_heap():
-        gateway = Gateway(settings, doc)
     try:
         with long_lived_heap():
-            gateway.start()
-        await _start(gateway.http.start(), f"HTTP endpoint {settings.http.host}:{settings.http.port}")
-        async with asyncio.TaskGroup() as services:
-            tasks = [services.create_task(gateway.bridge.run(), name="mqtt")]  # the devices first
-            services.create_task(gateway.http.serve(), name="http")
-            services.create_task(watch_wall_clock(gateway.clock, gateway.clock_stepped), name="wall-clock")
-            services.create_task(gateway.triggers.run(), name="local-triggers")
-            services.create_task(gateway.audit.run(), name="audit")
-            services.create_task(full_collections(gateway.engine.time_to_next_instant), name="gc")
-            period = watchdog_period()
-            if period is not None:
-                services.create_task(run_watchdog(period, gateway.healthy), name="watchdog")
-            log.info("devices served", devices=len(gateway.bridge.views))
-            mms = await gateway.start_mms(mms_port)
-            release_free_c_heap()  # start-up is over: what it freed need not stay resident
-            tasks.append(services.create_task(mms.serve(gateway.engine.time_to_next_instant), name="mms"))
-            sd_notify(f"READY=1\nSTATUS=serving {len(gateway.engine.model.schedules)} schedules")
-            log.info("gateway running", mms_port=settings.mms.port)
-            await stop.wait()
-            sd_notify("STOPPING=1")
-            gateway.stop()
-            # MMS and MQTT return by themselves (the status goes offline); the rest is cancelled.
-            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
-            raise _Shutdown  # noqa: TRY301 - the way out of a TaskGroup that cancels every service
-    except* _Shutdown:
-        pass
-    except* ReleventError as failed:  # e.g. the MMS server cannot start: one clear error, as before serving
-        raise failed.exceptions[0] from None
+            gateway = Gateway(settings, doc)
+        await gateway.run(stop)
     finally:
-        gateway.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("gateway stopped")
+
+
+@contextmanager
+def every_failure_reported() -> Iterator[None]:
+    """Services that failed together (a TaskGroup's ExceptionGroup): each logged, all of them raised as one.
+
+    The process's exit code is the most serious one's (see `ServicesFailedError`); errors that are no
+    `ReleventError` (bugs) go on as the group, with their tracebacks.
+    """
+    try:
+        yield
+    except* ReleventError as failed:
+        errors = list(_leaves(failed))
+        for error in errors:  # no bugs: their messages say it all, without a traceback
+            log.error("service failed", error=str(error), kind=type(error).__name__)  # noqa: TRY400
+        raise one_error(errors) from None
+
+
+def _leaves(group: BaseExceptionGroup[ReleventError]) -> Iterator[ReleventError]:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error
 
 
 async def _start(starting: Coroutine[Any, Any, None], what: str) -> None:

@@ -18,7 +18,7 @@ from relevent import __version__
 from relevent.app import check, create_state_dir_and_load_scl, serve
 from relevent.config import Settings, load_settings
 from relevent.demo.runner import DemoOptions, run_demo
-from relevent.errors import ReleventError, StartupError
+from relevent.errors import ReleventError, ServicesFailedError
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
 from relevent.obs.audit_key import audit_key
 from relevent.obs.audit_show import AGE, SINCE_FORMS, audit_line, since_time
@@ -31,8 +31,6 @@ from relevent.scl.xsd import validate_xsd
 from relevent.summary import config_summary, model_line, summary_text
 
 EX_OK, EX_INVALID, EX_USAGE = 0, 1, 2
-EX_UNAVAILABLE = 69  # a service could not start: systemd may retry
-EX_CONFIG = 78  # configuration or model error: systemd must not restart on it
 EX_PIPE = 128 + signal.SIGPIPE  # the reader went away (`| head`): the shell's status of a killed writer
 
 # CLI option -> (config section, key); these override the file and the environment.
@@ -72,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     check_config.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     demo = verbs.add_parser("demo", help="the gateway with a loopback broker, simulated devices and SCADA")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
-    demo.add_argument("--mms-port", type=int, default=10102, help="MMS port (default %(default)s)")
-    demo.add_argument("--http-port", type=int, default=8610, help="status page port (default %(default)s)")
+    ports = DemoOptions()
+    demo.add_argument("--mms-port", type=int, default=ports.mms_port, help="MMS port (default %(default)s)")
+    demo.add_argument("--http-port", type=int, default=ports.http_port,
+                      help="status page port (default %(default)s)")  # fmt: skip
     demo.add_argument("--scl", type=Path, help="model to serve (default: the shipped default model)")
     audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
         dest="audit_verb"
@@ -136,8 +136,9 @@ def _main(argv: Sequence[str]) -> int:
             return EX_OK
         _run_loop(serve(settings, doc))
     except ReleventError as exc:
-        print(f"relevent-gw: error: {exc}", file=sys.stderr)  # noqa: T201
-        return EX_UNAVAILABLE if isinstance(exc, StartupError) else EX_CONFIG
+        for error in exc.errors if isinstance(exc, ServicesFailedError) else (exc,):
+            print(f"relevent-gw: error: {error}", file=sys.stderr)  # noqa: T201
+        return exc.exit_code
     return EX_OK
 
 

@@ -62,6 +62,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def default(section: type[BaseModel], key: str) -> Any:
+    """The default of `key` in `section`: for an adapter's own view of a section, never restated there."""
+    return section.model_fields[key].default
+
+
 class GatewaySection(_Section):
     """`[gateway]`: who this gateway is."""
 
@@ -154,6 +159,18 @@ class MqttSection(_Section):
     def _empty_password_is_none(cls, password: SecretStr | None) -> SecretStr | None:
         """An empty password is none: the systemd unit's default credential, for a broker without one."""
         return password if password is not None and password.get_secret_value() else None
+
+    @property
+    def command_validity_s(self) -> float:
+        """How long a command stays valid: `validity_s`, by default two heartbeats."""
+        return self.validity_s if self.validity_s is not None else 2 * self.heartbeat_s
+
+    @property
+    def ems_reply(self) -> str | None:
+        """The reply topic of EMS requests (`<request topic>/reply` unless configured)."""
+        if self.ems_request_topic is None:
+            return None
+        return self.ems_reply_topic or f"{self.ems_request_topic}/reply"
 
 
 class StorageSection(_Section):

@@ -15,6 +15,8 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from relevent.timing import BURST_S, GC_LONGEST_WAIT_S, GC_PERIOD_S, GC_QUIET_S
+
 
 @contextmanager
 def long_lived_heap() -> Iterator[None]:
@@ -33,7 +35,7 @@ def release_free_c_heap() -> bool:
     """Hand the C heap's free pages back to the kernel (glibc `malloc_trim`); False without glibc.
 
     Start-up frees much of what it allocated (the SCL parse tree, the model build's temporaries) in the
-    middle of the heap, where `free` keeps it resident: ~24 MiB at 100 devices.
+    middle of the heap, where `free` keeps it resident (docs/performance.md, RSS).
     """
     try:
         trim = ctypes.CDLL("libc.so.6").malloc_trim
@@ -45,27 +47,24 @@ def release_free_c_heap() -> bool:
 
 # Full collections run from `full_collections`, not when the allocation counters say so: a boundary
 # allocates thousands of status objects that outlive the young generations, so the collector's own rule
-# ran a full pass every ~10 s at 100 devices, 25-55 ms long, and mostly inside a boundary's work.
+# ran full passes mostly inside a boundary's work (docs/performance.md). Their timing: `relevent.timing`.
 _NEVER = 2**31 - 1  # gen2 threshold: full passes only on request
-FULL_PERIOD_S = 10.0  # about as often as the collector's own rule ran them
-QUIET_S = 0.3  # a full pass runs only when the next scheduled instant is at least this far
-LONGEST_WAIT_S = 60.0  # without such a window (very short entries), collect anyway after this long
 
 
 async def full_collections(time_to_next: Callable[[], float | None]) -> None:
     """Run the cyclic GC's full passes between entry boundaries; `time_to_next` is None when none is due.
 
-    The young generations are still collected as usual (1-6 ms each); what moves is the pass over every
+    The young generations are still collected as usual (short passes); what moves is the pass over every
     object that has survived them.
     """
     young, middle, old = gc.get_threshold()
     gc.set_threshold(young, middle, _NEVER)
     try:
         while True:
-            await asyncio.sleep(FULL_PERIOD_S)
+            await asyncio.sleep(GC_PERIOD_S)
             waited = 0.0
-            while (ahead := time_to_next()) is not None and ahead < QUIET_S and waited < LONGEST_WAIT_S:
-                step = max(ahead, 0.0) + 0.05  # just past the instant (or an overdue one) and its burst
+            while (ahead := time_to_next()) is not None and ahead < GC_QUIET_S and waited < GC_LONGEST_WAIT_S:
+                step = max(ahead, 0.0) + BURST_S  # just past the instant (or an overdue one) and its burst
                 await asyncio.sleep(step)
                 waited += step
             gc.collect()

@@ -21,7 +21,7 @@ def model_line(doc: SclDocument) -> str:
 
 def config_summary(settings: Settings, doc: SclDocument, config_file: Path | None) -> dict[str, Any]:
     """`check-config --json`: what the gateway would serve, where, and to whom."""
-    broker = BrokerConfig.from_url(settings.mqtt.url)
+    broker = BrokerConfig.from_section(settings.mqtt)
     mms, http = settings.mms, settings.http
     return {
         "config": str(config_file) if config_file else None,

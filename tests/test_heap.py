@@ -13,6 +13,7 @@ import pytest
 
 from relevent import heap
 from relevent.heap import long_lived_heap, release_free_c_heap
+from relevent.timing import GC_LONGEST_WAIT_S, GC_PERIOD_S
 from tests.daemon import rss_kb
 
 
@@ -62,21 +63,21 @@ async def _collections(time_to_next: Callable[[], float | None], until: float) -
 @pytest.mark.looptime(start=0)
 async def test_full_passes_run_periodically_and_the_threshold_comes_back() -> None:
     before = gc.get_threshold()
-    times = await _collections(lambda: None, until=3.5 * heap.FULL_PERIOD_S)
-    assert times == [pytest.approx(k * heap.FULL_PERIOD_S) for k in (1, 2, 3)]
+    times = await _collections(lambda: None, until=3.5 * GC_PERIOD_S)
+    assert times == [pytest.approx(k * GC_PERIOD_S) for k in (1, 2, 3)]
     assert gc.get_threshold() == before
 
 
 @pytest.mark.looptime(start=0)
 async def test_a_full_pass_waits_until_the_next_instant_is_far_enough() -> None:
     loop = asyncio.get_running_loop()
-    boundaries = [heap.FULL_PERIOD_S + 0.1 * k for k in range(1, 4)]  # three instants close together
+    boundaries = [GC_PERIOD_S + 0.1 * k for k in range(1, 4)]  # three instants close together
 
     def time_to_next() -> float | None:
         ahead = [b - loop.time() for b in boundaries if b > loop.time()]
         return min(ahead) if ahead else None
 
-    times = await _collections(time_to_next, until=heap.FULL_PERIOD_S + 1)
+    times = await _collections(time_to_next, until=GC_PERIOD_S + 1)
     assert len(times) == 1
     assert times[0] > boundaries[-1]  # after the last instant, not between them
 
@@ -84,9 +85,9 @@ async def test_a_full_pass_waits_until_the_next_instant_is_far_enough() -> None:
 @pytest.mark.looptime(start=0)
 @pytest.mark.parametrize("ahead", [0.1, -5.0], ids=["always close", "overdue (a stalled timer)"])
 async def test_without_a_quiet_window_a_full_pass_still_runs_after_the_longest_wait(ahead: float) -> None:
-    times = await _collections(lambda: ahead, until=heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1)
+    times = await _collections(lambda: ahead, until=GC_PERIOD_S + GC_LONGEST_WAIT_S + 1)
     assert len(times) == 1
-    assert heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S <= times[0] < heap.FULL_PERIOD_S + heap.LONGEST_WAIT_S + 1
+    assert GC_PERIOD_S + GC_LONGEST_WAIT_S <= times[0] < GC_PERIOD_S + GC_LONGEST_WAIT_S + 1
 
 
 def test_free_c_heap_pages_go_back_to_the_kernel() -> None:

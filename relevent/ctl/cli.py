@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from relevent.config import MmsSection, default
 from relevent.ctl import ops
 from relevent.ctl.client import ClientSecurity, MmsClient
 from relevent.ctl.errors import EX_OK, CtlError, RefusedError, UnreachableError, UsageError
@@ -113,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         host = getattr(args, "host", "127.0.0.1")
         url = getattr(args, "http_url", None) or os.environ.get(HTTP_URL_ENV) or default_url(host)
         api = GatewayApi(url, _timeout_ms(args) / 1000)
-        with MmsClient(host, getattr(args, "port", 102), _timeout_ms(args), _security(args)) as client:
+        port = getattr(args, "port", default(MmsSection, "port"))
+        with MmsClient(host, port, _timeout_ms(args), _security(args)) as client:
             return _COMMANDS[args.verb](RemoteGateway(client, api, browse(client)), args, given, as_json)
     except CtlError as exc:
         _error(exc, as_json)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from relevent.config import HttpSection, default
 from relevent.ctl.client import Scalar
 from relevent.ctl.errors import CtlError, UnreachableError, UsageError
 from relevent.scheduler.forecast import ForecastPoint
 
-DEFAULT_HTTP_PORT = 8610  # [http] port of the gateway's configuration
+DEFAULT_HTTP_PORT: int = default(HttpSection, "port")  # the gateway's
 
 
 def default_url(host: str) -> str:

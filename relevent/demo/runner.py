@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relevent.config import HttpSection, default
 from relevent.demo.broker import LoopbackBroker
 from relevent.demo.devices import SimulatedDevice
 from relevent.demo.scada import program_demo
@@ -44,7 +45,7 @@ class DemoOptions:
 
     duration_s: float | None = None
     mms_port: int = 10102
-    http_port: int = 8610
+    http_port: int = default(HttpSection, "port")
     scl: Path | None = None
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
+from relevent.config import AuditSection, default
 from relevent.obs.audit_anchor import HEAD_EVERY, TRUNCATED, Anchor, anchor_problem
 from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_time
 from relevent.scheduler.commands import Actor, Rejected
@@ -115,7 +116,7 @@ class AuditLog:
         anchor: Anchor,
         registry: CollectorRegistry | None = None,
         *,
-        fold_window_s: float = 10.0,
+        fold_window_s: float = default(AuditSection, "fold_window_s"),
         retention_days: float | None = None,
     ) -> None:
         self._store = store

@@ -60,6 +60,7 @@ from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import Store, StoreError
 from relevent.scheduler.timeline import Timeline
 from relevent.scheduler.values import CoercionError, Timestamp
+from relevent.timing import STATUS_DELAY_S
 
 _log = structlog.get_logger(__name__)
 
@@ -74,12 +75,6 @@ FINAL_LEAD = 1e-5
 # The status to publish at an instant: the schedules, their parameters before it, and the controllers whose
 # output they (or a rebind) may have changed.
 _Status = tuple[Timestamp, list[Schedule], Mapping[str, tuple[ScheduleParams, bool]], list[Controller]]
-# An entry boundary emits its output events at once; its status attributes (~15 ms of work with 1000
-# running schedules, then their MMS mirror) and the store commit of consumed start times follow this much
-# later: time for the loop to hand the device commands to the broker first (100 devices: 8-35 ms on 2 cores;
-# uvloop runs a due timer before it writes what was queued, so a shorter delay would hold them back). A
-# read, a command, a clock step or the next instant finishes a deferred boundary at once.
-STATUS_DELAY_S = 0.05
 # What `Engine.program` writes: each group must be unlocked (and so must enable/disable).
 _PROGRAMMED = (Lockable.VALUES, Lockable.NUM_ENTR, Lockable.SCHD_INTV, Lockable.SCHD_PRIO, Lockable.STR_TM)
 

@@ -11,8 +11,8 @@ import pytest
 from relevent.errors import ReleventError
 from relevent.ports import free_port
 from relevent.scl.model import SclDocument
+from relevent.timing import QUIET_AFTER_S
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
-from relevent.wan.mms.pacing import QUIET_AFTER_S
 from relevent.wan.mms.security import TlsFiles
 from tests.daemon import taken_port
 from tests.mms.iec_client import IecClient

@@ -12,8 +12,9 @@ from open61850.data import FloatData
 from open61850.mms import MmsClient, ObjectName
 
 from relevent.scl.model import SclDocument
+from relevent.timing import BURST_S, QUIET_AFTER_S, QUIET_BEFORE_S, SLICE_S
 from relevent.wan.mms import Update
-from relevent.wan.mms.pacing import BURST_S, QUIET_AFTER_S, QUIET_BEFORE_S, SLICE_S, Pacer, quiet_for
+from relevent.wan.mms.pacing import Pacer, quiet_for
 from tests.mms.support import HOST, LD, PolicyGate, running
 
 STAMP = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

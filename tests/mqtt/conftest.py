@@ -10,8 +10,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from relevent.config import MqttSection
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
+from relevent.lan.mqtt.config import MqttBridgeConfig
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
 from relevent.lan.mqtt.seams import DeviceMeasurement
 from relevent.scheduler.events import OutputChanged
@@ -44,13 +45,10 @@ def output(controller: str, value: float | bool | None, source: str = "", prio: 
     return OutputChanged(controller, value, ref, prio, time.time())
 
 
-def bridge_config(broker: Broker, gateway_id: str = "gw1", **options: Any) -> MqttBridgeConfig:
-    broker_options = options.pop("broker_options", {})
-    return MqttBridgeConfig(
-        gateway_id=gateway_id,
-        broker=BrokerConfig.from_url(broker.url, reconnect_min_s=0.05, reconnect_max_s=0.2, **broker_options),
-        **options,
-    )
+def bridge_config(broker: Broker, *, gateway_id: str = "gw1", **options: Any) -> MqttBridgeConfig:
+    """The bridge's configuration: `[mqtt]` with `options`, the broker's URL, reconnecting quickly."""
+    mqtt = MqttSection(url=broker.url, reconnect_min_s=0.05, reconnect_max_s=0.2, **options)
+    return MqttBridgeConfig(gateway_id, mqtt)
 
 
 def one_device(device_id: str = "bat1", **kwargs: Any) -> DeviceRegistry:

@@ -33,7 +33,7 @@ def _ts(text: str) -> datetime:
 
 @pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 async def test_outputs_of_three_controllers_combine_into_one_command(broker: Broker, protocol: str) -> None:
-    config = bridge_config(broker, heartbeat_s=30, broker_options={"protocol": protocol})
+    config = bridge_config(broker, heartbeat_s=30, protocol=protocol)
     bridge = make_bridge(config, one_device())
     client_protocol = aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311
     async with mqtt_client(broker, SET, protocol=client_protocol) as (_, inbox), running(bridge):

@@ -10,9 +10,8 @@ import pytest
 from lxml import etree
 
 from relevent.app import ems_handler
-from relevent.config import MqttSection
+from relevent.config import DeviceEntry, MqttSection
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.config import DeviceConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot, device_range
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
 from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
@@ -208,7 +207,10 @@ async def test_the_gateway_builds_the_handler_from_the_model_only_when_the_reque
 async def test_the_gateway_bounds_the_handler_by_the_configured_devices(tmp_path: Path) -> None:
     doc = load(DEFAULT_MODEL)
     h = start_engine(model_spec(doc), tmp_path / "db")
-    evse = DeviceConfig("evse1", "ev_charger", w_max_lim="@Control/MaxPow_FSCC1", w_min=-7400.0, w_max=0.0)
+    evse = DeviceEntry.model_validate({
+        "id": "evse1", "class": "ev_charger", "w_max_lim": "@Control/MaxPow_FSCC1",
+        "w_min": -7400.0, "w_max": 0.0,
+    })  # fmt: skip
     mqtt = MqttSection(ems_request_topic=TOPIC, ems_slot="@Control/MaxPow_FSCH01")
     handler = ems_handler(mqtt, h.engine, doc, (evse,))
     assert handler is not None

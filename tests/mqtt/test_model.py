@@ -5,15 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from relevent.config import SclSection
+from relevent.config import DeviceEntry, MqttSection, SclSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt import schema
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig, MqttBridgeConfig
+from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
 from relevent.lan.mqtt.device_commands import Fields, device_fields
 from relevent.lan.mqtt.plan import plan_steps
 from relevent.lan.mqtt.registry import Device, build_registry
@@ -24,6 +25,11 @@ from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from tests.conftest import REPO
 from tests.mqtt.conftest import ACT, MAX, ONOFF
+
+
+def _entry(device_id: str, device_class: str = "battery", **fields: Any) -> DeviceEntry:
+    """A `[[devices]]` entry as the configuration reads it."""
+    return DeviceEntry.model_validate({"id": device_id, "class": device_class, **fields})
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +49,8 @@ def test_without_device_entries_each_controller_ld_is_one_device(model: SclDocum
 
 def test_device_entries_accept_both_reference_forms(model: SclDocument) -> None:
     entries = [
-        DeviceConfig("bat1", "battery", w_set="@Control/ActPow_FSCC1", on=ONOFF, mmxu="@Control/MMXU1"),
-        DeviceConfig("evse1", "ev_charger", w_max_lim="@Control/ActPow_FSCC1"),
+        _entry("bat1", "battery", w_set="@Control/ActPow_FSCC1", on=ONOFF, mmxu="@Control/MMXU1"),
+        _entry("evse1", "ev_charger", w_max_lim="@Control/ActPow_FSCC1"),
     ]
     registry = build_registry(model, entries)
     bat1, _ = registry
@@ -56,10 +62,8 @@ def test_device_entries_accept_both_reference_forms(model: SclDocument) -> None:
 
 def test_bad_device_entries_are_reported_together(model: SclDocument) -> None:
     entries = [
-        DeviceConfig(
-            "bat1", w_set="@Control/OnOff_FSCC1", on="@Control/Nope_FSCC1", mmxu="@Control/ActPow_FSCC1"
-        ),
-        DeviceConfig("bat2", w_min=10, w_max=-10),
+        _entry("bat1", w_set="@Control/OnOff_FSCC1", on="@Control/Nope_FSCC1", mmxu="@Control/ActPow_FSCC1"),
+        _entry("bat2", w_min=10, w_max=-10),
     ]
     with pytest.raises(ConfigError) as exc:
         build_registry(model, entries)
@@ -68,11 +72,11 @@ def test_bad_device_entries_are_reported_together(model: SclDocument) -> None:
         "has no ValMV output",
         "names no logical node",
         "expected MMXU",
-        "w_min 10 is above w_max -10",
+        "w_min 10.0 is above w_max -10.0",  # as `[[devices]]` reads them: floats
     ):
         assert part in message
     with pytest.raises(ConfigError, match="configured twice"):
-        build_registry(model, [DeviceConfig("bat1"), DeviceConfig("bat1")])
+        build_registry(model, [_entry("bat1"), _entry("bat1")])
 
 
 def test_clamping() -> None:
@@ -107,12 +111,19 @@ def test_topics_parse_only_inbound_device_topics() -> None:
     assert topics.parse_inbound("relevent/v1/gw1/dev//meas") is None
 
 
+def _broker(url: str, **options: Any) -> BrokerConfig:
+    return BrokerConfig.from_section(MqttSection(url=url, **options))
+
+
 def test_broker_url() -> None:
-    assert BrokerConfig.from_url("mqtts://broker.local") == BrokerConfig("broker.local", 8883, tls=True)
-    assert BrokerConfig.from_url("mqtt://10.0.0.2:1884/", username="gw").username == "gw"
-    assert "secret" not in repr(BrokerConfig.from_url("mqtt://h", password="secret"))
-    with pytest.raises(ConfigError):
-        BrokerConfig.from_url("http://h")
+    broker = _broker("mqtts://broker.local")
+    assert (broker.host, broker.port, broker.tls) == ("broker.local", 8883, True)
+    broker = _broker("mqtt://10.0.0.2:1884/")
+    assert (broker.host, broker.port, broker.tls) == ("10.0.0.2", 1884, False)
+    assert _broker("mqtt://h", password="secret").password == "secret"
+    assert "secret" not in repr(_broker("mqtt://h", password="secret"))
+    with pytest.raises(ConfigError, match="broker URL must be"):
+        _broker("mqtt://h:99999")  # the section's pattern lets it through: a port out of range
 
 
 def test_committed_schemas_equal_the_generated_ones() -> None:

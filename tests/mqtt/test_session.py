@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 from structlog.testing import capture_logs
 
 from relevent import __version__
+from relevent.config import MqttSection
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import BrokerConfig
 from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage, _inbox
@@ -104,7 +105,7 @@ async def test_bridge_keeps_running_without_a_broker_and_warns_once_per_outage(b
 async def test_credentials_and_the_shipped_acl(secure_broker: Broker) -> None:
     creds = {"username": "gw", "password": PASSWORDS["gw"]}
     sinks = Recorder()
-    bridge = make_bridge(bridge_config(secure_broker, broker_options=creds), one_device(), measurements=sinks)
+    bridge = make_bridge(bridge_config(secure_broker, **creds), one_device(), measurements=sinks)
     bat1: dict[str, Any] = {"username": "bat1", "password": PASSWORDS["bat1"]}
     evse1: dict[str, Any] = {"username": "evse1", "password": PASSWORDS["evse1"]}
     async with (
@@ -126,15 +127,17 @@ async def test_credentials_and_the_shipped_acl(secure_broker: Broker) -> None:
 
 async def test_wrong_password_keeps_retrying(secure_broker: Broker) -> None:
     creds = {"username": "gw", "password": "wrong"}
-    bridge = make_bridge(bridge_config(secure_broker, broker_options=creds), one_device())
+    bridge = make_bridge(bridge_config(secure_broker, **creds), one_device())
     async with running(bridge, connected=False):
         await _failed_attempts(bridge, 3)
         assert sample(bridge, "relevent_mqtt_connects_total") == 0
 
 
 async def test_tls_with_client_certificate(tls_broker: Broker, tls_files: TlsFiles) -> None:
-    tls = {"ca_file": tls_files.ca, "cert_file": tls_files.client_cert, "key_file": tls_files.client_key}
-    bridge = make_bridge(bridge_config(tls_broker, broker_options=tls), one_device())
+    config = bridge_config(
+        tls_broker, ca_file=tls_files.ca, cert_file=tls_files.client_cert, key_file=tls_files.client_key
+    )
+    bridge = make_bridge(config, one_device())
     device_tls = aiomqtt.TLSParameters(
         ca_certs=str(tls_files.ca), certfile=str(tls_files.client_cert), keyfile=str(tls_files.client_key)
     )
@@ -145,7 +148,7 @@ async def test_tls_with_client_certificate(tls_broker: Broker, tls_files: TlsFil
 
 async def test_tls_without_client_certificate_is_refused(tls_broker: Broker, tls_files: TlsFiles) -> None:
     bridge = make_bridge(
-        bridge_config(tls_broker, broker_options={"ca_file": tls_files.ca, "timeout_s": 0.3}), one_device()
+        bridge_config(tls_broker, ca_file=tls_files.ca, timeout_s=0.3), one_device()
     )
     async with running(bridge, connected=False):
         await _failed_attempts(bridge, 3)
@@ -185,9 +188,9 @@ class HeldPubacks:
 async def test_a_publication_does_not_wait_for_the_puback_of_an_earlier_one() -> None:
     metrics = BridgeMetrics(CollectorRegistry())
     session = BrokerSession(
-        BrokerConfig(), client_id="gw", will=OutMessage("will", b""), subscriptions=[],
-        on_connected=lambda: None, on_disconnected=lambda: None, on_message=lambda _: asyncio.sleep(0),
-        admit=lambda _: True, outbox=Outbox(), metrics=metrics,
+        BrokerConfig.from_section(MqttSection()), client_id="gw", will=OutMessage("will", b""),
+        subscriptions=[], on_connected=lambda: None, on_disconnected=lambda: None,
+        on_message=lambda _: asyncio.sleep(0), admit=lambda _: True, outbox=Outbox(), metrics=metrics,
     )  # fmt: skip
     client = HeldPubacks()
     session._client = client  # type: ignore[assignment]

@@ -22,7 +22,7 @@ import pytest
 from open61850.data import BitStringData, FloatData, IECData, IntData, StructureData, TimestampData
 from open61850.mms import ControlError, DataAccessError, MmsClient, MmsError, ObjectName, operate
 
-from relevent.scheduler.engine import STATUS_DELAY_S
+from relevent.timing import STATUS_DELAY_S
 from tests.daemon import Daemon, GatewayArgs, running
 from tests.integration.gateway import LD, Schedule, connect, program, read
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
-from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.events import AttributeChanged
 from relevent.scheduler.periodic import CalendarTime, Period
 from relevent.scheduler.schedule import EnaErr
+from relevent.timing import STATUS_DELAY_S
 
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from relevent.scheduler.commands import Accepted
-from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.events import AttributeChanged, OutputChanged
 from relevent.scheduler.periodic import CalendarTime, Period
+from relevent.timing import STATUS_DELAY_S
 
 from .factory import BASE, ln, small_spec
 from .harness import start_engine

@@ -8,8 +8,8 @@ import pytest
 import structlog
 
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
-from relevent.scheduler.engine import STATUS_DELAY_S
 from relevent.scheduler.policy import SchedulePolicy
+from relevent.timing import STATUS_DELAY_S
 
 from .factory import BASE, ln, reference_like_spec, small_spec
 from .harness import start_engine

@@ -1,7 +1,7 @@
 """The MQTT bridge to local devices (contract: docs/schemas and the LAN MQTT specification)."""
 
 from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.config import BrokerConfig, DeviceConfig, MqttBridgeConfig
+from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
 from relevent.lan.mqtt.registry import Device, DeviceRegistry
 
-__all__ = ["BrokerConfig", "Device", "DeviceConfig", "DeviceRegistry", "MqttBridge", "MqttBridgeConfig"]
+__all__ = ["BrokerConfig", "Device", "DeviceRegistry", "MqttBridge", "MqttBridgeConfig"]

@@ -52,11 +52,9 @@ from relevent.lan.mqtt.view import DeviceView
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scl.model import SclDocument
+from relevent.timing import PLAN_SETTLE_S
 
 log = structlog.get_logger(__name__)
-
-# How long a changed forecast waits for further changes before the plans are recomputed.
-PLAN_SETTLE_S = 0.2
 
 
 class MqttBridge:
@@ -78,14 +76,14 @@ class MqttBridge:
         self.config = config
         self.registry = registry
         self.metrics = BridgeMetrics(metrics_registry)
-        self._topics = Topics(config.root, config.gateway_id)
+        self._topics = Topics(config.mqtt.root, config.gateway_id)
         self._forecasts = forecasts
         self._measurements = measurements
         self._health = health
         self._spoofing = spoofing
         self._clock = clock
-        self._commands = CommandFactory(config.command_validity_s, clock)
-        self._acks = AckTracker(config.ack_timeout_s, time.monotonic)
+        self._commands = CommandFactory(config.mqtt.command_validity_s, clock)
+        self._acks = AckTracker(config.mqtt.ack_timeout_s, time.monotonic)
         self._outputs: dict[str, OutputChanged] = {}
         self._plans: dict[str, PlanSteps] = {}
         self._fallback: dict[str, bool] = {}
@@ -95,31 +93,32 @@ class MqttBridge:
         self.views = {d.id: DeviceView(d.id, d.device_class) for d in registry}
         self._link_lost: float | None = clock()  # when the broker link went down; None while it is up
         requests = None
-        if config.ems_request_topic is not None and config.ems_reply is not None:
+        if config.mqtt.ems_request_topic is not None and config.mqtt.ems_reply is not None:
             if extension_handler is None:
                 raise ConfigError("ems_request_topic is set but no extension request handler was given")
-            prefix, trees = config.ems_reply_prefix, self._topics.published_trees
+            prefix, trees = config.mqtt.ems_reply_prefix, self._topics.published_trees
             if prefix is not None and any(within(prefix, tree) or within(tree, prefix) for tree in trees):
                 raise ConfigError(
                     f"ems_reply_prefix {prefix!r} overlaps the gateway's topics {trees}: "
                     "a request could make the gateway publish there"
                 )
             requests = ExtensionRequests(
-                config.ems_request_topic,
-                reply_topic=config.ems_reply,
-                reply_prefix=config.ems_reply_prefix,
+                config.mqtt.ems_request_topic,
+                reply_topic=config.mqtt.ems_reply,
+                reply_prefix=config.mqtt.ems_reply_prefix,
                 handler=extension_handler,
                 outbox=self._outbox,
                 metrics=self.metrics,
                 clock=clock,
             )
         router = InboundRouter(self._topics, registry, self, self.metrics, requests)
+        mqtt = config.mqtt
         admission = MessageAdmission(
             self._topics,
             (device.id for device in registry),
-            RateLimit(config.device_msg_rate, config.device_msg_burst),
+            RateLimit(mqtt.device_msg_rate, mqtt.device_msg_burst),
             self.metrics,
-            own_topics={requests.topic: RateLimit(config.ems_request_rate, config.ems_request_burst)}
+            own_topics={requests.topic: RateLimit(mqtt.ems_request_rate, mqtt.ems_request_burst)}
             if requests
             else {},
         )
@@ -154,7 +153,7 @@ class MqttBridge:
         ]
         if self._forecasts is not None:
             loops.append(self._plan_loop(self._forecasts))
-            if self.config.compat_fledge:
+            if self.config.mqtt.compat_fledge:
                 loops.append(self._compat_schedule_loop(self._forecasts))
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(loop) for loop in loops]
@@ -171,7 +170,7 @@ class MqttBridge:
         self._outputs[event.controller] = event
         for device, _ in self.registry.followers(event.controller):
             self._queue_command(device)
-        if self.config.compat_fledge:
+        if self.config.mqtt.compat_fledge:
             command = compat.pivot_command(event.controller, event.value, event.timestamp)
             if command is not None:
                 message = OutMessage(compat.COMMAND_TOPIC, compat.dump(command))
@@ -196,7 +195,7 @@ class MqttBridge:
         A datum is stale once older than the commands' validity (`validity_s`): by then a device without
         a fresh command has fallen back, and a measurement that old no longer describes the device.
         """
-        now, validity_s = self._clock(), self.config.command_validity_s
+        now, validity_s = self._clock(), self.config.mqtt.command_validity_s
         return [view.as_json(now, validity_s, self._link_lost) for view in self.views.values()]
 
     # --- device inputs (called by the inbound router) ------------------------------------------------
@@ -286,7 +285,7 @@ class MqttBridge:
         return OutMessage(
             self._topics.command(device.id),
             command.model_dump_json().encode(),
-            expiry_s=math.ceil(self.config.command_validity_s),
+            expiry_s=math.ceil(self.config.mqtt.command_validity_s),
             response_topic=self._topics.ack(device.id),
             correlation=command.id.bytes,
             on_published=partial(self._command_sent, device, command),
@@ -322,11 +321,11 @@ class MqttBridge:
     async def _forecast_all(self, source: ForecastSource) -> dict[str, Sequence[ForecastPoint]] | None:
         """Every followed controller's forecast from now over the plan horizon (None if one fails).
 
-        One controller at a time, the loop turning in between: at 100 devices the 300 forecasts take
-        ~0.3 s, which in one go held the next entry boundary's device commands back.
+        One controller at a time, the loop turning in between: a large site's forecasts, computed in one go,
+        held the next entry boundary's device commands back (docs/performance.md).
         """
         start = self._clock()
-        end = start + self.config.plan_horizon_s
+        end = start + self.config.mqtt.plan_horizon_s
         forecasts: dict[str, Sequence[ForecastPoint]] = {}
         for ref in self.registry.controllers:
             await asyncio.sleep(0)
@@ -351,7 +350,7 @@ class MqttBridge:
         while True:
             await self._update_plans(source)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.plan_refresh_s):
+                async with asyncio.timeout(self.config.mqtt.plan_refresh_s):
                     await self._plans_stale.wait()
                 # SCADA programs a schedule item by item: recompute after a burst of writes, not after each
                 # one (with many devices a recomputation costs far more than a write and starves MMS).
@@ -360,13 +359,13 @@ class MqttBridge:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.config.heartbeat_s)
+            await asyncio.sleep(self.config.mqtt.heartbeat_s)
             for device in self.registry:
                 self._queue_command(device)
 
     async def _ack_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.config.ack_timeout_s / 4)
+            await asyncio.sleep(self.config.mqtt.ack_timeout_s / 4)
             for device_id, command_id, change in self._acks.expire():
                 self.metrics.acks_missing.labels(device_id).inc()
                 log.warning("command not acknowledged", device=device_id, command=str(command_id))
@@ -379,7 +378,7 @@ class MqttBridge:
                 if schedule is not None:
                     message = OutMessage(compat.SCHEDULE_TOPIC, compat.dump(schedule))
                     self._outbox.put_message(f"compat-schedule:{ref}", message)
-            await asyncio.sleep(self.config.compat_schedule_period_s)
+            await asyncio.sleep(self.config.mqtt.compat_schedule_period_s)
 
 
 def _plan_key(steps: PlanSteps) -> object:

@@ -1,105 +1,60 @@
-"""The bridge's own configuration, independent of how the gateway reads its settings."""
+"""The bridge's view of the configuration: `[mqtt]` and `[[devices]]` as they are, the broker's address."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from relevent import __version__
+from relevent.config import DeviceEntry, MqttSection
 from relevent.errors import ConfigError
-
-MqttVersion = Literal["5", "3.1.1"]
 
 
 @dataclass(frozen=True)
 class BrokerConfig:
-    """Where and how to connect; `tls` comes from the `mqtts://` scheme.
+    """Where to connect (`host`, `port`, `tls` from the `mqtts://` scheme) and how (`mqtt`).
 
-    `timeout_s` bounds every wait for the broker (CONNACK, SUBACK, PUBACK): a TLS 1.3 broker that refuses
-    the client certificate after the handshake never sends a CONNACK.
+    `mqtt.timeout_s` bounds every wait for the broker (CONNACK, SUBACK, PUBACK): a TLS 1.3 broker that
+    refuses the client certificate after the handshake never sends a CONNACK.
     """
 
-    host: str = "127.0.0.1"
-    port: int = 1883
-    tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    protocol: MqttVersion = "5"
-    keepalive_s: int = 30
-    timeout_s: float = 5.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 1.0
+    host: str
+    port: int
+    tls: bool
+    mqtt: MqttSection = field(repr=False)
 
     @classmethod
-    def from_url(cls, url: str, **options: object) -> BrokerConfig:
-        """Build from `mqtt://host[:port]` or `mqtts://host[:port]` plus keyword options."""
+    def from_section(cls, mqtt: MqttSection) -> BrokerConfig:
+        """The broker of `[mqtt]`: its `url`, `mqtt://host[:port]` or `mqtts://host[:port]`."""
+        url = mqtt.url
+        refused = ConfigError(f"broker URL must be mqtt://host[:port] or mqtts://host[:port], got {url!r}")
         parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:  # not a number, or out of range
+            raise refused from None
         if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise ConfigError(f"broker URL must be mqtt://host[:port] or mqtts://host[:port], got {url!r}")
+            raise refused
         tls = parts.scheme == "mqtts"
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
-            tls=tls,
-            **options,  # type: ignore[arg-type]
-        )
+        return cls(parts.hostname, port or (8883 if tls else 1883), tls, mqtt)
 
-
-@dataclass(frozen=True)
-class DeviceConfig:
-    """One `[[devices]]` entry: controller references (either form) per command field, clamp limits.
-
-    `w_min`/`w_max` bound the device's exchange in W (positive = injection); `mmxu` names the measurement
-    LN that mirrors the device's `meas`.
-    """
-
-    id: str
-    device_class: str | None = None
-    w_set: str | None = None
-    w_max_lim: str | None = None
-    on: str | None = None
-    w_min: float | None = None
-    w_max: float | None = None
-    mmxu: str | None = None
+    @property
+    def password(self) -> str | None:
+        """The broker password in clear, for the client library only."""
+        return self.mqtt.password.get_secret_value() if self.mqtt.password else None
 
 
 @dataclass(frozen=True)
 class MqttBridgeConfig:
-    """Everything the bridge needs; the composition root maps `Settings` onto it."""
+    """Everything the bridge needs: the gateway's id, `[mqtt]` and `[[devices]]`."""
 
     gateway_id: str
-    broker: BrokerConfig = BrokerConfig()
-    root: str = "relevent/v1"
-    heartbeat_s: float = 30.0
-    validity_s: float | None = None
-    ack_timeout_s: float = 5.0
-    devices: tuple[DeviceConfig, ...] = ()
-    plan_horizon_s: float = 24 * 3600.0
-    plan_refresh_s: float = 60.0
-    compat_fledge: bool = False
-    compat_schedule_period_s: float = 5.0
-    ems_request_topic: str | None = None
-    ems_reply_topic: str | None = None
-    ems_reply_prefix: str | None = None
-    ems_request_rate: float = 1.0
-    ems_request_burst: int = 5
-    device_msg_rate: float = 50.0
-    device_msg_burst: int = 200
+    mqtt: MqttSection = field(default_factory=MqttSection)
+    devices: tuple[DeviceEntry, ...] = ()
     version: str = __version__
 
-    @property
-    def command_validity_s(self) -> float:
-        """How long a command stays valid: `validity_s`, by default two heartbeats."""
-        return self.validity_s if self.validity_s is not None else 2 * self.heartbeat_s
-
-    @property
-    def ems_reply(self) -> str | None:
-        """The reply topic of EMS requests (`<request topic>/reply` unless configured)."""
-        if self.ems_request_topic is None:
-            return None
-        return self.ems_reply_topic or f"{self.ems_request_topic}/reply"
+    @cached_property
+    def broker(self) -> BrokerConfig:
+        """The broker to connect to."""
+        return BrokerConfig.from_section(self.mqtt)

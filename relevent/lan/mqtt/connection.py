@@ -34,7 +34,7 @@ def _send_at_once(client: aiomqtt.Client) -> None:
     """Turn Nagle's algorithm off on the broker connection (paho leaves it on).
 
     With it on, a small packet written while the previous one is unacknowledged waits for the broker's
-    delayed ACK: an EMS answer behind the request's PUBACK went out ~40 ms late.
+    delayed ACK: an EMS answer behind the request's PUBACK went out that late (docs/performance.md).
     """
     sock = client._client.socket()  # noqa: SLF001 - aiomqtt does not expose its paho client's socket
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -151,16 +151,16 @@ class BrokerSession:
     @property
     def v5(self) -> bool:
         """Whether the session speaks MQTT 5."""
-        return self._config.protocol == "5"
+        return self._config.mqtt.protocol == "5"
 
     async def run(self) -> None:
         """Connect, receive and reconnect until cancelled; on cancellation announce the will ourselves."""
-        delay = self._config.reconnect_min_s
+        delay = self._config.mqtt.reconnect_min_s
         failures = 0  # attempts since the broker was last reached
         while True:
             try:
                 async with self._new_client() as client:
-                    delay, failures = self._config.reconnect_min_s, 0
+                    delay, failures = self._config.mqtt.reconnect_min_s, 0
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 self._metrics.connection_errors.inc()
@@ -172,7 +172,7 @@ class BrokerSession:
             finally:
                 self._set_down()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._config.reconnect_max_s)
+            delay = min(delay * 2, self._config.mqtt.reconnect_max_s)
 
     async def publish_loop(self) -> None:
         """Send what the outbox holds whenever the broker is up.
@@ -262,12 +262,12 @@ class BrokerSession:
         self._metrics.connected.set(0)
 
     def _new_client(self) -> aiomqtt.Client:
-        cfg = self._config
+        cfg, mqtt = self._config, self._config.mqtt
         tls = (
             aiomqtt.TLSParameters(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
+                ca_certs=str(mqtt.ca_file) if mqtt.ca_file else None,
+                certfile=str(mqtt.cert_file) if mqtt.cert_file else None,
+                keyfile=str(mqtt.key_file) if mqtt.key_file else None,
             )
             if cfg.tls
             else None
@@ -277,12 +277,12 @@ class BrokerSession:
             cfg.host,
             cfg.port,
             identifier=self._client_id,
-            username=cfg.username,
+            username=mqtt.username,
             password=cfg.password,
             protocol=aiomqtt.ProtocolVersion.V5 if self.v5 else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain),
-            keepalive=cfg.keepalive_s,
-            timeout=cfg.timeout_s,
+            keepalive=mqtt.keepalive_s,
+            timeout=mqtt.timeout_s,
             tls_params=tls,
             max_inflight_messages=1000,
             max_queued_incoming_messages=INBOX_LIMIT,
@@ -292,4 +292,4 @@ class BrokerSession:
     def _where(self) -> dict[str, object]:
         cfg = self._config
         scheme = "mqtts" if cfg.tls else "mqtt"
-        return {"broker": f"{scheme}://{cfg.host}:{cfg.port}", "protocol": cfg.protocol}
+        return {"broker": f"{scheme}://{cfg.host}:{cfg.port}", "protocol": cfg.mqtt.protocol}

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from relevent.config import DeviceEntry
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.config import DeviceConfig
 from relevent.refs import full_ref
 from relevent.scl.model import LogicalNode, SclDocument
 from relevent.scl.units import si_factor
@@ -83,7 +83,7 @@ class DeviceRegistry:
         return tuple(self._followers)
 
 
-def build_registry(doc: SclDocument, entries: Sequence[DeviceConfig]) -> DeviceRegistry:
+def build_registry(doc: SclDocument, entries: Sequence[DeviceEntry]) -> DeviceRegistry:
     """Devices from `entries`, or one per controller-holding LD when there are none."""
     if not entries:
         return DeviceRegistry.of(list(_devices_from_model(doc)))

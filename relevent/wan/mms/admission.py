@@ -1,4 +1,4 @@
-"""Who may hold one of libiec61850's MMS connection slots (issue #16).
+"""Who may hold one of libiec61850's MMS connection slots.
 
 libiec61850 as shipped serves at most `LIBRARY_MAX_CONNECTIONS` (compiled in; its run-time setting can
 only lower it), so every slot counts. A `ConnectionAdmission` follows the server's connections, on the
@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from relevent.config import MmsSection, default
 from relevent.wan.mms.guard import Reason
 
 LIBRARY_MAX_CONNECTIONS = 5  # CONFIG_MAXIMUM_TCP_CLIENT_CONNECTIONS of pyiec61850-ng's libiec61850
@@ -39,9 +40,9 @@ class ConnectionLimits:
     """The `[mms]` connection limits and the actors that `reserved` slots are kept for."""
 
     max_connections: int = LIBRARY_MAX_CONNECTIONS
-    per_peer: int = 2
-    per_actor: int = 2
-    reserved: int = 1  # kept for the priority actors; none while no actor is one
+    per_peer: int = default(MmsSection, "max_connections_per_peer")
+    per_actor: int = default(MmsSection, "max_connections_per_actor")
+    reserved: int = default(MmsSection, "reserved_connections")  # for the priority actors; none without one
     priority: frozenset[str] = frozenset()
 
     @property

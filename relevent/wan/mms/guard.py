@@ -1,4 +1,4 @@
-"""The connection guard: closes MMS connections that do not associate in time (issue #7).
+"""The connection guard: closes MMS connections that do not associate in time.
 
 libiec61850 never times out a TCP connection that does not complete the MMS association, so five silent
 connections would take every slot for good. The guard is a daemon thread of its own, independent of the
@@ -27,6 +27,7 @@ from typing import Literal
 
 import structlog
 
+from relevent.config import MmsSection, default
 from relevent.wan.mms.sockets import Peer, accepted
 
 log = structlog.get_logger(__name__)
@@ -43,8 +44,8 @@ TALLIED: frozenset[Reason] = frozenset({"peer_limit", "evicted", "actor_limit", 
 class GuardSettings:
     """How long a connection may take to associate (and, with TLS, to complete its handshake)."""
 
-    association_timeout_s: float = 10.0
-    tls_handshake_timeout_s: float = 2.0  # the TlsFront's, which runs them without blocking anything
+    association_timeout_s: float = default(MmsSection, "association_timeout_s")
+    tls_handshake_timeout_s: float = default(MmsSection, "tls_handshake_timeout_s")  # the TlsFront's
 
     @property
     def poll_s(self) -> float:
@@ -97,7 +98,7 @@ class ConnectionGuard:
         """`refuse`, but shut the connection down on the calling thread, before libiec61850 reads on.
 
         Just accepted, a client has not sent its association yet (it waits for the COTP answer): closed
-        now, it never reaches the authenticator. Costs a scan of the process's descriptors (~1 ms).
+        now, it never reaches the authenticator. Costs a scan of the process's descriptors.
         """
         self.refuse(peer, reason)  # should the scan miss it, the guard thread closes it
         with accepted(self._port) as connections:

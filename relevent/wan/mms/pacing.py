@@ -3,10 +3,10 @@
 Requests wait from `QUIET_BEFORE_S` before a scheduler instant to `QUIET_AFTER_S` after it (`quiet_for`),
 so an entry boundary's timer finds the loop free. Model updates go through a `Pacer`: applied in order, a
 slice of at most `SLICE_S` at a time, never from `QUIET_BEFORE_S` before an instant to `BURST_S` after it,
-while the instant's device commands leave. At 100 devices a boundary's status is
-thousands of `IedServer_update*` calls at up to ~0.3 ms each (each scans every buffered report block's
-data set): applied in one go, the first boundary of 3000 schedules held the loop for ~1 s and the next
-boundaries' device commands behind it.
+while the instant's device commands leave. A large site's boundary status is thousands of
+`IedServer_update*` calls, each scanning every buffered report block's data set: applied in one go, it held
+the loop and the next boundaries' device commands behind it (docs/performance.md). The constants and their
+relations: `relevent.timing`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
-# No request processing from this long before a scheduler instant to this long after it: the entry
-# boundary's timer then finds the loop free, not inside a batch of MMS requests (issue #7, five clients).
-QUIET_BEFORE_S = 0.005
-QUIET_AFTER_S = 0.005
-BURST_S = 0.05  # an instant's device commands have left by then (~45 ms at 100 devices, 2 cores)
-SLICE_S = 0.002  # the longest run of model updates between two turns of the loop; < QUIET_BEFORE_S
+from relevent.timing import BURST_S, QUIET_AFTER_S, QUIET_BEFORE_S, SLICE_S
 
 T = TypeVar("T")
 TimeToNext = Callable[[], float | None]  # seconds to the scheduler's next instant (None: none due)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from relevent.refs import from_mms, split_ld
 from relevent.scl.model import FCDA, AttributeType, DOType, LogicalDevice, LogicalNode, ReportControl
+from relevent.timing import REPORT_BUF_TIME_MS
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.lib import iec, lib
 
@@ -19,7 +20,7 @@ ReportsMode = Literal["auto", "scl"]
 
 # One unbuffered instance per connection libiec61850 serves (5 by default). Buffered instances cost CPU
 # even unused: at every reported change libiec61850 checks the data set of every buffered block, enabled
-# or not (~0.3 ms per change at 100 devices with 5 per LD); two serve a main and a standby SCADA. A site
+# or not (docs/performance.md); two serve a main and a standby SCADA. A site
 # that needs more defines its own blocks in the SCL.
 UNBUFFERED_INSTANCES = 5
 BUFFERED_INSTANCES = 2
@@ -42,7 +43,6 @@ _OPT_FIELDS = {
 # output only when it changes, so an update is a change here.
 _AUTO_TRG = frozenset({"dchg", "qchg", "dupd", "gi"})
 _AUTO_OPT = frozenset({"seqNum", "timeStamp", "reasonCode", "dataSet", "dataRef", "configRef"})
-_AUTO_BUF_TIME_MS = 50  # merges the q, t and value changes of one update into one report
 
 
 def add_report_blocks(model: BuiltModel, mode: ReportsMode) -> list[str]:
@@ -94,7 +94,7 @@ def _auto_blocks(model: BuiltModel, ld: LogicalDevice, lln0: LogicalNode) -> Ite
             block = ReportControl(
                 name=f"{'b' if buffered else 'u'}rcbSched{suffix}", dataset=dataset, rpt_id="",
                 buffered=buffered,
-                conf_rev=1, buf_time_ms=_AUTO_BUF_TIME_MS, intg_pd_ms=0, trg_ops=_AUTO_TRG,
+                conf_rev=1, buf_time_ms=REPORT_BUF_TIME_MS, intg_pd_ms=0, trg_ops=_AUTO_TRG,
                 opt_fields=_AUTO_OPT | ({"bufOvfl", "entryID"} if buffered else set()),
                 max_clients=instances,
             )

@@ -21,6 +21,7 @@ from typing import Literal
 import structlog
 from pydantic import SecretStr
 
+from relevent.errors import StartupError
 from relevent.wan.mms.lib import AcseAuthenticator, AuthParameter, lib
 
 log = structlog.get_logger(__name__)
@@ -31,8 +32,11 @@ REFUSED_CREDENTIAL = 0x7FFF_FFF1
 REFUSED_LIMIT = 0x7FFF_FFF2
 
 
-class TlsSetupError(ValueError):
-    """A TLS file cannot be loaded (missing, unreadable, not PEM/DER, key not matching)."""
+class TlsSetupError(StartupError):
+    """A TLS file cannot be loaded (missing, unreadable, not PEM/DER, key not matching).
+
+    Like any start-up error, worth a restart (`MmsServerError` carries it out of the MMS server).
+    """
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
+from relevent.timing import ACTIVE_S
 from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.associations import Associations
 from relevent.wan.mms.builder import BuiltModel
@@ -42,9 +43,6 @@ from relevent.wan.mms.tls_front import LOOPBACK, TlsFront
 log = structlog.get_logger(__name__)
 
 _Mirror = Callable[[str, Scalar, bool, datetime], None]  # `update` or `preload`
-
-# How long the serve loop stays attentive after activity: longer than the reports' buffer times.
-ACTIVE_S = 1.0
 
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")

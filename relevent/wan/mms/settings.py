@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from relevent.config import MmsSection, default
 from relevent.errors import StartupError
 from relevent.wan.mms.admission import ConnectionLimits
 from relevent.wan.mms.guard import GuardSettings
@@ -20,9 +21,9 @@ class MmsServerError(StartupError):
 class MmsSettings:
     """Where and how to serve: the `[mms]` section plus the loop's poll interval."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side
-    port: int = 102
-    reports: ReportsMode = "auto"
+    host: str = default(MmsSection, "host")
+    port: int = default(MmsSection, "port")
+    reports: ReportsMode = default(MmsSection, "reports")  # noqa: RUF009 - an immutable str
     ied: str | None = None  # the IED of the SCL to serve; None: its first
     wait_ms: int = 5  # longest wait for network activity while active: bounds report latency
     idle_wait_ms: int = 50  # the same when idle (see `MmsServer.serve`): bounds timer jitter and stop time

@@ -1,4 +1,4 @@
-"""Refusals logged in aggregate: a flood costs a few log lines, not one per connection (issue #16)."""
+"""Refusals logged in aggregate: a flood costs a few log lines, not one per connection."""
 
 from __future__ import annotations
 

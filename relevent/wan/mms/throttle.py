@@ -1,4 +1,4 @@
-"""Throttling of failed ACSE authentications per client host, logged in aggregate (issue #16).
+"""Throttling of failed ACSE authentications per client host, logged in aggregate.
 
 Without it a password could be guessed at ~92 tries per second, one log line each. After every failed
 authentication the host's next connections are refused for a delay that doubles with each failure of its
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from relevent.config import MmsSection, default
 from relevent.wan.mms.tally import is_logged
 
 log = structlog.get_logger(__name__)
@@ -24,8 +25,8 @@ log = structlog.get_logger(__name__)
 class ThrottleSettings:
     """The refusal after a host's first failed authentication, and its cap."""
 
-    delay_s: float = 1.0
-    max_delay_s: float = 60.0
+    delay_s: float = default(MmsSection, "auth_failure_delay_s")
+    max_delay_s: float = default(MmsSection, "auth_failure_max_delay_s")
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""TLS of the MMS port, terminated in the event loop and relayed to libiec61850 on loopback (issue #7).
+"""TLS of the MMS port, terminated in the event loop and relayed to libiec61850 on loopback.
 
 libiec61850 runs its TLS handshake blocking, on the thread that processes MMS (the event-loop thread
 here): a client that opens a TLS connection and stays silent would hold the scheduler, MQTT and every other
