@@ -9,11 +9,15 @@ from fnmatch import fnmatchcase
 import structlog
 from pydantic import SecretStr
 
-from relevent.config import ActorEntry, MmsSection, PolicyEntry, Settings
+from relevent.config import ActorEntry, DeviceEntry, MmsSection, PolicyEntry, Settings
 from relevent.errors import ConfigError
+from relevent.lan.mqtt.ems_slot import PROTOCOL as EMS
+from relevent.lan.mqtt.ems_slot import ems_share
 from relevent.refs import full_ref
+from relevent.scheduler.intents import DeviceBindings
 from relevent.scheduler.policy import Grant, Rights
 from relevent.scheduler.spec import ModelSpec
+from relevent.scheduler.verdicts import ActorSlots, IntentFunction
 from relevent.wan.mms import ConnectionLimits
 from relevent.wan.mms.security import Credentials, TlsFiles
 from relevent.wan.mms.tls_front import LOOPBACK
@@ -34,6 +38,48 @@ def actor_rights(settings: Settings, model: ModelSpec) -> Rights:
     if any(grants.values()) and settings.mms.authentication == "none":
         log.warning("actor rights are not enforced over MMS: [mms] authentication = none identifies nobody")
     return Rights({name: tuple(found) for name, found in grants.items()})
+
+
+def actor_slots(settings: Settings, model: ModelSpec) -> dict[str, ActorSlots]:
+    """The share of the core each `[[actors]]` entry with `band` and `slots` (and the EMS) places intents in.
+
+    A slot must be an ordinary schedule of the model (a reserve keeps the controller fed) owned by one actor
+    (the EMS's `[mqtt] ems_slot` counts as an owner): two owners would overwrite each other's intents.
+    """
+    specs = {spec.ref: spec for spec in model.schedules}
+    owners: dict[str, str] = {}
+    shares: dict[str, ActorSlots] = {}
+    mqtt = settings.mqtt
+    if mqtt.ems_request_topic is not None and mqtt.ems_slot is not None:
+        ems_slot = full_ref(mqtt.ems_slot, model.ied_name)
+        owners[ems_slot] = "[mqtt] ems_slot"
+        shares[EMS] = ems_share(ems_slot, mqtt.ems_priority)  # the slot itself is checked by EmsSlot
+    for actor in settings.actors:
+        if actor.band is None:
+            continue
+        slots = tuple(full_ref(slot, model.ied_name) for slot in actor.slots)
+        for given, slot in zip(actor.slots, slots, strict=True):
+            where = f"[[actors]] {actor.name}: slot {given!r}"
+            if slot not in specs:
+                raise ConfigError(f"{where} is not a schedule of the model")
+            if specs[slot].reserve:
+                raise ConfigError(f"{where} is a reserve schedule: it keeps its controller fed")
+            if slot in owners:
+                raise ConfigError(f"{where} is also a slot of {owners[slot]}")
+            owners[slot] = actor.name
+        shares[actor.name] = ActorSlots(actor.band, slots, actor.hold_s)
+    return shares
+
+
+def device_bindings(devices: tuple[DeviceEntry, ...], model: ModelSpec) -> DeviceBindings:
+    """Each `[[devices]]` id with the controller of each function it follows: an intent's target."""
+    bindings = {}
+    for d in devices:
+        fields = {
+            IntentFunction.ACT_POW: d.w_set, IntentFunction.MAX_POW: d.w_max_lim, IntentFunction.ON_OFF: d.on
+        }  # fmt: skip
+        bindings[d.id] = {f: full_ref(ref, model.ied_name) for f, ref in fields.items() if ref is not None}
+    return bindings
 
 
 def _grant(entry: PolicyEntry, model: ModelSpec) -> Grant:

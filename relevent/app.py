@@ -22,7 +22,15 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent import __version__
-from relevent.access import actor_rights, mms_credentials, mms_host, mms_limits, mms_tls
+from relevent.access import (
+    actor_rights,
+    actor_slots,
+    device_bindings,
+    mms_credentials,
+    mms_host,
+    mms_limits,
+    mms_tls,
+)
 from relevent.config import DeviceEntry, MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError, one_error
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
@@ -47,6 +55,7 @@ from relevent.scheduler.commands import Actor
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
+from relevent.scheduler.intents import Intents
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore, StoreError
@@ -95,6 +104,7 @@ def check(settings: Settings, doc: SclDocument) -> None:
     """Everything `check-config` can verify without binding a port: policies and device bindings."""
     spec = model_spec(doc)
     resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec))
+    actor_slots(settings, spec)
     build_registry(doc, bridge_config(settings).devices)
 
 
@@ -135,7 +145,11 @@ def mms_settings(settings: Settings) -> MmsSettings:
 
 
 def ems_handler(
-    mqtt: MqttSection, engine: Engine, doc: SclDocument, devices: tuple[DeviceEntry, ...] = ()
+    mqtt: MqttSection,
+    engine: Engine,
+    doc: SclDocument,
+    devices: tuple[DeviceEntry, ...] = (),
+    intents: Intents | None = None,
 ) -> EmsSlot | None:
     """The EMS request handler when `[mqtt] ems_request_topic` is set; it needs `ems_slot`.
 
@@ -147,7 +161,8 @@ def ems_handler(
         raise ConfigError("[mqtt] ems_request_topic is set but ems_slot, the schedule it writes, is not")
     topic, slot = mqtt.ems_request_topic, mqtt.ems_slot
     return EmsSlot.from_scl(
-        engine, doc, slot, priority=mqtt.ems_priority, peer=topic, devices=build_registry(doc, devices)
+        engine, doc, slot, priority=mqtt.ems_priority, peer=topic, devices=build_registry(doc, devices),
+        intents=intents,
     )
 
 
@@ -229,6 +244,9 @@ class Gateway:
             spec, clock=self.clock, store=store, policies=self.policies, rights=actor_rights(settings, spec)
         )
         self._start_engine(store.lost)
+        # The one door for every upstream adapter that does not speak MMS (the EMS slot's too).
+        self.intents = Intents(self.engine, actor_slots(settings, spec), now=self.clock.now,
+                               devices=device_bindings(settings.devices, spec))  # fmt: skip
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         self.binding.start_mirroring()
         # The association count is polled (see relevent/triggers.py).
@@ -239,14 +257,10 @@ class Gateway:
             clock=self.clock,
         )
         bridging = bridge_config(settings)
+        ems = ems_handler(settings.mqtt, self.engine, doc, bridging.devices, self.intents)
         self.bridge = MqttBridge.from_scl(
-            bridging,
-            doc,
-            metrics_registry=self.registry,
-            forecasts=self.engine,
-            measurements=self,
-            spoofing=self,
-            extension_handler=ems_handler(settings.mqtt, self.engine, doc, bridging.devices),
+            bridging, doc, metrics_registry=self.registry, forecasts=self.engine,
+            measurements=self, spoofing=self, extension_handler=ems,
         )
         self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
         web_app = build_app(self.readiness, self.registry, self.status.render)
@@ -297,6 +311,7 @@ class Gateway:
                 )
         self.engine.subscribe(self._on_event)
         self.engine.subscribe(self.audit.on_event)
+        self.intents.subscribe(self.audit.on_intent)
         self.engine.subscribe(self.metrics.on_event)
         for schedule in self.engine.model.schedules:  # the states before any change
             ref = f"{schedule.ref}.SchdSt.stVal"

@@ -14,7 +14,7 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -219,6 +219,7 @@ class DeviceEntry(_Section):
     mmxu: str | None = None
 
 
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 LockableParameter = Literal["SchdPrio", "StrTm", "SchdReuse", "NumEntr", "SchdIntv", "values"]
 
 
@@ -230,10 +231,18 @@ class ActorEntry(_Section):
     password_file: FilePath | None = None  # e.g. a systemd credential: /run/credentials/<unit>/<name>
     certificate_sha256: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")
     priority: bool = False  # [mms] reserved_connections are kept for such actors (e.g. the DSO's SCADA)
+    # Its intents (IEC 104, OpenADR, ... adapters): their SchdPrio range and the schedules they are placed in.
+    band: tuple[Int32, Int32] | None = None
+    slots: tuple[str, ...] = ()  # in the order a chain fills them, e.g. ["@Control/MaxPow_FSCH03", ...]
+    hold_s: float | None = Field(default=None, gt=0)  # "until changed"; default: the longest SchdIntv
 
     @model_validator(mode="after")
-    def _one_password_source(self) -> ActorEntry:
+    def _consistent(self) -> ActorEntry:
         _one_source(self.password, self.password_file, "password or password_file")
+        if self.band is not None and self.band[0] > self.band[1]:
+            raise ValueError("band is [lowest, highest] SchdPrio")
+        if (self.band is None) != (not self.slots):
+            raise ValueError("band and slots go together: an actor's intents need both")
         return self
 
     def secret(self) -> SecretStr | None:

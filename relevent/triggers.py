@@ -9,7 +9,7 @@ SCADA sees it over MMS, and every enable and disable goes through the engine's c
 
 Starting writes `StrTm01.setTm` = the current whole second (the run is joined at its first entry at once)
 and operates `EnaReq`; a periodic `StrTm01` (with `setCal`) is left as programmed and only enabled.
-Stopping operates `DsaReq`.
+Stopping operates `DsaReq`. Both go through the core's typed `Slots`.
 
 A `no_mms_client` trigger only acts on evidence: no client for `after_s` (start) or a client present
 (stop). Right after a restart neither holds, so a fallback that was running when the power went keeps
@@ -21,7 +21,6 @@ associated clients, not open TCP connections: a silent connection is no SCADA.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -36,6 +35,7 @@ from relevent.scheduler.commands import Actor, CommandResult, Rejected
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.policy import Lockable, SchedulePolicy, default_policy
 from relevent.scheduler.schedule import SchdSt
+from relevent.scheduler.slots import Slots
 from relevent.scheduler.spec import ModelSpec, ScheduleSpec
 
 log = structlog.get_logger(__name__)
@@ -95,7 +95,7 @@ class LocalTriggers:
         clock: Clock,
         poll_s: float = POLL_S,
     ) -> None:
-        self._engine = engine
+        self._slots = Slots(engine)
         self._triggers = tuple(triggers)
         self._clients = clients
         self._clock = clock
@@ -123,30 +123,14 @@ class LocalTriggers:
     def _switch(self, trigger: LocalTrigger, *, on: bool) -> None:
         ref = trigger.schedule.ref
         actor = Actor(protocol="local", peer=f"trigger:{trigger.kind}")
-        enabled = self._enabled(ref)
+        enabled = self._slots.state(ref) in (SchdSt.READY, SchdSt.RUNNING)
         log.info("local trigger", kind=trigger.kind, schedule=ref, action="start" if on else "stop")
         if on and enabled and trigger.kind == "no_mms_client":
             return  # a fallback still enabled from before a restart keeps its run; start-up begins afresh
-        if enabled and not self._operate(ref, "DsaReq", actor):
+        if enabled and not _accepted(self._slots.stop(ref, actor), ref):
             return
         if on:
-            self._start(trigger.schedule, actor)
-
-    def _start(self, schedule: ScheduleSpec, actor: Actor) -> None:
-        first = schedule.start_times[0]
-        if not first.periodic:
-            start = float(math.floor(self._clock.now()))
-            result = self._engine.write(f"{schedule.ref}.{first.name}.setTm", start, actor)
-            if not _accepted(result, schedule.ref):
-                return
-        self._operate(schedule.ref, "EnaReq", actor)
-
-    def _operate(self, ref: str, control: str, actor: Actor) -> bool:
-        return _accepted(self._engine.operate(f"{ref}.{control}", ctl_val=True, test=False, actor=actor), ref)
-
-    def _enabled(self, ref: str) -> bool:
-        state = self._engine.read(f"{ref}.SchdSt.stVal")
-        return not isinstance(state, Rejected) and state.value in (SchdSt.READY, SchdSt.RUNNING)
+            _accepted(self._slots.start_now(ref, self._clock.now(), actor), ref)
 
 
 def _accepted(result: CommandResult, ref: str) -> bool:

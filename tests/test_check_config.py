@@ -112,3 +112,10 @@ def test_an_scl_file_without_an_ied_fails_validate_and_check_config_alike(tmp_pa
     assert (validated.returncode, validated.stderr) == (78, expected)
     code, _, stderr = _check(tmp_path, f'[scl]\npath = "{empty}"\n')
     assert (code, stderr) == (78, expected)
+
+
+def test_a_slot_of_two_actors_is_refused(tmp_path: Path) -> None:
+    actor = '[[actors]]\nname = "{0}"\nband = [{1}, {2}]\nslots = ["@Control/MaxPow_FSCH03"]\n'
+    code, _, stderr = _check(tmp_path, actor.format("dso", 60, 69) + actor.format("cpo", 20, 39))
+    assert code == 78
+    assert "[[actors]] cpo: slot '@Control/MaxPow_FSCH03' is also a slot of dso" in stderr

@@ -24,6 +24,7 @@ from relevent.obs.audit_anchor import HEAD_EVERY, TRUNCATED, Anchor, anchor_prob
 from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_time
 from relevent.scheduler.commands import Actor, Rejected
 from relevent.scheduler.events import CommandHandled, Event
+from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, Refused
 
 log = structlog.get_logger("relevent.audit")
 
@@ -42,21 +43,43 @@ def _plain(value: object) -> object:
     return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 
+def actor_entry(  # noqa: PLR0913 - the fields of an entry
+    at: float,
+    actor: Actor,
+    command: str,
+    obj: str,
+    *,
+    result: str,
+    reason: str,
+    old: object = None,
+    new: object = None,
+) -> AuditEntry:
+    """An entry of `actor`'s `command` on `obj` (old and new as JSON)."""
+    return AuditEntry(iso_time(at), actor.user or "", actor.protocol, actor.peer, command, obj,
+                      json.dumps(old), json.dumps(new), result, reason)  # fmt: skip
+
+
 def command_entry(event: CommandHandled) -> AuditEntry:
     """The audit entry of one answered command."""
     rejected = event.result if isinstance(event.result, Rejected) else None
-    return AuditEntry(
-        time=iso_time(event.timestamp),
-        actor=event.actor.user or "",
-        protocol=event.actor.protocol,
-        peer=event.actor.peer,
-        command=event.command,
-        object=event.ref,
-        old=json.dumps(_plain(event.old)),
-        new=json.dumps(_plain(event.new)),
-        result=result_label(event),
-        reason=rejected.message if rejected else "",
-    )
+    return actor_entry(event.timestamp, event.actor, event.command, event.ref, result=result_label(event),
+                       reason=rejected.message if rejected else "", old=_plain(event.old),
+                       new=_plain(event.new))  # fmt: skip
+
+
+def intent_entry(event: IntentHandled) -> AuditEntry:
+    """The audit entry of one answered intent or cancel: its key and target, the slots or the refusal."""
+    verdict = event.verdict
+    new: object = None
+    if isinstance(verdict, Placed):
+        new = {"slots": list(verdict.slots), "priority": verdict.priority}
+    elif isinstance(verdict, Cancelled):
+        new = {"slots": list(verdict.slots)}
+    refused = verdict if isinstance(verdict, Refused) else None
+    obj = f"{event.target} key {event.key}" if event.target else f"key {event.key}"
+    return actor_entry(event.timestamp, event.actor, event.command, obj,
+                       result=refused.reason.value if refused else "accepted",
+                       reason=refused.message if refused else "", new=new)  # fmt: skip
 
 
 def _own_entry(at: float, result: str, reason: str) -> AuditEntry:
@@ -153,6 +176,10 @@ class AuditLog:
         if isinstance(event, CommandHandled):
             self.record(command_entry(event))
 
+    def on_intent(self, event: IntentHandled) -> None:
+        """Subscriber of the intent API: every intent and cancel with its verdict."""
+        self.record(intent_entry(event))
+
     def refused(self, actor: Actor, command: str, obj: str, reason: str, at: float) -> None:
         """Audit a request an adapter refused before it reached the scheduler (e.g. a spoofing device)."""
         self._note(actor, command, obj, "refused", reason, at)
@@ -165,8 +192,7 @@ class AuditLog:
         self, actor: Actor, command: str, obj: str, result: str, reason: str, at: float
     ) -> None:
         """An entry that changed no value (old and new are null)."""
-        self.record(AuditEntry(iso_time(at), actor.user or "", actor.protocol, actor.peer, command, obj,
-                               "null", "null", result, reason))  # fmt: skip
+        self.record(actor_entry(at, actor, command, obj, result=result, reason=reason))
 
     def record(self, entry: AuditEntry) -> None:
         """Append `entry`, or only count it: a refusal within its peer's window.

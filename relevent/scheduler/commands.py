@@ -31,6 +31,20 @@ class RejectReason(Enum):
 
 
 @dataclass(frozen=True)
+class Now:
+    """Start now: the command's own whole second plus `after_s`, resolved by the engine as it runs it.
+
+    The run is then already in progress and joined at its first entry at once (no `now + epsilon`), and the
+    start time reads back as a round number. `after_s` places the later links of a chain.
+    """
+
+    after_s: float = 0.0
+
+
+NOW = Now()
+
+
+@dataclass(frozen=True)
 class Program:
     """A whole one-shot schedule that `Engine.program` writes and enables as one command.
 
@@ -41,7 +55,7 @@ class Program:
     values: tuple[ScheduleValue, ...]
     schd_intv: int
     schd_prio: int
-    start: Timestamp
+    start: Timestamp | Now
 
 
 @dataclass(frozen=True)

@@ -41,14 +41,18 @@ from relevent.scheduler.values import Timestamp
 
 @dataclass(frozen=True)
 class Rows:
-    """State to store in one transaction: records to write, refs whose rows to delete."""
+    """State to store in one transaction: records to write, refs whose rows to delete, intent keys.
+
+    `keys` maps a schedule to the intent key it now holds (None: forget its key).
+    """
 
     schedules: tuple[ScheduleRecord, ...] = ()
     controllers: tuple[ControllerRecord, ...] = ()
     dropped: tuple[str, ...] = ()
+    keys: Mapping[str, str | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.schedules or self.controllers or self.dropped)
+        return bool(self.schedules or self.controllers or self.dropped or self.keys)
 
 
 @dataclass
@@ -84,11 +88,16 @@ class Change:
     schedules: tuple[Schedule, ...] = ()
     controllers: tuple[Controller, ...] = ()
     refusal: Rejected | None = None
+    keys: Mapping[str, str | None] = field(default_factory=dict)  # intent keys, as `Rows.keys`
 
     @property
     def rows(self) -> Rows:
         """What to store before `Core.apply`."""
-        return Rows(tuple(s.record() for s in self.schedules), tuple(c.record() for c in self.controllers))
+        return Rows(
+            tuple(s.record() for s in self.schedules),
+            tuple(c.record() for c in self.controllers),
+            keys=self.keys,
+        )
 
     @property
     def result(self) -> CommandResult:
@@ -125,6 +134,7 @@ class Core:
         self._now: Timestamp = 0.0
         self._pending: Moved | None = None  # an entry boundary whose status is not published yet
         self._forecasts = ForecastCache(self._output_changes)
+        self._keys: dict[str, str] = {}  # schedule -> the intent key placed in it (see `program_slots`)
 
     @property
     def model(self) -> ModelSpec:
@@ -157,13 +167,18 @@ class Core:
         pinned = frozenset(ref for ref, policy in self._policies.items() if not policy.allows_control())
         restored = restore_timeline(self._model, stored, now, pinned)
         timeline = self._timeline = restored.timeline
+        self._keys = {
+            ref: key
+            for ref, key in stored.keys.items()
+            if ref in timeline.schedules and ref not in restored.dropped
+        }
         self._forecasts.invalidate()
         self._now = now
         self._mirror.baseline(timeline, now)
         rows = Rows(
             tuple(s.record() for s in timeline.schedules.values()),
             tuple(c.record() for c in timeline.controllers.values()),
-            tuple(restored.dropped),
+            (*restored.dropped, *(ref for ref in stored.keys if ref not in self._keys)),
         )
         return Started(rows, restored.dropped)
 
@@ -250,15 +265,37 @@ class Core:
         """Decide an operate of `<FSCH>.EnaReq` or `.DsaReq`; RejectionError when refused."""
         return self._schedule_change(Operate(ref, ctl_val, test), actor, now)
 
-    def program(self, ref: str, program: Program, actor: Actor, now: Timestamp) -> Change:
-        """Decide a whole-schedule program of `<FSCH>`, enabling it; RejectionError when refused."""
-        if ref not in self._mirror.schedule_attrs:
-            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule {ref!r}")
-        schedule = self._started().schedules[ref]
-        mutate = self._rules.program(schedule, program, actor, now)
-        changed = schedule.clone()
-        mutate(changed)
-        return Change(schedules=(changed,))
+    def program_slots(
+        self,
+        programs: Mapping[str, Program | None],
+        keys: Mapping[str, str | None],
+        actor: Actor,
+        now: Timestamp,
+    ) -> Change:
+        """Decide programs of whole schedules (full refs; None disables one) and their intent keys.
+
+        One change, validated as a whole; RejectionError when any is refused.
+        """
+        if len(programs) == 0:
+            raise RejectionError(RejectReason.VALUE_INVALID, "no schedule to program")
+        unknown = [ref for ref in [*programs, *keys] if ref not in self._mirror.schedule_attrs]
+        if unknown:
+            raise RejectionError(RejectReason.OBJECT_UNDEFINED, f"no schedule {unknown[0]!r}")
+        timeline = self._started()
+        mutations = [
+            (timeline.schedules[ref], self._rules.program(timeline.schedules[ref], program, actor, now))
+            for ref, program in programs.items()
+        ]
+        changed = []
+        for schedule, mutate in mutations:
+            copy = schedule.clone()
+            mutate(copy)
+            changed.append(copy)
+        return Change(schedules=tuple(changed), keys=keys)
+
+    def intent_keys(self) -> Mapping[str, str]:
+        """The intent key each schedule holds (schedule -> key), as `program_slots` placed them."""
+        return dict(self._keys)
 
     def apply(self, change: Change, now: Timestamp) -> list[Event]:
         """Swap in a stored `Change`; return its events (outputs first)."""
@@ -269,6 +306,11 @@ class Core:
             timeline.schedules[schedule.ref] = schedule
         for controller in change.controllers:
             timeline.controllers[controller.ref] = controller
+        for ref, key in change.keys.items():
+            if key is None:
+                self._keys.pop(ref, None)
+            else:
+                self._keys[ref] = key
         moved = Moved(now, change.schedules, before, timeline.affected(change.schedules, change.controllers))
         self._forecasts.invalidate(c.ref for c in moved.controllers)
         parameter_events = [

@@ -170,13 +170,13 @@ class Engine:
         members), float epoch seconds (setTm), `CalendarTime` (whole setCal), str (references).
         """
         return self._command(
-            "write", ref, actor, lambda now, full: self._core.write(full, value, actor, now), asked=value
+            "write", [ref], actor, lambda now, full: self._core.write(full[0], value, actor, now), asked=value
         )
 
     def operate(self, ref: str, ctl_val: bool, test: bool, actor: Actor) -> CommandResult:
         """Operate `<FSCH>.EnaReq` or `<FSCH>.DsaReq` (direct control with normal security)."""
         return self._command(
-            "operate", ref, actor, lambda now, full: self._core.operate(full, ctl_val, test, actor, now)
+            "operate", [ref], actor, lambda now, full: self._core.operate(full[0], ctl_val, test, actor, now)
         )
 
     def program(self, ref: str, program: Program, actor: Actor) -> CommandResult:
@@ -186,9 +186,33 @@ class Engine:
         one store transaction, published once; a run in progress is replaced. A refusal changes nothing,
         not even `SchdEnaErr`.
         """
+        return self.program_slots({ref: program}, actor)
+
+    def program_slots(
+        self,
+        programs: Mapping[str, Program | None],
+        actor: Actor,
+        keys: Mapping[str, str | None] | None = None,
+    ) -> CommandResult:
+        """Program several schedules (`<FSCH>` -> `Program`, or None to disable one) as one command.
+
+        As `program`, for all of them together: validated as a whole, persisted in one store transaction
+        with `keys` (schedule -> the intent key it now holds, None: none), published once, each schedule
+        audited; a refusal changes nothing. The intent API's one step: a chain, an overwrite, a cancel.
+        """
+        full_keys = {full_ref(ref, self.model.ied_name): key for ref, key in (keys or {}).items()}
         return self._command(
-            "program", ref, actor, lambda now, full: self._core.program(full, program, actor, now)
+            "program",
+            list(programs),
+            actor,
+            lambda now, full: self._core.program_slots(
+                dict(zip(full, programs.values(), strict=True)), full_keys, actor, now
+            ),
         )
+
+    def intent_keys(self) -> Mapping[str, str]:
+        """The intent key each schedule holds (schedule -> key), as `program_slots` stored them."""
+        return self._core.intent_keys()
 
     def check(self, steps: Sequence[Step], actor: Actor) -> list[CommandResult]:
         """What `write` and `operate` would answer to `steps`, one after the other, changing nothing.
@@ -235,20 +259,18 @@ class Engine:
     def _command(
         self,
         kind: str,
-        ref: str,
+        refs: Sequence[str],
         actor: Actor,
-        decide: Callable[[Timestamp, str], Change],
+        decide: Callable[[Timestamp, list[str]], Change],
         asked: object = None,
     ) -> CommandResult:
-        """Decide, store, apply and publish one command; emit its `CommandHandled` (the audit).
+        """Decide, store, apply and publish one command; emit a `CommandHandled` per ref (the audit).
 
         `asked` is a write's value, audited when refused.
         """
-        full = full_ref(ref, self.model.ied_name)
-        # An operate or a program is audited by the state of its schedule, a write by the written attribute.
-        states = {"operate": f"{owner_of(full)}.SchdSt.stVal", "program": f"{full}.SchdSt.stVal"}
-        audited = states.get(kind, full)
-        old = self._value_of(audited)
+        fulls = [full_ref(ref, self.model.ied_name) for ref in refs]
+        audited = [_audited(kind, full) for full in fulls]
+        olds = [self._value_of(ref) for ref in audited]
         now = self._clock.now()
         result: CommandResult
         if not self._core.started:
@@ -257,15 +279,16 @@ class Engine:
             now = self._command_time()
             self._advance(now)
             try:
-                result = self._store_and_apply(decide(now, full), now)
+                result = self._store_and_apply(decide(now, fulls), now)
             except RejectionError as rejection:
                 result = rejection.rejected
             self._rearm()
-        if result is ACCEPTED:
-            new: object = self._value_of(audited)
-        else:  # the audit shows what was refused; an operate asks for no value of SchdSt
-            new = asked if kind == "write" else old
-        self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
+        for full, ref, old in zip(fulls, audited, olds, strict=True):
+            if result is ACCEPTED:
+                new: object = self._value_of(ref)
+            else:  # the audit shows what was refused; an operate asks for no value of SchdSt
+                new = asked if kind == "write" else old
+            self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
         return result
 
     def _store_and_apply(self, change: Change, now: Timestamp) -> CommandResult:
@@ -359,8 +382,15 @@ class Engine:
                 _log.exception("store failed, consumed start times not persisted")
 
     def _commit(self, rows: Rows) -> None:
-        self._store.commit(rows.schedules, rows.controllers, rows.dropped)
+        self._store.commit(rows.schedules, rows.controllers, rows.dropped, rows.keys)
 
     def _emit(self, events: list[Event]) -> None:
         for event in events:
             self._bus.emit(event)
+
+
+def _audited(kind: str, ref: str) -> str:
+    """What a command is audited by: an operate or a program by its schedule's state, a write by the DA."""
+    if kind == "operate":
+        return f"{owner_of(ref)}.SchdSt.stVal"
+    return f"{ref}.SchdSt.stVal" if kind == "program" else ref

@@ -22,11 +22,15 @@ _log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class StoredState:
-    """What a store holds; rows it could not decode are in `unreadable` (ref -> why)."""
+    """What a store holds; rows it could not decode are in `unreadable` (ref -> why).
+
+    `keys` are the intent keys of the schedules that intents were placed in (schedule ref -> key).
+    """
 
     schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
     controllers: dict[str, ControllerRecord] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

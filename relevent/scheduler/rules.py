@@ -6,7 +6,9 @@ whichever object the caller chooses (a copy to persist first, or a copy a check 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from relevent.refs import full_ref, owner_of
 from relevent.scheduler.attributes import (
@@ -18,6 +20,7 @@ from relevent.scheduler.attributes import (
 )
 from relevent.scheduler.commands import (
     Actor,
+    Now,
     Operate,
     Program,
     RejectionError,
@@ -81,16 +84,26 @@ class Rules:
             )
         return None
 
-    def program(self, schedule: Schedule, program: Program, actor: Actor, now: Timestamp) -> ScheduleMutation:
-        """The change of a whole-schedule program, validated as a whole; RejectionError when refused."""
+    def program(
+        self, schedule: Schedule, program: Program | None, actor: Actor, now: Timestamp
+    ) -> ScheduleMutation:
+        """The change of a whole-schedule program (None: a disable); RejectionError when refused.
+
+        Validated as a whole; a run in progress ends, unconsumed, as after DsaReq.
+        """
         ref = schedule.ref
         policy = self._policies[ref]
-        locked = [group.value for group in _PROGRAMMED if not policy.allows_write(group)]
+        groups = _PROGRAMMED if program is not None else ()
+        locked = [group.value for group in groups if not policy.allows_write(group)]
         if not policy.allows_control():
             locked.append("enable/disable")
         if locked:
             raise RejectionError(RejectReason.ACCESS_DENIED, f"{', '.join(locked)} of {ref} locked")
-        _deny(self._rights.schedule_denial(actor, ref, program.schd_prio))
+        _deny(self._rights.schedule_denial(actor, ref, None if program is None else program.schd_prio))
+        if program is None:
+            return _disable(now)
+        if isinstance(program.start, Now):
+            program = replace(program, start=math.floor(now) + program.start.after_s)
         try:
             params = apply_program(schedule.spec, schedule.params, program)
         except CoercionError as exc:
@@ -102,7 +115,7 @@ class Rules:
             )
 
         def replace_and_enable(target: Schedule) -> None:
-            target.disable(now)  # a run in progress ends here, unconsumed, as after DsaReq
+            target.disable(now)
             target.set_params(params, now)
             target.enable(now)
 
@@ -165,7 +178,7 @@ class Rules:
         if not step.ctl_val or step.test:
             return None
         if control == "DsaReq":
-            return lambda s: s.disable(now)
+            return _disable(now)
 
         def enable(target: Schedule) -> None:
             target.enable(now)  # a failure shows in its SchdEnaErr (see `refusal`)
@@ -202,6 +215,10 @@ class Rules:
                 RejectReason.VALUE_INVALID, f"{ref}: would leave the enabled schedule with {error.text}"
             )
         return params
+
+
+def _disable(now: Timestamp) -> ScheduleMutation:
+    return lambda target: target.disable(now)
 
 
 def _deny(denial: str | None) -> None:

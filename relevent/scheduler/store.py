@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,8 +45,12 @@ class Store(Protocol):
         schedules: Sequence[ScheduleRecord] = (),
         controllers: Sequence[ControllerRecord] = (),
         dropped: Sequence[str] = (),
+        keys: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Store records and delete the rows of `dropped` refs in one transaction; raise `StoreError`."""
+        """Store records and intent keys (None: forget one), delete the rows of `dropped`: one transaction.
+
+        Raise `StoreError` when it fails.
+        """
         ...
 
     def close(self) -> None:
@@ -70,6 +74,7 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS schedule (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS controller (ref TEXT PRIMARY KEY, data TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS intent_key (ref TEXT PRIMARY KEY, key TEXT NOT NULL);"
             )
             self._check_version()
             self.lost = self._lost_state()
@@ -96,22 +101,31 @@ class SqliteStore:
                     )
                 except (KeyError, TypeError, ValueError) as exc:
                     unreadable[ref] = _why(exc)
+            keys = dict(self._db.execute("SELECT ref, key FROM intent_key"))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store: {exc}") from exc
-        return StoredState(schedules, controllers, unreadable)
+        return StoredState(schedules, controllers, unreadable, keys)
 
     def commit(
         self,
         schedules: Sequence[ScheduleRecord] = (),
         controllers: Sequence[ControllerRecord] = (),
         dropped: Sequence[str] = (),
+        keys: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Store records and delete the rows of `dropped` refs in one transaction."""
+        """Store records and intent keys and delete the rows of `dropped` refs in one transaction."""
+        keys = keys or {}
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany("DELETE FROM schedule WHERE ref = ?", [(ref,) for ref in dropped])
                 self._db.executemany("DELETE FROM controller WHERE ref = ?", [(ref,) for ref in dropped])
+                forgotten = [*dropped, *(ref for ref, key in keys.items() if key is None)]
+                self._db.executemany("DELETE FROM intent_key WHERE ref = ?", [(ref,) for ref in forgotten])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO intent_key (ref, key) VALUES (?, ?)",
+                    [(ref, key) for ref, key in keys.items() if key is not None],
+                )
                 self._db.executemany(
                     "INSERT OR REPLACE INTO schedule (ref, data) VALUES (?, ?)",
                     [(r.ref, json.dumps(_encode_schedule(r))) for r in schedules],
@@ -178,6 +192,7 @@ class SqliteStore:
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM schedule")
         self._db.execute("DELETE FROM controller")
+        self._db.execute("DELETE FROM intent_key")
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )

@@ -36,6 +36,7 @@ from relevent.obs.audit_store import (
 )
 from relevent.scheduler.commands import ACCEPTED, Actor, Rejected, RejectReason
 from relevent.scheduler.events import CommandHandled
+from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, RefusalReason, Refused
 from tests.daemon import GATEWAY, GatewayArgs, run_cli, running
 
 OBJECT = "DER_Scheduler_Control/MaxPow_FSCH01.SchdPrio.setVal"
@@ -504,3 +505,24 @@ def test_the_gateway_anchors_its_head_and_records_a_cut_it_finds(tmp_path: Path)
     result = run_cli("audit", "verify", "--state-dir", tmp_path, "--head", f"{head['seq']}:{head['mac']}")
     assert result.returncode == 1
     assert "row 4 records that the trail was cut short" in result.stderr
+
+
+def test_intents_and_their_verdicts_are_audited_with_actor_and_protocol(tmp_path: Path) -> None:
+    log = _open(tmp_path)
+    dso = Actor("iec104", "192.0.2.7:2404", "dso")
+    slot = "DER_Scheduler_Control/MaxPow_FSCH03"
+    target = "@Control/MaxPow_FSCC1"
+    log.on_intent(IntentHandled("intent", dso, "ioa-7", target, Placed(slot, 65, (slot,)), T0))
+    full = Refused(RefusalReason.NO_FREE_SLOT, "full")
+    log.on_intent(IntentHandled("intent", dso, "ioa-8", target, full, T0))
+    log.on_intent(IntentHandled("cancel", dso, "ioa-7", "", Cancelled((slot,)), T0))
+    log.close()
+    store = AuditStore(tmp_path / AUDIT_FILE, _key(tmp_path), readonly=True)
+    rows = [(r.entry.actor, r.entry.protocol, r.entry.command, r.entry.object, json.loads(r.entry.new),
+             r.entry.result, r.entry.reason) for r in store.rows()]  # fmt: skip
+    store.close()
+    assert rows[-3:] == [
+        ("dso", "iec104", "intent", f"{target} key ioa-7", {"slots": [slot], "priority": 65}, "accepted", ""),
+        ("dso", "iec104", "intent", f"{target} key ioa-8", None, "no_free_slot", "full"),
+        ("dso", "iec104", "cancel", "key ioa-7", {"slots": [slot]}, "accepted", ""),
+    ]

@@ -33,7 +33,7 @@ def _value(core: Core, ref: str) -> object:
 
 
 def _programmed(core: Core) -> None:
-    change = core.program(S1, Program((1.0, 2.0), 60, 10, BASE + 60), EMS, BASE)
+    change = core.program_slots({S1: Program((1.0, 2.0), 60, 10, BASE + 60)}, {}, EMS, BASE)
     core.apply(change, BASE)
 
 
@@ -48,7 +48,7 @@ def test_start_returns_every_object_to_store_and_no_deadline() -> None:
 def test_a_decided_change_changes_nothing_until_it_is_applied() -> None:
     core = _started()
     before = core.snapshot()
-    change = core.program(S1, Program((1.0, 2.0), 60, 10, BASE + 60), EMS, BASE)
+    change = core.program_slots({S1: Program((1.0, 2.0), 60, 10, BASE + 60)}, {}, EMS, BASE)
     assert [r.ref for r in change.rows.schedules] == [S1]  # what the runtime stores first
     assert core.snapshot() == before
     assert core.next_instant() is None

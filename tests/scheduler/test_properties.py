@@ -88,10 +88,15 @@ def brute_force_output(scenario: Scenario, t: float) -> tuple[float | None, str 
     return value, source, key[0]
 
 
-def run_on_fake_time(scenario: Scenario, body: Callable[[Harness], Awaitable[T]]) -> T:
+def run_on_fake_time(
+    scenario: Scenario, body: Callable[[Harness], Awaitable[T]], *, count: int = 5, slots: int = 10
+) -> T:
+    """Program the scenario into `count` schedules of `slots` values, then run `body` on fake time."""
+
     async def main() -> T:
         with tempfile.TemporaryDirectory() as folder:
-            h = start_engine(small_spec(count=5, reserve=scenario.reserve), Path(folder) / "s.sqlite")
+            model = small_spec(count=count, slots=slots, reserve=scenario.reserve)
+            h = start_engine(model, Path(folder) / "s.sqlite")
             for program in scenario.programs:
                 result = h.program(
                     program.ref,

@@ -1,11 +1,12 @@
-"""EMS extension requests become a schedule in one configured FSCH slot, as one engine command.
+"""EMS extension requests become a schedule in one configured FSCH slot, through the intent API.
 
-Every request replaces the slot's schedule with `Engine.program`: values, `NumEntr`, `SchdIntv`, `SchdPrio`,
-`StrTm01` (other start times cleared) and the enable, validated as a whole and persisted in one store
-transaction, so no entry boundary, MMS reader or device sees half a schedule, and a refused request leaves
-the running one alone. What can be checked before the engine (capacity, interval, a run already over,
+The EMS is an actor whose slot set is its one slot and whose band is its one priority; every request is an
+intent with the same key, so it replaces the slot's schedule: values, `NumEntr`, `SchdIntv`, `SchdPrio`,
+`StrTm01` (other start times cleared) and the enable as one engine command, validated as a whole and
+persisted in one store transaction, so no entry boundary, MMS reader or device sees half a schedule, and a
+refused request leaves the running one alone. What cannot fit (capacity, interval, a run already over,
 values beyond what the devices the slot drives, their outputs' `minVal`/`maxVal` in the model, or FLOAT32
-can take) is answered `out_of_range`.
+can take) is answered `out_of_range`; an engine refusal with the engine's reason, as an MMS write would be.
 Requests are in W; the slot holds the units of its output DO (kW in the reference model).
 """
 
@@ -21,10 +22,20 @@ from relevent.errors import ConfigError
 from relevent.lan.mqtt.registry import DeviceRegistry
 from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
 from relevent.refs import full_ref, split_owner, without_ld
-from relevent.scheduler.commands import Actor, Program, Rejected
 from relevent.scheduler.engine import Engine
+from relevent.scheduler.intents import Intents
 from relevent.scheduler.spec import ScheduleSpec, ValueCdc
 from relevent.scheduler.values import FLOAT32_MAX, Timestamp
+from relevent.scheduler.verdicts import (
+    NOW,
+    Actor,
+    ActorSlots,
+    Intent,
+    IntentFunction,
+    Placed,
+    RefusalReason,
+    Refused,
+)
 from relevent.scl.model import LogicalNode, SclDocument
 from relevent.scl.units import si_factor
 
@@ -34,6 +45,9 @@ PROTOCOL = "mqtt-ems"
 # A slot of this function holds limits, which are magnitudes: the request's direction does not sign them.
 MAGNITUDE_PREFIX = "MaxPow"
 UNBOUNDED = (-math.inf, math.inf)
+KEY = "request"  # every request replaces the one before
+# Refusals of the request's shape, answered as before the intent API: the slot cannot hold it.
+_OUT_OF_RANGE = (RefusalReason.OUT_OF_RANGE, RefusalReason.TOO_LONG)
 
 
 class EmsSlot:
@@ -50,14 +64,20 @@ class EmsSlot:
         device_range: tuple[float, float] = UNBOUNDED,
         model_range: tuple[float, float] = UNBOUNDED,
         clock: Callable[[], float] = time.time,
+        intents: Intents | None = None,
     ) -> None:
-        """Each signed request value in W must lie in `device_range` and `model_range` (see there)."""
-        self._engine = engine
+        """Each signed request value in W must lie in `device_range` and `model_range` (see there).
+
+        `intents` is the gateway's intent API, whose actors include this one (`ems_share`); without it the
+        handler has its own.
+        """
         self._spec = _slot_spec(engine, slot)
+        self._controller = _controller(engine, self._spec)
         self._watts_per_unit = watts_per_unit
-        self._priority = priority
         self._actor = Actor(protocol=PROTOCOL, peer=peer)
         self._clock = clock
+        own = {PROTOCOL: ems_share(self._spec.ref, priority)}
+        self.intents = intents if intents is not None else Intents(engine, own, now=clock)
         self._magnitudes = without_ld(self._spec.ref).startswith(MAGNITUDE_PREFIX)
         model_limit = FLOAT32_MAX * abs(watts_per_unit)  # what the slot's FLOAT32 DAs can hold, in W
         self._low = max(device_range[0], model_range[0], -model_limit)
@@ -73,6 +93,7 @@ class EmsSlot:
         priority: int,
         peer: str,
         devices: DeviceRegistry | None = None,
+        intents: Intents | None = None,
     ) -> EmsSlot:
         """The handler of `slot`; its values are in its output DO's units (kW in the reference model).
 
@@ -88,7 +109,7 @@ class EmsSlot:
         outputs = output_range(nodes, [target.do_ref for target in targets])
         return cls(
             engine, slot, priority=priority, peer=peer, watts_per_unit=unit, device_range=followed,
-            model_range=outputs,
+            model_range=outputs, intents=intents,
         )  # fmt: skip
 
     @property
@@ -98,47 +119,47 @@ class EmsSlot:
 
     async def submit(self, request: ExtensionRequest) -> ExtensionAccepted | ExtensionRejected:
         """Program the request into the slot; answer with the slot or the refusal."""
-        now = self._clock()
-        # "Start now" is the current whole second: the run is then already in progress and joined at its
-        # first entry at once, no `now + epsilon`, and the start time reads back as a round number.
-        start = float(math.floor(now)) if request.start is None else request.start
-        problem = self._problem(request, start, now)
+        problem = self._problem(request, self._clock())
         if problem is not None:
             log.info("extension request out of range", slot=self.slot, problem=problem)
             return ExtensionRejected("out_of_range")
-        program = Program(
+        verdict = self.intents.place(Intent(
+            actor=self._actor, key=KEY, target=self._controller, function=self._function(),
+            start=NOW if request.start is None else request.start, interval_s=request.interval_s,
             values=tuple(self._signed(watts, request) / self._watts_per_unit for watts in request.values),
-            schd_intv=int(self._interval(request)),
-            schd_prio=self._priority,
-            start=start,
-        )
-        result = self._engine.program(self.slot, program, self._actor)
-        if isinstance(result, Rejected):  # the engine has logged and audited it with the actor
-            return ExtensionRejected(result.reason.value)
-        return ExtensionAccepted(self.slot)
+        ))  # fmt: skip
+        if isinstance(verdict, Placed):
+            return ExtensionAccepted(self.slot)
+        assert isinstance(verdict, Refused)  # a place is never a cancel
+        if verdict.rejected is not None:  # the engine has logged and audited it with the actor
+            return ExtensionRejected(verdict.rejected.reason.value)
+        return ExtensionRejected("out_of_range" if verdict.reason in _OUT_OF_RANGE else verdict.reason.value)
 
-    def _problem(self, request: ExtensionRequest, start: Timestamp, now: Timestamp) -> str | None:
-        """Why the request cannot fit the slot, before the engine sees it."""
-        capacity = len(self._spec.value_names)
-        if len(request.values) > capacity:
-            return f"{len(request.values)} values for a slot of {capacity}"
-        if not self._interval(request).is_integer():
-            return f"an interval of {request.interval_s} s is no whole number of SchdIntv units"
-        if start + len(request.values) * request.interval_s <= now:
+    def _problem(self, request: ExtensionRequest, now: Timestamp) -> str | None:
+        """Why the request cannot be what the EMS meant, before it becomes an intent."""
+        if request.start is not None and request.start + len(request.values) * request.interval_s <= now:
             return "the requested run is already over"
         beyond = [w for w in request.values if not self._low <= self._signed(w, request) <= self._high]
         if beyond:
             return f"{beyond[0]} W is outside [{self._low}, {self._high}] W, what the slot's devices take"
         return None
 
-    def _interval(self, request: ExtensionRequest) -> float:
-        return request.interval_s / self._spec.intv_unit
+    def _function(self) -> IntentFunction:
+        return IntentFunction.MAX_POW if self._magnitudes else IntentFunction.ACT_POW
 
     def _signed(self, watts: float, request: ExtensionRequest) -> float:
         """A request value in W, signed unless the slot holds limits."""
         if self._magnitudes or request.direction == "EXPORT":
             return watts
         return 0.0 - watts  # IMPORT is consumption, negative; `0.0 -` keeps a zero from becoming -0.0
+
+
+def ems_share(slot: str, priority: int) -> ActorSlots:
+    """The EMS as an actor of the intent API: its one slot, its one priority.
+
+    It is a local actor without a user: its configured name is its protocol (`actor_name`).
+    """
+    return ActorSlots((priority, priority), (slot,))
 
 
 def device_range(devices: DeviceRegistry, controllers: Iterable[str]) -> tuple[float, float]:
@@ -185,6 +206,14 @@ def _widest(ranges: list[tuple[float, float]]) -> tuple[float, float]:
     if not ranges:
         return UNBOUNDED
     return min(low for low, _ in ranges), max(high for _, high in ranges)
+
+
+def _controller(engine: Engine, spec: ScheduleSpec) -> str:
+    """The controller the slot feeds: the target of the EMS's intents."""
+    controller = next((c.ref for c in engine.model.controllers if spec.ref in c.schedule_refs), None)
+    if controller is None:
+        raise ConfigError(f"[mqtt] ems_slot {spec.ref!r} is in no controller's schedule list")
+    return controller
 
 
 def _slot_spec(engine: Engine, slot: str) -> ScheduleSpec:
