@@ -5,7 +5,8 @@ the 3 hourly reserves) for about 20 s on the real loop (uvloop when installed) w
 the same for sites of 10 and 100 devices from the generator (defaults: 30 schedules with 1 s entries per
 device running, all on the same boundaries; their store in /dev/shm when there is one, as the programming
 commits every command). Before each run it times single writes (engine + store commit), as an MMS write
-handler makes them. Prints p50/p99/max in ms; asserts nothing.
+handler makes them. The cyclic GC runs as in the gateway (`relevent.heap`: start-up frozen, full passes
+between boundaries). Prints p50/p99/max in ms; asserts nothing.
 Run: .venv/bin/python -m bench.scheduler_boundary
 """
 
@@ -21,6 +22,7 @@ import structlog
 
 from bench.common import Row, print_rows
 from bench.seed import BENCH, SCRATCH, program
+from relevent.heap import full_collections, long_lived_heap
 from relevent.scheduler.clock import SystemClock
 from relevent.scheduler.commands import ACCEPTED
 from relevent.scheduler.discovery import model_spec
@@ -68,12 +70,16 @@ async def _measure(model: ModelSpec, db: Path) -> tuple[list[float], list[float]
 
     store = SqliteStore(db)
     try:
-        engine = Engine(model, clock=SystemClock(), store=store)
-        engine.start()
+        with long_lived_heap():  # the gateway's start-up: no collection, then frozen out of later ones
+            engine = Engine(model, clock=SystemClock(), store=store)
+            engine.start()
         writes = _time_writes(engine, model)
         start = program(engine, model, ENTRIES, lead_s=2.0)
         engine.subscribe(on_event)
+        # full collections between boundaries, as the gateway runs them
+        collector = asyncio.create_task(full_collections(engine.time_to_next_instant))
         await asyncio.sleep(start + ENTRIES + 1.5 - time.time())
+        collector.cancel()
         engine.stop()
     finally:
         store.close()

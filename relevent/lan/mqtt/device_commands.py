@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import uuid4
 
+from relevent.lan.driver import CommandField
 from relevent.lan.mqtt.payloads import Command, CommandSources, Source, utc
-from relevent.lan.mqtt.registry import CommandField, Device
+from relevent.lan.mqtt.registry import Device
 from relevent.scheduler.values import ScheduleValue
 
 

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from relevent.config import DeviceEntry
 from relevent.errors import ConfigError
+from relevent.lan.driver import COMMAND_FIELDS, CommandField
 from relevent.refs import full_ref
 from relevent.scl.model import LogicalNode, SclDocument
 from relevent.scl.units import si_factor
-
-CommandField = Literal["w_set", "w_max_lim", "on"]
-COMMAND_FIELDS: tuple[CommandField, ...] = ("w_set", "w_max_lim", "on")
 
 # Which controller output DO each command field needs: power from an MV, on/off from an SPS.
 _FIELD_OUTPUT_DO: Mapping[CommandField, str] = {"w_set": "ValMV", "w_max_lim": "ValMV", "on": "ValSPS"}
