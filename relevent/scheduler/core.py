@@ -31,7 +31,7 @@ from relevent.scheduler.forecast import ForecastPoint, output_changes
 from relevent.scheduler.forecast_cache import ForecastCache
 from relevent.scheduler.mirror import Mirror, Moved, positions
 from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy, default_policy
-from relevent.scheduler.restore import StoredState, restore_timeline
+from relevent.scheduler.restore import RestoreNote, StoredState, restore_timeline
 from relevent.scheduler.rules import Rules
 from relevent.scheduler.schedule import Schedule, ScheduleRecord
 from relevent.scheduler.spec import ModelSpec
@@ -111,6 +111,7 @@ class Started:
 
     rows: Rows
     dropped: Mapping[str, str]
+    notes: tuple[RestoreNote, ...] = ()
 
 
 class Core:
@@ -180,7 +181,7 @@ class Core:
             tuple(c.record() for c in timeline.controllers.values()),
             (*restored.dropped, *(ref for ref in stored.keys if ref not in self._keys)),
         )
-        return Started(rows, restored.dropped)
+        return Started(rows, restored.dropped, restored.notes)
 
     def stop(self) -> None:
         """Forget the timeline and any pending status; later commands are refused."""

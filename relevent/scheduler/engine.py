@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import structlog
 
 from relevent.refs import full_ref, owner_of
+from relevent.scheduler.bus import EventBus
 from relevent.scheduler.clock import Clock
 from relevent.scheduler.commands import (
     ACCEPTED,
@@ -37,7 +38,6 @@ from relevent.scheduler.events import (
     AttributeValue,
     CommandHandled,
     Event,
-    EventBus,
     Subscriber,
 )
 from relevent.scheduler.forecast import ForecastPoint
@@ -104,6 +104,8 @@ class Engine:
         """
         self._loop = asyncio.get_running_loop()
         started = self._core.start(self._store.load(), self._clock.now())
+        for note in started.notes:
+            _log.warning(note.event, ref=note.ref, **note.detail)
         self._commit(started.rows)
         self._rearm()
         return started.dropped

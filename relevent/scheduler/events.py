@@ -1,4 +1,4 @@
-"""Events the engine emits to adapters, and the synchronous fan-out to their callbacks."""
+"""Events the engine emits to adapters."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
-import structlog
-
 from relevent.scheduler.commands import Actor, CommandResult
 from relevent.scheduler.periodic import CalendarTime
 from relevent.scheduler.values import ScheduleValue, Timestamp
 
 AttributeData: TypeAlias = ScheduleValue | str | CalendarTime
-
-_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,23 +67,3 @@ class CommandHandled:
 
 Event: TypeAlias = AttributeChanged | OutputChanged | CommandHandled
 Subscriber: TypeAlias = Callable[[Event], None]
-
-
-class EventBus:
-    """Calls every subscriber, in subscription order, on the loop; one failing subscriber harms no other."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Register `callback`; return a function that unregisters it."""
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback)
-
-    def emit(self, event: Event) -> None:
-        """Deliver one event to every subscriber."""
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:  # noqa: BLE001 - an adapter's bug must not stop the scheduler
-                _log.exception("subscriber failed", failed_event=event)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import structlog
 
 from relevent.scheduler.controller import (
     Controller,
@@ -16,8 +15,6 @@ from relevent.scheduler.schedule import EnaErr, Schedule, ScheduleRecord
 from relevent.scheduler.spec import ControllerSpec, ModelSpec, ScheduleSpec
 from relevent.scheduler.timeline import Timeline
 from relevent.scheduler.values import Timestamp
-
-_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,11 +31,21 @@ class StoredState:
 
 
 @dataclass(frozen=True)
+class RestoreNote:
+    """Something stored that start-up could not take as it was: a warning for the runtime to log."""
+
+    event: str
+    ref: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Restored:
-    """The timeline at start-up and the stored refs that did not fit the model (to delete), with why."""
+    """The timeline at start-up, the stored refs that did not fit the model (to delete) with why, notes."""
 
     timeline: Timeline
     dropped: dict[str, str]
+    notes: tuple[RestoreNote, ...] = ()
 
 
 def restore_timeline(
@@ -51,28 +58,32 @@ def restore_timeline(
     dropped: unbinding it would have disabled it.
     """
     dropped = dict(stored.unreadable)
-    for ref, problem in stored.unreadable.items():
-        _log.warning("stored state unreadable, dropped", ref=ref, problem=problem)
+    notes = [
+        RestoreNote("stored state unreadable, dropped", ref, {"problem": problem})
+        for ref, problem in stored.unreadable.items()
+    ]
     schedule_specs = {spec.ref: spec for spec in model.schedules}
     controller_specs = {spec.ref: spec for spec in model.controllers}
     for ref in [*stored.schedules, *stored.controllers]:
         if ref not in schedule_specs and ref not in controller_specs:
-            _log.warning("stored object no longer in the SCL model, dropped", ref=ref)
+            notes.append(RestoreNote("stored object no longer in the SCL model, dropped", ref))
             dropped[ref] = "no longer in the SCL model"
 
     schedules = []
     for spec in model.schedules:
-        schedule = _restore_schedule(spec, stored.schedules.get(spec.ref), now, dropped)
+        schedule = _restore_schedule(spec, stored.schedules.get(spec.ref), now, dropped, notes)
         if spec.reserve and not schedule.enabled and schedule.enable(now) is not EnaErr.NONE:
-            _log.warning("reserve schedule cannot start", ref=spec.ref, schd_ena_err=int(schedule.ena_err))
+            notes.append(RestoreNote("reserve schedule cannot start", spec.ref,
+                                     {"schd_ena_err": int(schedule.ena_err)}))
         schedules.append(schedule)
     controllers = [
         _restore_controller(
-            spec, stored.controllers.get(spec.ref), model, schedule_specs, pinned=pinned, dropped=dropped
+            spec, stored.controllers.get(spec.ref), model, schedule_specs, pinned=pinned, dropped=dropped,
+            notes=notes,
         )
         for spec in model.controllers
     ]
-    return Restored(Timeline(schedules, controllers), dropped)
+    return Restored(Timeline(schedules, controllers), dropped, tuple(notes))
 
 
 def schedule_misfit(spec: ScheduleSpec, record: ScheduleRecord) -> str | None:
@@ -90,7 +101,11 @@ def schedule_misfit(spec: ScheduleSpec, record: ScheduleRecord) -> str | None:
 
 
 def _restore_schedule(
-    spec: ScheduleSpec, record: ScheduleRecord | None, now: Timestamp, dropped: dict[str, str]
+    spec: ScheduleSpec,
+    record: ScheduleRecord | None,
+    now: Timestamp,
+    dropped: dict[str, str],
+    notes: list[RestoreNote],
 ) -> Schedule:
     if record is not None:
         problem = schedule_misfit(spec, record)
@@ -98,7 +113,8 @@ def _restore_schedule(
             schedule = Schedule.from_record(spec, record)
             schedule.jump_to(now)
             return schedule
-        _log.warning("stored schedule does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
+        notes.append(RestoreNote("stored schedule does not fit the SCL model, dropped", spec.ref,
+                                 {"problem": problem}))
         dropped[spec.ref] = problem
     schedule = Schedule(spec)
     schedule.resync(now)
@@ -113,6 +129,7 @@ def _restore_controller(  # noqa: PLR0913 - what a stored controller is checked 
     *,
     pinned: frozenset[str],
     dropped: dict[str, str],
+    notes: list[RestoreNote],
 ) -> Controller:
     if record is None:
         return Controller(spec)
@@ -126,6 +143,7 @@ def _restore_controller(  # noqa: PLR0913 - what a stored controller is checked 
     problem = next((p for p in problems if p is not None), None)
     if problem is None:
         return Controller(spec, record)
-    _log.warning("stored controller does not fit the SCL model, dropped", ref=spec.ref, problem=problem)
+    notes.append(RestoreNote("stored controller does not fit the SCL model, dropped", spec.ref,
+                             {"problem": problem}))
     dropped[spec.ref] = problem
     return Controller(spec)

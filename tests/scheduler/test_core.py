@@ -16,8 +16,11 @@ S1 = ln("F_FSCH01")
 FSCC = ln("F_FSCC1")
 EMS = Actor("mqtt-ems", "site/ems/request")
 PURE = "relevent.scheduler.core"
-# What the core must not reach: the event loop, the store, the wall clock, the network.
-IMPURE = {"asyncio", "sqlite3", "time", "socket", "relevent.scheduler.store", "relevent.scheduler.clock"}
+# What the core must not reach: the event loop, the store, the wall clock, the network, the logs.
+IMPURE = {
+    "asyncio", "sqlite3", "time", "socket", "logging", "structlog",
+    "relevent.scheduler.store", "relevent.scheduler.clock",
+}
 
 
 def _started(now: float = BASE) -> Core:
@@ -43,6 +46,16 @@ def test_start_returns_every_object_to_store_and_no_deadline() -> None:
     assert {r.ref for r in started.rows.schedules} == {ln(f"F_FSCH0{i}") for i in (1, 2, 3)}
     assert [r.ref for r in started.rows.controllers] == [FSCC]
     assert core.next_instant() is None
+
+
+def test_start_returns_what_it_dropped_as_notes_for_the_runtime_to_log() -> None:
+    core = Core(small_spec())
+    stored = StoredState(unreadable={S1: "set_tm out of range"})
+    started = core.start(stored, BASE)
+    assert started.dropped == {S1: "set_tm out of range"}
+    assert [(n.event, n.ref, dict(n.detail)) for n in started.notes] == [
+        ("stored state unreadable, dropped", S1, {"problem": "set_tm out of range"})
+    ]
 
 
 def test_a_decided_change_changes_nothing_until_it_is_applied() -> None:
