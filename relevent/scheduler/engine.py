@@ -212,6 +212,21 @@ class Engine:
             ),
         )
 
+    def check_program(self, programs: Mapping[str, Program | None], actor: Actor) -> CommandResult:
+        """What `program_slots` would answer to `programs`, changing nothing (a test intent's verdict).
+
+        The same rules decide, on the present state; nothing is persisted, published or audited.
+        """
+        if not self._core.started:
+            return Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
+        now = self._command_time()
+        self._advance(now, defer_status=True)  # as `check`: decide on the present
+        full = {full_ref(ref, self.model.ied_name): program for ref, program in programs.items()}
+        try:
+            return self._core.program_slots(full, {}, actor, now).result
+        except RejectionError as rejection:
+            return rejection.rejected
+
     def intent_keys(self) -> Mapping[str, str]:
         """The intent key each schedule holds (schedule -> key), as `program_slots` stored them."""
         return self._core.intent_keys()

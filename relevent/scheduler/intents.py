@@ -144,10 +144,11 @@ class Intents:
         programs.update((slot, None) for slot in self._held(name, intent.key) if slot not in programs)
         placed = Placed(chain[0], priority, tuple(chain))
         if intent.test:
-            log.info("test intent placed, not actuated", actor=name, key=intent.key, slots=chain)
-            return placed
-        keys = {slot: None if program is None else label for slot, program in programs.items()}
-        result = self._engine.program_slots(programs, intent.actor, keys)
+            result = self._engine.check_program(programs, intent.actor)
+            log.info("test intent checked, not actuated", actor=name, key=intent.key, slots=chain)
+        else:
+            keys = {slot: None if program is None else label for slot, program in programs.items()}
+            result = self._engine.program_slots(programs, intent.actor, keys)
         return placed if isinstance(result, Accepted) else _refused(result)
 
     def _controller(self, target: str, function: IntentFunction) -> ControllerSpec | None:

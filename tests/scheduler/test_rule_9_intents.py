@@ -190,13 +190,20 @@ def _refusal(verdict: object) -> tuple[RefusalReason, int | None]:
     ],
     ids=["actor", "target", "function", "type", "interval", "float32", "empty", "too_long", "nan", "over"],
 )
+@pytest.mark.parametrize("test", [False, True], ids=["real", "test"])  # a test intent: the same verdict
 async def test_a_refused_intent_changes_nothing_and_is_audited(
-    db: Path, fields: dict[str, Any], values: tuple[Any, ...], reason: RefusalReason, code: int | None
+    db: Path,
+    fields: dict[str, Any],
+    values: tuple[Any, ...],
+    reason: RefusalReason,
+    code: int | None,
+    *,
+    test: bool,
 ) -> None:
     h = start_engine(small_spec(4), db)
     api, answered = intents(h)
     before = h.engine.snapshot()
-    verdict = api.place(intent(*values, **fields))
+    verdict = api.place(intent(*values, test=test, **fields))
     assert _refusal(verdict) == (reason, code)
     assert h.engine.snapshot() == before
     assert [a.verdict for a in answered] == [verdict]
