@@ -103,7 +103,8 @@ class DeviceWorker:
         while True:
             now = self._clock()
             intent = self._intent
-            if intent is not None and (intent is not written or now >= due):
+            # an expired intent is not refreshed: the device's own reversion takes over
+            if intent is not None and (intent is not written or due <= now < intent.valid_until):
                 self._wake.clear()
                 reports.on_health(await self.device.command(intent, now))
                 written = intent

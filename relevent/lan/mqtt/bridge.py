@@ -211,8 +211,12 @@ class MqttBridge:
                 raise InboundError("spoofed", f"ack of {sent_to}'s command {ack.id} on {device.id}'s topic")
             raise InboundError("unknown_command", str(ack.id))
         self.metrics.acks.labels(device.id, ack.result).inc()
-        self.views[device.id].ack = {"id": str(ack.id), "result": ack.result, "reason": ack.reason,
-                                     "at": self._clock()}
+        self.views[device.id].ack = {
+            "id": str(ack.id),
+            "result": ack.result,
+            "reason": ack.reason,
+            "at": self._clock(),
+        }
         if ack.result == "rejected":
             log.warning(
                 "command rejected by device", device=device.id, command=str(ack.id), reason=ack.reason

@@ -51,9 +51,9 @@ def device_fields(device: Device, values: Mapping[CommandField, ScheduleValue | 
     magnitudes = [abs(x) for x in (device.w_min, device.w_max) if x is not None]
     return Fields(
         w_set=None if w_set is None else _clamp(_watts(device, "w_set", w_set), device.w_min, device.w_max),
-        w_max_lim=None if w_max_lim is None else _clamp(
-            _watts(device, "w_max_lim", w_max_lim), 0.0, max(magnitudes, default=None)
-        ),
+        w_max_lim=None
+        if w_max_lim is None
+        else _clamp(_watts(device, "w_max_lim", w_max_lim), 0.0, max(magnitudes, default=None)),
         on=None if on is None else bool(on),
     )
 

@@ -106,8 +106,15 @@ def build_registry(doc: SclDocument, entries: Sequence[DeviceEntry]) -> DeviceRe
         if entry.w_min is not None and entry.w_max is not None and entry.w_min > entry.w_max:
             problems.append(f"device {entry.id!r}: w_min {entry.w_min} is above w_max {entry.w_max}")
         devices.append(
-            Device(entry.id, entry.device_class, bindings, entry.w_min, entry.w_max, mmxu_ref,
-                   model.scales(bindings))
+            Device(
+                entry.id,
+                entry.device_class,
+                bindings,
+                entry.w_min,
+                entry.w_max,
+                mmxu_ref,
+                model.scales(bindings),
+            )
         )
     if problems:
         raise ConfigError("invalid device bindings: " + "; ".join(problems))
