@@ -1,0 +1,75 @@
+"""`[hedera]`: loaded from TOML, checked, and its secret read only from a file nobody else can read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relevent.config import load_settings
+from relevent.errors import ConfigError
+
+MRID = "0b7bb1a4-4f7a-4a5c-a0a1-4a7e3c5b1f01"
+SECTION = f"""
+[hedera]
+enabled = true
+client_id = "client"
+client_secret_file = "{{secret}}"
+[hedera.import]
+mrid = "{MRID}"
+hedera_direction = "I"
+firm_capacity_w = 1000
+"""
+
+
+def write(tmp_path: Path, text: str, secret_mode: int = 0o600) -> Path:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t\n")
+    secret.chmod(secret_mode)
+    config = tmp_path / "gateway.toml"
+    config.write_text(text.replace("{secret}", str(secret)))
+    return config
+
+
+def test_a_direction_with_its_firm_capacity_and_the_secret_from_its_file(tmp_path: Path) -> None:
+    hedera = load_settings(write(tmp_path, SECTION)).hedera
+    assert list(hedera.directions()) == ["IMPORT"]
+    assert hedera.directions()["IMPORT"].firm_capacity_w == 1000.0
+    assert hedera.client_secret().get_secret_value() == "s3cr3t"
+    assert hedera.ems.reply() == "hedera-requests/reply"
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604])
+def test_a_secret_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    hedera = load_settings(write(tmp_path, SECTION, mode)).hedera
+    with pytest.raises(ConfigError, match="readable by others") as caught:
+        hedera.client_secret()
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_the_systemd_credential_is_the_default_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "hedera_client_secret").write_text("from-systemd")
+    (tmp_path / "hedera_client_secret").chmod(0o400)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    hedera = load_settings(write(tmp_path, SECTION.replace('client_secret_file = "{secret}"\n', ""))).hedera
+    assert hedera.client_secret().get_secret_value() == "from-systemd"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (('client_id = "client"', 'client_id = ""'), "needs client_id"),
+        (('hedera_direction = "I"', 'hedera_direction = "X"'), "hedera_direction"),
+        (("firm_capacity_w = 1000", "firm_capacity_w = -1"), "firm_capacity_w"),
+        (
+            ("enabled = true", 'enabled = true\nbase_url = "http://example.com"'),
+            "plain http only to loopback",
+        ),
+        (("[hedera.import]", "[hedera.import]\nslot = 1"), "slot"),
+    ],
+)
+def test_bad_sections_are_refused_with_the_key(tmp_path: Path, change: tuple[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(write(tmp_path, SECTION.replace(*change)))
