@@ -129,24 +129,52 @@ def secret(tmp_path: Path) -> Path:
     return path
 
 
+class Rigs:
+    """Builds rigs inside a test (looptime fakes the loop's time only there), and ends them afterwards."""
+
+    def __init__(self, tmp_path: Path, secret: Path) -> None:
+        self._tmp_path = tmp_path
+        self._secret = secret
+        self._made: list[Rig] = []
+
+    async def __call__(self, h: Harness | None = None, **overrides: Any) -> Rig:
+        """A running lifecycle; `overrides` replace `[hedera]` keys, `h` an engine to keep (a restart)."""
+        h = h or start_engine(reference_like_spec(), self._tmp_path / "db")
+        fake = self._made[-1].fake if self._made and h is self._made[-1].h else None
+        if fake is None:
+            fake = FakeHedera(h.clock.now, {IMPORT_MRID: "I", EXPORT_MRID: "E"})
+            await fake.start()
+        store = HederaStore(self._tmp_path / "hedera.sqlite3")
+        rig = build(h, fake, section_for(fake, self._secret, **overrides), store)
+        rig.task = asyncio.get_running_loop().create_task(rig.lifecycle.run())
+        await asyncio.sleep(0)
+        self._made.append(rig)
+        return rig
+
+    async def end(self, rig: Rig) -> None:
+        """Stop a rig's lifecycle without the shutdown fallback (the fake and engine stay)."""
+        rig.lifecycle._stopped.set()
+        if rig.task is not None:
+            await asyncio.wait([rig.task], timeout=60)
+        rig.store.close()
+
+    async def close(self) -> None:
+        fakes = {id(rig.fake): rig.fake for rig in self._made}
+        for rig in self._made:
+            if rig.task is not None and not rig.task.done():
+                await self.end(rig)
+        for fake in fakes.values():
+            await fake.stop()
+        for h in {id(rig.h): rig.h for rig in self._made}.values():
+            h.stop()
+
+
 @pytest.fixture
-async def rig(tmp_path: Path, secret: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
-    """The whole adapter core on fake time; `@pytest.mark.hedera(**section overrides)` adjusts it."""
-    marker = request.node.get_closest_marker("hedera")
-    overrides = dict(marker.kwargs) if marker else {}
-    h = start_engine(reference_like_spec(), tmp_path / "db")
-    fake = FakeHedera(h.clock.now, {IMPORT_MRID: "I", EXPORT_MRID: "E"})
-    await fake.start()
-    store = HederaStore(tmp_path / "hedera.sqlite3")
-    rig = build(h, fake, section_for(fake, secret, **overrides), store)
-    rig.task = asyncio.get_running_loop().create_task(rig.lifecycle.run())
-    await asyncio.sleep(0)
-    yield rig
-    rig.lifecycle._stopped.set()
-    await asyncio.wait([rig.task], timeout=60)
-    await fake.stop()
-    store.close()
-    h.stop()
+async def rigs(tmp_path: Path, secret: Path) -> AsyncIterator[Rigs]:
+    """The whole adapter core with the fake HEDERA: `rig = await rigs(**[hedera] overrides)` in the test."""
+    factory = Rigs(tmp_path, secret)
+    yield factory
+    await factory.close()
 
 
 __all__ = ["BASE"]

@@ -128,9 +128,8 @@ def parse_request(payload: bytes, now: float, *, relaxed: bool) -> EmsRequest:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "request"
         raise EmsInputError(f"{where}: {first['msg']}") from None
-    start = (
-        now + DEFAULT_START_S if message.start is None else message.start.seconds + message.start.nanos / 1e9
-    )
+    # Whole seconds: a schedule's start time is one (HEDERA's own examples are minutes).
+    start = math.floor(now) + DEFAULT_START_S if message.start is None else message.start.seconds
     return EmsRequest(message.id, message.direction, start, RESOLUTIONS[message.resolution],
                       tuple(message.values), message.skipHedera)  # fmt: skip
 

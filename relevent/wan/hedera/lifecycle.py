@@ -348,9 +348,12 @@ class HederaLifecycle:
             self._decided(lane, row, request, answer)
             return
         self._metrics.requests.labels(outcome="timeout").inc()
-        self._reply_row(row, request, "timeout", message=f"no decision within {section.decision_timeout_s} s")
         self._store.forget(row.id)
-        await self._delete(lane, row.id, "no decision in time", self._clock() + section.total_timeout_s)
+        try:
+            await self._delete(lane, row.id, "no decision in time", self._clock() + section.total_timeout_s)
+        finally:
+            why = f"no decision within {section.decision_timeout_s} s"
+            self._reply_row(row, request, "timeout", message=why)
 
     async def _poll(self, lane: _Lane, row: StoredSchedule, deadline: float) -> ScheduleAnswer | None:
         """One GET of a pending schedule; None: no answer yet (also a 404 in the grace after the POST)."""
