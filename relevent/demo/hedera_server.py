@@ -92,6 +92,7 @@ class _Fault:
     status: int = 500
     body: str = "server"  # "server", "garbage", "empty"
     retry_after: float | None = None
+    path: str | None = None  # only calls of this path
 
 
 class FakeHedera:
@@ -204,9 +205,9 @@ class FakeHedera:
         """Answer `status` to the next `times` calls of `endpoint` (None: until `clear`)."""
         self._faults.append(_Fault(endpoint, "status", times, status, body, retry_after))
 
-    def hang(self, endpoint: str, times: int | None = None) -> None:
-        """Never answer the next `times` calls of `endpoint` (None: until `clear`)."""
-        self._faults.append(_Fault(endpoint, "hang", times))
+    def hang(self, endpoint: str, times: int | None = None, path: str | None = None) -> None:
+        """Never answer the next `times` calls of `endpoint` (None: until `clear`), of `path` if given."""
+        self._faults.append(_Fault(endpoint, "hang", times, path=path))
 
     def reset(self, endpoint: str, times: int | None = 1) -> None:
         """Handle the next `times` calls of `endpoint`, then close the connection without an answer."""
@@ -454,7 +455,8 @@ class FakeHedera:
         return None
 
     async def _fault(self, endpoint: str, request: web.Request, body: Any) -> web.StreamResponse | None:
-        fault = next((f for f in self._faults if f.endpoint == endpoint and f.kind != "reset"), None)
+        fault = next((f for f in self._faults if f.endpoint == endpoint and f.kind != "reset"
+                      and f.path in (None, request.path)), None)  # fmt: skip
         if fault is None:
             return None
         self._consume(fault)

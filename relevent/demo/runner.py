@@ -109,9 +109,7 @@ async def _demo(options: DemoOptions) -> int:
     return 0
 
 
-async def _start_gateway(
-    workdir: Path, broker_url: str, options: DemoOptions
-) -> asyncio.subprocess.Process:
+async def _start_gateway(workdir: Path, broker_url: str, options: DemoOptions) -> asyncio.subprocess.Process:
     config = workdir / "gateway.toml"
     config.write_text(demo_config(broker_url))
     args = [
@@ -170,4 +168,3 @@ def _summary(status: dict[str, Any], devices: list[SimulatedDevice]) -> str:
 
 def _say(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)  # noqa: T201 - the demo talks to a person
-

@@ -300,16 +300,14 @@ class HederaLifecycle:
         doomed = [
             row.id for row in lane.grants.values() if row.start < request.end and request.start < row.end
         ]
+        own = {sid for other in self._lanes.values() for sid in (*other.grants, other.posted) if sid}
         if self._section.delete_scope != "own":
             for schedule_id, _ in await self._client.list_schedules(LISTED, deadline):
-                if schedule_id in lane.grants or schedule_id in doomed:
+                if schedule_id in own:  # the own ones of this direction are in `doomed` when they overlap
                     continue
-                if self._section.delete_scope == "all":
-                    doomed.append(schedule_id)
-                    continue
-                found = await self._read(lane, schedule_id, deadline)
-                grant = found.grant if found is not None else None
-                if grant is not None and grant.start < request.end and request.start < _end(grant):
+                if self._section.delete_scope == "all" or await self._overlaps(
+                    lane, schedule_id, request, deadline
+                ):
                     doomed.append(schedule_id)
         now = self._clock()
         for schedule_id in doomed:
@@ -317,6 +315,18 @@ class HederaLifecycle:
             if row is not None and row.start <= now < row.end:
                 self._enter_firm(lane, "the running grant is replaced")
             await self._delete(lane, schedule_id, "overlaps a new request", deadline)
+
+    async def _overlaps(self, lane: _Lane, schedule_id: str, request: EmsRequest, deadline: float) -> bool:
+        """Whether a listed schedule limits the own inter-tie within the request's period (unreadable: no)."""
+        try:
+            found = await self._read(
+                lane, schedule_id, min(deadline, self._clock() + self._section.total_timeout_s)
+            )
+        except (HederaError, HederaProtocolError) as exc:
+            log.warning("a listed HEDERA schedule could not be read", schedule=schedule_id, error=str(exc))
+            return False
+        grant = found.grant if found is not None else None
+        return grant is not None and grant.start < request.end and request.start < _end(grant)
 
     async def _delete(self, lane: _Lane, schedule_id: str, why: str, deadline: float) -> None:
         await self._client.delete_schedule(schedule_id, deadline)
