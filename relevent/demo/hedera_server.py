@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from relevent.wan.hedera.codec import RESOLUTIONS, iso, parse_time
 
@@ -134,7 +135,8 @@ class FakeHedera:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.port = 0
-        self.app = web.Application()
+        self._down = False
+        self.app = web.Application(middlewares=[self._unless_down])
         self.app.router.add_post("/token", self._token)
         self.app.router.add_post("/schedule", self._post)
         self.app.router.add_get("/schedule/{id}", self._get)
@@ -171,13 +173,15 @@ class FakeHedera:
         self.port = server.sockets[0].getsockname()[1]
 
     async def down(self) -> None:
-        """Stop listening: connections are refused (open ones are closed)."""
+        """Stop listening: new connections are refused, requests on open ones are cut off unanswered."""
+        self._down = True
         if self._site is not None:
             await self._site.stop()
             self._site = None
 
     async def up(self) -> None:
         """Listen again on the same port."""
+        self._down = False
         if self._site is None:
             await self._listen(self.port)
 
@@ -242,6 +246,12 @@ class FakeHedera:
         return [call for call in self.calls if call.endpoint == endpoint]
 
     # ---- handlers ----------------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _unless_down(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self._down:  # a kept-alive connection outlives the listener: cut it as a dead server would
+            return await _reset(request)
+        return await handler(request)
 
     async def _token(self, request: web.Request) -> web.StreamResponse:
         self.token_requests += 1

@@ -368,9 +368,10 @@ async def _backoff(  # noqa: PLR0913 - the wait's inputs
     wait = random.uniform(0, min(cap, BACKOFF_BASE_S * 2 ** (attempt - 1)))  # noqa: S311 - jitter only
     if retry_after is not None:
         wait = max(wait, retry_after)
-    if clock() + wait >= deadline:
+    left = deadline - clock()
+    if left <= 0:
         raise HederaUnavailableError(f"{what}: no success before the deadline", refused=False)
-    await asyncio.sleep(wait)
+    await asyncio.sleep(min(wait, left))  # a last try at the deadline: lost contact is declared no earlier
 
 
 def _failure(method: str, path: str, status: int, body: Any, media_type: str) -> HederaError:

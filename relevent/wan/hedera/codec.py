@@ -163,7 +163,7 @@ def _grant(ties: Mapping[str, Mapping[str, Any]], own: str) -> Grant:
             at = round((start - p_start) / resolution) + index
             cap = p_values[at] if 0 <= at < len(p_values) else None
             mine = values[index]
-            if cap is not None and (mine is None or cap < mine):
+            if cap is not None and mine is not None and cap < mine:  # a gap stays one: firm capacity
                 values[index] = cap
     return Grant(start, resolution, tuple(values), tuple(reasons))
 

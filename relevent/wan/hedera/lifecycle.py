@@ -54,6 +54,7 @@ log = structlog.get_logger(__name__)
 
 PROTOCOL = "hedera"
 FIRM = "firm"  # the key suffix of a direction's firm-capacity intent
+EMS_LOST = "EMS lost"  # a fallback only a new request of the EMS lifts
 LISTED = ("Accepted", "Pending")
 Publish = Callable[[str, dict[str, Any], bool, bytes | None], None]  # topic, payload, retained, correlation
 
@@ -195,7 +196,7 @@ class HederaLifecycle:
                 continue
             if self._section.ems.on_ems_loss != "firm" or not (lane.grants or lane.posted):
                 continue
-            self._enter_firm(lane, "EMS lost")
+            self._enter_firm(lane, EMS_LOST)
             if lane.release is None:
                 lane.release = self._spawn(self._release(lane))
 
@@ -422,7 +423,7 @@ class HederaLifecycle:
             lane.grants[row.id] = stored
             lane.granted[row.id] = grant
             lane.watchers[row.id] = self._spawn(self._watch(lane, stored, directives))
-        self._restore(lane)
+        self._restore(lane, asked=True)
         self.publish_state()
 
     def _place(self, lane: _Lane, key: str, grant: Grant) -> Verdict | None:
@@ -501,7 +502,7 @@ class HederaLifecycle:
                 self._note("grant", row.id, "revised", "HEDERA changed the grant")
                 self._reply_row(row, None, "accepted", grant=answer.grant, message="revised by HEDERA")
             self.publish_state()
-        self._restore(lane)
+        self._restore(lane, asked=False)
         return True
 
     def _abnormal_end(self, lane: _Lane, row: StoredSchedule, why: str) -> None:
@@ -558,8 +559,9 @@ class HederaLifecycle:
         self._reply(lane.request, "fallback", message=reason, direction=target.name)
         self.publish_state()
 
-    def _restore(self, lane: _Lane) -> None:
-        if lane.fallback is None:
+    def _restore(self, lane: _Lane, *, asked: bool) -> None:
+        """Lift the firm capacity: a grant is confirmed (after an EMS loss: one the EMS `asked` for anew)."""
+        if lane.fallback is None or (lane.fallback == EMS_LOST and not asked):
             return
         self._intents.cancel(self._actor, f"{lane.target.name}/{FIRM}")
         self._note("fallback", lane.target.name, "left", f"a grant is confirmed (was: {lane.fallback})")
@@ -661,7 +663,9 @@ class HederaLifecycle:
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._group is None:
             raise RuntimeError("the HEDERA lifecycle is not running")
-        return self._group.create_task(_guarded(coroutine))
+        task = self._group.create_task(_guarded(coroutine))
+        task.add_done_callback(lambda _: coroutine.close())  # cancelled before it ran: no "never awaited"
+        return task
 
     async def _sleep_until(self, at: float) -> None:
         await asyncio.sleep(max(0.0, at - self._clock()))
