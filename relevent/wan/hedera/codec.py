@@ -52,7 +52,7 @@ class Directive:
 
 
 @dataclass(frozen=True)
-class Grant:
+class GrantedLimits:
     """An inter-tie's limits per period of `resolution_s` from `start`, in W (None: none given: firm)."""
 
     start: float
@@ -68,7 +68,7 @@ class ScheduleAnswer:
     schedule_id: str
     state: ScheduleState
     message: str | None
-    grant: Grant | None
+    grant: GrantedLimits | None
     directives: tuple[Directive, ...]
 
 
@@ -152,7 +152,7 @@ def schedule_answer(body: Mapping[str, Any], own_mrid: str) -> ScheduleAnswer:
     )
 
 
-def _grant(ties: Mapping[str, Mapping[str, Any]], own: str) -> Grant:
+def _grant(ties: Mapping[str, Mapping[str, Any]], own: str) -> GrantedLimits:
     """The own series, capped slot by slot by every parent that aggregates it."""
     start, resolution, values, reasons = _series(ties[own])
     for parent in _parents(ties, own):
@@ -165,7 +165,7 @@ def _grant(ties: Mapping[str, Mapping[str, Any]], own: str) -> Grant:
             mine = values[index]
             if cap is not None and mine is not None and cap < mine:  # a gap stays one: firm capacity
                 values[index] = cap
-    return Grant(start, resolution, tuple(values), tuple(reasons))
+    return GrantedLimits(start, resolution, tuple(values), tuple(reasons))
 
 
 def _parents(ties: Mapping[str, Mapping[str, Any]], own: str) -> list[str]:

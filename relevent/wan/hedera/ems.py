@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from relevent.wan.hedera.codec import Grant
+from relevent.wan.hedera.codec import GrantedLimits
 
 RESOLUTIONS = {"FIVE_MINUTES": 300, "FIFTEEN_MINUTES": 900}
 DEFAULT_START_S = 180  # ReLevENT: a request without a start begins in 3 minutes
@@ -170,7 +170,7 @@ def reply(  # noqa: PLR0913 - the fields of a reply
     *,
     schedule: str | None = None,
     message: str | None = None,
-    grant: Grant | None = None,
+    grant: GrantedLimits | None = None,
     applied: tuple[tuple[str, ...], int] | None = None,
 ) -> dict[str, Any]:
     """A reply's JSON (see `EmsReplyMessage`)."""

@@ -36,7 +36,7 @@ from relevent.scheduler.verdicts import (
 from relevent.wan.hedera.client import HederaClient, HederaError, HederaRefusedError, PostUncertainError
 from relevent.wan.hedera.codec import (
     Directive,
-    Grant,
+    GrantedLimits,
     HederaProtocolError,
     ScheduleAnswer,
     ScheduleState,
@@ -81,7 +81,7 @@ class _Lane:
     orphan: str | None = None  # a superseded request's schedule, to delete
     grants: dict[str, StoredSchedule] = field(default_factory=dict)
     watchers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    granted: dict[str, Grant] = field(default_factory=dict)
+    granted: dict[str, GrantedLimits] = field(default_factory=dict)
     fallback: str | None = None
     release: asyncio.Task[None] | None = None
 
@@ -229,7 +229,7 @@ class HederaLifecycle:
                 orphan, lane.orphan = lane.orphan, None
                 await self._delete(lane, orphan, "superseded by a newer request", deadline)
             if request.skip_hedera:
-                grant = Grant(
+                grant = GrantedLimits(
                     request.start, request.resolution_s, request.values, (None,) * len(request.values)
                 )
                 self._grant(lane, request, f"ems-{request.id or 'skip'}", grant)
@@ -400,7 +400,7 @@ class HederaLifecycle:
         lane: _Lane,
         request: EmsRequest | None,
         key: str,
-        grant: Grant,
+        grant: GrantedLimits,
         *,
         row: StoredSchedule | None = None,
         directives: tuple[Directive, ...] = (),
@@ -426,7 +426,7 @@ class HederaLifecycle:
         self._restore(lane, asked=True)
         self.publish_state()
 
-    def _place(self, lane: _Lane, key: str, grant: Grant) -> Verdict | None:
+    def _place(self, lane: _Lane, key: str, grant: GrantedLimits) -> Verdict | None:
         """The grant as an intent: missing values are the firm capacity; entries already over are left out."""
         target = lane.target
         firm = target.section.firm_capacity_w
@@ -691,11 +691,11 @@ def _directives(body: Any) -> tuple[Directive, ...]:
     return read_directives(body) if isinstance(body, dict) else ()
 
 
-def _end(grant: Grant) -> float:
+def _end(grant: GrantedLimits) -> float:
     return grant.start + grant.resolution_s * len(grant.values)
 
 
-def _current_value(grants: list[Grant], now: float) -> float | None:
+def _current_value(grants: list[GrantedLimits], now: float) -> float | None:
     for grant in grants:
         value = grant.values[int((now - grant.start) // grant.resolution_s)]
         if value is not None:

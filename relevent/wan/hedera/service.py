@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client import CollectorRegistry
 
-from relevent.config import MqttSection
+from relevent.config import MqttSection, Settings
 from relevent.errors import ConfigError
 from relevent.obs.audit_store import AuditEntry
 from relevent.refs import full_ref
@@ -121,6 +121,11 @@ class HederaService:
             mqtt.cancel()
         self.store.close()
 
+    @property
+    def degraded(self) -> bool:
+        """Firm capacity in force somewhere, or the credentials refused: `/readyz` says not ready."""
+        return self.lifecycle.fallback_active or self.lifecycle.auth_failed
+
     def stop(self) -> None:
         """The gateway stops: firm capacity where grants run (`on_shutdown`), then the tasks end."""
         self.lifecycle.stop()
@@ -210,4 +215,24 @@ class HederaService:
         )  # fmt: skip
 
 
-__all__ = ["PROTOCOL", "HederaService", "targets"]
+def hedera_service(  # noqa: PLR0913 - the gateway's parts the adapter needs
+    settings: Settings,
+    model: ModelSpec,
+    doc: SclDocument,
+    intents: Intents,
+    shares: Mapping[str, ActorSlots],
+    *,
+    registry: CollectorRegistry,
+    clock: Callable[[], float],
+    audit: Callable[[AuditEntry], None] | None = None,
+) -> HederaService | None:
+    """The adapter when `[hedera]` is enabled; its secret is read (and its file's mode checked) here."""
+    section = settings.hedera
+    if not section.enabled:
+        return None
+    share = shares.get(PROTOCOL)
+    found = targets(section, model, doc, share)
+    assert share is not None  # `targets` refuses a missing share
+    return HederaService(section, settings.mqtt, settings.gateway.id, found, intents, share.band,
+                         state_dir=settings.storage.state_dir, registry=registry, clock=clock,
+                         audit=audit)  # fmt: skip

@@ -1,0 +1,138 @@
+"""End to end: the real daemon, mosquitto, an MQTT device, SCADA over MMS, and the fake HEDERA."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relevent.demo.hedera_server import FakeHedera, Script
+from tests.integration.gateway import COMMANDS, KW, connect, device_and_gateway, read
+from tests.mosquitto import Broker, Inbox
+
+pytestmark = pytest.mark.slow
+
+MRID = "12345678-1234-1234-1234-123456789012"
+REQUESTS = "hedera-requests"
+REPLIES = f"{REQUESTS}/reply"
+FIRM_W = 1000.0
+GRANT_W = 3000.0
+WAIT_S = 30.0
+
+
+def config(fake: FakeHedera, secret: Path) -> str:
+    return f"""
+[mqtt]
+heartbeat_s = 60
+
+[[actors]]
+name = "hedera"
+band = [20, 21]
+slots = ["@Control/MaxPow_FSCH01", "@Control/MaxPow_FSCH02", "@Control/MaxPow_FSCH03"]
+
+[hedera]
+enabled = true
+base_url = "{fake.url}"
+token_url = "{fake.token_url}"
+client_id = "client"
+client_secret_file = "{secret}"
+first_poll_delay_s = 0.5
+poll_interval_s = 0.5
+
+[hedera.import]
+mrid = "{MRID}"
+hedera_direction = "I"
+firm_capacity_w = {FIRM_W}
+
+[hedera.ems]
+request_topic = "{REQUESTS}"
+"""
+
+
+async def reply(inbox: Inbox, state: str) -> dict[str, Any]:
+    message = await inbox.until(
+        lambda m: m.topic.value == REPLIES and json.loads(m.payload)["state"] == state, WAIT_S
+    )
+    payload: dict[str, Any] = json.loads(message.payload)
+    return payload
+
+
+async def limit(inbox: Inbox, watts: float) -> dict[str, Any]:
+    """The device's next command that limits it to `watts`."""
+    message = await inbox.until(
+        lambda m: m.topic.value == COMMANDS and json.loads(m.payload).get("w_max_lim") == watts, WAIT_S
+    )
+    payload: dict[str, Any] = json.loads(message.payload)
+    return payload
+
+
+def ready(http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5) as answer:
+            return bool(answer.status == 200)
+    except urllib.error.HTTPError:
+        return False
+
+
+async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hedera_is_down(
+    broker: Broker, tmp_path: Path
+) -> None:
+    fake = FakeHedera(time.time, {MRID: "I"}, poll_window=(0.5, 5.0), refresh_window=(1.0, 2.0))
+    fake.script(Script(polls=1))
+    await fake.start()
+    secret = tmp_path / "secret"
+    secret.write_text("secret\n")
+    secret.chmod(0o600)
+    try:
+        async with device_and_gateway(broker, tmp_path, config(fake, secret), REPLIES) as (gw, ems, inbox):
+            start = int(time.time()) + 3
+            request = {"id": "e2e", "direction": "IMPORT", "start": {"seconds": start, "nanos": 0},
+                       "resolution": "FIVE_MINUTES", "values": [GRANT_W] * 4}  # fmt: skip
+            await ems.publish(REQUESTS, json.dumps(request), qos=1)
+            accepted = await reply(inbox, "accepted")
+            assert accepted["applied"]["priority"] == 20
+            client = await asyncio.to_thread(connect, gw.mms_port)
+            try:
+                scada = {item: await asyncio.to_thread(read, client, f"MaxPow_FSCH01$SP${item}")
+                         for item in ("ValASG001$setMag$f", "NumEntr$setVal", "SchdPrio$setVal",
+                                      "StrTm01$setTm")}  # fmt: skip
+            finally:
+                client.close()
+            assert scada == {"ValASG001$setMag$f": GRANT_W / KW, "NumEntr$setVal": 4, "SchdPrio$setVal": 20,
+                             "StrTm01$setTm": start}  # fmt: skip
+            await limit(inbox, GRANT_W)  # the device follows once the grant runs
+
+            await fake.down()
+            fallback = await reply(inbox, "fallback")
+            window_end = fake.issued[-1][4]
+            assert fallback["ts"] >= window_end  # not before the directive's window has passed
+            await limit(inbox, FIRM_W)
+            assert not await asyncio.to_thread(ready, gw.http_port)
+
+            await fake.up()
+            await reply(inbox, "restored")
+            await limit(inbox, GRANT_W)
+            assert await asyncio.to_thread(ready, gw.http_port)
+    finally:
+        await fake.stop()
+
+
+async def test_an_unreadable_request_is_rejected_over_mqtt(broker: Broker, tmp_path: Path) -> None:
+    fake = FakeHedera(time.time, {MRID: "I"})
+    await fake.start()
+    secret = tmp_path / "secret"
+    secret.write_text("secret\n")
+    secret.chmod(0o600)
+    try:
+        async with device_and_gateway(broker, tmp_path, config(fake, secret), REPLIES) as (_, ems, inbox):
+            await ems.publish(REQUESTS, b"{direction:SIDEWAYS}", qos=1)
+            rejected = await reply(inbox, "rejected")
+            assert "direction" in rejected["message"]
+            assert fake.calls == []
+    finally:
+        await fake.stop()
