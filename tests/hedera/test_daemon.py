@@ -6,6 +6,8 @@ import asyncio
 import json
 import time
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,20 @@ async def limit(inbox: Inbox, watts: float) -> dict[str, Any]:
     return payload
 
 
+@asynccontextmanager
+async def fake_hedera(tmp_path: Path, **knobs: Any) -> AsyncIterator[tuple[FakeHedera, Path]]:
+    """The fake HEDERA in real time on loopback, and the client secret's file (mode 600)."""
+    fake = FakeHedera(time.time, {MRID: "I"}, **knobs)
+    await fake.start()
+    secret = tmp_path / "secret"
+    secret.write_text("secret\n")
+    secret.chmod(0o600)
+    try:
+        yield fake, secret
+    finally:
+        await fake.stop()
+
+
 def ready(http_port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5) as answer:
@@ -82,13 +98,8 @@ def ready(http_port: int) -> bool:
 async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hedera_is_down(
     broker: Broker, tmp_path: Path
 ) -> None:
-    fake = FakeHedera(time.time, {MRID: "I"}, poll_window=(0.5, 5.0), refresh_window=(1.0, 2.0))
-    fake.script(Script(polls=1))
-    await fake.start()
-    secret = tmp_path / "secret"
-    secret.write_text("secret\n")
-    secret.chmod(0o600)
-    try:
+    async with fake_hedera(tmp_path, poll_window=(0.5, 5.0), refresh_window=(1.0, 2.0)) as (fake, secret):
+        fake.script(Script(polls=1))
         async with device_and_gateway(broker, tmp_path, config(fake, secret), REPLIES) as (gw, ems, inbox):
             start = int(time.time()) + 3
             request = {"id": "e2e", "direction": "IMPORT", "start": {"seconds": start, "nanos": 0},
@@ -118,21 +129,13 @@ async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hed
             await reply(inbox, "restored")
             await limit(inbox, GRANT_W)
             assert await asyncio.to_thread(ready, gw.http_port)
-    finally:
-        await fake.stop()
 
 
 async def test_an_unreadable_request_is_rejected_over_mqtt(broker: Broker, tmp_path: Path) -> None:
-    fake = FakeHedera(time.time, {MRID: "I"})
-    await fake.start()
-    secret = tmp_path / "secret"
-    secret.write_text("secret\n")
-    secret.chmod(0o600)
-    try:
-        async with device_and_gateway(broker, tmp_path, config(fake, secret), REPLIES) as (_, ems, inbox):
+    async with fake_hedera(tmp_path) as (fake, secret):
+        gateway = device_and_gateway(broker, tmp_path, config(fake, secret), REPLIES)
+        async with gateway as (_, ems, inbox):
             await ems.publish(REQUESTS, b"{direction:SIDEWAYS}", qos=1)
             rejected = await reply(inbox, "rejected")
-            assert "direction" in rejected["message"]
-            assert fake.calls == []
-    finally:
-        await fake.stop()
+        assert "direction" in rejected["message"]
+        assert fake.calls == []
