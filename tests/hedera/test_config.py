@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from relevent.config import load_settings
 from relevent.errors import ConfigError
+from relevent.wan.hedera import ems
+from tests.conftest import REPO
 
 MRID = "0b7bb1a4-4f7a-4a5c-a0a1-4a7e3c5b1f01"
 SECTION = f"""
@@ -73,3 +77,17 @@ def test_the_systemd_credential_is_the_default_secret(
 def test_bad_sections_are_refused_with_the_key(tmp_path: Path, change: tuple[str, str], problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         load_settings(write(tmp_path, SECTION.replace(*change)))
+
+
+def test_committed_ems_schemas_equal_the_generated_ones() -> None:
+    directory = REPO / "docs" / "schemas" / "hedera"
+    committed = {path.name: path.read_text(encoding="utf-8") for path in directory.glob("*.json")}
+    assert committed == ems.render(), "run: python -m relevent.wan.hedera.ems docs/schemas/hedera"
+
+
+def test_the_schema_tool_writes_into_the_directory_it_is_given(tmp_path: Path) -> None:
+    tool = [sys.executable, "-m", "relevent.wan.hedera.ems", "out"]
+    (tmp_path / "out").mkdir()
+    result = subprocess.run(tool, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(ems.render())

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from relevent.demo.hedera_server import FakeHedera, Script
 from tests.integration.gateway import COMMANDS, KW, connect, device_and_gateway, read
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.slow
 MRID = "12345678-1234-1234-1234-123456789012"
 REQUESTS = "hedera-requests"
 REPLIES = f"{REQUESTS}/reply"
+ASKER = "ems/replies/7"  # an MQTT 5 response topic
 FIRM_W = 1000.0
 GRANT_W = 3000.0
 WAIT_S = 30.0
@@ -133,9 +136,17 @@ async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hed
 
 async def test_an_unreadable_request_is_rejected_over_mqtt(broker: Broker, tmp_path: Path) -> None:
     async with fake_hedera(tmp_path) as (fake, secret):
-        gateway = device_and_gateway(broker, tmp_path, config(fake, secret), REPLIES)
+        gateway = device_and_gateway(broker, tmp_path, config(fake, secret), REPLIES, ASKER)
         async with gateway as (_, ems, inbox):
             await ems.publish(REQUESTS, b"{direction:SIDEWAYS}", qos=1)
             rejected = await reply(inbox, "rejected")
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.ResponseTopic = ASKER
+            properties.CorrelationData = b"ask-7"
+            await ems.publish(REQUESTS, b"garbage", qos=1, properties=properties)
+            answer = await inbox.until(lambda m: m.topic.value == ASKER, WAIT_S)
         assert "direction" in rejected["message"]
+        assert json.loads(answer.payload)["state"] == "rejected"
+        assert answer.properties is not None
+        assert answer.properties.CorrelationData == b"ask-7"
         assert fake.calls == []
