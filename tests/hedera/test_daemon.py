@@ -148,5 +148,5 @@ async def test_an_unreadable_request_is_rejected_over_mqtt(broker: Broker, tmp_p
         assert "direction" in rejected["message"]
         assert json.loads(answer.payload)["state"] == "rejected"
         assert answer.properties is not None
-        assert answer.properties.CorrelationData == b"ask-7"
+        assert getattr(answer.properties, "CorrelationData", None) == b"ask-7"
         assert fake.calls == []
