@@ -111,7 +111,7 @@ class FakeHedera:
         token_ttl_s: float = 3600.0,
         not_found_window_s: float = 0.0,
         poll_window: tuple[float, float] = (2.0, 30.0),
-        refresh_window: tuple[float, float] = (300.0, 60.0),
+        refresh_window: tuple[float, float] | None = (300.0, 60.0),  # None: no directive once accepted
     ) -> None:
         """`inter_ties`: mRID -> direction letter of the participant's contract."""
         self.clock = clock
@@ -300,7 +300,7 @@ class FakeHedera:
         found = []
         if schedule.state == "Pending":
             found = [self._directive("GET", path, self.poll_window)]
-        elif schedule.state == "Accepted":
+        elif schedule.state == "Accepted" and self.refresh_window is not None:
             found = [self._directive("GET", path, self.refresh_window)]
         answer = {"mRID": str(uuid.uuid4()), "requestDirectives": found, "schedule": self._schedule(schedule)}
         return self._record(request, "get", None, self._json(answer, 200))

@@ -53,17 +53,23 @@ async def test_a_refused_secret_raises_an_alarm_without_a_tight_loop(rigs: Rigs)
     assert rig.fake.token_requests == 2
 
 
-async def test_a_grant_in_use_goes_firm_when_the_token_is_refused_for_the_stale_limit(rigs: Rigs) -> None:
+@pytest.mark.parametrize("directives", [True, False])
+async def test_a_grant_in_use_goes_firm_once_the_token_is_refused_past_the_deadline(
+    rigs: Rigs, directives: bool
+) -> None:
     rig = await rigs()
-    rig.fake.refresh_window = (0.0, 1e6)  # no useful directive: the stale limit decides
+    if not directives:  # then a read is due every refresh_interval_s, firm after grant_stale_after_s
+        rig.fake.refresh_window = None
     rig.fake.script(Script(polls=0))
     rig.request([4200.0], start=rig.h.clock.now() + 60)
     await rig.published.wait_for("accepted")
     rig.fake.rotate_secret()
     rig.fake.expire_tokens()
-    lost_at = rig.h.clock.now()
+    last_read = rig.fake.calls_to("get")[-1].at
+    deadline = rig.fake.issued[-1][4] if directives else last_read + 600
     fallback = await rig.published.wait_for("fallback")
-    assert fallback["ts"] >= lost_at
+    assert fallback["ts"] >= deadline
+    assert fallback["ts"] <= deadline + 20
     assert rig.lifecycle.fallback_active
     assert rig.output() == pytest.approx(1.0)  # firm capacity, 1000 W in kW
 

@@ -451,8 +451,9 @@ class HederaLifecycle:
         directive = _get_directive(directives, row.id)
         last_ok = self._clock()
         lost = False
+        retrying: float | None = None  # the deadline of a read that failed before it
         while self._clock() < row.end:
-            next_at, deadline = self._next_read(directive, last_ok, lost=lost)
+            next_at, deadline = self._next_read(directive, last_ok, lost=lost, retrying=retrying)
             await self._sleep_until(min(next_at, row.end))
             if self._clock() >= row.end:
                 break
@@ -465,12 +466,13 @@ class HederaLifecycle:
                 answer = None
             except (HederaError, HederaProtocolError):
                 answer = None
-            if answer is None:
-                if not lost:
+            if answer is None:  # refused credentials fail at once: try again until the deadline
+                retrying = deadline if not lost and self._clock() < deadline else None
+                if retrying is None and not lost:
                     lost = True
                     self._enter_firm(lane, "HEDERA contact lost")
                 continue
-            last_ok, lost = self._clock(), False
+            last_ok, lost, retrying = self._clock(), False, None
             directive = _get_directive(answer.directives, row.id)
             if answer.state is ScheduleState.CLOSED:
                 break
@@ -479,9 +481,13 @@ class HederaLifecycle:
         self._end_grant(lane, row.id)
         self.publish_state()
 
-    def _next_read(self, directive: Directive | None, last_ok: float, *, lost: bool) -> tuple[float, float]:
-        """When to read a grant next, and until when a read may succeed."""
+    def _next_read(
+        self, directive: Directive | None, last_ok: float, *, lost: bool, retrying: float | None
+    ) -> tuple[float, float]:
+        """When to read a grant next, and until when a read may succeed (`retrying`: a failed read's)."""
         section = self._section
+        if retrying is not None:
+            return min(self._clock() + section.poll_interval_s, retrying), retrying
         if lost:
             next_at = self._clock() + section.poll_interval_s
             return next_at, next_at + section.total_timeout_s
