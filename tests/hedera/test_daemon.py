@@ -132,6 +132,9 @@ async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hed
             await reply(inbox, "restored")
             await limit(inbox, GRANT_W)
             assert await asyncio.to_thread(ready, gw.http_port)
+            assert gw.daemon.stop() == 0
+            stopping = await reply(inbox, "fallback")  # sent while the daemon stopped
+        assert stopping["message"] == "gateway stopping"
 
 
 async def test_an_unreadable_request_is_rejected_over_mqtt(broker: Broker, tmp_path: Path) -> None:
