@@ -171,6 +171,8 @@ class HederaClient:
         self._clock = clock
         self._metrics = metrics
         self._session_: aiohttp.ClientSession | None = None
+        # Made now, at start-up: loading the CA store takes the loop tens of milliseconds.
+        self._ssl = ssl.create_default_context(cafile=section.ca_file)
         self.tokens = TokenProvider(section, secret, self._session, clock, metrics)
         self._sunsets_seen: set[str] = set()
         self.sunset: str | None = None
@@ -178,11 +180,10 @@ class HederaClient:
 
     def _session(self) -> aiohttp.ClientSession:
         if self._session_ is None or self._session_.closed:
-            context = ssl.create_default_context(cafile=self._section.ca_file)
             timeout = aiohttp.ClientTimeout(total=self._section.total_timeout_s,
                                             sock_connect=self._section.connect_timeout_s)  # fmt: skip
             self._session_ = aiohttp.ClientSession(
-                timeout=timeout, connector=aiohttp.TCPConnector(ssl=context)
+                timeout=timeout, connector=aiohttp.TCPConnector(ssl=self._ssl)
             )
         return self._session_
 
