@@ -73,7 +73,7 @@ async def test_an_operator_cancel_ends_the_grant_and_falls_back(rigs: Rigs) -> N
 async def test_the_ems_last_will_falls_back_and_its_schedules_are_released_later(rigs: Rigs) -> None:
     rig, _ = await running_grant(rigs, ems={"release_after_s": 300})
     lost_at = rig.h.clock.now()
-    rig.lifecycle.ems_available(False)
+    rig.lifecycle.ems_available(online=False)
     assert rig.output() == pytest.approx(1.0)
     assert rig.published.replies("fallback")[0]["message"] == "EMS lost"
     await rig.h.sleep_until(lost_at + 301)
@@ -85,8 +85,8 @@ async def test_the_ems_last_will_falls_back_and_its_schedules_are_released_later
 
 async def test_the_ems_back_before_the_release_keeps_the_schedules(rigs: Rigs) -> None:
     rig, _ = await running_grant(rigs)
-    rig.lifecycle.ems_available(False)
-    rig.lifecycle.ems_available(True)
+    rig.lifecycle.ems_available(online=False)
+    rig.lifecycle.ems_available(online=True)
     await rig.h.sleep_until(rig.h.clock.now() + 400)
     assert rig.fake.calls_to("delete") == []
 
@@ -131,3 +131,15 @@ async def test_shutdown_with_a_running_grant_falls_back(rigs: Rigs) -> None:
     rig.lifecycle.stop()
     assert rig.output() == pytest.approx(1.0)
     assert rig.published.replies("fallback")[0]["message"] == "gateway stopping"
+
+
+async def test_an_ems_silent_for_its_timeout_is_lost_and_back_with_its_next_message(rigs: Rigs) -> None:
+    rig, _ = await running_grant(rigs, ems={"ems_timeout_s": 120})
+    heard = rig.h.clock.now()
+    fallback = await rig.published.wait_for("fallback")
+    assert fallback["message"] == "EMS lost"
+    assert fallback["ts"] >= heard + 120 - 61  # the request (a minute before `heard`) was the last message
+    rig.lifecycle.ems_heard()  # e.g. its availability again: no release, firm until it asks
+    await rig.h.sleep_until(rig.h.clock.now() + 400)
+    assert rig.fake.calls_to("delete") == []
+    assert rig.output() == pytest.approx(1.0)

@@ -35,7 +35,11 @@ async def test_happy_path_pending_twice_then_accepted_is_written_into_a_slot(rig
     assert all(call.authorized and call.accept_ok for call in rig.fake.calls if call.endpoint != "token")
     assert "inside" in rig.fake.directive_compliance()
     assert "early" not in rig.fake.directive_compliance()
-    assert [(e.command, e.result) for e in rig.audit][:2] == [("post", "posted"), ("decision", "accepted")]
+    assert [(e.command, e.result) for e in rig.audit][:3] == [
+        ("request", "received"),
+        ("post", "posted"),
+        ("decision", "accepted"),
+    ]
     await rig.h.sleep_until(START + 1)
     assert rig.output() == pytest.approx(4.2)
 

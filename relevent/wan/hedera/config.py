@@ -36,6 +36,9 @@ class HederaEmsSection(_HederaModel):
     reply_topic: str = ""  # default <request_topic>/reply; an MQTT 5 response topic wins
     state_topic: str = ""  # default <[mqtt] root>/<gateway id>/hedera/state (retained)
     ems_avail_topic: str = ""  # the EMS's availability (its last will says "offline")
+    ems_timeout_s: float = Field(
+        default=0.0, ge=0
+    )  # no EMS message this long: lost (0: only the avail topic)
     on_ems_loss: Literal["firm", "keep"] = "firm"
     release_after_s: float = Field(default=300.0, gt=0)  # EMS away this long: its schedules are deleted
     allow_skip_hedera: bool = False  # `skipHedera` writes EMS values unchecked by HEDERA: off by default

@@ -13,6 +13,7 @@ grant. Every step is replied to the EMS, persisted, audited and counted.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,8 @@ class HederaLifecycle:
         self._actor = Actor(PROTOCOL, section.base_url)
         self._group: asyncio.TaskGroup | None = None
         self._stopped = asyncio.Event()
+        self._ems_heard = clock()
+        self._ems_silent = False
 
     # ---- outside view ------------------------------------------------------------------------------------
 
@@ -137,7 +140,9 @@ class HederaLifecycle:
             self._group = group
             self._resume()
             self.publish_state()
+            silence = group.create_task(self._watch_ems())
             await self._stopped.wait()
+            silence.cancel()
             for lane in self._lanes.values():
                 for task in (lane.request_task, lane.release, *lane.watchers.values()):
                     if task is not None:
@@ -159,6 +164,7 @@ class HederaLifecycle:
         """An EMS request: parsed, checked and answered at once; HEDERA is asked in a task of its own."""
         now = self._clock()
         ems = self._section.ems
+        self.ems_heard()
         try:
             request = parse_request(payload, now, relaxed=ems.accept_relaxed_json)
         except EmsInputError as exc:
@@ -169,6 +175,7 @@ class HederaLifecycle:
             self._note("request", "ems", "refused", str(exc))
             return
         request = replace(request, response_topic=response_topic, correlation=correlation)
+        self._note("request", request.direction, "received", hashlib.sha256(payload).hexdigest()[:16])
         self._reply(request, "received")
         lane = self._lanes.get(request.direction)
         problem = self._problem(request, lane, now)
@@ -186,7 +193,28 @@ class HederaLifecycle:
         lane.request = request
         lane.request_task = self._spawn(self._handle(lane, request, old))
 
-    def ems_available(self, online: bool) -> None:
+    def ems_heard(self) -> None:
+        """A message of the EMS arrived (a request, its availability): an EMS lost by silence is back."""
+        self._ems_heard = self._clock()
+        if self._ems_silent:
+            self._ems_silent = False
+            self.ems_available(online=True)
+
+    async def _watch_ems(self) -> None:
+        """No EMS message for `ems_timeout_s` (also while the broker is out of reach): the EMS is lost."""
+        timeout = self._section.ems.ems_timeout_s
+        if timeout <= 0:
+            return
+        while True:
+            await self._sleep_until(self._ems_heard + timeout)
+            if not self._ems_silent and self._clock() >= self._ems_heard + timeout:
+                self._ems_silent = True
+                log.warning("no message of the EMS", silent_s=timeout)
+                self.ems_available(online=False)
+            elif self._ems_silent:
+                await self._sleep_until(self._clock() + timeout)
+
+    def ems_available(self, *, online: bool) -> None:
         """The EMS's availability: offline is lost (firm now, release later); online cancels the release."""
         for lane in self._lanes.values():
             if online:

@@ -174,8 +174,9 @@ class HederaService:
         ems = self._section.ems
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
         if ems.ems_avail_topic and message.topic.matches(ems.ems_avail_topic):
+            self.lifecycle.ems_heard()
             text = payload.decode("utf-8", "replace").strip().strip('"').lower()
-            self.lifecycle.ems_available(text not in {"offline", "false", "0"})
+            self.lifecycle.ems_available(online=text not in {"offline", "false", "0"})
             return
         props = message.properties
         response = getattr(props, "ResponseTopic", None) if props is not None else None
