@@ -26,60 +26,32 @@ import aiomqtt
 from bench.common import Row, print_rows
 from relevent.demo.hedera_server import ENDPOINTS, FakeHedera, Script
 from tests.daemon import GatewayArgs, running
+from tests.hedera.site import REQUESTS, config, fake_hedera
 from tests.integration.gateway import COMMANDS, KW, LD, Schedule, scada_programs
 from tests.mms.iec_client import IecClient
 from tests.mosquitto import Broker, Inbox, mqtt_client
 
-MRID = "12345678-1234-1234-1234-123456789012"
-REQUESTS = "hedera-requests"
 READ = (f"{LD}/ActPow_FSCC1.ValMV.mag.f", "MX")
 READS_PER_PHASE = 1000
 PHASES = ("hedera idle", "hedera hangs")
 
 
-def config(fake: FakeHedera, secret: Path) -> str:
-    return f"""[mqtt]
-heartbeat_s = 3600
-[[actors]]
-name = "hedera"
-band = [20, 21]
-slots = ["@Control/MaxPow_FSCH01", "@Control/MaxPow_FSCH02", "@Control/MaxPow_FSCH03"]
-[hedera]
-enabled = true
-base_url = "{fake.url}"
-token_url = "{fake.token_url}"
-client_id = "client"
-client_secret_file = "{secret}"
-[hedera.import]
-mrid = "{MRID}"
-hedera_direction = "I"
-firm_capacity_w = 1000
-[hedera.ems]
-request_topic = "{REQUESTS}"
-"""
-
-
 async def run(seconds: float) -> list[Row]:
-    fake = FakeHedera(time.time, {MRID: "I"})
-    fake.script(Script(polls=None))
-    await fake.start()
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
-        secret = root / "secret"
-        secret.write_text("secret\n")
-        secret.chmod(0o600)
-        toml = root / "gw.toml"
-        toml.write_text(config(fake, secret))
-        broker = Broker(root, "allow_anonymous true\n")
-        broker.start()
-        args = GatewayArgs(root / "state", mqtt_url=broker.url, extra=("--config", str(toml)))
-        try:
-            with running(args.argv()) as daemon:
-                daemon.wait_for("gateway running", 60)
-                return await measure(fake, broker, args.mms_port, seconds)
-        finally:
-            broker.kill()
-            await fake.stop()
+        async with fake_hedera(root) as (fake, secret):
+            fake.script(Script(polls=None))
+            toml = root / "gw.toml"
+            toml.write_text(config(fake, secret, heartbeat_s=3600))  # no keep-alive between boundaries
+            broker = Broker(root, "allow_anonymous true\n")
+            broker.start()
+            args = GatewayArgs(root / "state", mqtt_url=broker.url, extra=("--config", str(toml)))
+            try:
+                with running(args.argv()) as daemon:
+                    daemon.wait_for("gateway running", 60)
+                    return await measure(fake, broker, args.mms_port, seconds)
+            finally:
+                broker.kill()
 
 
 async def measure(fake: FakeHedera, broker: Broker, port: int, seconds: float) -> list[Row]:

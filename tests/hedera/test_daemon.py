@@ -6,8 +6,6 @@ import asyncio
 import json
 import time
 import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,48 +13,17 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from relevent.demo.hedera_server import FakeHedera, Script
+from relevent.demo.hedera_server import Script
+from tests.hedera.site import FIRM_W, REQUESTS, config, fake_hedera
 from tests.integration.gateway import COMMANDS, KW, connect, device_and_gateway, read
 from tests.mosquitto import Broker, Inbox
 
 pytestmark = pytest.mark.slow
 
-MRID = "12345678-1234-1234-1234-123456789012"
-REQUESTS = "hedera-requests"
 REPLIES = f"{REQUESTS}/reply"
 ASKER = "ems/replies/7"  # an MQTT 5 response topic
-FIRM_W = 1000.0
 GRANT_W = 3000.0
 WAIT_S = 30.0
-
-
-def config(fake: FakeHedera, secret: Path) -> str:
-    return f"""
-[mqtt]
-heartbeat_s = 60
-
-[[actors]]
-name = "hedera"
-band = [20, 21]
-slots = ["@Control/MaxPow_FSCH01", "@Control/MaxPow_FSCH02", "@Control/MaxPow_FSCH03"]
-
-[hedera]
-enabled = true
-base_url = "{fake.url}"
-token_url = "{fake.token_url}"
-client_id = "client"
-client_secret_file = "{secret}"
-first_poll_delay_s = 0.5
-poll_interval_s = 0.5
-
-[hedera.import]
-mrid = "{MRID}"
-hedera_direction = "I"
-firm_capacity_w = {FIRM_W}
-
-[hedera.ems]
-request_topic = "{REQUESTS}"
-"""
 
 
 async def reply(inbox: Inbox, state: str) -> dict[str, Any]:
@@ -74,20 +41,6 @@ async def limit(inbox: Inbox, watts: float) -> dict[str, Any]:
     )
     payload: dict[str, Any] = json.loads(message.payload)
     return payload
-
-
-@asynccontextmanager
-async def fake_hedera(tmp_path: Path, **knobs: Any) -> AsyncIterator[tuple[FakeHedera, Path]]:
-    """The fake HEDERA in real time on loopback, and the client secret's file (mode 600)."""
-    fake = FakeHedera(time.time, {MRID: "I"}, **knobs)
-    await fake.start()
-    secret = tmp_path / "secret"
-    secret.write_text("secret\n")
-    secret.chmod(0o600)
-    try:
-        yield fake, secret
-    finally:
-        await fake.stop()
 
 
 def ready(http_port: int) -> bool:

@@ -1,0 +1,59 @@
+"""A gateway site with HEDERA for the daemon tests and the bench: its TOML, the fake HEDERA in real time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from relevent.demo.hedera_server import FakeHedera
+
+MRID = "12345678-1234-1234-1234-123456789012"
+REQUESTS = "hedera-requests"
+FIRM_W = 1000.0
+
+
+def config(fake: FakeHedera, secret: Path, heartbeat_s: float = 60) -> str:
+    """The TOML: the import direction with its firm capacity, the actor `hedera` with three MaxPow slots."""
+    return f"""
+[mqtt]
+heartbeat_s = {heartbeat_s}
+
+[[actors]]
+name = "hedera"
+band = [20, 21]
+slots = ["@Control/MaxPow_FSCH01", "@Control/MaxPow_FSCH02", "@Control/MaxPow_FSCH03"]
+
+[hedera]
+enabled = true
+base_url = "{fake.url}"
+token_url = "{fake.token_url}"
+client_id = "client"
+client_secret_file = "{secret}"
+first_poll_delay_s = 0.5
+poll_interval_s = 0.5
+
+[hedera.import]
+mrid = "{MRID}"
+hedera_direction = "I"
+firm_capacity_w = {FIRM_W}
+
+[hedera.ems]
+request_topic = "{REQUESTS}"
+"""
+
+
+@asynccontextmanager
+async def fake_hedera(tmp_path: Path, **knobs: Any) -> AsyncIterator[tuple[FakeHedera, Path]]:
+    """The fake HEDERA in real time on loopback, and the client secret's file (mode 600)."""
+    fake = FakeHedera(time.time, {MRID: "I"}, **knobs)
+    await fake.start()
+    secret = tmp_path / "secret"
+    secret.write_text("secret\n")
+    secret.chmod(0o600)
+    try:
+        yield fake, secret
+    finally:
+        await fake.stop()
