@@ -143,3 +143,18 @@ async def test_an_ems_silent_for_its_timeout_is_lost_and_back_with_its_next_mess
     await rig.h.sleep_until(rig.h.clock.now() + 400)
     assert rig.fake.calls_to("delete") == []
     assert rig.output() == pytest.approx(1.0)
+
+
+async def test_a_request_after_a_restart_supersedes_the_resumed_one(rigs: Rigs) -> None:
+    rig = await rigs()
+    rig.fake.script(Script(polls=None))
+    rig.request([GRANT_W], start=BASE + 3600)
+    await rig.published.wait_for("pending")
+    [first] = rig.fake.schedules.values()
+    await rigs.end(rig)
+    again = await rigs(rig.h)
+    rig.fake.script(Script(polls=0))
+    again.request([GRANT_W], start=BASE + 7200, rid="r2")
+    await again.published.wait_for("accepted")
+    assert first.state == "Cancelled"
+    assert [row.id for row in again.store.schedules()] != [first.id]

@@ -187,6 +187,7 @@ class HederaLifecycle:
         old, previous = lane.request_task, lane.request
         if old is not None and not old.done():
             old.cancel()
+            lane.orphan = lane.posted  # awaiting HEDERA's decision: the new request deletes it first
             if previous is not None:
                 self._reply(previous, "superseded", schedule=lane.posted)
                 self._metrics.requests.labels(outcome="superseded").inc()
@@ -271,10 +272,6 @@ class HederaLifecycle:
             lane.posted = schedule_id
             self._reply(request, "submitted", schedule=schedule_id)
             await self._decide(lane, row, request, directives)
-        except asyncio.CancelledError:
-            if lane.posted is not None:  # superseded while HEDERA decides: the next request deletes it
-                lane.orphan = lane.posted
-            raise
         except (HederaError, HederaProtocolError) as exc:
             self._metrics.requests.labels(outcome="failed").inc()
             log.warning("HEDERA request failed", direction=lane.target.name, error=str(exc))
@@ -359,6 +356,7 @@ class HederaLifecycle:
 
     async def _delete(self, lane: _Lane, schedule_id: str, why: str, deadline: float) -> None:
         await self._client.delete_schedule(schedule_id, deadline)
+        self._store.forget(schedule_id)
         self._note("delete", schedule_id, "deleted", why)
         if schedule_id in lane.grants:
             self._end_grant(lane, schedule_id)
