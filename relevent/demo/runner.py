@@ -23,6 +23,7 @@ from typing import Any
 from relevent.config import HttpSection, default
 from relevent.demo.broker import LoopbackBroker
 from relevent.demo.devices import SimulatedDevice
+from relevent.demo.hedera import ems_asks, fake_hedera
 from relevent.demo.scada import program_demo
 from relevent.errors import StartupError
 from relevent.lan.mqtt.topics import Topics
@@ -47,6 +48,7 @@ class DemoOptions:
     mms_port: int = 10102
     http_port: int = default(HttpSection, "port")
     scl: Path | None = None
+    hedera: bool = False  # also a fake HEDERA and an EMS asking it for capacity
 
 
 def demo_config(broker_url: str) -> str:
@@ -80,38 +82,46 @@ async def _demo(options: DemoOptions) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     gateway: asyncio.subprocess.Process | None = None
-    try:
-        gateway = await _start_gateway(workdir, broker.url, options)
-        _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
-        _say(f"status page: http://127.0.0.1:{options.http_port}/")
-        _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
-        topics = Topics("relevent/v1", GATEWAY_ID)
-        devices = [
-            SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
-            for d, _, rated, natural, _ in DEVICES
-        ]
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(device.run()) for device in devices]
-            written = await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port, options.http_port)
-            for line in written:
-                _say(f"SCADA wrote {line}")
-            tasks.append(group.create_task(_summaries(options.http_port, devices)))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), options.duration_s)
-            for task in tasks:
-                task.cancel()
-    finally:
-        if gateway is not None and gateway.returncode is None:
-            gateway.send_signal(signal.SIGTERM)
-            await gateway.wait()
-        broker.kill()
+    async with contextlib.AsyncExitStack() as optional:
+        hedera = await optional.enter_async_context(fake_hedera(workdir)) if options.hedera else ""
+        try:
+            gateway = await _start_gateway(workdir, broker.url, options, hedera)
+            _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
+            _say(f"status page: http://127.0.0.1:{options.http_port}/")
+            _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
+            topics = Topics("relevent/v1", GATEWAY_ID)
+            devices = [
+                SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
+                for d, _, rated, natural, _ in DEVICES
+            ]
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(device.run()) for device in devices]
+                written = await asyncio.to_thread(
+                    program_demo, "127.0.0.1", options.mms_port, options.http_port
+                )
+                for line in written:
+                    _say(f"SCADA wrote {line}")
+                tasks.append(group.create_task(_summaries(options.http_port, devices)))
+                if options.hedera:
+                    tasks.append(group.create_task(ems_asks(broker.host, broker.port, _say)))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), options.duration_s)
+                for task in tasks:
+                    task.cancel()
+        finally:
+            if gateway is not None and gateway.returncode is None:
+                gateway.send_signal(signal.SIGTERM)
+                await gateway.wait()
+            broker.kill()
     _say("demo stopped")
     return 0
 
 
-async def _start_gateway(workdir: Path, broker_url: str, options: DemoOptions) -> asyncio.subprocess.Process:
+async def _start_gateway(
+    workdir: Path, broker_url: str, options: DemoOptions, extra_config: str = ""
+) -> asyncio.subprocess.Process:
     config = workdir / "gateway.toml"
-    config.write_text(demo_config(broker_url))
+    config.write_text(demo_config(broker_url) + extra_config)
     args = [
         "-m", "relevent", "--config", str(config), "--state-dir", str(workdir / "state"),
         "--log-format", "json", "--mms-host", "127.0.0.1", "--mms-port", str(options.mms_port),
