@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import math
+import ssl
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ class FakeHedera:
         self._faults: list[_Fault] = []
         self._counter = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._tls: ssl.SSLContext | None = None
         self._site: web.TCPSite | None = None
         self.port = 0
         self._down = False
@@ -151,22 +153,23 @@ class FakeHedera:
     @property
     def url(self) -> str:
         """The base URL of the schedule API."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._tls is not None else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def token_url(self) -> str:
         """The token endpoint's URL."""
         return f"{self.url}/token"
 
-    async def start(self, port: int = 0) -> None:
-        """Listen on 127.0.0.1 (`port` 0: a free one)."""
+    async def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        """Listen on 127.0.0.1 (`port` 0: a free one), over TLS with `tls`."""
+        self._tls = tls
         self._runner = web.AppRunner(self.app, handler_cancellation=True)
         await self._runner.setup()
         await self._listen(port)
 
     async def _listen(self, port: int) -> None:
         assert self._runner is not None
-        self._site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True)
+        self._site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True, ssl_context=self._tls)
         await self._site.start()
         server = self._site._server  # noqa: SLF001 - the bound port of port 0
         assert isinstance(server, asyncio.base_events.Server)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+import time
+from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from relevent.demo.hedera_server import Script
-from relevent.wan.hedera.client import HederaAuthError
-from tests.hedera.conftest import EXPORT_MRID, IMPORT_MRID, Rigs
+from relevent.demo.hedera_server import FakeHedera, Script
+from relevent.wan.hedera.client import HederaAuthError, HederaClient, HederaError
+from relevent.wan.hedera.metrics import HederaMetrics
+from tests.hedera.conftest import EXPORT_MRID, IMPORT_MRID, Rigs, section_for
+from tests.pki import Pki
 from tests.scheduler.factory import BASE
 
 pytestmark = pytest.mark.looptime(start=0)
@@ -150,3 +156,28 @@ async def test_an_export_request_completes_while_import_hangs(rigs: Rigs) -> Non
     assert accepted["id"] == "export"
     assert rig.published.states("import") == ["received", "submitted", "pending"]
     assert rig.fake.calls_to("get")[-1].status == 200  # the export's, while the import's GETs hang
+
+
+@pytest.mark.looptime(False)  # real time: a TLS handshake is real I/O, and so is the clock here
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_tls_is_verified_against_the_system_and_the_extra_ca(
+    tmp_path: Path, secret: Path, pki: Pki, trusted: bool
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.server.cert, pki.server.key)
+    fake = FakeHedera(time.time, {IMPORT_MRID: "I"})
+    await fake.start(tls=context)
+    try:
+        section = section_for(fake, secret, ca_file=pki.ca if trusted else None)
+        client = HederaClient(section, section.client_secret(), time.time, HederaMetrics(CollectorRegistry()))
+        try:
+            if trusted:
+                assert await client.list_schedules(("Accepted",), time.time() + 5) == []
+            else:
+                with pytest.raises(HederaError):
+                    await client.list_schedules(("Accepted",), time.time() + 5)
+                assert fake.token_requests == 0  # the handshake failed: no secret was sent
+        finally:
+            await client.close()
+    finally:
+        await fake.stop()

@@ -172,7 +172,9 @@ class HederaClient:
         self._metrics = metrics
         self._session_: aiohttp.ClientSession | None = None
         # Made now, at start-up: loading the CA store takes the loop tens of milliseconds.
-        self._ssl = ssl.create_default_context(cafile=section.ca_file)
+        self._ssl = ssl.create_default_context()
+        if section.ca_file is not None:  # an extra CA, beside the system's
+            self._ssl.load_verify_locations(cafile=section.ca_file)
         self.tokens = TokenProvider(section, secret, self._session, clock, metrics)
         self._sunsets_seen: set[str] = set()
         self.sunset: str | None = None
