@@ -10,7 +10,12 @@ import pytest
 
 from relevent.config import load_settings
 from relevent.errors import ConfigError
+from relevent.scheduler.discovery import model_spec
+from relevent.scheduler.verdicts import ActorSlots
+from relevent.scl.generate import DEFAULT_MODEL
+from relevent.scl.parse import load
 from relevent.wan.hedera import ems
+from relevent.wan.hedera.service import targets
 from tests.conftest import REPO
 
 MRID = "0b7bb1a4-4f7a-4a5c-a0a1-4a7e3c5b1f01"
@@ -91,3 +96,39 @@ def test_the_schema_tool_writes_into_the_directory_it_is_given(tmp_path: Path) -
     result = subprocess.run(tool, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(ems.render())
+
+
+@pytest.mark.parametrize(
+    ("share", "controller", "problem"),
+    [
+        (None, "@Control/MaxPow_FSCC1", 'name = "hedera"'),
+        (((20, 20), ("MaxPow_FSCH01", "MaxPow_FSCH02")), "@Control/MaxPow_FSCC1", "one wide"),
+        (((20, 21), ("MaxPow_FSCH01",)), "@Control/MaxPow_FSCC1", "two slots"),
+        (((20, 21), ("ActPow_FSCH01", "ActPow_FSCH02")), "@Control/ActPow_FSCC1", "no MaxPow"),
+        (((20, 21), ("MaxPow_FSCH01", "MaxPow_FSCH02")), "@Control/Nope_FSCC1", "no MaxPow"),
+    ],
+)
+def test_directions_the_model_and_the_actor_cannot_serve_are_refused(
+    tmp_path: Path, share: tuple[tuple[int, int], tuple[str, ...]] | None, controller: str, problem: str
+) -> None:
+    doc = load(DEFAULT_MODEL)
+    model = model_spec(doc)
+    text = SECTION.replace("firm_capacity_w = 1000", f'firm_capacity_w = 1000\ncontroller = "{controller}"')
+    hedera = load_settings(write(tmp_path, text)).hedera
+    actor = (
+        None
+        if share is None
+        else ActorSlots(share[0], tuple(f"{model.ied_name}Control/{s}" for s in share[1]))
+    )
+    with pytest.raises(ConfigError, match=problem):
+        targets(hedera, model, doc, actor)
+
+
+def test_a_usable_direction_has_its_units_and_the_capacity_beside_the_firm_slot(tmp_path: Path) -> None:
+    doc = load(DEFAULT_MODEL)
+    model = model_spec(doc)
+    hedera = load_settings(write(tmp_path, SECTION)).hedera
+    slots = tuple(f"{model.ied_name}Control/MaxPow_FSCH0{i}" for i in (1, 2, 3))
+    [target] = targets(hedera, model, doc, ActorSlots((20, 21), slots)).values()
+    assert target.watts_per_unit == 1000.0  # the model's MaxPow is in kW
+    assert target.capacity == 200  # three 100-value slots, one kept for the firm capacity
