@@ -13,6 +13,7 @@ from relevent.demo.hedera_server import FakeHedera
 MRID = "12345678-1234-1234-1234-123456789012"
 REQUESTS = "hedera-requests"
 FIRM_W = 1000.0
+SECRET = "hedera-s3cr3t-9f2e"  # distinctive: the tests look for it where it must never be
 
 
 def config(fake: FakeHedera, secret: Path, heartbeat_s: float = 60) -> str:
@@ -48,10 +49,10 @@ request_topic = "{REQUESTS}"
 @asynccontextmanager
 async def fake_hedera(tmp_path: Path, **knobs: Any) -> AsyncIterator[tuple[FakeHedera, Path]]:
     """The fake HEDERA in real time on loopback, and the client secret's file (mode 600)."""
-    fake = FakeHedera(time.time, {MRID: "I"}, **knobs)
+    fake = FakeHedera(time.time, {MRID: "I"}, client_secret=SECRET, **knobs)
     await fake.start()
     secret = tmp_path / "secret"
-    secret.write_text("secret\n")
+    secret.write_text(f"{SECRET}\n")
     secret.chmod(0o600)
     try:
         yield fake, secret

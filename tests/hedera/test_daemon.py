@@ -14,7 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from relevent.demo.hedera_server import Script
-from tests.hedera.site import FIRM_W, REQUESTS, config, fake_hedera
+from tests.hedera.site import FIRM_W, REQUESTS, SECRET, config, fake_hedera
 from tests.integration.gateway import COMMANDS, KW, connect, device_and_gateway, read
 from tests.mosquitto import Broker, Inbox
 
@@ -87,7 +87,10 @@ async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hed
             assert await asyncio.to_thread(ready, gw.http_port)
             assert gw.daemon.stop() == 0
             stopping = await reply(inbox, "fallback")  # sent while the daemon stopped
+            logged = json.dumps(gw.daemon.lines) + gw.daemon.stderr.decode(errors="replace")
         assert stopping["message"] == "gateway stopping"
+        assert SECRET not in logged
+        assert "fake-1" not in logged  # nor a bearer token (the fake's are fake-<n>): only a hash prefix
 
 
 async def test_an_unreadable_request_is_rejected_over_mqtt(broker: Broker, tmp_path: Path) -> None:
