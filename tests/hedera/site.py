@@ -43,6 +43,7 @@ firm_capacity_w = {FIRM_W}
 
 [hedera.ems]
 request_topic = "{REQUESTS}"
+response_prefix = "ems/replies/"
 """
 
 

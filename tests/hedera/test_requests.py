@@ -189,3 +189,20 @@ async def test_an_unknown_state_is_never_applied(rigs: Rigs, state: str) -> None
     failed = await rig.published.wait_for("failed")
     assert "Unknown" in failed["message"]
     assert rig.h.engine.intent_keys() == {}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "response_topic", "answered_on"),
+    [
+        (None, "ems/replies/7", "hedera-requests/reply"),
+        ("ems/replies/", "ems/replies/7", "ems/replies/7"),
+        ("ems/replies/", "relevent/v1/gw1/dev/bat1/ctl/set", "hedera-requests/reply"),
+        ("ems/replies/", "ems/replies/#", "hedera-requests/reply"),
+    ],
+)
+async def test_a_response_topic_is_used_only_below_the_configured_prefix(
+    rigs: Rigs, prefix: str | None, response_topic: str, answered_on: str
+) -> None:
+    rig = await rigs(ems={"response_prefix": prefix})
+    rig.lifecycle.submit(b"garbage", response_topic, b"7")
+    assert [topic for topic, payload, _ in rig.published.messages if payload.get("state")] == [answered_on]

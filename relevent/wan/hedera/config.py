@@ -33,7 +33,12 @@ class HederaEmsSection(_HederaModel):
     """`[hedera.ems]`: the EMS's MQTT topics and what losing it means."""
 
     request_topic: str = Field(default="hedera-requests", min_length=1, pattern=r"^[^+#\x00]+$")
-    reply_topic: str = ""  # default <request_topic>/reply; an MQTT 5 response topic wins
+    reply_topic: str = (
+        ""  # default <request_topic>/reply; an MQTT 5 response topic wins below response_prefix
+    )
+    # An MQTT 5 response topic is used only below this prefix (none: never): else anyone who may publish a
+    # request could make the gateway publish on any topic, a device's commands included.
+    response_prefix: str | None = Field(default=None, min_length=1, pattern=r"^[^+#\x00]+$")
     state_topic: str = ""  # default <[mqtt] root>/<gateway id>/hedera/state (retained)
     ems_avail_topic: str = ""  # the EMS's availability (its last will says "offline")
     ems_timeout_s: float = Field(
@@ -46,8 +51,16 @@ class HederaEmsSection(_HederaModel):
     start_lead_s: float = Field(default=0.0, ge=0)  # a request must start at least this far ahead
     queue_size: int = Field(default=16, ge=1)  # requests waiting per direction; beyond: rejected "busy"
 
-    def reply(self) -> str:
-        """The reply topic (`<request_topic>/reply` unless configured)."""
+    def reply(self, response_topic: str | None = None) -> str:
+        """Where to reply: a request's MQTT 5 response topic below `response_prefix`, else the reply topic."""
+        prefix = self.response_prefix
+        if (
+            response_topic
+            and prefix
+            and response_topic.startswith(prefix)
+            and not set("+#") & set(response_topic)
+        ):
+            return response_topic
         return self.reply_topic or f"{self.request_topic}/reply"
 
 

@@ -170,7 +170,7 @@ class HederaLifecycle:
         except EmsInputError as exc:
             self._metrics.requests.labels(outcome="rejected").inc()
             log.warning("EMS request refused", reason=str(exc), size=len(payload))
-            topic = response_topic or ems.reply()
+            topic = ems.reply(response_topic)
             self._publish(topic, reply(None, "rejected", now, None, message=str(exc)), False, correlation)  # noqa: FBT003
             self._note("request", "ems", "refused", str(exc))
             return
@@ -647,11 +647,7 @@ class HederaLifecycle:
         direction: str | None = None,
         **fields: Any,
     ) -> None:
-        topic = (
-            request.response_topic
-            if request is not None and request.response_topic
-            else self._section.ems.reply()
-        )
+        topic = self._section.ems.reply(request.response_topic if request is not None else None)
         request_id = request.id if request is not None else None
         direction = direction or (request.direction if request else None)
         payload = reply(request_id, state, self._clock(), direction, **fields)
