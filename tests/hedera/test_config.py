@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from relevent.config import load_settings
 from relevent.errors import ConfigError
@@ -16,7 +17,7 @@ from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.parse import load
 from relevent.wan.hedera import ems
 from relevent.wan.hedera.service import targets
-from tests.conftest import REPO
+from tests.conftest import REPO, ReferenceDir
 
 MRID = "0b7bb1a4-4f7a-4a5c-a0a1-4a7e3c5b1f01"
 SECTION = f"""
@@ -132,3 +133,19 @@ def test_a_usable_direction_has_its_units_and_the_capacity_beside_the_firm_slot(
     [target] = targets(hedera, model, doc, ActorSlots((20, 21), slots)).values()
     assert target.watts_per_unit == 1000.0  # the model's MaxPow is in kW
     assert target.capacity == 200  # three 100-value slots, one kept for the firm capacity
+
+
+@pytest.mark.parametrize(("model", "warned"), [("default", False), ("relevent_scheduling", True)])
+def test_a_reserve_above_the_firm_capacity_is_warned_about(
+    tmp_path: Path, reference_dir: ReferenceDir, model: str, warned: bool
+) -> None:
+    doc = load(reference_dir.model(model))
+    spec = model_spec(doc)
+    hedera = load_settings(write(tmp_path, SECTION)).hedera
+    slots = tuple(f"{spec.ied_name}Control/MaxPow_FSCH0{i}" for i in (1, 2))
+    with capture_logs() as logs:
+        targets(hedera, spec, doc, ActorSlots((20, 21), slots))
+    found = [e for e in logs if e["event"] == "the reserve schedule allows more than the firm capacity"]
+    assert bool(found) is warned
+    if warned:
+        assert found[0]["reserve_w"] == 2.2e6  # ReLevENT's model: 2200 in kW

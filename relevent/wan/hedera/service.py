@@ -30,7 +30,7 @@ from relevent.refs import full_ref
 from relevent.scheduler.intents import Intents
 from relevent.scheduler.spec import ModelSpec, ValueCdc
 from relevent.scheduler.verdicts import ActorSlots
-from relevent.scl.model import SclDocument
+from relevent.scl.model import LogicalNode, SclDocument
 from relevent.scl.units import si_factor
 from relevent.wan.hedera.client import HederaClient
 from relevent.wan.hedera.config import HederaSection
@@ -74,12 +74,23 @@ def targets(
         sizes = sorted(len(schedules[slot].value_names) for slot in fed)
         unit = si_factor(nodes[fed[0]], ValueCdc.ASG.output[0])
         found[name] = Target(name, direction, ref, unit, sum(sizes) - sizes[0])
+        reserves = [nodes[r] for r in controller.schedule_refs if r in schedules and schedules[r].reserve]
+        _check_reserve(name, direction.firm_capacity_w, reserves, unit)
     shared = [t.controller for t in found.values()]
     if len(set(shared)) < len(shared):
         log.warning(
             "both HEDERA directions limit one controller: they share one MaxPow", controller=shared[0]
         )
     return found
+
+
+def _check_reserve(direction: str, firm_w: float, reserves: list[LogicalNode], unit: float) -> None:
+    """Warn when the model's reserve (what runs when no schedule does) allows more than the firm capacity."""
+    for reserve in reserves:
+        value = reserve.initial("ValASG001.setMag.f")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value * unit > firm_w:
+            log.warning("the reserve schedule allows more than the firm capacity", direction=direction,
+                        reserve=reserve.name, reserve_w=value * unit, firm_capacity_w=firm_w)  # fmt: skip
 
 
 class HederaService:
