@@ -24,9 +24,10 @@ from pathlib import Path
 import aiomqtt
 
 from bench.common import Row, print_rows
+from relevent.demo.hedera import REQUESTS
 from relevent.demo.hedera_server import ENDPOINTS, FakeHedera, Script
 from tests.daemon import GatewayArgs, running
-from tests.hedera.site import REQUESTS, config, fake_hedera
+from tests.hedera.site import config, fake_hedera
 from tests.integration.gateway import COMMANDS, KW, LD, Schedule, scada_programs
 from tests.mms.iec_client import IecClient
 from tests.mosquitto import Broker, Inbox, mqtt_client

@@ -24,27 +24,40 @@ GRANTED_W = 7000.0
 SLOTS = ("@Control/MaxPow_FSCH05", "@Control/MaxPow_FSCH06", "@Control/MaxPow_FSCH07")  # SCADA's are 01, 02
 
 
-def hedera_config(fake: FakeHedera, secret: Path) -> str:
-    """The gateway's TOML for HEDERA: the actor's slots above the site limit, the import direction."""
-    slots = ", ".join(f'"{slot}"' for slot in SLOTS)
+def hedera_config(  # noqa: PLR0913 - what differs between the demo's site and the tests'
+    fake: FakeHedera,
+    secret: Path,
+    *,
+    mrid: str = MRID,
+    slots: tuple[str, ...] = SLOTS,
+    firm_w: float = 3000.0,
+    poll_s: float = 1.0,
+    ems: str = "",
+) -> str:
+    """The gateway's TOML for HEDERA: the actor `hedera` and its slots, the import direction.
+
+    `ems` holds further `[hedera.ems]` lines.
+    """
+    listed = ", ".join(f'"{slot}"' for slot in slots)
     return f"""[[actors]]
 name = "hedera"
 band = [20, 21]
-slots = [{slots}]
+slots = [{listed}]
 [hedera]
 enabled = true
 base_url = "{fake.url}"
 token_url = "{fake.token_url}"
 client_id = "client"
 client_secret_file = "{secret}"
-first_poll_delay_s = 1
+first_poll_delay_s = {poll_s}
+poll_interval_s = {poll_s}
 [hedera.import]
-mrid = "{MRID}"
+mrid = "{mrid}"
 hedera_direction = "I"
-firm_capacity_w = 3000
+firm_capacity_w = {firm_w}
 [hedera.ems]
 request_topic = "{REQUESTS}"
-"""
+{ems}"""
 
 
 @asynccontextmanager

@@ -8,43 +8,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from relevent.demo.hedera import hedera_config
 from relevent.demo.hedera_server import FakeHedera
 
 MRID = "12345678-1234-1234-1234-123456789012"
-REQUESTS = "hedera-requests"
 FIRM_W = 1000.0
 SECRET = "hedera-s3cr3t-9f2e"  # distinctive: the tests look for it where it must never be
 
 
 def config(fake: FakeHedera, secret: Path, heartbeat_s: float = 60) -> str:
     """The TOML: the import direction with its firm capacity, the actor `hedera` with three MaxPow slots."""
-    return f"""
-[mqtt]
-heartbeat_s = {heartbeat_s}
-
-[[actors]]
-name = "hedera"
-band = [20, 21]
-slots = ["@Control/MaxPow_FSCH01", "@Control/MaxPow_FSCH02", "@Control/MaxPow_FSCH03"]
-
-[hedera]
-enabled = true
-base_url = "{fake.url}"
-token_url = "{fake.token_url}"
-client_id = "client"
-client_secret_file = "{secret}"
-first_poll_delay_s = 0.5
-poll_interval_s = 0.5
-
-[hedera.import]
-mrid = "{MRID}"
-hedera_direction = "I"
-firm_capacity_w = {FIRM_W}
-
-[hedera.ems]
-request_topic = "{REQUESTS}"
-response_prefix = "ems/replies/"
-"""
+    slots = ("@Control/MaxPow_FSCH01", "@Control/MaxPow_FSCH02", "@Control/MaxPow_FSCH03")
+    hedera = hedera_config(fake, secret, mrid=MRID, slots=slots, firm_w=FIRM_W, poll_s=0.5,
+                           ems='response_prefix = "ems/replies/"\n')  # fmt: skip
+    return f"[mqtt]\nheartbeat_s = {heartbeat_s}\n{hedera}"
 
 
 @asynccontextmanager

@@ -13,8 +13,9 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from relevent.demo.hedera import REQUESTS
 from relevent.demo.hedera_server import Script
-from tests.hedera.site import FIRM_W, REQUESTS, SECRET, config, fake_hedera
+from tests.hedera.site import FIRM_W, SECRET, config, fake_hedera
 from tests.integration.gateway import COMMANDS, KW, connect, device_and_gateway, read
 from tests.mosquitto import Broker, Inbox
 
