@@ -15,6 +15,7 @@ from paho.mqtt.properties import Properties
 
 from relevent.demo.hedera import REQUESTS
 from relevent.demo.hedera_server import Script
+from tests.daemon import GatewayArgs, run_cli
 from tests.hedera.site import FIRM_W, SECRET, config, fake_hedera
 from tests.integration.gateway import COMMANDS, KW, connect, device_and_gateway, read
 from tests.mosquitto import Broker, Inbox
@@ -110,3 +111,16 @@ async def test_an_unreadable_request_is_rejected_over_mqtt(broker: Broker, tmp_p
         assert answer.properties is not None
         assert getattr(answer.properties, "CorrelationData", None) == b"ask-7"
         assert fake.calls == []
+
+
+async def test_a_secret_file_others_can_read_stops_the_daemon_at_start(tmp_path: Path) -> None:
+    async with fake_hedera(tmp_path) as (fake, secret):
+        secret.chmod(0o644)
+        toml = tmp_path / "gw.toml"
+        toml.write_text(config(fake, secret))
+        args = GatewayArgs(tmp_path / "state", extra=("--config", str(toml)))
+        result = await asyncio.to_thread(run_cli, *args.argv())
+    assert result.returncode == 78, result.stderr[-2000:]
+    assert "readable by others" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    assert fake.calls == []
