@@ -82,37 +82,36 @@ async def _demo(options: DemoOptions) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     gateway: asyncio.subprocess.Process | None = None
-    async with contextlib.AsyncExitStack() as optional:
+    optional = contextlib.AsyncExitStack()
+    try:
         hedera = await optional.enter_async_context(fake_hedera(workdir)) if options.hedera else ""
-        try:
-            gateway = await _start_gateway(workdir, broker.url, options, hedera)
-            _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
-            _say(f"status page: http://127.0.0.1:{options.http_port}/")
-            _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
-            topics = Topics("relevent/v1", GATEWAY_ID)
-            devices = [
-                SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
-                for d, _, rated, natural, _ in DEVICES
-            ]
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(device.run()) for device in devices]
-                written = await asyncio.to_thread(
-                    program_demo, "127.0.0.1", options.mms_port, options.http_port
-                )
-                for line in written:
-                    _say(f"SCADA wrote {line}")
-                tasks.append(group.create_task(_summaries(options.http_port, devices)))
-                if options.hedera:
-                    tasks.append(group.create_task(ems_asks(broker.host, broker.port, _say)))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), options.duration_s)
-                for task in tasks:
-                    task.cancel()
-        finally:
-            if gateway is not None and gateway.returncode is None:
-                gateway.send_signal(signal.SIGTERM)
-                await gateway.wait()
-            broker.kill()
+        gateway = await _start_gateway(workdir, broker.url, options, hedera)
+        _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
+        _say(f"status page: http://127.0.0.1:{options.http_port}/")
+        _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
+        topics = Topics("relevent/v1", GATEWAY_ID)
+        devices = [
+            SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
+            for d, _, rated, natural, _ in DEVICES
+        ]
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(device.run()) for device in devices]
+            written = await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port, options.http_port)
+            for line in written:
+                _say(f"SCADA wrote {line}")
+            tasks.append(group.create_task(_summaries(options.http_port, devices)))
+            if options.hedera:
+                tasks.append(group.create_task(ems_asks(broker.host, broker.port, _say)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), options.duration_s)
+            for task in tasks:
+                task.cancel()
+    finally:
+        if gateway is not None and gateway.returncode is None:
+            gateway.send_signal(signal.SIGTERM)
+            await gateway.wait()
+        broker.kill()
+        await optional.aclose()
     _say("demo stopped")
     return 0
 
@@ -178,3 +177,4 @@ def _summary(status: dict[str, Any], devices: list[SimulatedDevice]) -> str:
 
 def _say(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)  # noqa: T201 - the demo talks to a person
+
