@@ -181,3 +181,16 @@ async def test_tls_is_verified_against_the_system_and_the_extra_ca(
             await client.close()
     finally:
         await fake.stop()
+
+
+async def test_alarms_reach_the_audit_trail(rigs: Rigs) -> None:
+    rig = await rigs()
+    rig.fake.sunset = "Wed, 31 Dec 2025 23:59:59 GMT"
+    client = rig.lifecycle._client
+    await client.list_schedules(("Accepted",), rig.h.clock.now() + 60)
+    rig.fake.rotate_secret()
+    rig.fake.expire_tokens()
+    with pytest.raises(HederaAuthError):
+        await client.list_schedules(("Accepted",), rig.h.clock.now() + 60)
+    alarms = [(e.object, e.reason) for e in rig.audit if e.command == "alarm"]
+    assert alarms == [("sunset", rig.fake.sunset), ("token", "401 invalid_client")]

@@ -32,6 +32,7 @@ from relevent.wan.hedera.metrics import HederaMetrics
 log = structlog.get_logger(__name__)
 
 USER_AGENT = f"relevent-gw/{__version__}"
+Alarm = Callable[[str, str], None]  # what (token, sunset, media type), detail: for the audit trail
 RETRIED = frozenset({429, 500, 502, 503, 504})
 NOT_PROCESSED = frozenset({429, 503})  # a POST answered so surely was not stored
 BACKOFF_BASE_S = 1.0
@@ -105,6 +106,7 @@ class TokenProvider:
         self._lock = asyncio.Lock()
         self._next_try = 0.0  # after a refused secret: no faster than max_backoff_s
         self.failed: str | None = None  # the last refusal (`invalid_client`, ...), for readiness
+        self.alarm: Alarm = _no_alarm
 
     async def token(self, deadline: float) -> str:
         """A valid token: the cached one, or one fresh refresh shared by every caller waiting for it."""
@@ -140,6 +142,7 @@ class TokenProvider:
                 self.failed = str(error)
                 self._next_try = self._clock() + section.max_backoff_s
                 log.error("HEDERA token refused", error=error, status=status)
+                self.alarm("token", f"{status} {error}")
                 raise HederaAuthError(f"token endpoint refused the credentials: {error}")
             self._metrics.token_refresh.labels(result="failed").inc()
             attempt += 1
@@ -176,6 +179,7 @@ class HederaClient:
         if section.ca_file is not None:  # an extra CA, beside the system's
             self._ssl.load_verify_locations(cafile=section.ca_file)
         self.tokens = TokenProvider(section, secret, self._session, clock, metrics)
+        self.alarm: Alarm = _no_alarm
         self._sunsets_seen: set[str] = set()
         self.sunset: str | None = None
         self.last_contact: float | None = None
@@ -265,6 +269,8 @@ class HederaClient:
                 self.last_contact = self._clock()
                 self._metrics.last_contact.set(self.last_contact)
                 return Answer(status, answer)
+            if status == 406:
+                self.alarm("media type", f"{self._section.media_type} not accepted: {answer}")
             raise _failure(method, path, status, answer, self._section.media_type)
 
     async def _once(  # noqa: PLR0913, PLR0917 - one request's parts
@@ -302,6 +308,7 @@ class HederaClient:
         if value in self._sunsets_seen:
             return
         self._sunsets_seen.add(value)
+        self.alarm("sunset", value)
         log.warning("HEDERA announces the end of this API version", sunset=value,
                     media_type=self._section.media_type)  # fmt: skip
         try:
@@ -375,6 +382,10 @@ async def _backoff(  # noqa: PLR0913 - the wait's inputs
     if left <= 0:
         raise HederaUnavailableError(f"{what}: no success before the deadline", refused=False)
     await asyncio.sleep(min(wait, left))  # a last try at the deadline: lost contact is declared no earlier
+
+
+def _no_alarm(what: str, detail: str) -> None:
+    """No audit trail: the log has it."""
 
 
 def _failure(method: str, path: str, status: int, body: Any, media_type: str) -> HederaError:

@@ -117,6 +117,7 @@ class HederaLifecycle:
         self._metrics = metrics
         self._audit = audit
         self._actor = Actor(PROTOCOL, section.base_url)
+        client.alarm = client.tokens.alarm = lambda what, detail: self._note("alarm", what, "raised", detail)
         self._group: asyncio.TaskGroup | None = None
         self._stopped = asyncio.Event()
         self._ems_heard = clock()
