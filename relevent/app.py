@@ -62,6 +62,7 @@ from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
+from relevent.wan.hedera.service import HederaService, hedera_service, targets
 from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation, ThrottleSettings
 from relevent.wan.mms.binding import SchedulerBinding
 
@@ -104,8 +105,10 @@ def check(settings: Settings, doc: SclDocument) -> None:
     """Everything `check-config` can verify without binding a port: policies and device bindings."""
     spec = model_spec(doc)
     resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec))
-    actor_slots(settings, spec)
+    shares = actor_slots(settings, spec)
     build_registry(doc, bridge_config(settings).devices)
+    if settings.hedera.enabled:
+        targets(settings.hedera, spec, doc, shares.get("hedera"))
 
 
 def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dict[str, SchedulePolicy]:
@@ -207,6 +210,7 @@ class Gateway:
         self._mms_settings = mms_settings(settings)
         self._building: Future[MmsServer] | None = None  # see `start_mms`
         self.mms: MmsServer | None = None  # once listening, with the scheduler mirrored into it
+        self.hedera: HederaService | None = None  # `[hedera]` enabled: opened with the engine
         self._plans_due = False
         self.readiness.add("scl_loaded", lambda: True)
         self.readiness.add("mms_listening", lambda: self.mms is not None)
@@ -245,8 +249,15 @@ class Gateway:
         )
         self._start_engine(store.lost)
         # The one door for every upstream adapter that does not speak MMS (the EMS slot's too).
-        self.intents = Intents(self.engine, actor_slots(settings, spec), now=self.clock.now,
+        shares = actor_slots(settings, spec)
+        self.intents = Intents(self.engine, shares, now=self.clock.now,
                                devices=device_bindings(settings.devices, spec))  # fmt: skip
+        self.hedera = hedera_service(
+            settings, spec, doc, self.intents, shares, registry=self.registry, clock=self.clock.now,
+            audit=self.audit.record,
+        )  # fmt: skip
+        if self.hedera is not None:  # firm capacity in force (HEDERA or the EMS lost) is no normal service
+            self.readiness.add("hedera_grants_trusted", lambda: not (self.hedera and self.hedera.degraded))
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         self.binding.start_mirroring()
         # The association count is polled (see relevent/triggers.py).
@@ -284,6 +295,8 @@ class Gateway:
                 period = watchdog_period()
                 if period is not None:
                     services.create_task(run_watchdog(period, self.healthy), name="watchdog")
+                if self.hedera is not None:
+                    tasks.append(services.create_task(self.hedera.run(), name="hedera"))
                 log.info("devices served", devices=len(self.bridge.views))
                 mms = await self.start_mms(mms_port)
                 release_free_c_heap()  # start-up is over: what it freed need not stay resident
@@ -367,6 +380,8 @@ class Gateway:
         """Stop accepting requests, stop the timers (every change is already persisted), go offline."""
         if self.mms is not None:
             self.mms.stop()
+        if self.hedera is not None:  # its grants give way to firm capacity before the timers stop
+            self.hedera.stop()
         self.engine.stop()
         self.bridge.stop()
 

@@ -39,6 +39,7 @@ from pydantic_settings import (
 from relevent.config_errors import Origins, describe
 from relevent.errors import ConfigError
 from relevent.scl.generate import DEFAULT_MODEL
+from relevent.wan.hedera.config import HederaSection
 
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("relevent_toml", default=None)  # the parsed file
 
@@ -308,6 +309,7 @@ class Settings(BaseSettings):
     actors: tuple[ActorEntry, ...] = ()
     policy: tuple[PolicyEntry, ...] = ()
     local_triggers: tuple[LocalTriggerEntry, ...] = ()
+    hedera: HederaSection = HederaSection()
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ from typing import Any
 from relevent.config import HttpSection, default
 from relevent.demo.broker import LoopbackBroker
 from relevent.demo.devices import SimulatedDevice
+from relevent.demo.hedera import ems_asks, fake_hedera
 from relevent.demo.scada import program_demo
 from relevent.errors import StartupError
 from relevent.lan.mqtt.topics import Topics
@@ -47,6 +48,7 @@ class DemoOptions:
     mms_port: int = 10102
     http_port: int = default(HttpSection, "port")
     scl: Path | None = None
+    hedera: bool = False  # also a fake HEDERA and an EMS asking it for capacity
 
 
 def demo_config(broker_url: str) -> str:
@@ -80,8 +82,10 @@ async def _demo(options: DemoOptions) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     gateway: asyncio.subprocess.Process | None = None
+    optional = contextlib.AsyncExitStack()
     try:
-        gateway = await _start_gateway(workdir, broker.url, options)
+        hedera = await optional.enter_async_context(fake_hedera(workdir)) if options.hedera else ""
+        gateway = await _start_gateway(workdir, broker.url, options, hedera)
         _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
         _say(f"status page: http://127.0.0.1:{options.http_port}/")
         _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
@@ -96,6 +100,8 @@ async def _demo(options: DemoOptions) -> int:
             for line in written:
                 _say(f"SCADA wrote {line}")
             tasks.append(group.create_task(_summaries(options.http_port, devices)))
+            if options.hedera:
+                tasks.append(group.create_task(ems_asks(broker.host, broker.port, _say)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), options.duration_s)
             for task in tasks:
@@ -105,15 +111,16 @@ async def _demo(options: DemoOptions) -> int:
             gateway.send_signal(signal.SIGTERM)
             await gateway.wait()
         broker.kill()
+        await optional.aclose()
     _say("demo stopped")
     return 0
 
 
 async def _start_gateway(
-    workdir: Path, broker_url: str, options: DemoOptions
+    workdir: Path, broker_url: str, options: DemoOptions, extra_config: str = ""
 ) -> asyncio.subprocess.Process:
     config = workdir / "gateway.toml"
-    config.write_text(demo_config(broker_url))
+    config.write_text(demo_config(broker_url) + extra_config)
     args = [
         "-m", "relevent", "--config", str(config), "--state-dir", str(workdir / "state"),
         "--log-format", "json", "--mms-host", "127.0.0.1", "--mms-port", str(options.mms_port),
