@@ -626,6 +626,7 @@ class HederaLifecycle:
                 lane.watchers[row.id] = self._spawn(self._watch(lane, row, at_once))
             else:
                 lane.posted = row.id
+                lane.request = _stored_request(row)  # a newer request answers it `superseded`
                 lane.request_task = self._spawn(self._resume_pending(lane, row))
             log.info("HEDERA schedule resumed", schedule=row.id, phase=row.phase, direction=row.direction)
 
@@ -660,8 +661,7 @@ class HederaLifecycle:
     ) -> None:
         """Reply about a stored schedule: to its request, or after a restart to where its request asked."""
         if request is None and row is not None:
-            request = EmsRequest(row.request_id, row.direction, row.start, row.resolution_s, (),
-                                 skip_hedera=False, response_topic=row.reply_topic)  # fmt: skip
+            request = _stored_request(row)
         fields.setdefault("schedule", row.id if row is not None else None)
         self._reply(request, state, **fields)
 
@@ -735,3 +735,9 @@ def _current_value(grants: list[GrantedLimits], now: float) -> float | None:
 def _with_request_id(exc: Exception) -> str:
     request_id = exc.request_id if isinstance(exc, HederaRefusedError) else None
     return f"{exc} (requestId {request_id})" if request_id else str(exc)
+
+
+def _stored_request(row: StoredSchedule) -> EmsRequest:
+    """The request a stored schedule answers, as far as it was stored (its values are not)."""
+    return EmsRequest(row.request_id, row.direction, row.start, row.resolution_s, (),
+                      skip_hedera=False, response_topic=row.reply_topic)  # fmt: skip
