@@ -168,14 +168,16 @@ def build(
     builder = _Builder(view, section, start, timeline(intent, plan, start, start + section.horizon_s))
     fallback = intent.fallback if intent is not None else DeviceFields()
     reserve = reserve_w(fallback, section.safe_limit_w)
+    slots = placement(view.caps)
     groups: dict[Slot, list[Layer]] = {}
-    for layer, slot in placement(view.caps).items():
+    for layer, slot in slots.items():
         groups.setdefault(slot, []).append(layer)
     specs = []
     for slot, layers in groups.items():
         if Layer.RESERVE in layers:
             specs.append(builder.profile(slot, layers, tail=reserve))
-        elif builder.steered(layers):
+        elif builder.steered(layers) or slot.purpose is slots[Layer.RESERVE].purpose:
+            # a live gateway lifts the reserve: a profile above it, the maximum where free
             specs.append(builder.profile(slot, layers, tail=None))
     return specs
 
@@ -201,7 +203,7 @@ class _Builder:
         control = [layer for layer in layers if layer is not Layer.RESERVE]
         horizon = self.section.horizon_s
         watts: list[tuple[int, float]] = []
-        if self.steered(control):
+        if control and (tail is None or self.steered(control)):
             watts = [
                 (t - self.start, self.section.max_w if (v := self.folded(control, fields)) is None else v)
                 for t, fields in self.steps

@@ -192,7 +192,6 @@ class Steering:
                 return specs
 
     async def _judge(self, link: StationLink, specs: list[ProfileSpec], refusals: list[str]) -> None:
-        station = self.station
         now = self.clock()
         current = effective(specs, now)
         limit_w = min((limit.w for limit in current), default=None)
@@ -203,29 +202,33 @@ class Steering:
         if limit_w is None:
             self.report(DeviceHealth.APPLIED)
             return
-        caps = station.caps or Capabilities()
-        for evse_id in sorted(station.evses) or [1]:
-            if evse_id == 0:
-                continue
-            composite = await link.composite(evse_id, caps.unit, COMPOSITE_S)
-            allowed = (
-                None
-                if composite.limit is None
-                else to_watts(composite.limit, composite.unit, station.electrical)
-            )
-            if allowed is None or allowed > limit_w + tolerance(limit_w):
-                self.check = None
-                shown = "no limit" if allowed is None else f"{allowed:.0f} W"
-                self.report(
-                    DeviceHealth.NOT_APPLIED,
-                    f"evse {evse_id}: composite schedule allows {shown}, the gateway set {limit_w:.0f} W",
-                )
-                return
+        health, detail = await self._read_back(link, limit_w)
+        if health is DeviceHealth.NOT_APPLIED:
+            self.check = None
+            self.report(health, detail)
+            return
         self.check = MeterCheck(limit_w, now + self.settle_s, self.seq)
         clamped = [limit for limit in current if limit.clamped]
         if clamped:
             self.report(
-                DeviceHealth.CLAMPED, f"{clamped[0].value:g} {clamped[0].unit} is below 6 A: the EV pauses"
+                DeviceHealth.CLAMPED, f"{clamped[0].value:g} {clamped[0].unit} is under 6 A: the EV pauses"
             )
         else:
-            self.report(DeviceHealth.APPLIED)
+            self.report(health, detail)
+
+    async def _read_back(self, link: StationLink, limit_w: float) -> tuple[DeviceHealth, str]:
+        """What the station's composite schedules say: above the limit (not applied), below it (clamped)."""
+        station = self.station
+        unit = (station.caps or Capabilities()).unit
+        lower = ""
+        for evse_id in sorted(set(station.evses) - {0}) or [1]:
+            composite = await link.composite(evse_id, unit, COMPOSITE_S)
+            if composite.limit is None:
+                return DeviceHealth.NOT_APPLIED, f"evse {evse_id}: the composite schedule holds no limit"
+            allowed = to_watts(composite.limit, composite.unit, station.electrical)
+            if allowed > limit_w + tolerance(limit_w):
+                detail = f"evse {evse_id}: the composite schedule allows {allowed:.0f} W of {limit_w:.0f} W"
+                return DeviceHealth.NOT_APPLIED, detail
+            if allowed < limit_w - tolerance(limit_w) and limit_w < self.section.max_w:
+                lower = f"evse {evse_id}: the station allows only {allowed:.0f} W of {limit_w:.0f} W"
+        return (DeviceHealth.CLAMPED, lower) if lower else (DeviceHealth.APPLIED, "")
