@@ -118,9 +118,12 @@ class SimulatedStation:
 
     def notify(self) -> None:
         """Wake waiters and the charging loop."""
+        self._pulse()
+        self._wake.set()
+
+    def _pulse(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
-        self._wake.set()
 
     async def wait_until(self, predicate: Callable[[], bool], wait_s: float) -> None:
         """Return once `predicate()` holds; TimeoutError after `wait_s` seconds."""
@@ -199,6 +202,7 @@ class SimulatedStation:
                 await self._transaction_event(link, evse, "Started", "CablePluggedIn")
         self.notify()
         while not receiver.done():
+            self._wake.clear()  # before evaluating: a profile arriving meanwhile wakes the next round
             now = self.clock()
             for evse in self.evses.values():
                 w = self.power_w(evse.evse_id)
@@ -208,8 +212,7 @@ class SimulatedStation:
                     await self._transaction_event(link, evse, "Updated", "ChargingRateChanged")
                 elif now - evse.last_reported >= options.meter_interval_s:
                     await self._transaction_event(link, evse, "Updated", "MeterValuePeriodic")
-            self.notify()
-            self._wake.clear()
+            self._pulse()
             tx_start = min((e.tx_start for e in self.evses.values() if e.tx_start is not None), default=None)
             deadline = min(self.store.next_change(now, tx_start), now + options.meter_interval_s)
             with contextlib.suppress(TimeoutError):
