@@ -54,6 +54,7 @@ class StationOptions:
     ignore_profiles: bool = False  # answers Accepted but stores nothing
     ignore_limits: bool = False  # stores profiles, the EV draws its maximum anyway
     refuse_station_max: bool = False  # rejects ChargingStationMaxProfile
+    reject_profiles: str = ""  # rejects every profile with this reason (smart charging off in its settings)
 
 
 @dataclass
@@ -302,21 +303,20 @@ class _StationLink(ChargePoint):  # type: ignore[misc]  # the library is untyped
         return result.SetChargingProfile(status="Accepted")
 
     def _refusal(self, evse_id: int, body: dict[str, Any]) -> str:
+        """The reason the station rejects the profile, "" where it takes it."""
         options = self.station.options
-        units = options.rate_units.split(",")
-        if body["charging_profile_purpose"] == STATION_MAX and (options.refuse_station_max or evse_id != 0):
-            return "LoadBalancerDisabled" if options.refuse_station_max else "InvalidEvse"
-        if int(body["stack_level"]) > options.stack_levels:
-            return "InvalidStackLevel"
         schedule = body["charging_schedule"][0]
-        if schedule["charging_rate_unit"] not in units:
-            return "UnsupportedRateUnit"
-        if len(schedule["charging_schedule_period"]) > options.periods:
-            return "TooManyPeriods"
-        profile = Profile(evse_id, body)
-        if self.station.store.conflict(profile):
-            return "DuplicateProfile"
-        return ""
+        station_max = body["charging_profile_purpose"] == STATION_MAX
+        reasons = (
+            (options.reject_profiles, options.reject_profiles),
+            (station_max and options.refuse_station_max, "LoadBalancerDisabled"),
+            (station_max and evse_id != 0, "InvalidEvse"),
+            (int(body["stack_level"]) > options.stack_levels, "InvalidStackLevel"),
+            (schedule["charging_rate_unit"] not in options.rate_units.split(","), "UnsupportedRateUnit"),
+            (len(schedule["charging_schedule_period"]) > options.periods, "TooManyPeriods"),
+            (self.station.store.conflict(Profile(evse_id, body)), "DuplicateProfile"),
+        )
+        return next((reason for refused, reason in reasons if refused), "")
 
     @on("ClearChargingProfile")
     def on_clear_profile(
@@ -373,6 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--password-file", type=Path)
     for quirk in ("ignore-profiles", "ignore-limits", "refuse-station-max"):
         parser.add_argument(f"--{quirk}", action="store_true")
+    parser.add_argument("--reject-profiles", default="", metavar="REASON")
     args = parser.parse_args(argv)
     options = StationOptions(
         station_id=args.url.rstrip("/").rsplit("/", 1)[-1],
@@ -384,6 +385,7 @@ def main(argv: list[str] | None = None) -> None:
         ignore_profiles=args.ignore_profiles,
         ignore_limits=args.ignore_limits,
         refuse_station_max=args.refuse_station_max,
+        reject_profiles=args.reject_profiles,
     )
 
     async def serve() -> None:

@@ -84,7 +84,7 @@ def placement(caps: Capabilities) -> dict[Layer, Slot]:
     top = caps.max_stack_level
     steer = Slot(Purpose.TX_DEFAULT, min(1, top))
     return {
-        Layer.RESERVE: Slot(Purpose.STATION_MAX if caps.station_max else Purpose.TX_DEFAULT, 0),
+        Layer.RESERVE: Slot(Purpose.STATION_MAX if caps.station_max and top >= 1 else Purpose.TX_DEFAULT, 0),
         Layer.MAX: Slot(Purpose.STATION_MAX, 1) if caps.station_max and top >= 1 else steer,
         Layer.SET: steer,
         Layer.OFF: Slot(Purpose.TX_DEFAULT, top) if top >= 2 else steer,
@@ -172,13 +172,28 @@ def build(
     groups: dict[Slot, list[Layer]] = {}
     for layer, slot in slots.items():
         groups.setdefault(slot, []).append(layer)
+    below = slots[Layer.RESERVE]
+    lift = min(
+        s.stack_level
+        for layer, s in slots.items()
+        if layer is not Layer.RESERVE and s.purpose is below.purpose
+    )
     specs = []
     for slot, layers in groups.items():
+        # Within a purpose the highest active stack level overrides the others: a slot carries the minimum
+        # of every layer at or below it, so a pause on top does not lift the steering under it.
+        covered = [
+            layer
+            for layer, other in slots.items()
+            if layer is not Layer.RESERVE
+            and other.purpose is slot.purpose
+            and other.stack_level <= slot.stack_level
+        ]
         if Layer.RESERVE in layers:
-            specs.append(builder.profile(slot, layers, tail=reserve))
-        elif builder.steered(layers) or slot.purpose is slots[Layer.RESERVE].purpose:
-            # a live gateway lifts the reserve: a profile above it, the maximum where free
-            specs.append(builder.profile(slot, layers, tail=None))
+            specs.append(builder.profile(slot, layers, covered, tail=reserve))
+        elif builder.steered(layers) or (slot.purpose is below.purpose and slot.stack_level == lift):
+            # a live gateway lifts the reserve: a profile right above it, the maximum where free
+            specs.append(builder.profile(slot, layers, covered, tail=None))
     return specs
 
 
@@ -198,14 +213,15 @@ class _Builder:
         values = [v for v in (layer_value(layer, fields) for layer in layers) if v is not None]
         return min(values) if values else None
 
-    def profile(self, slot: Slot, layers: Sequence[Layer], tail: float | None) -> ProfileSpec:
-        """One slot's profile: the folded layers per step, then the reserve (if folded in) for ever."""
-        control = [layer for layer in layers if layer is not Layer.RESERVE]
+    def profile(
+        self, slot: Slot, layers: Sequence[Layer], covered: Sequence[Layer], tail: float | None
+    ) -> ProfileSpec:
+        """One slot's profile: the `covered` layers' minimum per step, then the reserve (if in) for ever."""
         horizon = self.section.horizon_s
         watts: list[tuple[int, float]] = []
-        if control and (tail is None or self.steered(control)):
+        if covered and (tail is None or self.steered(covered)):
             watts = [
-                (t - self.start, self.section.max_w if (v := self.folded(control, fields)) is None else v)
+                (t - self.start, self.section.max_w if (v := self.folded(covered, fields)) is None else v)
                 for t, fields in self.steps
             ]
         duration: int | None = horizon

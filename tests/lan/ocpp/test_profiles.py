@@ -78,7 +78,7 @@ def test_plan_steps_become_periods_and_the_pause_sits_on_the_top_stack() -> None
     assert specs[Layer.SET].periods == ((0, 11000.0), (11, 5000.0), (21, 9000.0))
     off = specs[Layer.OFF]
     assert off.slot == Slot(Purpose.TX_DEFAULT, 5)
-    assert off.periods == ((0, SECTION.max_w), (11, 0.0), (21, SECTION.max_w))
+    assert off.periods == ((0, 11000.0), (11, 0.0), (21, 9000.0))  # the steering under it, paused
 
 
 def test_periods_beyond_the_station_limit_shorten_the_profile() -> None:
