@@ -155,8 +155,8 @@ async def test_a_request_after_a_restart_supersedes_the_resumed_one(rigs: Rigs) 
     again = await rigs(rig.h)
     rig.fake.script(Script(polls=0))
     again.request([GRANT_W], start=BASE + 7200, rid="r2")
-    superseded = await again.published.wait_for("superseded")
-    assert (superseded["id"], superseded["hedera_schedule"]) == ("r1", first.id)  # the resumed request is told
+    superseded = await again.published.wait_for("superseded")  # the resumed request is told
+    assert (superseded["id"], superseded["hedera_schedule"]) == ("r1", first.id)
     await again.published.wait_for("accepted")
     assert first.state == "Cancelled"
     assert [row.id for row in again.store.schedules()] != [first.id]

@@ -11,7 +11,7 @@ from relevent.scheduler.values import Timestamp
 
 
 @dataclass(frozen=True)
-class Answer:
+class StationAnswer:
     """A station's answer to a command: accepted or not, and its reason when it gave one."""
 
     accepted: bool
@@ -33,11 +33,11 @@ class StationLink(Protocol):
         """What the station takes (rate units, stack levels, periods)."""
         ...
 
-    async def set_profile(self, spec: ProfileSpec) -> Answer:
+    async def set_profile(self, spec: ProfileSpec) -> StationAnswer:
         """Install `spec` on evse 0."""
         ...
 
-    async def clear_profile(self, profile_id: int) -> Answer:
+    async def clear_profile(self, profile_id: int) -> StationAnswer:
         """Remove the profile `profile_id`."""
         ...
 

@@ -12,7 +12,7 @@ from ocpp.v201 import ChargePoint, call
 from ocpp.v201 import call_result as result
 
 from relevent.lan.ocpp.frames import frame_error
-from relevent.lan.ocpp.link import Answer, Composite, LinkEvents
+from relevent.lan.ocpp.link import Composite, LinkEvents, StationAnswer
 from relevent.lan.ocpp.profiles import Capabilities, ProfileSpec
 from relevent.lan.ocpp.routing import on
 from relevent.lan.ocpp.station import Station
@@ -198,14 +198,14 @@ class Csms201(ChargePoint):  # type: ignore[misc]  # the library is untyped
             periods=int(values.get("PeriodsPerSchedule") or default.periods),
         )
 
-    async def set_profile(self, spec: ProfileSpec) -> Answer:
+    async def set_profile(self, spec: ProfileSpec) -> StationAnswer:
         """SetChargingProfile on evse 0."""
         response = await self.call(
             call.SetChargingProfile(evse_id=0, charging_profile=profile_payload(spec)), suppress=False
         )
         return _answer(response.status, response.status_info)
 
-    async def clear_profile(self, profile_id: int) -> Answer:
+    async def clear_profile(self, profile_id: int) -> StationAnswer:
         """ClearChargingProfile by id."""
         response = await self.call(call.ClearChargingProfile(charging_profile_id=profile_id), suppress=False)
         return _answer(response.status, response.status_info)
@@ -223,8 +223,8 @@ class Csms201(ChargePoint):  # type: ignore[misc]  # the library is untyped
         return Composite(float(first["limit"]), schedule["charging_rate_unit"])
 
 
-def _answer(status: str, info: Mapping[str, Any] | None) -> Answer:
+def _answer(status: str, info: Mapping[str, Any] | None) -> StationAnswer:
     reason = ""
     if info:
         reason = " ".join(str(info[k]) for k in ("reason_code", "additional_info") if info.get(k))
-    return Answer(status == "Accepted", reason or ("" if status == "Accepted" else status))
+    return StationAnswer(status == "Accepted", reason or ("" if status == "Accepted" else status))
