@@ -37,8 +37,8 @@ from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.instance import reserve_port, state_lock
 from relevent.lan.mqtt import MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
-from relevent.lan.mqtt.registry import build_registry
 from relevent.lan.mqtt.seams import DeviceMeasurement
+from relevent.lan.registry import build_registry
 from relevent.obs.audit import AuditLog
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor
 from relevent.obs.audit_key import audit_key

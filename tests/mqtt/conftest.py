@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry
 from relevent.config import MqttSection
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import MqttBridgeConfig
-from relevent.lan.mqtt.registry import Device, DeviceRegistry
 from relevent.lan.mqtt.seams import DeviceMeasurement
+from relevent.lan.registry import Device, DeviceRegistry
 from relevent.scheduler.events import OutputChanged
 from tests.mosquitto import TIMEOUT_S, Broker, wait_until
 

@@ -17,8 +17,8 @@ from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
 from relevent.lan.mqtt.device_commands import Fields, device_fields
 from relevent.lan.mqtt.plan import plan_steps
-from relevent.lan.mqtt.registry import Device, build_registry
 from relevent.lan.mqtt.topics import Inbound, Topics
+from relevent.lan.registry import Device, build_registry
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.model import SclDocument
@@ -44,6 +44,7 @@ def test_without_device_entries_each_controller_ld_is_one_device(model: SclDocum
     assert device.id == "DER_Scheduler_Control"
     assert dict(device.bindings) == {"w_set": ACT, "w_max_lim": MAX, "on": ONOFF}
     assert device.mmxu_ref == "DER_Scheduler_Control/MMXU1"
+    assert device.protocol == "mqtt"
     assert registry.followers(MAX) == ((device, "w_max_lim"),)
 
 
@@ -56,6 +57,7 @@ def test_device_entries_accept_both_reference_forms(model: SclDocument) -> None:
     bat1, _ = registry
     assert dict(bat1.bindings) == {"w_set": ACT, "on": ONOFF}
     assert bat1.mmxu_ref == "DER_Scheduler_Control/MMXU1"
+    assert bat1.protocol == "mqtt"
     assert [(d.id, f) for d, f in registry.followers(ACT)] == [("bat1", "w_set"), ("evse1", "w_max_lim")]
     assert registry.controllers == (ACT, ONOFF)
 

@@ -38,7 +38,6 @@ from relevent.lan.mqtt.payloads import (
     utc,
 )
 from relevent.lan.mqtt.plan import PlanSteps, plan_payload, plan_steps
-from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
 from relevent.lan.mqtt.seams import (
     DeviceMeasurement,
     ExtensionRequestHandler,
@@ -49,6 +48,7 @@ from relevent.lan.mqtt.seams import (
 )
 from relevent.lan.mqtt.topics import Topics, within
 from relevent.lan.mqtt.view import DeviceView
+from relevent.lan.registry import Device, DeviceRegistry, build_registry
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scl.model import SclDocument

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 from relevent.lan.driver import CommandField
 from relevent.lan.mqtt.payloads import Command, CommandSources, Source, utc
-from relevent.lan.mqtt.registry import Device
+from relevent.lan.registry import Device
 from relevent.scheduler.values import ScheduleValue
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from relevent.lan.driver import CommandField
 from relevent.lan.mqtt.device_commands import Fields, device_fields
 from relevent.lan.mqtt.payloads import Plan, PlanEntry, utc
-from relevent.lan.mqtt.registry import Device
+from relevent.lan.registry import Device
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scheduler.values import ScheduleValue, Timestamp
 

@@ -1,4 +1,4 @@
-"""The devices the bridge commands and the controllers each command field follows.
+"""The devices the drivers command and the controllers each command field follows.
 
 Built once from the SCL model and the `[[devices]]` entries; without entries every logical device that holds
 controllers becomes one device, bound by controller prefix. Every reference is checked against the model
@@ -25,7 +25,7 @@ _PREFIX_FIELDS: Mapping[str, CommandField] = {"ActPow_": "w_set", "MaxPow_": "w_
 
 @dataclass(frozen=True)
 class Device:
-    """One local device: its bindings (command field -> full FSCC reference) and clamp limits in W."""
+    """One local device: bindings (field -> full FSCC reference), clamp limits in W, its driver's protocol."""
 
     id: str
     device_class: str | None
@@ -34,6 +34,7 @@ class Device:
     w_max: float | None = None
     mmxu_ref: str | None = None
     scales: Mapping[CommandField, float] = field(default_factory=dict)  # controller units -> W
+    protocol: str = "mqtt"
 
     def scale(self, name: CommandField) -> float:
         """The factor from the bound controller's output units to the command field's (W)."""
