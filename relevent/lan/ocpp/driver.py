@@ -53,21 +53,21 @@ class OcppDriver:
 
     def apply(self, intent: DeviceIntent) -> None:
         """The station's newest intent; its profiles follow as soon as it is connected."""
-        station = self.stations.get(intent.device_id)
-        if station is None:
-            log.warning("ocpp_unknown_device", device=intent.device_id)
-            return
-        station.intent = intent
-        station.wake.set()
+        if (station := self._station(intent.device_id)) is not None:
+            station.intent = intent
+            station.wake.set()
 
     def apply_plan(self, plan: DevicePlan) -> None:
         """The station's newest plan: it runs on the station as a profile over the horizon."""
-        station = self.stations.get(plan.device_id)
+        if (station := self._station(plan.device_id)) is not None:
+            station.plan = plan
+            station.wake.set()
+
+    def _station(self, device_id: str) -> Station | None:
+        station = self.stations.get(device_id)
         if station is None:
-            log.warning("ocpp_unknown_device", device=plan.device_id)
-            return
-        station.plan = plan
-        station.wake.set()
+            log.warning("ocpp_unknown_device", device=device_id)
+        return station
 
     async def run(self, reports: DeviceReports) -> None:
         """Listen until cancelled; a port already taken is logged and retried, never raised."""
