@@ -67,6 +67,10 @@ class DeviceRegistry:
     def __len__(self) -> int:
         return len(self.devices)
 
+    def of_protocol(self, protocol: str) -> DeviceRegistry:
+        """The devices that `protocol`'s driver serves."""
+        return DeviceRegistry.of([device for device in self if device.protocol == protocol])
+
     def get(self, device_id: str) -> Device | None:
         """The device called `device_id`, or None."""
         return self.devices.get(device_id)
@@ -108,7 +112,7 @@ def build_registry(doc: SclDocument, entries: Sequence[DeviceEntry]) -> DeviceRe
             problems.append(f"device {entry.id!r}: w_min {entry.w_min} is above w_max {entry.w_max}")
         devices.append(
             Device(entry.id, entry.device_class, bindings, entry.w_min, entry.w_max, mmxu_ref,
-                   model.scales(bindings))
+                   model.scales(bindings), entry.protocol)
         )
     if problems:
         raise ConfigError("invalid device bindings: " + "; ".join(problems))
