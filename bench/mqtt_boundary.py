@@ -20,8 +20,10 @@ from pathlib import Path
 import aiomqtt
 from prometheus_client import CollectorRegistry
 
+from relevent.app import device_timing
 from relevent.config import MqttSection
 from relevent.demo.broker import LoopbackBroker
+from relevent.lan.layer import DeviceLayer
 from relevent.lan.mqtt import Device, DeviceRegistry, MqttBridge, MqttBridgeConfig
 from relevent.scheduler.events import OutputChanged
 
@@ -56,13 +58,16 @@ async def measure(port: int, devices: int, rounds: int) -> list[float]:
     registry = DeviceRegistry.of([Device(f"d{i}", "battery", {"w_set": ACT}) for i in range(devices)])
     mqtt = MqttSection(url=f"mqtt://127.0.0.1:{port}", heartbeat_s=3600, ack_timeout_s=3600)
     config = MqttBridgeConfig("bench", mqtt)
-    bridge = MqttBridge(config, registry, metrics_registry=CollectorRegistry())
+    metrics = CollectorRegistry()
+    bridge = MqttBridge(config, registry, metrics_registry=metrics)
+    site = DeviceLayer(registry, {bridge.protocol: bridge}, device_timing(mqtt), metrics_registry=metrics)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--device", str(port), str(devices * rounds), stdout=subprocess.PIPE
     )
     assert proc.stdout is not None
     await proc.stdout.readline()  # ready
-    task = asyncio.create_task(bridge.run())
+    task = asyncio.create_task(bridge.run(site))
+    layer = asyncio.create_task(site.run())
     for _ in range(500):  # the bridge has no event for it: poll up to 5 s
         if bridge.connected:
             break
@@ -71,11 +76,12 @@ async def measure(port: int, devices: int, rounds: int) -> list[float]:
     sent: dict[float, float] = {}
     for n in range(1, rounds + 1):
         sent[float(n)] = time.monotonic()
-        bridge.on_output(OutputChanged(ACT, float(n), "DER_Scheduler_Control/ActPow_FSCH01", 1, time.time()))
+        site.on_output(OutputChanged(ACT, float(n), "DER_Scheduler_Control/ActPow_FSCH01", 1, time.time()))
         await asyncio.sleep(0.02 + devices * 0.0005)  # one fan-out at a time
     output, _ = await proc.communicate()
     bridge.stop()
     await task
+    layer.cancel()
     delays = []
     for line in output.decode().splitlines():
         value, received = line.split()

@@ -35,10 +35,12 @@ from relevent.config import DeviceEntry, MqttSection, PolicyEntry, Settings
 from relevent.errors import ConfigError, ReleventError, StartupError, one_error
 from relevent.heap import full_collections, long_lived_heap, release_free_c_heap
 from relevent.instance import reserve_port, state_lock
+from relevent.lan.drivers import build_drivers
+from relevent.lan.layer import DeviceLayer, DeviceTiming
 from relevent.lan.mqtt import MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
-from relevent.lan.mqtt.registry import build_registry
-from relevent.lan.mqtt.seams import DeviceMeasurement
+from relevent.lan.registry import build_registry
+from relevent.lan.sinks import DeviceMeasurement
 from relevent.obs.audit import AuditLog
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor
 from relevent.obs.audit_key import audit_key
@@ -57,11 +59,13 @@ from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
 from relevent.scheduler.intents import Intents
 from relevent.scheduler.policy import Lockable, SchedulePolicy
+from relevent.scheduler.reserves import ReserveValues
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
+from relevent.wan.hedera.service import HederaService, hedera_service, targets
 from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation, ThrottleSettings
 from relevent.wan.mms.binding import SchedulerBinding
 
@@ -104,8 +108,10 @@ def check(settings: Settings, doc: SclDocument) -> None:
     """Everything `check-config` can verify without binding a port: policies and device bindings."""
     spec = model_spec(doc)
     resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec))
-    actor_slots(settings, spec)
-    build_registry(doc, bridge_config(settings).devices)
+    shares = actor_slots(settings, spec)
+    build_registry(doc, settings.devices)
+    if settings.hedera.enabled:
+        targets(settings.hedera, spec, doc, shares.get("hedera"))
 
 
 def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dict[str, SchedulePolicy]:
@@ -125,8 +131,13 @@ def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dic
 
 
 def bridge_config(settings: Settings) -> MqttBridgeConfig:
-    """The MQTT bridge's view of `[gateway]`, `[mqtt]` and `[[devices]]`."""
-    return MqttBridgeConfig(settings.gateway.id, settings.mqtt, settings.devices)
+    """The MQTT bridge's view of `[gateway]` and `[mqtt]`."""
+    return MqttBridgeConfig(settings.gateway.id, settings.mqtt)
+
+
+def device_timing(mqtt: MqttSection) -> DeviceTiming:
+    """The device contract's timing, set in `[mqtt]`, for the devices of every protocol."""
+    return DeviceTiming(mqtt.heartbeat_s, mqtt.command_validity_s, mqtt.plan_horizon_s, mqtt.plan_refresh_s)
 
 
 def mms_settings(settings: Settings) -> MmsSettings:
@@ -192,6 +203,7 @@ class Gateway:
     binding: SchedulerBinding
     triggers: LocalTriggers
     bridge: MqttBridge
+    devices: DeviceLayer
     http: HttpEndpoint
     _creation: ServerCreation
 
@@ -207,6 +219,7 @@ class Gateway:
         self._mms_settings = mms_settings(settings)
         self._building: Future[MmsServer] | None = None  # see `start_mms`
         self.mms: MmsServer | None = None  # once listening, with the scheduler mirrored into it
+        self.hedera: HederaService | None = None  # `[hedera]` enabled: opened with the engine
         self._plans_due = False
         self.readiness.add("scl_loaded", lambda: True)
         self.readiness.add("mms_listening", lambda: self.mms is not None)
@@ -245,8 +258,15 @@ class Gateway:
         )
         self._start_engine(store.lost)
         # The one door for every upstream adapter that does not speak MMS (the EMS slot's too).
-        self.intents = Intents(self.engine, actor_slots(settings, spec), now=self.clock.now,
+        shares = actor_slots(settings, spec)
+        self.intents = Intents(self.engine, shares, now=self.clock.now,
                                devices=device_bindings(settings.devices, spec))  # fmt: skip
+        self.hedera = hedera_service(
+            settings, spec, doc, self.intents, shares, registry=self.registry, clock=self.clock.now,
+            audit=self.audit.record,
+        )  # fmt: skip
+        if self.hedera is not None:  # firm capacity in force (HEDERA or the EMS lost) is no normal service
+            self.readiness.add("hedera_grants_trusted", lambda: not (self.hedera and self.hedera.degraded))
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
         self.binding.start_mirroring()
         # The association count is polled (see relevent/triggers.py).
@@ -256,13 +276,18 @@ class Gateway:
             clients=lambda: self.mms.associations if self.mms else 0,
             clock=self.clock,
         )
-        bridging = bridge_config(settings)
-        ems = ems_handler(settings.mqtt, self.engine, doc, bridging.devices, self.intents)
-        self.bridge = MqttBridge.from_scl(
-            bridging, doc, metrics_registry=self.registry, forecasts=self.engine,
-            measurements=self, spoofing=self, extension_handler=ems,
+        ems = ems_handler(settings.mqtt, self.engine, doc, settings.devices, self.intents)
+        devices = build_registry(doc, settings.devices)
+        self.bridge = MqttBridge(
+            bridge_config(settings), devices.of_protocol(MqttBridge.protocol), metrics_registry=self.registry,
+            forecasts=self.engine, spoofing=self, extension_handler=ems,
         )
-        self.status = StatusView(settings.gateway.id, self.engine, self.bridge.device_status)
+        self.devices = DeviceLayer(
+            devices, build_drivers(settings, devices, self.bridge), device_timing(settings.mqtt),
+            metrics_registry=self.registry, forecasts=self.engine, reserves=ReserveValues(self.engine).value,
+            measurements=self,
+        )
+        self.status = StatusView(settings.gateway.id, self.engine, self.device_status)
         web_app = build_app(self.readiness, self.registry, self.status.render)
         add_schedule_routes(web_app, self.engine, self.registry)
         self.http = HttpEndpoint(web_app, settings.http.host, settings.http.port)
@@ -275,7 +300,12 @@ class Gateway:
         """Run the services in one TaskGroup, the devices first and MMS last, until `stop`."""
         try:
             async with asyncio.TaskGroup() as services:
-                tasks = [services.create_task(self.bridge.run(), name="mqtt")]  # the devices first
+                # The devices first; the bridge announces the gateway offline on the way out: awaited.
+                tasks = [services.create_task(self.bridge.run(self.devices), name="mqtt")]
+                for protocol, driver in self.devices.drivers.items():
+                    if driver is not self.bridge:
+                        services.create_task(driver.run(self.devices), name=protocol)
+                services.create_task(self.devices.run(), name="devices")
                 services.create_task(self.http.serve(), name="http")
                 services.create_task(self.engine.watch_clock(), name="wall-clock")
                 services.create_task(self.triggers.run(), name="local-triggers")
@@ -284,7 +314,10 @@ class Gateway:
                 period = watchdog_period()
                 if period is not None:
                     services.create_task(run_watchdog(period, self.healthy), name="watchdog")
-                log.info("devices served", devices=len(self.bridge.views))
+                if self.hedera is not None:
+                    tasks.append(services.create_task(self.hedera.run(), name="hedera"))
+                log.info("devices served", devices=len(self.devices.registry),
+                         protocols=sorted(self.devices.drivers))  # fmt: skip
                 mms = await self.start_mms(mms_port)
                 release_free_c_heap()  # start-up is over: what it freed need not stay resident
                 tasks.append(services.create_task(mms.serve(self.engine.time_to_next_instant), name="mms"))
@@ -306,9 +339,8 @@ class Gateway:
         for controller in self.engine.model.controllers:
             output = self.engine.output(controller.ref)
             if output is not None:
-                self.bridge.on_output(
-                    OutputChanged(controller.ref, output.value, output.source, output.priority, now)
-                )
+                event = OutputChanged(controller.ref, output.value, output.source, output.priority, now)
+                self._on_event(event)
         self.engine.subscribe(self._on_event)
         self.engine.subscribe(self.audit.on_event)
         self.intents.subscribe(self.audit.on_intent)
@@ -367,6 +399,8 @@ class Gateway:
         """Stop accepting requests, stop the timers (every change is already persisted), go offline."""
         if self.mms is not None:
             self.mms.stop()
+        if self.hedera is not None:  # its grants give way to firm capacity before the timers stop
+            self.hedera.stop()
         self.engine.stop()
         self.bridge.stop()
 
@@ -396,6 +430,11 @@ class Gateway:
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("measurement not mirrored", device=measurement.device_id, error=str(exc))
 
+    def device_status(self) -> list[dict[str, Any]]:
+        """Every device for the status page: the device layer's view, the MQTT bridge's on top."""
+        mqtt = {view["id"]: view for view in self.bridge.device_status()}
+        return [{**status, **mqtt.get(status["id"], {})} for status in self.devices.device_status()]
+
     def on_spoofed(self, device_id: str, sent_to: str, topic: str) -> None:
         """A device answered for another: refused by the bridge, recorded in the audit trail."""
         reason = f"ack of a command sent to {sent_to}: a device publishes for another (check the broker ACL)"
@@ -403,6 +442,7 @@ class Gateway:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, OutputChanged):
+            self.devices.on_output(event)
             self.bridge.on_output(event)
         elif isinstance(event, AttributeChanged) and not self._plans_due and _changes_plan(event.ref):
             # One write or enable emits many events; recompute the plans once, after all of them.
@@ -411,7 +451,7 @@ class Gateway:
 
     def _refresh_plans(self) -> None:
         self._plans_due = False
-        self.bridge.refresh_plans()
+        self.devices.refresh_plans()
 
 
 def _changes_plan(ref: str) -> bool:

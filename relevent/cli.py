@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--http-port", type=int, default=ports.http_port,
                       help="status page port (default %(default)s)")  # fmt: skip
     demo.add_argument("--scl", type=Path, help="model to serve (default: the shipped default model)")
+    demo.add_argument("--hedera", action="store_true", help="also a fake HEDERA and an EMS asking it")
     audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
         dest="audit_verb"
     )
@@ -120,7 +121,7 @@ def _main(argv: Sequence[str]) -> int:
                 parser.error("scl needs a verb: validate or generate")
             return _scl_validate(args) if args.scl_verb == "validate" else run_generate(args)
         if verb == "demo":
-            return run_demo(DemoOptions(args.duration, args.mms_port, args.http_port, args.scl))
+            return run_demo(DemoOptions(args.duration, args.mms_port, args.http_port, args.scl, args.hedera))
         config_file = getattr(args, "config", None)
         settings = load_settings(config_file, _overrides(args))
         if verb == "audit":

@@ -38,7 +38,9 @@ from pydantic_settings import (
 
 from relevent.config_errors import Origins, describe
 from relevent.errors import ConfigError
+from relevent.lan.ocpp.config import OcppSection
 from relevent.scl.generate import DEFAULT_MODEL
+from relevent.wan.hedera.config import HederaSection
 
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("relevent_toml", default=None)  # the parsed file
 
@@ -207,10 +209,12 @@ class HttpSection(_Section):
 
 
 class DeviceEntry(_Section):
-    """`[[devices]]`: one local device and the controllers it follows."""
+    """`[[devices]]`: one local device, the controllers it follows and the protocol that reaches it."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     device_class: Literal["battery", "ev_charger", "heat_pump", "pv_inverter", "ems"] = Field(alias="class")
+    # `ocpp`: the id is the charging station's identity, its options live in `[ocpp]`.
+    protocol: Literal["mqtt", "ocpp"] = "mqtt"
     w_set: str | None = None
     w_max_lim: str | None = None
     on: str | None = None
@@ -303,11 +307,13 @@ class Settings(BaseSettings):
     mqtt: MqttSection = MqttSection()
     storage: StorageSection = StorageSection()
     http: HttpSection = HttpSection()
+    ocpp: OcppSection = OcppSection()
     audit: AuditSection = AuditSection()
     devices: tuple[DeviceEntry, ...] = ()
     actors: tuple[ActorEntry, ...] = ()
     policy: tuple[PolicyEntry, ...] = ()
     local_triggers: tuple[LocalTriggerEntry, ...] = ()
+    hedera: HederaSection = HederaSection()
 
     @classmethod
     def settings_customise_sources(

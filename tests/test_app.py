@@ -87,7 +87,6 @@ def test_the_mqtt_bridge_takes_its_sections_as_configured_and_restates_none_of_t
     )
     config = bridge_config(settings)
     assert config.mqtt is settings.mqtt
-    assert config.devices is settings.devices
     assert (config.broker.host, config.broker.port, config.broker.tls) == ("broker.site", 8884, True)
     for view in (MqttBridgeConfig, BrokerConfig):
         assert not {field.name for field in fields(view)} & set(MqttSection.model_fields)

@@ -1,4 +1,4 @@
-"""`relevent-gw demo`: a loopback broker, the gateway, two simulated devices and a SCADA, in one command.
+"""`relevent-gw demo`: a loopback broker, the gateway, simulated devices and a SCADA, in one command.
 
 The gateway runs as its own process, exactly as in production; the demo process plays the world around
 it: the broker's owner, the devices on the LAN and the SCADA on the WAN. Ctrl-C stops everything.
@@ -23,9 +23,12 @@ from typing import Any
 from relevent.config import HttpSection, default
 from relevent.demo.broker import LoopbackBroker
 from relevent.demo.devices import SimulatedDevice
+from relevent.demo.hedera import ems_asks, fake_hedera
+from relevent.demo.ocpp_station import SimulatedStation, StationOptions
 from relevent.demo.scada import program_demo
 from relevent.errors import StartupError
 from relevent.lan.mqtt.topics import Topics
+from relevent.ports import free_port
 from relevent.refs import without_ld
 
 GATEWAY_ID = "demo"
@@ -37,6 +40,9 @@ DEVICES = (
     ("bat1", "battery", 5000.0, 0.0, {"w_set": "ActPow", "w_max_lim": "MaxPow", "on": "OnOff"}),
     ("evse1", "ev_charger", 11000.0, -11000.0, {"w_max_lim": "MaxPow", "on": "OnOff"}),
 )
+# A charging station over OCPP beside them, the gateway its CSMS, following the same controllers.
+STATION = "cs1"
+STATION_BINDINGS = {"w_max_lim": "MaxPow", "on": "OnOff"}
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,19 @@ class DemoOptions:
     mms_port: int = 10102
     http_port: int = default(HttpSection, "port")
     scl: Path | None = None
+    hedera: bool = False  # also a fake HEDERA and an EMS asking it for capacity
 
 
-def demo_config(broker_url: str) -> str:
+def demo_config(broker_url: str, ocpp_port: int) -> str:
     """The gateway's TOML for the demo site."""
-    lines = [f'[gateway]\nid = "{GATEWAY_ID}"', f'[mqtt]\nurl = "{broker_url}"\nheartbeat_s = 10.0']
-    for device_id, device_class, _, _, bindings in DEVICES:
-        lines.append(f'[[devices]]\nid = "{device_id}"\nclass = "{device_class}"')
+    lines = [
+        f'[gateway]\nid = "{GATEWAY_ID}"', f'[mqtt]\nurl = "{broker_url}"\nheartbeat_s = 10.0',
+        f'[ocpp]\nhost = "127.0.0.1"\nport = {ocpp_port}',
+    ]  # fmt: skip
+    devices = [(d, c, "mqtt", bindings) for d, c, _, _, bindings in DEVICES]
+    devices.append((STATION, "ev_charger", "ocpp", STATION_BINDINGS))
+    for device_id, device_class, protocol, bindings in devices:
+        lines.append(f'[[devices]]\nid = "{device_id}"\nclass = "{device_class}"\nprotocol = "{protocol}"')
         lines += [f'{field} = "@Control/{function}_FSCC1"' for field, function in bindings.items()]
         if device_id == "bat1":
             lines.append('mmxu = "@Control/MMXU1"')
@@ -80,8 +92,11 @@ async def _demo(options: DemoOptions) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     gateway: asyncio.subprocess.Process | None = None
+    optional = contextlib.AsyncExitStack()
     try:
-        gateway = await _start_gateway(workdir, broker.url, options)
+        hedera = await optional.enter_async_context(fake_hedera(workdir)) if options.hedera else ""
+        ocpp_port = free_port()
+        gateway = await _start_gateway(workdir, demo_config(broker.url, ocpp_port) + hedera, options)
         _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
         _say(f"status page: http://127.0.0.1:{options.http_port}/")
         _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
@@ -90,12 +105,16 @@ async def _demo(options: DemoOptions) -> int:
             SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
             for d, _, rated, natural, _ in DEVICES
         ]
+        station = SimulatedStation(StationOptions(station_id=STATION, meter_interval_s=SUMMARY_PERIOD_S))
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(device.run()) for device in devices]
+            tasks.append(group.create_task(station.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/{STATION}")))
             written = await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port, options.http_port)
             for line in written:
                 _say(f"SCADA wrote {line}")
-            tasks.append(group.create_task(_summaries(options.http_port, devices)))
+            tasks.append(group.create_task(_summaries(options.http_port, devices, station)))
+            if options.hedera:
+                tasks.append(group.create_task(ems_asks(broker.host, broker.port, _say)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), options.duration_s)
             for task in tasks:
@@ -105,13 +124,14 @@ async def _demo(options: DemoOptions) -> int:
             gateway.send_signal(signal.SIGTERM)
             await gateway.wait()
         broker.kill()
+        await optional.aclose()
     _say("demo stopped")
     return 0
 
 
-async def _start_gateway(workdir: Path, broker_url: str, options: DemoOptions) -> asyncio.subprocess.Process:
+async def _start_gateway(workdir: Path, toml: str, options: DemoOptions) -> asyncio.subprocess.Process:
     config = workdir / "gateway.toml"
-    config.write_text(demo_config(broker_url))
+    config.write_text(toml)
     args = [
         "-m", "relevent", "--config", str(config), "--state-dir", str(workdir / "state"),
         "--log-format", "json", "--mms-host", "127.0.0.1", "--mms-port", str(options.mms_port),
@@ -140,11 +160,11 @@ def _ready(http_port: int) -> bool:
         return False
 
 
-async def _summaries(http_port: int, devices: list[SimulatedDevice]) -> None:
+async def _summaries(http_port: int, devices: list[SimulatedDevice], station: SimulatedStation) -> None:
     while True:
         await asyncio.sleep(SUMMARY_PERIOD_S)
         status = await asyncio.to_thread(_status, http_port)
-        _say(_summary(status, devices))
+        _say(_summary(status, devices, station))
 
 
 def _status(http_port: int) -> dict[str, Any]:
@@ -153,7 +173,7 @@ def _status(http_port: int) -> dict[str, Any]:
         return data
 
 
-def _summary(status: dict[str, Any], devices: list[SimulatedDevice]) -> str:
+def _summary(status: dict[str, Any], devices: list[SimulatedDevice], station: SimulatedStation) -> str:
     outputs = []
     for controller in status["controllers"]:
         name = without_ld(controller["ref"]).removesuffix("_FSCC1")
@@ -163,8 +183,10 @@ def _summary(status: dict[str, Any], devices: list[SimulatedDevice]) -> str:
         f"{d.id}: {d.model.power_w:8.1f} W ({d.commands_received} cmds{', fallback' if d.fallback else ''})"
         for d in devices
     ]
+    seen.append(f"{STATION}: {-station.power_w():8.1f} W (ocpp)")  # the EV draws: consumption, negative
     return "  ".join(outputs) + "  |  " + "  ".join(seen)
 
 
 def _say(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)  # noqa: T201 - the demo talks to a person
+

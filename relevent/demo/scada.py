@@ -33,26 +33,14 @@ def demo_steps(now: datetime) -> list[DemoStep]:
     start = now.replace(microsecond=0) + timedelta(seconds=5)
     profile = tuple(round(4.0 * math.sin(2 * math.pi * i / 24), 2) for i in range(24))  # kW, 2 minutes
     return [
-        DemoStep(
-            "MaxPow_FSCH02",
-            ScheduleInput((11.0,), 86400, 1, now.replace(microsecond=0), enable=True),
-            "site: 11 kW connection limit for a day, priority 1",
-        ),
-        DemoStep(
-            "ActPow_FSCH01",
-            ScheduleInput(profile, ENTRY_S, 20, start, enable=True),
-            "aggregator: battery profile, 24 x 5 s, priority 20",
-        ),
-        DemoStep(
-            "MaxPow_FSCH01",
-            ScheduleInput((2.5,), 60, 60, start + timedelta(seconds=30), enable=True),
-            "DSO: 2.5 kW limit for one minute, priority 60",
-        ),
-        DemoStep(
-            "OnOff_FSCH01",
-            ScheduleInput((False,), 20, 90, start + timedelta(seconds=100), enable=True),
-            "DSO: disconnect for 20 s, priority 90",
-        ),
+        DemoStep("MaxPow_FSCH02", ScheduleInput((11.0,), 86400, 1, now.replace(microsecond=0), enable=True),
+                 "site: 11 kW connection limit for a day, priority 1"),
+        DemoStep("ActPow_FSCH01", ScheduleInput(profile, ENTRY_S, 20, start, enable=True),
+                 "aggregator: battery profile, 24 x 5 s, priority 20"),
+        DemoStep("MaxPow_FSCH01", ScheduleInput((2.5,), 60, 60, start + timedelta(seconds=30), enable=True),
+                 "DSO: 2.5 kW limit for one minute, priority 60"),
+        DemoStep("OnOff_FSCH01", ScheduleInput((False,), 20, 90, start + timedelta(seconds=100), enable=True),
+                 "DSO: disconnect for 20 s, priority 90"),
     ]
 
 

@@ -23,7 +23,8 @@ COMMAND_FIELDS: tuple[CommandField, ...] = ("w_set", "w_max_lim", "on")
 class DeviceFields:
     """One device's command fields; None where the bound controller has no value (or none is bound).
 
-    `w_set` is the active power setpoint in W (negative: injection), `w_max_lim` a magnitude in W.
+    `w_set` is the active power setpoint in W (positive: injection, negative: consumption, as on MQTT);
+    `w_max_lim` a magnitude in W.
     """
 
     w_set: float | None = None
@@ -95,7 +96,7 @@ class HealthReport:
 
 @dataclass(frozen=True)
 class MeterReading:
-    """What a device measured at `ts`: active power in W (positive: consumption), optionally more."""
+    """What a device measured at `ts`: active power in W (positive: injection), optionally more."""
 
     device_id: str
     ts: Timestamp

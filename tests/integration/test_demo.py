@@ -37,3 +37,8 @@ def test_demo_runs_headless_and_the_simulated_devices_follow_the_schedules() -> 
     assert commands[-1] >= 3
     evse = [float(m.group(1)) for line in summaries if (m := re.search(r"evse1: +(-?[\d.]+) W", line))]
     assert min(evse) < -2000
+    # the charging station over OCPP follows the same controllers: the site's 11 kW lets its EV charge,
+    # the DSO's 2.5 kW (below the 6 A an EV can be signalled) pauses it until the end of the run
+    station = [float(m.group(1)) for line in summaries if (m := re.search(r"cs1: +(-?[\d.]+) W", line))]
+    assert min(station) < -4000
+    assert station[-1] == 0.0

@@ -1,20 +1,27 @@
-"""The MQTT bridge under test: configuration, device registry, sinks; brokers come from tests.mosquitto."""
+"""The MQTT bridge under test, as the device layer's driver: configuration, registry, sinks.
+
+Brokers come from tests.mosquitto.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from relevent.app import device_timing
 from relevent.config import MqttSection
+from relevent.lan.layer import DeviceLayer
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import MqttBridgeConfig
-from relevent.lan.mqtt.registry import Device, DeviceRegistry
-from relevent.lan.mqtt.seams import DeviceMeasurement
+from relevent.lan.plan import ForecastSource
+from relevent.lan.registry import Device, DeviceRegistry
+from relevent.lan.sinks import DeviceMeasurement, HealthSink, MeasurementSink
 from relevent.scheduler.events import OutputChanged
 from tests.mosquitto import TIMEOUT_S, Broker, wait_until
 
@@ -56,8 +63,64 @@ def one_device(device_id: str = "bat1", **kwargs: Any) -> DeviceRegistry:
     return DeviceRegistry.of([Device(device_id, "battery", bindings, **kwargs)])
 
 
+class MqttSite:
+    """The device layer with the MQTT bridge as its driver, as the daemon composes them for MQTT devices."""
+
+    def __init__(
+        self,
+        config: MqttBridgeConfig,
+        registry: DeviceRegistry,
+        *,
+        forecasts: ForecastSource | None = None,
+        measurements: MeasurementSink | None = None,
+        health: HealthSink | None = None,
+        clock: Callable[[], float] = time.time,
+        **seams: Any,
+    ) -> None:
+        metrics = CollectorRegistry()
+        self.driver = MqttBridge(config, registry, metrics_registry=metrics, forecasts=forecasts, clock=clock,
+                                 **seams)  # fmt: skip
+        drivers = {MqttBridge.protocol: self.driver}
+        self.layer = DeviceLayer(
+            registry, drivers, device_timing(config.mqtt), metrics_registry=metrics, forecasts=forecasts,
+            measurements=measurements, health=health, clock=clock,
+        )  # fmt: skip
+        self.metrics = self.driver.metrics
+        self.views = self.driver.views
+
+    async def run(self) -> None:
+        """Run the layer and the bridge until the bridge is stopped."""
+        layer = asyncio.create_task(self.layer.run())
+        try:
+            await self.driver.run(self.layer)
+        finally:
+            layer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await layer
+
+    def stop(self) -> None:
+        self.driver.stop()
+
+    def on_output(self, event: OutputChanged) -> None:
+        self.layer.on_output(event)
+        self.driver.on_output(event)
+
+    def refresh_plans(self) -> None:
+        self.layer.refresh_plans()
+
+    @property
+    def connected(self) -> bool:
+        return self.driver.connected
+
+    def device_healthy(self, device_id: str) -> bool:
+        return self.driver.device_healthy(device_id)
+
+    def device_status(self) -> list[dict[str, Any]]:
+        return self.driver.device_status()
+
+
 @asynccontextmanager
-async def running(bridge: MqttBridge, *, connected: bool = True) -> AsyncIterator[MqttBridge]:
+async def running(bridge: MqttSite, *, connected: bool = True) -> AsyncIterator[MqttSite]:
     """Run the bridge; wait for its broker connection unless told otherwise; stop it cleanly afterwards."""
     task = asyncio.create_task(bridge.run())
     try:
@@ -69,11 +132,11 @@ async def running(bridge: MqttBridge, *, connected: bool = True) -> AsyncIterato
         await asyncio.wait_for(task, TIMEOUT_S)
 
 
-def make_bridge(config: MqttBridgeConfig, registry: DeviceRegistry, **seams: Any) -> MqttBridge:
-    return MqttBridge(config, registry, metrics_registry=CollectorRegistry(), **seams)
+def make_bridge(config: MqttBridgeConfig, registry: DeviceRegistry, **seams: Any) -> MqttSite:
+    return MqttSite(config, registry, **seams)
 
 
-def sample(bridge: MqttBridge, name: str, **labels: str) -> float:
+def sample(bridge: MqttSite, name: str, **labels: str) -> float:
     """A metric's current value in the bridge's own registry (0 when never set)."""
     value = bridge.metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value

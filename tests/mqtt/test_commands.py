@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import aiomqtt
 import pytest
 
-from relevent.lan.mqtt.registry import Device, DeviceRegistry
+from relevent.lan.registry import Device, DeviceRegistry
 from tests.mosquitto import Broker, mqtt_client, wait_until
 from tests.mqtt.conftest import (
     ACT,

@@ -13,8 +13,8 @@ from relevent.app import ems_handler
 from relevent.config import DeviceEntry, MqttSection
 from relevent.errors import ConfigError
 from relevent.lan.mqtt.ems_slot import EmsSlot, device_range
-from relevent.lan.mqtt.registry import Device, DeviceRegistry
 from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.registry import Device, DeviceRegistry
 from relevent.scheduler.discovery import model_spec
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scl.generate import DEFAULT_MODEL, SCL_NS

@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from relevent.config import DeviceEntry, MqttSection, SclSection
 from relevent.errors import ConfigError
+from relevent.lan.driver import DeviceFields as Fields
+from relevent.lan.fields import device_fields
 from relevent.lan.mqtt import schema
-from relevent.lan.mqtt.bridge import MqttBridge
-from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
-from relevent.lan.mqtt.device_commands import Fields, device_fields
-from relevent.lan.mqtt.plan import plan_steps
-from relevent.lan.mqtt.registry import Device, build_registry
+from relevent.lan.mqtt.config import BrokerConfig
 from relevent.lan.mqtt.topics import Inbound, Topics
+from relevent.lan.plan import plan_steps
+from relevent.lan.registry import Device, build_registry
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.scl.model import SclDocument
@@ -38,12 +38,12 @@ def model() -> SclDocument:
 
 
 def test_without_device_entries_each_controller_ld_is_one_device(model: SclDocument) -> None:
-    config = MqttBridgeConfig(gateway_id="gw1")
-    registry = MqttBridge.from_scl(config, model, metrics_registry=CollectorRegistry()).registry
+    registry = build_registry(model, ())
     [device] = registry
     assert device.id == "DER_Scheduler_Control"
     assert dict(device.bindings) == {"w_set": ACT, "w_max_lim": MAX, "on": ONOFF}
     assert device.mmxu_ref == "DER_Scheduler_Control/MMXU1"
+    assert device.protocol == "mqtt"
     assert registry.followers(MAX) == ((device, "w_max_lim"),)
 
 
@@ -56,6 +56,7 @@ def test_device_entries_accept_both_reference_forms(model: SclDocument) -> None:
     bat1, _ = registry
     assert dict(bat1.bindings) == {"w_set": ACT, "on": ONOFF}
     assert bat1.mmxu_ref == "DER_Scheduler_Control/MMXU1"
+    assert bat1.protocol == "mqtt"
     assert [(d.id, f) for d, f in registry.followers(ACT)] == [("bat1", "w_set"), ("evse1", "w_max_lim")]
     assert registry.controllers == (ACT, ONOFF)
 
@@ -158,3 +159,12 @@ def test_powers_are_scaled_from_the_controllers_units_to_watts() -> None:
     assert dict(device.scales) == {"w_set": 1000.0, "w_max_lim": 1000.0, "on": 1.0}  # kW outputs
     fields = device_fields(device, {"w_set": 2.83, "w_max_lim": 11.0, "on": True})
     assert (fields.w_set, fields.w_max_lim, fields.on) == (2830.0, 11000.0, True)
+
+
+def test_a_device_entry_names_its_protocol_and_an_unknown_one_is_refused(model: SclDocument) -> None:
+    registry = build_registry(model, [_entry("cs-1", "ev_charger", w_max_lim=MAX, protocol="ocpp"),
+                                      _entry("bat1", w_set=ACT)])  # fmt: skip
+    assert [(d.id, d.protocol) for d in registry] == [("cs-1", "ocpp"), ("bat1", "mqtt")]
+    assert [d.id for d in registry.of_protocol("ocpp")] == ["cs-1"]
+    with pytest.raises(ValidationError, match="protocol"):
+        _entry("x", protocol="bacnet")

@@ -16,7 +16,6 @@ from structlog.testing import capture_logs
 
 from relevent import __version__
 from relevent.config import MqttSection
-from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import BrokerConfig
 from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage, _inbox
 from relevent.lan.mqtt.metrics import BridgeMetrics
@@ -24,6 +23,7 @@ from tests.mosquitto import PASSWORDS, Broker, TlsFiles, mqtt_client, wait_until
 from tests.mqtt.conftest import (
     ACT,
     MAX,
+    MqttSite,
     Recorder,
     bridge_config,
     make_bridge,
@@ -36,7 +36,7 @@ from tests.mqtt.conftest import (
 STATUS = "relevent/v1/gw1/status"
 
 
-async def _failed_attempts(bridge: MqttBridge, count: int) -> None:
+async def _failed_attempts(bridge: MqttSite, count: int) -> None:
     await wait_until(lambda: sample(bridge, "relevent_mqtt_connection_errors_total") >= count)
 
 
@@ -61,7 +61,7 @@ async def test_last_will_announces_offline_when_the_connection_dies(broker: Brok
     bridge = make_bridge(bridge_config(broker), one_device())
     async with running(bridge), mqtt_client(broker, STATUS) as (_, inbox):
         assert json.loads((await inbox.next()).payload)["state"] == "online"
-        sock = bridge._session._client._client.socket()  # type: ignore[union-attr]
+        sock = bridge.driver._session._client._client.socket()  # type: ignore[union-attr]
         assert isinstance(sock, socket.socket)
         sock.shutdown(socket.SHUT_RDWR)  # no DISCONNECT packet: the broker sends the will
         assert json.loads((await inbox.next()).payload) == {"state": "offline"}
@@ -77,7 +77,7 @@ async def test_broker_restart_resends_the_current_command_within_2_s(broker: Bro
         for watts in range(100):  # changes while the broker is away: only the newest is kept
             bridge.on_output(output(ACT, float(watts)))
             bridge.on_output(output(MAX, 5000.0 + watts))
-        assert len(bridge._outbox) <= 2  # one command, nothing else queued
+        assert len(bridge.driver._outbox) <= 2  # one command, nothing else queued
         broker.start()
         back = time.monotonic()
         async with mqtt_client(broker, SET) as (_, inbox):
@@ -213,7 +213,7 @@ async def test_the_broker_connection_sends_each_packet_at_once(broker: Broker) -
     bridge = make_bridge(bridge_config(broker), one_device())
     async with running(bridge):
         await wait_until(lambda: bridge.connected)
-        client = bridge._session._client  # the socket is nowhere public
+        client = bridge.driver._session._client  # the socket is nowhere public
         assert client is not None
         sock = client._client.socket()
         assert isinstance(sock, socket.socket)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from relevent.lan.mqtt.registry import Device, DeviceRegistry
+from relevent.lan.registry import Device, DeviceRegistry
 from tests.mosquitto import Broker, mqtt_client, wait_until
 from tests.mqtt.conftest import ACT, bridge_config, make_bridge, running, sample
 

@@ -9,6 +9,7 @@ import structlog
 
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.policy import SchedulePolicy
+from relevent.scheduler.reserves import ReserveValues
 from relevent.timing import STATUS_DELAY_S
 
 from .factory import BASE, ln, reference_like_spec, small_spec
@@ -87,3 +88,21 @@ async def test_rule_6_a_stored_unbinding_of_a_now_locked_reserve_is_dropped_at_r
     assert h.value(f"{FSCC}.Schd04.setSrcRef") == RES
     assert h.engine.output(FSCC).source == RES  # type: ignore[union-attr]
     assert [e["ref"] for e in logs if e["log_level"] == "warning"] == [FSCC]
+
+
+async def test_reserve_values_give_each_controller_its_reserve_schedules_value_now(db: Path) -> None:
+    h = start_engine(small_spec(reserve=True), db)
+    reserves = ReserveValues(h.engine)
+    h.write(f"{RES}.ValASG001.setMag.f", 5.0)
+    h.program(S1, values=[7.0], intv=5400, prio=10, starts=[BASE + 60])
+    await h.sleep_until(BASE + 600)
+    assert h.engine.output(FSCC).value == 7.0  # type: ignore[union-attr]
+    assert reserves.value(FSCC) == 0.0  # what the devices fall back to: the reserve, not the output
+    await h.sleep_until(BASE + 3600)
+    assert reserves.value(FSCC) == 5.0
+    assert reserves.value(ln("Nothing_FSCC1")) is None
+
+
+async def test_without_a_reserve_schedule_a_controller_has_no_reserve_value(db: Path) -> None:
+    h = start_engine(small_spec(), db)
+    assert ReserveValues(h.engine).value(FSCC) is None

@@ -2,6 +2,6 @@
 
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import BrokerConfig, MqttBridgeConfig
-from relevent.lan.mqtt.registry import Device, DeviceRegistry
+from relevent.lan.registry import Device, DeviceRegistry
 
 __all__ = ["BrokerConfig", "Device", "DeviceRegistry", "MqttBridge", "MqttBridgeConfig"]

@@ -1,17 +1,17 @@
-"""The MQTT bridge: controller outputs -> one command stream per device; device data -> the gateway.
+"""The MQTT driver: each device's intents and plans as `ctl/set` and `ctl/plan`; device data back.
 
-All state lives on the event loop. The composition root feeds `on_output` with the scheduler's
-`OutputChanged` events (the current output of every controller before `run`, then every change), calls
-`refresh_plans` when a forecast may have changed, and runs `run` in its TaskGroup.
+All state lives on the event loop. The device layer hands over intents (`apply`) and plans (`apply_plan`);
+acks, availability and measurements go back to it as health and measurements (`DeviceReports`). With
+`compat_fledge` the composition root also feeds `on_output` with the scheduler's `OutputChanged` events,
+for the FledgePower pivot topics.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,14 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from relevent.errors import ConfigError
+from relevent.lan.driver import (
+    DeviceHealth,
+    DeviceIntent,
+    DevicePlan,
+    DeviceReports,
+    HealthReport,
+    MeterReading,
+)
 from relevent.lan.mqtt import compat
 from relevent.lan.mqtt.acks import AckTracker, HealthChange
 from relevent.lan.mqtt.admission import MessageAdmission, RateLimit
@@ -37,28 +45,24 @@ from relevent.lan.mqtt.payloads import (
     Measurement,
     utc,
 )
-from relevent.lan.mqtt.plan import PlanSteps, plan_payload, plan_steps
-from relevent.lan.mqtt.registry import Device, DeviceRegistry, build_registry
-from relevent.lan.mqtt.seams import (
-    DeviceMeasurement,
-    ExtensionRequestHandler,
-    ForecastSource,
-    HealthSink,
-    MeasurementSink,
-    SpoofingSink,
-)
+from relevent.lan.mqtt.plan import plan_payload
+from relevent.lan.mqtt.seams import ExtensionRequestHandler, SpoofingSink
 from relevent.lan.mqtt.topics import Topics, within
 from relevent.lan.mqtt.view import DeviceView
+from relevent.lan.plan import ForecastSource, forecast_all
+from relevent.lan.registry import Device, DeviceRegistry
 from relevent.scheduler.events import OutputChanged
-from relevent.scheduler.forecast import ForecastPoint
-from relevent.scl.model import SclDocument
-from relevent.timing import PLAN_SETTLE_S
 
 log = structlog.get_logger(__name__)
 
 
 class MqttBridge:
-    """Commands, plans, acks, measurements and the gateway status over one broker session."""
+    """Commands, plans, acks, measurements and the gateway status over one broker session.
+
+    `registry` holds the devices this driver serves; `forecasts` feeds the Fledge compatibility topics.
+    """
+
+    protocol = "mqtt"
 
     def __init__(  # noqa: PLR0913 - the seams the composition root provides, all but config optional
         self,
@@ -67,8 +71,6 @@ class MqttBridge:
         *,
         metrics_registry: CollectorRegistry,
         forecasts: ForecastSource | None = None,
-        measurements: MeasurementSink | None = None,
-        health: HealthSink | None = None,
         spoofing: SpoofingSink | None = None,
         extension_handler: ExtensionRequestHandler | None = None,
         clock: Callable[[], float] = time.time,
@@ -78,16 +80,14 @@ class MqttBridge:
         self.metrics = BridgeMetrics(metrics_registry)
         self._topics = Topics(config.mqtt.root, config.gateway_id)
         self._forecasts = forecasts
-        self._measurements = measurements
-        self._health = health
         self._spoofing = spoofing
         self._clock = clock
         self._commands = CommandFactory(config.mqtt.command_validity_s, clock)
         self._acks = AckTracker(config.mqtt.ack_timeout_s, time.monotonic)
-        self._outputs: dict[str, OutputChanged] = {}
-        self._plans: dict[str, PlanSteps] = {}
+        self._intents: dict[str, DeviceIntent] = {}
+        self._plans: dict[str, DevicePlan] = {}
         self._fallback: dict[str, bool] = {}
-        self._plans_stale = asyncio.Event()
+        self._reports: DeviceReports | None = None
         self._stop = asyncio.Event()
         self._outbox = Outbox()
         self.views = {d.id: DeviceView(d.id, d.device_class) for d in registry}
@@ -136,25 +136,18 @@ class MqttBridge:
             metrics=self.metrics,
         )
 
-    @classmethod
-    def from_scl(cls, config: MqttBridgeConfig, doc: SclDocument, **seams: Any) -> MqttBridge:
-        """Build the device registry from the model and `config.devices`, then the bridge."""
-        return cls(config, build_registry(doc, config.devices), **seams)
+    # --- entry points of the device layer and the composition root ------------------------------------
 
-    # --- entry points of the composition root -------------------------------------------------------
-
-    async def run(self) -> None:
+    async def run(self, reports: DeviceReports) -> None:
         """Serve until `stop` (or cancellation); the gateway status turns offline on the way out."""
+        self._reports = reports
         loops: list[Coroutine[Any, Any, None]] = [
             self._session.run(),
             self._session.publish_loop(),
-            self._heartbeat_loop(),
             self._ack_loop(),
         ]
-        if self._forecasts is not None:
-            loops.append(self._plan_loop(self._forecasts))
-            if self.config.mqtt.compat_fledge:
-                loops.append(self._compat_schedule_loop(self._forecasts))
+        if self._forecasts is not None and self.config.mqtt.compat_fledge:
+            loops.append(self._compat_schedule_loop(self._forecasts))
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(loop) for loop in loops]
             await self._stop.wait()
@@ -165,20 +158,30 @@ class MqttBridge:
         """Make `run` return after announcing the gateway offline."""
         self._stop.set()
 
+    def apply(self, intent: DeviceIntent) -> None:
+        """The device's newest intent: published as its next command (a newer one replaces it unsent)."""
+        device = self.registry.get(intent.device_id)
+        if device is None:
+            log.warning("mqtt_unknown_device", device=intent.device_id)
+            return
+        self._intents[device.id] = intent
+        self._queue_command(device)
+
+    def apply_plan(self, plan: DevicePlan) -> None:
+        """The device's newest plan: published retained."""
+        if self.registry.get(plan.device_id) is None:
+            log.warning("mqtt_unknown_device", device=plan.device_id)
+            return
+        self._plans[plan.device_id] = plan
+        self._queue_plan(plan.device_id)
+
     def on_output(self, event: OutputChanged) -> None:
-        """A controller output changed: every device following it gets a new command at once."""
-        self._outputs[event.controller] = event
-        for device, _ in self.registry.followers(event.controller):
-            self._queue_command(device)
+        """A controller output changed: its FledgePower pivot command (`compat_fledge` only)."""
         if self.config.mqtt.compat_fledge:
             command = compat.pivot_command(event.controller, event.value, event.timestamp)
             if command is not None:
                 message = OutMessage(compat.COMMAND_TOPIC, compat.dump(command))
                 self._outbox.put_message(f"compat-command:{event.controller}", message)
-
-    def refresh_plans(self) -> None:
-        """A forecast may have changed (a schedule was written, enabled, disabled): recompute the plans."""
-        self._plans_stale.set()
 
     def device_healthy(self, device_id: str) -> bool:
         """Whether the device answers its commands."""
@@ -211,20 +214,17 @@ class MqttBridge:
                 raise InboundError("spoofed", f"ack of {sent_to}'s command {ack.id} on {device.id}'s topic")
             raise InboundError("unknown_command", str(ack.id))
         self.metrics.acks.labels(device.id, ack.result).inc()
-        self.views[device.id].ack = {
-            "id": str(ack.id),
-            "result": ack.result,
-            "reason": ack.reason,
-            "at": self._clock(),
-        }
+        self.views[device.id].ack = {"id": str(ack.id), "result": ack.result, "reason": ack.reason,
+                                     "at": self._clock()}
         if ack.result == "rejected":
             log.warning(
                 "command rejected by device", device=device.id, command=str(ack.id), reason=ack.reason
             )
         self._report_health(change)
+        self._report(HealthReport(device.id, _ACK_HEALTH[ack.result], detail=ack.reason or ""))
 
     def handle_measurement(self, device: Device, measurement: Measurement) -> None:
-        """Metrics, and the measurement sink (for the device's MMXU mirror)."""
+        """Metrics, and the device layer (the device's MMXU mirror, its status)."""
         self.metrics.power.labels(device.id).set(measurement.w)
         view = self.views[device.id]
         view.measurement, view.measurement_at = measurement, self._clock()
@@ -232,17 +232,11 @@ class MqttBridge:
             self.metrics.reactive_power.labels(device.id).set(measurement.var)
         if measurement.soc_pct is not None:
             self.metrics.soc.labels(device.id).set(measurement.soc_pct)
-        if self._measurements is not None:
-            self._measurements.on_measurement(
-                DeviceMeasurement(
-                    device_id=device.id,
-                    mmxu_ref=device.mmxu_ref,
-                    ts=measurement.ts.timestamp(),
-                    w=measurement.w,
-                    var=measurement.var,
-                    soc_pct=measurement.soc_pct,
-                )
-            )
+        if self._reports is not None:
+            self._reports.on_measurement(
+                MeterReading(device.id, measurement.ts.timestamp(), measurement.w, measurement.var,
+                             measurement.soc_pct)
+            )  # fmt: skip
 
     def handle_state(self, device: Device, state: DeviceState) -> None:
         """Track whether the device runs its own fail-safe."""
@@ -262,6 +256,8 @@ class MqttBridge:
         log.info("device availability", device=device.id, state=availability.state)
         if online:
             self._queue_command(device)
+        else:
+            self._report(HealthReport(device.id, DeviceHealth.UNREACHABLE, detail="offline"))
 
     # --- internals -------------------------------------------------------------------------------------
 
@@ -282,10 +278,11 @@ class MqttBridge:
         return OutMessage(self._topics.status, status.model_dump_json().encode(), retain=True)
 
     def _queue_command(self, device: Device) -> None:
-        self._outbox.put(f"command:{device.id}", partial(self._command_message, device))
+        if device.id in self._intents:
+            self._outbox.put(f"command:{device.id}", partial(self._command_message, device))
 
     def _command_message(self, device: Device) -> OutMessage:
-        command = self._commands.build(device, self._outputs)
+        command = self._commands.build(self._intents[device.id])
         return OutMessage(
             self._topics.command(device.id),
             command.model_dump_json().encode(),
@@ -319,53 +316,10 @@ class MqttBridge:
         self.views[change.device_id].healthy = change.healthy
         self.metrics.device_healthy.labels(change.device_id).set(int(change.healthy))
         log.warning("device health changed", device=change.device_id, healthy=change.healthy)
-        if self._health is not None:
-            self._health.on_health(change.device_id, change.healthy)
 
-    async def _forecast_all(self, source: ForecastSource) -> dict[str, Sequence[ForecastPoint]] | None:
-        """Every followed controller's forecast from now over the plan horizon (None if one fails).
-
-        One controller at a time, the loop turning in between: a large site's forecasts, computed in one go,
-        held the next entry boundary's device commands back (docs/performance.md).
-        """
-        start = self._clock()
-        end = start + self.config.mqtt.plan_horizon_s
-        forecasts: dict[str, Sequence[ForecastPoint]] = {}
-        for ref in self.registry.controllers:
-            await asyncio.sleep(0)
-            try:
-                forecasts[ref] = source.forecast(ref, start, end)
-            except Exception:  # a failing forecast must not stop the commands; the last plans stay
-                log.exception("forecast failed", controller=ref)
-                return None
-        return forecasts
-
-    async def _update_plans(self, source: ForecastSource) -> None:
-        forecasts = await self._forecast_all(source)
-        if forecasts is None:
-            return
-        for device in self.registry:
-            steps = plan_steps(device, forecasts)
-            if _plan_key(steps) != _plan_key(self._plans.get(device.id, ())):
-                self._plans[device.id] = steps
-                self._queue_plan(device.id)
-
-    async def _plan_loop(self, source: ForecastSource) -> None:
-        while True:
-            await self._update_plans(source)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.mqtt.plan_refresh_s):
-                    await self._plans_stale.wait()
-                # SCADA programs a schedule item by item: recompute after a burst of writes, not after each
-                # one (with many devices a recomputation costs far more than a write and starves MMS).
-                await asyncio.sleep(PLAN_SETTLE_S)
-            self._plans_stale.clear()
-
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.mqtt.heartbeat_s)
-            for device in self.registry:
-                self._queue_command(device)
+    def _report(self, report: HealthReport) -> None:
+        if self._reports is not None:
+            self._reports.on_health(report)
 
     async def _ack_loop(self) -> None:
         while True:
@@ -374,10 +328,14 @@ class MqttBridge:
                 self.metrics.acks_missing.labels(device_id).inc()
                 log.warning("command not acknowledged", device=device_id, command=str(command_id))
                 self._report_health(change)
+                self._report(HealthReport(device_id, DeviceHealth.NOT_ACKNOWLEDGED, detail="no ack"))
 
     async def _compat_schedule_loop(self, source: ForecastSource) -> None:
         while True:
-            for ref, points in (await self._forecast_all(source) or {}).items():
+            start = self._clock()
+            end = start + self.config.mqtt.plan_horizon_s
+            forecasts = await forecast_all(source, self.registry.controllers, start, end)
+            for ref, points in (forecasts or {}).items():
                 schedule = compat.pivot_schedule(ref, ((p.time, p.value) for p in points))
                 if schedule is not None:
                     message = OutMessage(compat.SCHEDULE_TOPIC, compat.dump(schedule))
@@ -385,6 +343,8 @@ class MqttBridge:
             await asyncio.sleep(self.config.mqtt.compat_schedule_period_s)
 
 
-def _plan_key(steps: PlanSteps) -> object:
-    """What makes two plans different: the start of the first step moves with the clock and does not count."""
-    return (steps[0][1], steps[1:]) if steps else ()
+_ACK_HEALTH = {
+    "accepted": DeviceHealth.APPLIED,
+    "clamped": DeviceHealth.CLAMPED,
+    "rejected": DeviceHealth.REJECTED,
+}

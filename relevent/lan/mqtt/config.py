@@ -7,7 +7,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from relevent import __version__
-from relevent.config import DeviceEntry, MqttSection
+from relevent.config import MqttSection
 from relevent.errors import ConfigError
 
 
@@ -47,11 +47,10 @@ class BrokerConfig:
 
 @dataclass(frozen=True)
 class MqttBridgeConfig:
-    """Everything the bridge needs: the gateway's id, `[mqtt]` and `[[devices]]`."""
+    """Everything the bridge needs: the gateway's id and `[mqtt]`."""
 
     gateway_id: str
     mqtt: MqttSection = field(default_factory=MqttSection)
-    devices: tuple[DeviceEntry, ...] = ()
     version: str = __version__
 
     @cached_property

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 import structlog
 
 from relevent.errors import ConfigError
-from relevent.lan.mqtt.registry import DeviceRegistry
 from relevent.lan.mqtt.seams import ExtensionAccepted, ExtensionRejected, ExtensionRequest
+from relevent.lan.registry import DeviceRegistry
 from relevent.refs import full_ref, split_owner, without_ld
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.intents import Intents

@@ -18,8 +18,8 @@ from relevent.errors import ReleventError
 from relevent.lan.mqtt.log_throttle import LOG_EVERY_S, LogThrottle
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.payloads import Ack, Availability, DeviceState, Measurement
-from relevent.lan.mqtt.registry import Device, DeviceRegistry
 from relevent.lan.mqtt.topics import Inbound, Topics
+from relevent.lan.registry import Device, DeviceRegistry
 
 log = structlog.get_logger(__name__)
 

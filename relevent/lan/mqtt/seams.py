@@ -1,54 +1,15 @@
-"""The seams between the MQTT bridge and the rest of the gateway.
+"""The MQTT driver's own seams to the rest of the gateway: EMS extension requests and spoofing evidence.
 
-The bridge takes the scheduler's own `OutputChanged` events and `ForecastPoint`s; everything it hands back
-(measurements, device health, extension requests) goes through the small protocols here, which the
-composition root implements.
+Intents, plans, health and measurements pass through the device layer (`relevent/lan/driver.py`); what
+only MQTT carries goes through the small protocols here, which the composition root implements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from relevent.scheduler.forecast import ForecastPoint
 from relevent.scheduler.values import Timestamp
-
-
-class ForecastSource(Protocol):
-    """The scheduler's forecast of one controller's output over [t0, t1] (epoch seconds)."""
-
-    def forecast(self, controller_ref: str, t0: Timestamp, t1: Timestamp) -> Sequence[ForecastPoint]:
-        """Change points in time order, the value in force at t0 first."""
-        ...
-
-
-@dataclass(frozen=True)
-class DeviceMeasurement:
-    """A validated `meas` message; `mmxu_ref` names the measurement LN bound to the device, if any."""
-
-    device_id: str
-    mmxu_ref: str | None
-    ts: Timestamp
-    w: float
-    var: float | None
-    soc_pct: float | None
-
-
-class MeasurementSink(Protocol):
-    """Where device measurements go upstream (e.g. an `MMXU.TotW` mirror)."""
-
-    def on_measurement(self, measurement: DeviceMeasurement) -> None:
-        """Called on the loop for every valid measurement."""
-        ...
-
-
-class HealthSink(Protocol):
-    """Where device health goes upstream; called only when a device's health changes."""
-
-    def on_health(self, device_id: str, healthy: bool) -> None:
-        """`healthy` False: commands went unanswered or were rejected."""
-        ...
 
 
 class SpoofingSink(Protocol):

@@ -51,9 +51,9 @@ class DeviceView:
             "command": None if self.command is None else self.command.model_dump(mode="json"),
             "command_sent": self.command_sent,
             "ack": self.ack,
-            "measurement": None
-            if self.measurement is None
-            else self.measurement.model_dump(mode="json", exclude_none=True),
+            "measurement": None if self.measurement is None else self.measurement.model_dump(
+                mode="json", exclude_none=True
+            ),
             "age_s": ages,
             "stale": [name for name, age in ages.items() if age is not None and age > validity_s],
         }

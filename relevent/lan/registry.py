@@ -1,4 +1,4 @@
-"""The devices the bridge commands and the controllers each command field follows.
+"""The devices the drivers command and the controllers each command field follows.
 
 Built once from the SCL model and the `[[devices]]` entries; without entries every logical device that holds
 controllers becomes one device, bound by controller prefix. Every reference is checked against the model
@@ -25,7 +25,7 @@ _PREFIX_FIELDS: Mapping[str, CommandField] = {"ActPow_": "w_set", "MaxPow_": "w_
 
 @dataclass(frozen=True)
 class Device:
-    """One local device: its bindings (command field -> full FSCC reference) and clamp limits in W."""
+    """One local device: bindings (field -> full FSCC reference), clamp limits in W, its driver's protocol."""
 
     id: str
     device_class: str | None
@@ -34,6 +34,7 @@ class Device:
     w_max: float | None = None
     mmxu_ref: str | None = None
     scales: Mapping[CommandField, float] = field(default_factory=dict)  # controller units -> W
+    protocol: str = "mqtt"
 
     def scale(self, name: CommandField) -> float:
         """The factor from the bound controller's output units to the command field's (W)."""
@@ -65,6 +66,10 @@ class DeviceRegistry:
 
     def __len__(self) -> int:
         return len(self.devices)
+
+    def of_protocol(self, protocol: str) -> DeviceRegistry:
+        """The devices that `protocol`'s driver serves."""
+        return DeviceRegistry.of([device for device in self if device.protocol == protocol])
 
     def get(self, device_id: str) -> Device | None:
         """The device called `device_id`, or None."""
@@ -106,15 +111,8 @@ def build_registry(doc: SclDocument, entries: Sequence[DeviceEntry]) -> DeviceRe
         if entry.w_min is not None and entry.w_max is not None and entry.w_min > entry.w_max:
             problems.append(f"device {entry.id!r}: w_min {entry.w_min} is above w_max {entry.w_max}")
         devices.append(
-            Device(
-                entry.id,
-                entry.device_class,
-                bindings,
-                entry.w_min,
-                entry.w_max,
-                mmxu_ref,
-                model.scales(bindings),
-            )
+            Device(entry.id, entry.device_class, bindings, entry.w_min, entry.w_max, mmxu_ref,
+                   model.scales(bindings), entry.protocol)
         )
     if problems:
         raise ConfigError("invalid device bindings: " + "; ".join(problems))

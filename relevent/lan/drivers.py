@@ -1,0 +1,18 @@
+"""One driver per protocol in use: the MQTT bridge, and the others built from their configuration."""
+
+from __future__ import annotations
+
+from relevent.config import Settings
+from relevent.lan.driver import Driver
+from relevent.lan.mqtt.bridge import MqttBridge
+from relevent.lan.ocpp.driver import OcppDriver
+from relevent.lan.registry import DeviceRegistry
+
+
+def build_drivers(settings: Settings, registry: DeviceRegistry, bridge: MqttBridge) -> dict[str, Driver]:
+    """The drivers of every protocol some device uses; the bridge always (the gateway's status topic)."""
+    drivers: dict[str, Driver] = {bridge.protocol: bridge}
+    stations = [device.id for device in registry if device.protocol == OcppDriver.protocol]
+    if stations:
+        drivers[OcppDriver.protocol] = OcppDriver(settings.ocpp, stations)
+    return drivers

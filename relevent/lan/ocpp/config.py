@@ -1,0 +1,46 @@
+"""`[ocpp]`: the CSMS endpoint the charging stations dial, and how the gateway steers them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, FilePath
+
+
+class OcppStation(BaseModel):
+    """`[ocpp.stations.<id>]`: one station's own options (its id is a `[[devices]]` id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Security profile 1/2: the station's Basic-auth password (its `AuthorizationKey`), kept in a file.
+    password_file: FilePath | None = None
+
+    def password(self) -> bytes | None:
+        """The password's bytes (a station key may be any bytes), trailing newline dropped."""
+        if self.password_file is None:
+            return None
+        return Path(self.password_file).read_bytes().rstrip(b"\r\n")
+
+
+class OcppSection(BaseModel):
+    """`[ocpp]`: the WebSocket endpoint `ws://host:port/path/<station id>` and the charging defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8887, ge=0, le=65535)
+    path: str = Field(default="/ocpp", pattern=r"^(/[A-Za-z0-9_.-]+)*$")
+    # The limit a station falls back to when the gateway is gone and no reserve schedule value is known.
+    safe_limit_w: float = Field(default=4140.0, ge=0)
+    # Steered power of a layer whose controller has no value: the station's hardware limit decides.
+    max_w: float = Field(default=22080.0, gt=0)
+    # How far ahead a plan profile reaches; re-sent at half of it, so a dead gateway ends on the reserve.
+    horizon_s: int = Field(default=3600, ge=60)
+    response_timeout_s: float = Field(default=10.0, gt=0)
+    heartbeat_s: int = Field(default=60, ge=1)
+    # Frames above this size are answered with a CallError and dropped.
+    max_message_bytes: int = Field(default=65536, ge=1024)
+    # Line voltage and phases until a station's meter values tell better (A <-> W).
+    voltage_v: float = Field(default=230.0, gt=0)
+    phases: int = Field(default=3, ge=1, le=3)
+    stations: dict[str, OcppStation] = Field(default_factory=dict)

@@ -1,0 +1,146 @@
+"""The OCPP driver: the gateway as the CSMS its stations dial, one station per configured device."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from relevent.lan.driver import DeviceHealth, DeviceIntent, DevicePlan, DeviceReports, HealthReport
+from relevent.lan.ocpp.config import OcppSection
+from relevent.lan.ocpp.handshake import Admission
+from relevent.lan.ocpp.station import Station
+from relevent.lan.ocpp.steering import Steering
+from relevent.lan.ocpp.units import Electrical
+from relevent.lan.ocpp.v201 import Csms201
+
+log = structlog.get_logger(__name__)
+
+SUBPROTOCOLS = [Subprotocol("ocpp2.0.1")]
+# Frames up to this multiple of `max_message_bytes` are read and answered with a CallError; larger
+# ones close the connection (1009) before they fill the memory.
+HARD_LIMIT_FACTOR = 16
+
+
+class OcppDriver:
+    """Serves `[ocpp]` for the stations `station_ids`; intents and plans may arrive before `run`."""
+
+    protocol = "ocpp"
+
+    def __init__(
+        self,
+        section: OcppSection,
+        station_ids: Iterable[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        settle_s: float = 10.0,
+    ) -> None:
+        self.section = section
+        self.clock = clock
+        self.settle_s = settle_s
+        electrical = Electrical(section.voltage_v, section.phases)
+        self.stations = {station_id: Station(station_id, electrical) for station_id in station_ids}
+        self.listening = asyncio.Event()  # set once `run` listens, on `port`
+        self.port: int | None = None
+        self._steering: dict[str, Steering] = {}
+        self._connections: dict[str, ServerConnection] = {}
+
+    def apply(self, intent: DeviceIntent) -> None:
+        """The station's newest intent; its profiles follow as soon as it is connected."""
+        if (station := self._station(intent.device_id)) is not None:
+            station.intent = intent
+            station.wake.set()
+
+    def apply_plan(self, plan: DevicePlan) -> None:
+        """The station's newest plan: it runs on the station as a profile over the horizon."""
+        if (station := self._station(plan.device_id)) is not None:
+            station.plan = plan
+            station.wake.set()
+
+    def _station(self, device_id: str) -> Station | None:
+        station = self.stations.get(device_id)
+        if station is None:
+            log.warning("ocpp_unknown_device", device=device_id)
+        return station
+
+    async def run(self, reports: DeviceReports) -> None:
+        """Listen until cancelled; a port already taken is logged and retried, never raised."""
+        self._steering = {
+            sid: Steering(station, self.section, reports, self.clock, self.settle_s)
+            for sid, station in self.stations.items()
+        }
+        for station_id in self.stations:
+            reports.on_health(HealthReport(station_id, DeviceHealth.UNREACHABLE, None, "not connected yet"))
+        section = self.section
+        admission = Admission(
+            section.path,
+            {
+                sid: section.stations[sid].password() if sid in section.stations else None
+                for sid in self.stations
+            },
+        )
+        while True:
+            try:
+                server = await serve(
+                    self._serve,
+                    section.host,
+                    section.port,
+                    subprotocols=SUBPROTOCOLS,
+                    process_request=admission,
+                    max_size=section.max_message_bytes * HARD_LIMIT_FACTOR,
+                )
+            except OSError as exc:
+                log.exception("ocpp_listen_failed", host=section.host, port=section.port, error=str(exc))
+                await asyncio.sleep(5.0)
+                continue
+            async with server:
+                self._announce(server)
+                await server.serve_forever()
+
+    def _announce(self, server: Server) -> None:
+        self.port = next(iter(server.sockets)).getsockname()[1]
+        log.info("ocpp_listening", host=self.section.host, port=self.port, path=self.section.path)
+        self.listening.set()
+
+    async def _serve(self, connection: ServerConnection) -> None:
+        assert connection.request is not None  # the handshake is done
+        station_id = connection.request.path.split("?", 1)[0].rsplit("/", 1)[-1]
+        station = self.stations[station_id]
+        steering = self._steering[station_id]
+        previous = self._connections.get(station_id)
+        if previous is not None:  # the station reconnected before its old socket timed out
+            await previous.close(1000, "replaced by a new connection")
+        self._connections[station_id] = connection
+        section = self.section
+        link = Csms201(
+            station,
+            connection,
+            steering,
+            max_bytes=section.max_message_bytes,
+            heartbeat_s=section.heartbeat_s,
+            response_timeout_s=section.response_timeout_s,
+            clock=self.clock,
+        )
+        station.connected = True
+        station.forget_installed()  # whatever it held may have changed while it was away
+        log.info("ocpp_connected", station=station_id, subprotocol=connection.subprotocol)
+        steer = asyncio.create_task(steering.run(link), name=f"ocpp-steer-{station_id}")
+        try:
+            await link.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            steer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await steer
+            if self._connections.get(station_id) is connection:
+                del self._connections[station_id]
+                station.connected = False
+                steering.report(DeviceHealth.UNREACHABLE, "disconnected")
+            log.info("ocpp_disconnected", station=station_id)

@@ -1,0 +1,234 @@
+"""One station steered: its profiles kept in line with the intent and plan, and its health judged.
+
+Success is judged by what the station will do (its composite schedule) and then does (its next meter
+values after `settle_s`), never by "Accepted" alone: stations accept profiles and ignore them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import structlog
+from ocpp.exceptions import OCPPError
+from websockets.exceptions import ConnectionClosed
+
+from relevent.lan.driver import DeviceHealth, DeviceReports, HealthReport, MeterReading
+from relevent.lan.ocpp.config import OcppSection
+from relevent.lan.ocpp.link import StationLink
+from relevent.lan.ocpp.profiles import Capabilities, ProfileSpec, Purpose, StationView, build
+from relevent.lan.ocpp.station import Station
+from relevent.lan.ocpp.units import Electrical, StationLimit, to_watts
+from relevent.scheduler.values import Timestamp
+
+log = structlog.get_logger(__name__)
+
+COMPOSITE_S = 60  # how far ahead the composite schedule is read back
+DISCHARGE_REFUSED = "a negative w_set (discharge) needs OCPP 2.1 and a V2X station"
+
+
+def tolerance(w: float) -> float:
+    """How far a station's figure may exceed the limit before it counts as not following it."""
+    return max(50.0, 0.02 * w)
+
+
+def effective(specs: list[ProfileSpec], t: Timestamp) -> list[StationLimit]:
+    """Each purpose's limit at `t`: its highest active stack level's (across purposes the lowest wins)."""
+    top: dict[Purpose, tuple[int, StationLimit]] = {}
+    for spec in specs:
+        limit = spec.limit_at(t)
+        held = top.get(spec.slot.purpose)
+        if limit is not None and (held is None or spec.slot.stack_level > held[0]):
+            top[spec.slot.purpose] = (spec.slot.stack_level, limit)
+    return [limit for _, limit in top.values()]
+
+
+@dataclass(frozen=True)
+class MeterCheck:
+    """A limit the next meter values after `after` must respect, for the intent `seq`."""
+
+    limit_w: float
+    after: Timestamp
+    seq: int | None
+
+
+class Steering:
+    """Keeps one station's profiles in line; `run` serves one connection of it."""
+
+    def __init__(
+        self,
+        station: Station,
+        section: OcppSection,
+        reports: DeviceReports,
+        clock: Callable[[], float],
+        settle_s: float = 10.0,
+    ) -> None:
+        self.station = station
+        self.section = section
+        self.reports = reports
+        self.clock = clock
+        self.settle_s = settle_s
+        self.check: MeterCheck | None = None
+
+    @property
+    def seq(self) -> int | None:
+        """The intent the current health is about."""
+        return self.station.intent.seq if self.station.intent is not None else None
+
+    def report(self, health: DeviceHealth, detail: str = "") -> None:
+        """Tell the device layer."""
+        self.reports.on_health(HealthReport(self.station.station_id, health, self.seq, detail))
+
+    def booted(self) -> None:
+        """A boot: profiles and capabilities are asserted again."""
+        self.station.forget_installed()
+
+    def measured(
+        self, evse_id: int, ts: Timestamp, w: float | None, phases: int | None, voltage_v: float | None
+    ) -> None:
+        """A meter value: the phases and voltage for A <-> W, the station's power, the pending check."""
+        station = self.station
+        electrical = station.electrical
+        station.electrical = Electrical(voltage_v or electrical.voltage_v, phases or electrical.phases)
+        if w is None:
+            return
+        station.evse(evse_id).w = w
+        self.reports.on_measurement(MeterReading(station.station_id, ts, station.w))
+        check = self.check
+        charging = any(evse.transaction_id for evse in station.evses.values())
+        if check is None or ts < check.after or not charging:
+            return
+        self.check = None
+        if station.w > check.limit_w + tolerance(check.limit_w) and check.seq == self.seq:
+            self.report(
+                DeviceHealth.NOT_APPLIED,
+                f"meter values show {station.w:.0f} W over the limit of {check.limit_w:.0f} W",
+            )
+
+    async def run(self, link: StationLink) -> None:
+        """Sync the station whenever its intent, plan or boot asks, and before profiles run out."""
+        station = self.station
+        station.wake.set()
+        while True:
+            await self._wait(self._refresh_at())
+            station.wake.clear()
+            try:
+                await self.sync(link)
+            except TimeoutError:
+                log.warning("ocpp_no_answer", station=station.station_id)
+                self.report(DeviceHealth.NOT_ACKNOWLEDGED, "no answer within the response timeout")
+            except OCPPError as exc:
+                log.warning("ocpp_call_error", station=station.station_id, code=exc.code, error=str(exc))
+                self.report(DeviceHealth.REJECTED, f"{exc.code}: {exc.description}")
+            except ConnectionClosed:
+                return
+            except Exception:  # a defect here must not leave the station unsteered until it reconnects
+                log.exception("ocpp_sync_failed", station=station.station_id)
+                self.report(DeviceHealth.NOT_ACKNOWLEDGED, "the gateway failed to steer the station")
+
+    async def _wait(self, deadline: float) -> None:
+        timeout = None if math.isinf(deadline) else max(0.0, deadline - self.clock())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.station.wake.wait(), timeout)
+
+    def _refresh_at(self) -> float:
+        """Half way through the shortest-lived profile installed."""
+        return min(
+            (
+                spec.start + spec.duration / 2
+                for spec in self.station.installed.values()
+                if spec.duration is not None
+            ),
+            default=math.inf,
+        )
+
+    async def sync(self, link: StationLink) -> None:
+        """Install what differs, clear what is no longer wanted, then judge the result."""
+        station = self.station
+        if station.caps is None:
+            station.caps = await link.capabilities()
+            log.info("ocpp_capabilities", station=station.station_id, caps=station.caps)
+        refusals: list[str] = []
+        specs = await self._install(link, refusals)
+        intent = station.intent
+        if intent is not None and intent.fields.w_set is not None and intent.fields.w_set < 0:
+            refusals.append(DISCHARGE_REFUSED)
+        if intent is None and station.plan is None:
+            return
+        await self._judge(link, specs, refusals)
+
+    async def _install(self, link: StationLink, refusals: list[str]) -> list[ProfileSpec]:
+        station = self.station
+        while True:
+            caps = station.caps or Capabilities()
+            view = StationView(caps, station.electrical)
+            specs = build(station.intent, station.plan, view, self.clock(), self.section)
+            wanted = {spec.profile_id for spec in specs}
+            for profile_id in [i for i in station.installed if i not in wanted]:
+                await link.clear_profile(profile_id)
+                del station.installed[profile_id]
+            refolded = False
+            for spec in specs:
+                held = station.installed.get(spec.profile_id)
+                if held is not None and held.content == spec.content:
+                    continue
+                answer = await link.set_profile(spec)
+                if answer.accepted:
+                    station.installed[spec.profile_id] = spec
+                elif spec.slot.purpose is Purpose.STATION_MAX and caps.station_max:
+                    log.warning("ocpp_station_max_refused", station=station.station_id, reason=answer.reason)
+                    station.caps = replace(caps, station_max=False)
+                    refolded = True
+                    break
+                else:
+                    station.installed.pop(spec.profile_id, None)
+                    refusals.append(
+                        f"{spec.slot.purpose} at stack {spec.slot.stack_level}: {answer.reason or 'Rejected'}"
+                    )
+            if not refolded:
+                return specs
+
+    async def _judge(self, link: StationLink, specs: list[ProfileSpec], refusals: list[str]) -> None:
+        now = self.clock()
+        current = effective(specs, now)
+        limit_w = min((limit.w for limit in current), default=None)
+        if refusals:
+            self.check = None
+            self.report(DeviceHealth.REJECTED, "; ".join(refusals))
+            return
+        if limit_w is None:
+            self.report(DeviceHealth.APPLIED)
+            return
+        health, detail = await self._read_back(link, limit_w)
+        if health is DeviceHealth.NOT_APPLIED:
+            self.check = None
+            self.report(health, detail)
+            return
+        self.check = MeterCheck(limit_w, now + self.settle_s, self.seq)
+        clamped = [limit for limit in current if limit.clamped]
+        if clamped:
+            self.report(
+                DeviceHealth.CLAMPED, f"{clamped[0].value:g} {clamped[0].unit} is under 6 A: the EV pauses"
+            )
+        else:
+            self.report(health, detail)
+
+    async def _read_back(self, link: StationLink, limit_w: float) -> tuple[DeviceHealth, str]:
+        """What the station's composite schedules say: above the limit (not applied), below it (clamped)."""
+        station = self.station
+        unit = (station.caps or Capabilities()).unit
+        lower = ""
+        for evse_id in sorted(set(station.evses) - {0}) or [1]:
+            composite = await link.composite(evse_id, unit, COMPOSITE_S)
+            if composite.limit is None:
+                return DeviceHealth.NOT_APPLIED, f"evse {evse_id}: the composite schedule holds no limit"
+            allowed = to_watts(composite.limit, composite.unit, station.electrical)
+            if allowed > limit_w + tolerance(limit_w):
+                detail = f"evse {evse_id}: the composite schedule allows {allowed:.0f} W of {limit_w:.0f} W"
+                return DeviceHealth.NOT_APPLIED, detail
+            if allowed < limit_w - tolerance(limit_w) and limit_w < self.section.max_w:
+                lower = f"evse {evse_id}: the station allows only {allowed:.0f} W of {limit_w:.0f} W"
+        return (DeviceHealth.CLAMPED, lower) if lower else (DeviceHealth.APPLIED, "")

@@ -1,0 +1,29 @@
+"""`relevent-gw demo --hedera`: the EMS asks the fake HEDERA, the grant becomes the site's MaxPow."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from relevent.ports import free_port
+
+DURATION_S = 30
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(DURATION_S + 60)
+def test_the_demo_asks_hedera_and_runs_the_grant() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "relevent", "demo", "--hedera", "--duration", str(DURATION_S),
+         "--mms-port", str(free_port()), "--http-port", str(free_port())],
+        capture_output=True, text=True, timeout=DURATION_S + 45, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    states = [m.group(1) for line in lines if (m := re.match(r"\S+ HEDERA (.*)", line))]
+    assert states[:3] == ["received", "submitted", "pending"]
+    assert "accepted: 7000 W granted" in states
+    assert any("MaxPow=7.0 (MaxPow_FSCH05)" in line for line in lines), result.stdout

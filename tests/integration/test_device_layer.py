@@ -1,0 +1,87 @@
+"""Devices of different protocols follow the same controller side by side: the real daemon, a SCADA over
+MMS (open61850), an MQTT device on mosquitto and a charging station over OCPP (our simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from relevent.demo.ocpp_station import SimulatedStation, StationOptions
+from relevent.ports import free_port
+from tests.integration.gateway import KW, Gateway, Schedule, gateway, next_second, scada_programs
+from tests.mosquitto import Broker, mqtt_client
+
+pytestmark = pytest.mark.slow
+
+BAT1 = "relevent/v1/gw1/dev/bat1/ctl/set"
+WAIT_S = 20.0  # generous: the full suite shares two cores
+
+
+def limit(message: aiomqtt.Message) -> float | None:
+    value: float | None = json.loads(message.payload)["w_max_lim"]
+    return value
+
+
+async def health_of(gw: Gateway, device: str, protocol: str, health: str) -> None:
+    """Wait until the device's health on `/metrics` is `health` (polled: the daemon has no event for it)."""
+    series = f'device="{device}",health="{health}",protocol="{protocol}"'
+    deadline = time.monotonic() + WAIT_S
+    while (await asyncio.to_thread(gw.samples, "relevent_device_health")).get(series) != 1.0:
+        assert time.monotonic() < deadline, f"{device} never {health}"
+        await asyncio.sleep(0.1)
+
+
+def config(ocpp_port: int) -> str:
+    return f"""
+[mqtt]
+heartbeat_s = 60
+
+[ocpp]
+host = "127.0.0.1"
+port = {ocpp_port}
+
+[[devices]]
+id = "bat1"
+class = "battery"
+w_max_lim = "@Control/MaxPow_FSCC1"
+
+[[devices]]
+id = "cs-1"
+class = "ev_charger"
+protocol = "ocpp"
+w_max_lim = "@Control/MaxPow_FSCC1"
+"""
+
+
+async def test_an_mqtt_device_and_an_ocpp_station_follow_the_same_maximum_power_schedule(
+    broker: Broker, tmp_path: Path
+) -> None:
+    ocpp_port = free_port()
+    station = SimulatedStation(StationOptions(station_id="cs-1", meter_interval_s=0.5))
+    async with mqtt_client(broker, BAT1) as (_, inbox):
+        with gateway(broker, tmp_path, config(ocpp_port)) as gw:
+            runner = asyncio.create_task(station.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/cs-1"))
+            try:
+                await station.wait_until(lambda: station.booted, WAIT_S)
+                await inbox.until(lambda m: limit(m) == 0.0, WAIT_S)  # the reserve: 0 kW
+                start = next_second(1.5)
+                await scada_programs(gw.mms_port, Schedule("MaxPow_FSCH01", [5, 3], start, intv_s=2, prio=50))
+                await inbox.until(lambda m: limit(m) == 5 * KW, WAIT_S)
+                # The station caps at the order, rounded down to its resolution (0.1 A on 3 x 230 V).
+                await station.wait_until(lambda: 5 * KW - 69 < station.limit_w(1) <= 5 * KW, WAIT_S)
+                await inbox.until(lambda m: limit(m) == 3 * KW, WAIT_S)
+                await station.wait_until(lambda: 3 * KW - 69 < station.limit_w(1) <= 3 * KW, WAIT_S)
+                await health_of(gw, "cs-1", "ocpp", "applied")
+                await health_of(gw, "bat1", "mqtt", "not_acknowledged")  # this device never acks
+                intents = await asyncio.to_thread(gw.samples, "relevent_device_intents_total")
+                assert intents['device="cs-1",protocol="ocpp"'] >= 3  # start, 5 kW, 3 kW
+            finally:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
