@@ -218,13 +218,13 @@ class SimulatedInverter:
                 continue
             del self._deadlines[key]
             if key == "limit704":
-                if self.value_raw(DER_CONTROLS, "WMaxLimPctEnaRvrt") == 1:
+                if self._raw(DER_CONTROLS, "WMaxLimPctEnaRvrt") == 1:
                     start, _ = self._slice(DER_CONTROLS, "WMaxLimPctRvrt")
                     self.set_raw(DER_CONTROLS, "WMaxLimPct", [self.registers[start]])
                 else:
                     self.set_raw(DER_CONTROLS, "WMaxLimPctEna", [0])
             elif key == "wset704":
-                if self.value_raw(DER_CONTROLS, "WSetEnaRvrt") == 1:
+                if self._raw(DER_CONTROLS, "WSetEnaRvrt") == 1:
                     start, end = self._slice(DER_CONTROLS, "WSetRvrt")
                     self.set_raw(DER_CONTROLS, "WSet", self.registers[start:end])
                 else:
@@ -235,28 +235,29 @@ class SimulatedInverter:
                 self.set_raw(CONTROLS, "Conn", [1])
 
     def value_raw(self, mid: int, name: str) -> int | float | None:
-        """A point's unscaled value, as stored."""
-        return codec.raw(
-            self._model(mid),
-            POINTS[mid][name].offset,
-            POINTS[mid][name].kind,
-        )
+        """A point's unscaled value now (timers evaluated first)."""
+        self._physics()
+        return self._raw(mid, name)
+
+    def _raw(self, mid: int, name: str) -> int | float | None:
+        point = POINTS[mid][name]
+        return codec.raw(self._model(mid), point.offset, point.kind)
 
     def _target(self) -> tuple[float, bool]:
         """The power the controls ask for now, and whether a limit holds it down."""
         target = self.available_w
-        if DER_CONTROLS in self.addresses and self.value_raw(DER_CONTROLS, "WSetEna") == 1:
+        if DER_CONTROLS in self.addresses and self._raw(DER_CONTROLS, "WSetEna") == 1:
             target = codec.value(self._model(DER_CONTROLS), POINTS[DER_CONTROLS], "WSet") or 0.0
         caps = [self.rated_w]
         for mid, enable in ((DER_CONTROLS, "WMaxLimPctEna"), (CONTROLS, "WMaxLim_Ena")):
-            if mid in self.addresses and self.value_raw(mid, enable) == 1:
+            if mid in self.addresses and self._raw(mid, enable) == 1:
                 percent = codec.value(self._model(mid), POINTS[mid], "WMaxLimPct")
                 caps.append((percent or 0.0) * self.rated_w / 100)
         cap = min(caps)
         throttled = target > cap
         target = min(target, cap)
-        if (CONTROLS in self.addresses and self.value_raw(CONTROLS, "Conn") == 0) or (
-            DER_ENTER_SERVICE in self.addresses and self.value_raw(DER_ENTER_SERVICE, "ES") == 0
+        if (CONTROLS in self.addresses and self._raw(CONTROLS, "Conn") == 0) or (
+            DER_ENTER_SERVICE in self.addresses and self._raw(DER_ENTER_SERVICE, "ES") == 0
         ):
             return 0.0, False
         return target, throttled

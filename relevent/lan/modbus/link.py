@@ -103,11 +103,26 @@ class ModbusLink:
         await self._call(self._client.write_coils(address, values, device_id=self.unit), f"coils {address}")
 
     async def _call(self, request: Awaitable[ModbusPDU], what: str) -> ModbusPDU:
+        # The request runs as a task of its own: a cancel of the caller (gateway shutdown) then always
+        # reaches the caller, where pymodbus might otherwise absorb it inside its transaction.
+        task = asyncio.ensure_future(request)
+        task.add_done_callback(_consume)
         try:
-            async with asyncio.timeout(self.timeout_s):
-                answer = await request
-        except (TimeoutError, OSError, ModbusException) as exc:
+            await asyncio.wait({task}, timeout=self.timeout_s)
+        finally:
+            task.cancel()  # a no-op once it is done
+        if not task.done() or task.cancelled():
+            raise LinkDownError(f"{what}: no answer within {self.timeout_s} s")
+        try:
+            answer = task.result()
+        except (OSError, ModbusException) as exc:
             raise LinkDownError(f"{what}: {exc or type(exc).__name__}") from exc
         if isinstance(answer, ExceptionResponse) or answer.isError():
             raise DeviceRefusedError(int(getattr(answer, "exception_code", 0)), what)
         return answer
+
+
+def _consume(task: asyncio.Future[ModbusPDU]) -> None:
+    """Retrieve an abandoned request's outcome (asyncio would log it as never retrieved)."""
+    if not task.cancelled():
+        task.exception()

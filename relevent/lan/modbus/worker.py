@@ -89,7 +89,7 @@ class DeviceWorker:
                         HealthReport(self.device.device_id, DeviceHealth.UNREACHABLE, seq, str(exc))
                     )
                     log.warning("modbus device unreachable", device=self.device.device_id, error=str(exc))
-                    await self._pause(backoff)
+                    await asyncio.sleep(backoff)
                     backoff = min(BACKOFF_MAX_S, backoff * 2)
         finally:
             with contextlib.suppress(LinkDownError, DeviceRefusedError):
@@ -97,31 +97,39 @@ class DeviceWorker:
             self.device.link.close()
 
     async def _serve(self, reports: DeviceReports) -> None:
+        """Polls run on the loop's monotonic time; intents and timers on the (injectable) wall clock."""
+        loop = asyncio.get_running_loop()
         written: DeviceIntent | None = None  # after a reconnect the current intent goes out again
         due = 0.0
         next_poll = 0.0
         while True:
+            self._wake.clear()  # set again by an intent arriving from here on
             now = self._clock()
             intent = self._intent
             # an expired intent is not refreshed: the device's own reversion takes over
             if intent is not None and (intent is not written or due <= now < intent.valid_until):
-                self._wake.clear()
                 reports.on_health(await self.device.command(intent, now))
                 written = intent
                 refresh = self.device.refresh_in(now)
                 due = now + refresh if refresh is not None else float("inf")
-            if now >= next_poll:
-                reading = await self.device.poll(now)
+            if loop.time() >= next_poll:
+                reading = await self.device.poll(self._clock())
                 if reading is not None:
                     reports.on_measurement(reading)
-                next_poll = now + self.device.poll_s
-            await self._pause(max(0.0, min(due, next_poll) - self._clock()))
+                next_poll = loop.time() + self.device.poll_s
+            now = self._clock()
+            # a refresh still to come; an expired intent has none (the device's reversion took over)
+            pending = intent is not None and due < intent.valid_until and now < intent.valid_until
+            until_refresh = due - now if pending else float("inf")
+            await self._pause(max(0.0, min(until_refresh, next_poll - loop.time())))
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep, cut short by a new intent."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
+        """Sleep, cut short by a new intent (a timer, not asyncio.timeout: a cancel must never be lost)."""
+        timer = asyncio.get_running_loop().call_later(seconds, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
 
 class ModbusDriver:

@@ -271,7 +271,7 @@ class SunSpecInverter:
             watts = codec.value(registers, POINTS[mid], "W")
             if watts is None:
                 return None
-            return MeterReading(self.device_id, now, -watts)  # SunSpec: + generation; ours: + consumption
+            return MeterReading(self.device_id, now, watts)  # positive: generation, as ours
         return None
 
     async def stop(self) -> None:

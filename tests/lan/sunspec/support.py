@@ -48,7 +48,7 @@ async def driving(
             await task
 
 
-def intent(  # noqa: PLR0913 - an intent is its fields
+def intent(
     seq: int, now: float, *, device: str = "inv", valid_s: float = 60.0, fallback: DeviceFields | None = None,
     **fields: float | bool | None,
 ) -> DeviceIntent:  # fmt: skip
