@@ -58,7 +58,9 @@ async def test_legacy_12x_only_limit_via_123_and_w_set_rejected() -> None:
             await reports.wait(lambda: any(r.w == 4000 for r in reports.readings))
             driver.apply(intent(2, time.time(), w_max_lim=4000.0, w_set=3000.0))
             await reports.wait(lambda: reports.has("inv", DeviceHealth.REJECTED, 2))
-            assert "704" in (reports.latest("inv") or pytest.fail()).detail
+            latest = reports.latest("inv")
+            assert latest is not None
+            assert "704" in latest.detail
     finally:
         await inverter.server.stop()
 
