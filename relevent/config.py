@@ -39,6 +39,7 @@ from pydantic_settings import (
 from relevent.config_errors import Origins, describe
 from relevent.errors import ConfigError
 from relevent.lan.ocpp.config import OcppSection
+from relevent.lan.sunspec.config import SunSpecOptions
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.wan.hedera.config import HederaSection
 
@@ -213,14 +214,23 @@ class DeviceEntry(_Section):
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     device_class: Literal["battery", "ev_charger", "heat_pump", "pv_inverter", "ems"] = Field(alias="class")
-    # `ocpp`: the id is the charging station's identity, its options live in `[ocpp]`.
-    protocol: Literal["mqtt", "ocpp"] = "mqtt"
+    # `ocpp`: the id is the charging station's identity, its options live in `[ocpp]`; `sunspec`: a
+    # Modbus TCP inverter, its options in the entry's `sunspec` table.
+    protocol: Literal["mqtt", "ocpp", "sunspec"] = "mqtt"
+    sunspec: SunSpecOptions | None = None
     w_set: str | None = None
     w_max_lim: str | None = None
     on: str | None = None
     w_min: float | None = None
     w_max: float | None = None
     mmxu: str | None = None
+
+    @model_validator(mode="after")
+    def _options_of_its_protocol(self) -> DeviceEntry:
+        """A protocol that needs options has them; options of another protocol are a mistake."""
+        if (self.protocol == "sunspec") != (self.sunspec is not None):
+            raise ValueError(f'device {self.id!r}: a sunspec table goes with protocol = "sunspec" only')
+        return self
 
 
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]

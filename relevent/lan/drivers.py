@@ -7,6 +7,8 @@ from relevent.lan.driver import Driver
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.ocpp.driver import OcppDriver
 from relevent.lan.registry import DeviceRegistry
+from relevent.lan.sunspec.driver import PROTOCOL as SUNSPEC
+from relevent.lan.sunspec.driver import sunspec_driver
 
 
 def build_drivers(settings: Settings, registry: DeviceRegistry, bridge: MqttBridge) -> dict[str, Driver]:
@@ -15,4 +17,7 @@ def build_drivers(settings: Settings, registry: DeviceRegistry, bridge: MqttBrid
     stations = [device.id for device in registry if device.protocol == OcppDriver.protocol]
     if stations:
         drivers[OcppDriver.protocol] = OcppDriver(settings.ocpp, stations)
+    inverters = {entry.id: entry.sunspec for entry in settings.devices if entry.sunspec is not None}
+    if inverters:
+        drivers[SUNSPEC] = sunspec_driver(inverters)
     return drivers

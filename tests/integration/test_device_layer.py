@@ -1,5 +1,6 @@
 """Devices of different protocols follow the same controller side by side: the real daemon, a SCADA over
-MMS (open61850), an MQTT device on mosquitto and a charging station over OCPP (our simulator)."""
+MMS (open61850), an MQTT device on mosquitto, a charging station over OCPP and a SunSpec inverter over
+Modbus TCP (our simulators)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import aiomqtt
 import pytest
 
 from relevent.demo.ocpp_station import SimulatedStation, StationOptions
+from relevent.demo.sunspec_inverter import SimulatedInverter
+from relevent.lan.sunspec.models import DER_CONTROLS
 from relevent.ports import free_port
 from tests.integration.gateway import KW, Gateway, Schedule, gateway, next_second, scada_programs
 from tests.mosquitto import Broker, mqtt_client
@@ -37,7 +40,7 @@ async def health_of(gw: Gateway, device: str, protocol: str, health: str) -> Non
         await asyncio.sleep(0.1)
 
 
-def config(ocpp_port: int) -> str:
+def config(ocpp_port: int, modbus_port: int) -> str:
     return f"""
 [mqtt]
 heartbeat_s = 60
@@ -56,16 +59,25 @@ id = "cs-1"
 class = "ev_charger"
 protocol = "ocpp"
 w_max_lim = "@Control/MaxPow_FSCC1"
+
+[[devices]]
+id = "pv1"
+class = "pv_inverter"
+protocol = "sunspec"
+w_max_lim = "@Control/MaxPow_FSCC1"
+sunspec = {{ host = "127.0.0.1", port = {modbus_port}, poll_s = 0.2 }}
 """
 
 
-async def test_an_mqtt_device_and_an_ocpp_station_follow_the_same_maximum_power_schedule(
+async def test_an_mqtt_device_an_ocpp_station_and_a_sunspec_inverter_follow_the_same_schedule(
     broker: Broker, tmp_path: Path
 ) -> None:
-    ocpp_port = free_port()
+    ocpp_port, modbus_port = free_port(), free_port()
     station = SimulatedStation(StationOptions(station_id="cs-1", meter_interval_s=0.5))
+    inverter = SimulatedInverter()  # rated 10 kW
+    await inverter.server.start("127.0.0.1", modbus_port)
     async with mqtt_client(broker, BAT1) as (_, inbox):
-        with gateway(broker, tmp_path, config(ocpp_port)) as gw:
+        with gateway(broker, tmp_path, config(ocpp_port, modbus_port)) as gw:
             runner = asyncio.create_task(station.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/cs-1"))
             try:
                 await station.wait_until(lambda: station.booted, WAIT_S)
@@ -77,7 +89,11 @@ async def test_an_mqtt_device_and_an_ocpp_station_follow_the_same_maximum_power_
                 await station.wait_until(lambda: 5 * KW - 69 < station.limit_w(1) <= 5 * KW, WAIT_S)
                 await inbox.until(lambda m: limit(m) == 3 * KW, WAIT_S)
                 await station.wait_until(lambda: 3 * KW - 69 < station.limit_w(1) <= 3 * KW, WAIT_S)
+                three_kw = 30.0  # % of the inverter's 10 kW
+                limited = lambda: inverter.value(DER_CONTROLS, "WMaxLimPct") == three_kw  # noqa: E731
+                await inverter.server.wait_until(limited, WAIT_S)
                 await health_of(gw, "cs-1", "ocpp", "applied")
+                await health_of(gw, "pv1", "sunspec", "applied")
                 await health_of(gw, "bat1", "mqtt", "not_acknowledged")  # this device never acks
                 intents = await asyncio.to_thread(gw.samples, "relevent_device_intents_total")
                 assert intents['device="cs-1",protocol="ocpp"'] >= 3  # start, 5 kW, 3 kW
@@ -85,3 +101,4 @@ async def test_an_mqtt_device_and_an_ocpp_station_follow_the_same_maximum_power_
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
+                await inverter.server.stop()

@@ -1,0 +1,1 @@
+"""SunSpec inverters over Modbus TCP: discovery, codec, the intent mapping, the driver."""
