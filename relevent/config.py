@@ -39,6 +39,7 @@ from pydantic_settings import (
 from relevent.config_errors import Origins, describe
 from relevent.errors import ConfigError
 from relevent.lan.ocpp.config import OcppSection
+from relevent.lan.relay.config import RelayOptions
 from relevent.lan.sunspec.config import SunSpecOptions
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.wan.hedera.config import HederaSection
@@ -215,9 +216,11 @@ class DeviceEntry(_Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     device_class: Literal["battery", "ev_charger", "heat_pump", "pv_inverter", "ems"] = Field(alias="class")
     # `ocpp`: the id is the charging station's identity, its options live in `[ocpp]`; `sunspec`: a
-    # Modbus TCP inverter, its options in the entry's `sunspec` table.
-    protocol: Literal["mqtt", "ocpp", "sunspec"] = "mqtt"
+    # Modbus TCP inverter, its options in the entry's `sunspec` table; `modbus-relay`: a relay board, its
+    # contact table in the entry's `relay` table.
+    protocol: Literal["mqtt", "ocpp", "sunspec", "modbus-relay"] = "mqtt"
     sunspec: SunSpecOptions | None = None
+    relay: RelayOptions | None = None
     w_set: str | None = None
     w_max_lim: str | None = None
     on: str | None = None
@@ -230,6 +233,11 @@ class DeviceEntry(_Section):
         """A protocol that needs options has them; options of another protocol are a mistake."""
         if (self.protocol == "sunspec") != (self.sunspec is not None):
             raise ValueError(f'device {self.id!r}: a sunspec table goes with protocol = "sunspec" only')
+        if (self.protocol == "modbus-relay") != (self.relay is not None):
+            raise ValueError(f'device {self.id!r}: a relay table goes with protocol = "modbus-relay" only')
+        bound = {name for name in ("w_set", "w_max_lim", "on") if getattr(self, name) is not None}
+        if self.relay is not None and (missing := bound - self.relay.carries()):
+            raise ValueError(f"device {self.id!r}: its relay table has no contacts for {sorted(missing)}")
         return self
 
 

@@ -7,6 +7,8 @@ from relevent.lan.driver import Driver
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.ocpp.driver import OcppDriver
 from relevent.lan.registry import DeviceRegistry
+from relevent.lan.relay.driver import PROTOCOL as RELAY
+from relevent.lan.relay.driver import relay_driver
 from relevent.lan.sunspec.driver import PROTOCOL as SUNSPEC
 from relevent.lan.sunspec.driver import sunspec_driver
 
@@ -20,4 +22,7 @@ def build_drivers(settings: Settings, registry: DeviceRegistry, bridge: MqttBrid
     inverters = {entry.id: entry.sunspec for entry in settings.devices if entry.sunspec is not None}
     if inverters:
         drivers[SUNSPEC] = sunspec_driver(inverters)
+    boards = {entry.id: entry.relay for entry in settings.devices if entry.relay is not None}
+    if boards:
+        drivers[RELAY] = relay_driver(boards)
     return drivers

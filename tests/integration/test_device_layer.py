@@ -1,6 +1,6 @@
 """Devices of different protocols follow the same controller side by side: the real daemon, a SCADA over
-MMS (open61850), an MQTT device on mosquitto, a charging station over OCPP and a SunSpec inverter over
-Modbus TCP (our simulators)."""
+MMS (open61850), an MQTT device on mosquitto, a charging station over OCPP, a SunSpec inverter and a
+relay board over Modbus TCP (our simulators)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import aiomqtt
 import pytest
 
 from relevent.demo.ocpp_station import SimulatedStation, StationOptions
+from relevent.demo.relay_board import SimulatedRelayBoard
 from relevent.demo.sunspec_inverter import SimulatedInverter
 from relevent.lan.sunspec.models import DER_CONTROLS
 from relevent.ports import free_port
@@ -40,7 +41,7 @@ async def health_of(gw: Gateway, device: str, protocol: str, health: str) -> Non
         await asyncio.sleep(0.1)
 
 
-def config(ocpp_port: int, modbus_port: int) -> str:
+def config(ocpp_port: int, modbus_port: int, relay_port: int) -> str:
     return f"""
 [mqtt]
 heartbeat_s = 60
@@ -66,39 +67,61 @@ class = "pv_inverter"
 protocol = "sunspec"
 w_max_lim = "@Control/MaxPow_FSCC1"
 sunspec = {{ host = "127.0.0.1", port = {modbus_port}, poll_s = 0.2 }}
+
+[[devices]]
+id = "rb1"
+class = "pv_inverter"
+protocol = "modbus-relay"
+w_max_lim = "@Control/MaxPow_FSCC1"
+[devices.relay]
+host = "127.0.0.1"
+port = {relay_port}
+poll_s = 0.2
+rating_w = 10000.0
+step_coils = [0, 1]
+steps = [{{ pct = 0, coils = [true, true] }}, {{ pct = 30, coils = [false, true] }},
+         {{ pct = 60, coils = [true, false] }}, {{ pct = 100, coils = [false, false] }}]
 """
 
 
 async def test_an_mqtt_device_an_ocpp_station_and_a_sunspec_inverter_follow_the_same_schedule(
     broker: Broker, tmp_path: Path
 ) -> None:
-    ocpp_port, modbus_port = free_port(), free_port()
+    ocpp_port, modbus_port, relay_port = free_port(), free_port(), free_port()
     station = SimulatedStation(StationOptions(station_id="cs-1", meter_interval_s=0.5))
     inverter = SimulatedInverter()  # rated 10 kW
     await inverter.server.start("127.0.0.1", modbus_port)
+    board = SimulatedRelayBoard()
+    await board.server.start("127.0.0.1", relay_port)
     async with mqtt_client(broker, BAT1) as (_, inbox):
-        with gateway(broker, tmp_path, config(ocpp_port, modbus_port)) as gw:
+        with gateway(broker, tmp_path, config(ocpp_port, modbus_port, relay_port)) as gw:
             runner = asyncio.create_task(station.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/cs-1"))
             try:
                 await station.wait_until(lambda: station.booted, WAIT_S)
                 await inbox.until(lambda m: limit(m) == 0.0, WAIT_S)  # the reserve: 0 kW
                 start = next_second(1.5)
-                await scada_programs(gw.mms_port, Schedule("MaxPow_FSCH01", [5, 3], start, intv_s=2, prio=50))
-                await inbox.until(lambda m: limit(m) == 5 * KW, WAIT_S)
+                await scada_programs(gw.mms_port, Schedule("MaxPow_FSCH01", [7, 3], start, intv_s=2, prio=50))
+                await inbox.until(lambda m: limit(m) == 7 * KW, WAIT_S)
                 # The station caps at the order, rounded down to its resolution (0.1 A on 3 x 230 V).
-                await station.wait_until(lambda: 5 * KW - 69 < station.limit_w(1) <= 5 * KW, WAIT_S)
+                await station.wait_until(lambda: 7 * KW - 69 < station.limit_w(1) <= 7 * KW, WAIT_S)
+                step_60 = lambda: (board.closed(0), board.closed(1)) == (True, False)  # noqa: E731
+                await board.server.wait_until(step_60, WAIT_S)
                 await inbox.until(lambda m: limit(m) == 3 * KW, WAIT_S)
                 await station.wait_until(lambda: 3 * KW - 69 < station.limit_w(1) <= 3 * KW, WAIT_S)
                 three_kw = 30.0  # % of the inverter's 10 kW
                 limited = lambda: inverter.value(DER_CONTROLS, "WMaxLimPct") == three_kw  # noqa: E731
                 await inverter.server.wait_until(limited, WAIT_S)
+                step_30 = lambda: (board.closed(0), board.closed(1)) == (False, True)  # noqa: E731
+                await board.server.wait_until(step_30, WAIT_S)
                 await health_of(gw, "cs-1", "ocpp", "applied")
                 await health_of(gw, "pv1", "sunspec", "applied")
+                await health_of(gw, "rb1", "modbus-relay", "applied")
                 await health_of(gw, "bat1", "mqtt", "not_acknowledged")  # this device never acks
                 intents = await asyncio.to_thread(gw.samples, "relevent_device_intents_total")
-                assert intents['device="cs-1",protocol="ocpp"'] >= 3  # start, 5 kW, 3 kW
+                assert intents['device="cs-1",protocol="ocpp"'] >= 3  # start, 7 kW, 3 kW
             finally:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
                 await inverter.server.stop()
+                await board.server.stop()
