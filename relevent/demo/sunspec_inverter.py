@@ -256,11 +256,14 @@ class SimulatedInverter:
         cap = min(caps)
         throttled = target > cap
         target = min(target, cap)
-        if (CONTROLS in self.addresses and self._raw(CONTROLS, "Conn") == 0) or (
-            DER_ENTER_SERVICE in self.addresses and self._raw(DER_ENTER_SERVICE, "ES") == 0
-        ):
+        if self._disconnected():
             return 0.0, False
         return target, throttled
+
+    def _disconnected(self) -> bool:
+        return (CONTROLS in self.addresses and self._raw(CONTROLS, "Conn") == 0) or (
+            DER_ENTER_SERVICE in self.addresses and self._raw(DER_ENTER_SERVICE, "ES") == 0
+        )
 
     def _physics(self) -> None:
         now = self._clock()
@@ -269,7 +272,7 @@ class SimulatedInverter:
         step = self.ramp_w_per_s * max(0.0, now - self._last) if self.ramp_w_per_s else math.inf
         self._power += max(-step, min(step, target - self._power))
         self._last = now
-        connected = int(target != 0.0 or self._power != 0.0 or self.available_w == 0.0)
+        connected = int(not self._disconnected())  # curtailed to 0 W is still connected
         if DER_MEASURE in self.addresses:
             self.set(DER_MEASURE, "W", round(self._power))
             self.set_raw(DER_MEASURE, "ConnSt", [connected])

@@ -13,8 +13,8 @@ import pytest
 from relevent.demo.sunspec_inverter import Quirks, SimulatedInverter
 from relevent.lan.sunspec.models import CONTROLS, DER_CONTROLS
 from relevent.ports import free_port
-from tests.integration.gateway import KW, Schedule, gateway, next_second, scada_programs
-from tests.mosquitto import Broker
+from tests.integration.gateway import KW, Gateway, Schedule, gateway, next_second, scada_programs
+from tests.mosquitto import Broker, mqtt_client
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +113,58 @@ async def test_after_sigkill_of_the_gateway_the_inverter_reverts_to_the_reserve_
             assert time.monotonic() - killed < 5.0  # the lease ran out: at most one validity (2 s) late
     finally:
         await inverter.server.stop()
+
+
+async def health(gw: Gateway, device: str, state: str) -> None:
+    series = f'device="{device}",health="{state}",protocol="sunspec"'
+    await until_async(lambda: gw.samples("relevent_device_health").get(series) == 1.0, f"{device} {state}")
+
+
+async def until_async(condition: Callable[[], bool], what: str, wait_s: float = WAIT_S) -> None:
+    """`until` for a condition that blocks (an HTTP scrape): asked in a thread."""
+    deadline = time.monotonic() + wait_s
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.1)
+
+
+async def test_an_inverter_back_from_a_power_cut_is_rescanned_and_limited_again_within_2_s(
+    broker: Broker, tmp_path: Path
+) -> None:
+    inverter = SimulatedInverter()
+    port = await serving(inverter)
+    with gateway(broker, tmp_path, config(port)) as gw:
+        start = next_second(1.5)
+        await scada_programs(gw.mms_port, Schedule("MaxPow_FSCH01", [5], start, intv_s=3600, prio=50))
+        await until(lambda: limit_pct(inverter) == 50.0, "50 %")
+        await inverter.server.stop()
+        await health(gw, "pv1", "unreachable")
+        restarted = SimulatedInverter()  # its registers as after a power cut: no limit
+        await restarted.server.start("127.0.0.1", port)
+        back = time.monotonic()
+        try:
+            await until(lambda: limit_pct(restarted) == 50.0, "50 % again")
+            assert time.monotonic() - back < 2.0
+        finally:
+            await restarted.server.stop()
+
+
+async def test_a_dead_inverter_leaves_the_mqtt_devices_boundaries_on_time(
+    broker: Broker, tmp_path: Path
+) -> None:
+    dead = free_port()  # nobody listens: every connect fails, every backoff runs out
+    bat1 = '\n[[devices]]\nid = "bat1"\nclass = "battery"\nw_set = "@Control/ActPow_FSCC1"\n'
+    toml = config(dead, bindings='w_set = "@Control/ActPow_FSCC1"') + bat1
+    async with mqtt_client(broker, "relevent/v1/gw1/dev/bat1/ctl/set") as (_, inbox):
+        with gateway(broker, tmp_path, toml) as gw:
+            await health(gw, "pv1", "unreachable")
+            start = next_second(1.5)
+            values = [1.0, 2.0, 3.0, 4.0]
+            await scada_programs(gw.mms_port, Schedule("ActPow_FSCH01", values, start, prio=50))
+            arrivals: list[float] = []
+            while len(arrivals) < len(values):
+                command = await inbox.next_json(WAIT_S)
+                if command["w_set"] in [v * KW for v in values]:
+                    arrivals.append(time.time() - start)
+    late = [at - k for k, at in enumerate(arrivals)]
+    assert all(-0.01 <= lateness < 0.25 for lateness in late), late  # a boundary's budget on a loaded machine

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -62,7 +63,7 @@ class ModbusLink:
             start = address + len(registers)
             chunk = min(MAX_READ, count - len(registers))
             answer = await self._call(
-                self._client.read_holding_registers(start, count=chunk, device_id=self.unit),
+                partial(self._client.read_holding_registers, start, count=chunk, device_id=self.unit),
                 f"read {start}+{chunk}",
             )
             if len(answer.registers) != chunk:
@@ -74,9 +75,8 @@ class ModbusLink:
         """Write a block: one FC16, or FC06 per register for devices that refuse FC16 (then for good)."""
         if not self.single_writes:
             try:
-                await self._call(
-                    self._client.write_registers(address, values, device_id=self.unit), f"write {address}"
-                )
+                write = partial(self._client.write_registers, address, values, device_id=self.unit)
+                await self._call(write, f"write {address}")
             except DeviceRefusedError as refused:
                 if refused.code != ILLEGAL_ADDRESS:
                     raise
@@ -85,27 +85,30 @@ class ModbusLink:
                 return
         for index, value in enumerate(values):
             await self._call(
-                self._client.write_register(address + index, value, device_id=self.unit),
+                partial(self._client.write_register, address + index, value, device_id=self.unit),
                 f"write {address + index}",
             )
 
     async def read_coils(self, address: int, count: int) -> list[bool]:
         """`count` coils from `address` (FC01)."""
-        answer = await self._call(
-            self._client.read_coils(address, count=count, device_id=self.unit), f"coils {address}+{count}"
-        )
+        read = partial(self._client.read_coils, address, count=count, device_id=self.unit)
+        answer = await self._call(read, f"coils {address}+{count}")
         if len(answer.bits) < count:
             raise LinkDownError(f"coils {address}+{count}: {len(answer.bits)} answered")
         return list(answer.bits[:count])
 
     async def write_coils(self, address: int, values: list[bool]) -> None:
         """Set coils from `address` (FC15)."""
-        await self._call(self._client.write_coils(address, values, device_id=self.unit), f"coils {address}")
+        write = partial(self._client.write_coils, address, values, device_id=self.unit)
+        await self._call(write, f"coils {address}")
 
-    async def _call(self, request: Awaitable[ModbusPDU], what: str) -> ModbusPDU:
+    async def _call(self, request: Callable[[], Awaitable[ModbusPDU]], what: str) -> ModbusPDU:
         # The request runs as a task of its own: a cancel of the caller (gateway shutdown) then always
         # reaches the caller, where pymodbus might otherwise absorb it inside its transaction.
-        task = asyncio.ensure_future(request)
+        try:
+            task = asyncio.ensure_future(request())
+        except (OSError, ModbusException) as exc:  # pymodbus refuses at once without a connection
+            raise LinkDownError(f"{what}: {exc}") from exc
         task.add_done_callback(_consume)
         try:
             await asyncio.wait({task}, timeout=self.timeout_s)

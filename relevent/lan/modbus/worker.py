@@ -27,7 +27,7 @@ from relevent.lan.modbus.link import DeviceRefusedError, LinkDownError, ModbusLi
 log = structlog.get_logger(__name__)
 
 BACKOFF_MIN_S = 0.2
-BACKOFF_MAX_S = 10.0
+BACKOFF_MAX_S = 1.0  # a device back from a power cut has its intent again within 2 s
 
 
 class ModbusDevice(Protocol):
@@ -82,13 +82,16 @@ class DeviceWorker:
                     await self.device.attach()
                     backoff = BACKOFF_MIN_S
                     await self._serve(reports)
-                except (LinkDownError, DeviceRefusedError) as exc:
+                except Exception as exc:  # whatever fails, fails for this device only
                     self.device.link.close()
                     seq = self._intent.seq if self._intent else None
                     reports.on_health(
                         HealthReport(self.device.device_id, DeviceHealth.UNREACHABLE, seq, str(exc))
                     )
-                    log.warning("modbus device unreachable", device=self.device.device_id, error=str(exc))
+                    if not isinstance(exc, LinkDownError | DeviceRefusedError):  # a bug: its traceback
+                        log.exception("modbus device failed", device=self.device.device_id)
+                    elif backoff == BACKOFF_MIN_S:  # the first failure of a streak, not every retry
+                        log.warning("modbus device unreachable", device=self.device.device_id, error=str(exc))
                     await asyncio.sleep(backoff)
                     backoff = min(BACKOFF_MAX_S, backoff * 2)
         finally:
