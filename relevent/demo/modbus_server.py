@@ -42,6 +42,8 @@ class RegisterServer:
         self.activity = asyncio.Event()
         self.requests = 0
         self.last_write: tuple[float, int, list[int]] | None = None  # monotonic time, address, values
+        # Called with (wall time, function code, address, values) for every write served (benchmarks).
+        self.on_write: Callable[[float, int, int, list[int]], None] | None = None
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (again after `stop`, with the registers as they were)."""
@@ -84,6 +86,8 @@ class RegisterServer:
             self.activity.set()
         if refused is not None:
             return refused
+        if words is not None and self.on_write is not None:
+            self.on_write(time.time(), function_code, address, words)
         if words is not None and function_code not in {5, 15}:
             self.last_write = (time.monotonic(), address, words)
         bits = function_code in {1, 5, 15}
