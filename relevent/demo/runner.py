@@ -1,5 +1,8 @@
 """`relevent-gw demo`: a loopback broker, the gateway, simulated devices and a SCADA, in one command.
 
+The devices: a battery and an EV charger over MQTT, a charging station over OCPP, a PV inverter over
+SunSpec (Modbus TCP).
+
 The gateway runs as its own process, exactly as in production; the demo process plays the world around
 it: the broker's owner, the devices on the LAN and the SCADA on the WAN. Ctrl-C stops everything.
 """
@@ -26,6 +29,7 @@ from relevent.demo.devices import SimulatedDevice
 from relevent.demo.hedera import ems_asks, fake_hedera
 from relevent.demo.ocpp_station import SimulatedStation, StationOptions
 from relevent.demo.scada import program_demo
+from relevent.demo.sunspec_inverter import SimulatedInverter
 from relevent.errors import StartupError
 from relevent.lan.mqtt.topics import Topics
 from relevent.ports import free_port
@@ -40,9 +44,12 @@ DEVICES = (
     ("bat1", "battery", 5000.0, 0.0, {"w_set": "ActPow", "w_max_lim": "MaxPow", "on": "OnOff"}),
     ("evse1", "ev_charger", 11000.0, -11000.0, {"w_max_lim": "MaxPow", "on": "OnOff"}),
 )
-# A charging station over OCPP beside them, the gateway its CSMS, following the same controllers.
+# A charging station over OCPP beside them, the gateway its CSMS, and a PV inverter over SunSpec (Modbus
+# TCP), both following the same controllers.
 STATION = "cs1"
 STATION_BINDINGS = {"w_max_lim": "MaxPow", "on": "OnOff"}
+INVERTER = "pv1"
+INVERTER_BINDINGS = {"w_max_lim": "MaxPow", "on": "OnOff"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class DemoOptions:
     hedera: bool = False  # also a fake HEDERA and an EMS asking it for capacity
 
 
-def demo_config(broker_url: str, ocpp_port: int) -> str:
+def demo_config(broker_url: str, ocpp_port: int, modbus_port: int) -> str:
     """The gateway's TOML for the demo site."""
     lines = [
         f'[gateway]\nid = "{GATEWAY_ID}"', f'[mqtt]\nurl = "{broker_url}"\nheartbeat_s = 10.0',
@@ -64,11 +71,14 @@ def demo_config(broker_url: str, ocpp_port: int) -> str:
     ]  # fmt: skip
     devices = [(d, c, "mqtt", bindings) for d, c, _, _, bindings in DEVICES]
     devices.append((STATION, "ev_charger", "ocpp", STATION_BINDINGS))
+    devices.append((INVERTER, "pv_inverter", "sunspec", INVERTER_BINDINGS))
     for device_id, device_class, protocol, bindings in devices:
         lines.append(f'[[devices]]\nid = "{device_id}"\nclass = "{device_class}"\nprotocol = "{protocol}"')
         lines += [f'{field} = "@Control/{function}_FSCC1"' for field, function in bindings.items()]
         if device_id == "bat1":
             lines.append('mmxu = "@Control/MMXU1"')
+        if protocol == "sunspec":
+            lines.append(f'sunspec = {{ host = "127.0.0.1", port = {modbus_port}, poll_s = 1.0 }}')
     return "\n".join(lines) + "\n"
 
 
@@ -95,8 +105,12 @@ async def _demo(options: DemoOptions) -> int:
     optional = contextlib.AsyncExitStack()
     try:
         hedera = await optional.enter_async_context(fake_hedera(workdir)) if options.hedera else ""
-        ocpp_port = free_port()
-        gateway = await _start_gateway(workdir, demo_config(broker.url, ocpp_port) + hedera, options)
+        ocpp_port, modbus_port = free_port(), free_port()
+        inverter = SimulatedInverter()
+        await inverter.server.start("127.0.0.1", modbus_port)
+        optional.push_async_callback(inverter.server.stop)
+        toml = demo_config(broker.url, ocpp_port, modbus_port) + hedera
+        gateway = await _start_gateway(workdir, toml, options)
         _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
         _say(f"status page: http://127.0.0.1:{options.http_port}/")
         _say(f"SCADA client, in another shell: {_ctl_command(options.mms_port)} status")
@@ -112,7 +126,7 @@ async def _demo(options: DemoOptions) -> int:
             written = await asyncio.to_thread(program_demo, "127.0.0.1", options.mms_port, options.http_port)
             for line in written:
                 _say(f"SCADA wrote {line}")
-            tasks.append(group.create_task(_summaries(options.http_port, devices, station)))
+            tasks.append(group.create_task(_summaries(options.http_port, devices, station, inverter)))
             if options.hedera:
                 tasks.append(group.create_task(ems_asks(broker.host, broker.port, _say)))
             with contextlib.suppress(TimeoutError):
@@ -160,11 +174,13 @@ def _ready(http_port: int) -> bool:
         return False
 
 
-async def _summaries(http_port: int, devices: list[SimulatedDevice], station: SimulatedStation) -> None:
+async def _summaries(
+    http_port: int, devices: list[SimulatedDevice], station: SimulatedStation, inverter: SimulatedInverter
+) -> None:
     while True:
         await asyncio.sleep(SUMMARY_PERIOD_S)
         status = await asyncio.to_thread(_status, http_port)
-        _say(_summary(status, devices, station))
+        _say(_summary(status, devices, station, inverter))
 
 
 def _status(http_port: int) -> dict[str, Any]:
@@ -173,7 +189,12 @@ def _status(http_port: int) -> dict[str, Any]:
         return data
 
 
-def _summary(status: dict[str, Any], devices: list[SimulatedDevice], station: SimulatedStation) -> str:
+def _summary(
+    status: dict[str, Any],
+    devices: list[SimulatedDevice],
+    station: SimulatedStation,
+    inverter: SimulatedInverter,
+) -> str:
     outputs = []
     for controller in status["controllers"]:
         name = without_ld(controller["ref"]).removesuffix("_FSCC1")
@@ -184,6 +205,7 @@ def _summary(status: dict[str, Any], devices: list[SimulatedDevice], station: Si
         for d in devices
     ]
     seen.append(f"{STATION}: {-station.power_w():8.1f} W (ocpp)")  # the EV draws: consumption, negative
+    seen.append(f"{INVERTER}: {inverter.power_w:8.1f} W (sunspec)")
     return "  ".join(outputs) + "  |  " + "  ".join(seen)
 
 

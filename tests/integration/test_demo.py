@@ -42,3 +42,7 @@ def test_demo_runs_headless_and_the_simulated_devices_follow_the_schedules() -> 
     station = [float(m.group(1)) for line in summaries if (m := re.search(r"cs1: +(-?[\d.]+) W", line))]
     assert min(station) < -4000
     assert station[-1] == 0.0
+    # the PV inverter over SunSpec gives what the sun has (6 kW) under the site limit, 2.5 kW under the DSO's
+    inverter = [float(m.group(1)) for line in summaries if (m := re.search(r"pv1: +(-?[\d.]+) W", line))]
+    assert max(inverter) == 6000.0
+    assert inverter[-1] == 2500.0
