@@ -25,6 +25,7 @@ from relevent.lan.sunspec.models import (
     CONTROLS,
     DER_CAPACITY,
     DER_CONTROLS,
+    DER_CTL,
     DER_ENTER_SERVICE,
     DER_MEASURE,
     END_ID,
@@ -49,6 +50,7 @@ WRITABLE: dict[int, dict[int, range]] = {
         8: range(65536), 9: range(2),
     },
     DER_ENTER_SERVICE: {2: range(2)},
+    DER_CTL: {8: range(4)},
     DER_CONTROLS: {14: range(2), 15: range(10001), 16: range(10001), 17: range(2), 18: range(65536),
                    19: range(65536), 22: range(2), 23: range(2), **{o: range(65536) for o in range(24, 33)}},
 }  # fmt: skip
@@ -109,6 +111,7 @@ class SimulatedInverter:
             CONTROLS: {"WMaxLimPct_SF": -1, "WMaxLimPct": 100, "Conn": 1},
             DER_CAPACITY: {"W_SF": 0, "WMaxRtg": self.rated_w, "WMax": self.rated_w},
             DER_ENTER_SERVICE: {"ES": 1},
+            DER_CTL: {"OpCtl": 1},
             DER_CONTROLS: {"WMaxLimPct_SF": -2, "WSet_SF": 0, "WSetPct_SF": -2, "WMaxLimPct": 100},
             DER_MEASURE: {"W_SF": 0},
             INVERTER_INT: {"W_SF": 0},
@@ -261,8 +264,10 @@ class SimulatedInverter:
         return target, throttled
 
     def _disconnected(self) -> bool:
-        return (CONTROLS in self.addresses and self._raw(CONTROLS, "Conn") == 0) or (
-            DER_ENTER_SERVICE in self.addresses and self._raw(DER_ENTER_SERVICE, "ES") == 0
+        return (
+            (CONTROLS in self.addresses and self._raw(CONTROLS, "Conn") == 0)
+            or (DER_ENTER_SERVICE in self.addresses and self._raw(DER_ENTER_SERVICE, "ES") == 0)
+            or (DER_CTL in self.addresses and self._raw(DER_CTL, "OpCtl") in {0, 2})  # stopped, standby
         )
 
     def _physics(self) -> None:

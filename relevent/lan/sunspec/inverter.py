@@ -22,6 +22,7 @@ from relevent.lan.sunspec.models import (
     CONTROLS,
     DER_CAPACITY,
     DER_CONTROLS,
+    DER_CTL,
     DER_ENTER_SERVICE,
     DER_MEASURE,
     INVERTER_FLOAT,
@@ -251,12 +252,14 @@ class SunSpecInverter:
         on = intent.fields.on
         if on is None:
             return
-        if (legacy := self.model(CONTROLS)) is not None:
+        if (control := self.model(DER_CTL)) is not None:  # the newest firmware's own start/stop
+            outcome.blocks.append(Block(control, 8, [int(on)]))
+        elif (legacy := self.model(CONTROLS)) is not None:
             outcome.blocks.append(Block(legacy, 3, [min(seconds, UINT16_MAX_S), int(on)], (0, 1)))
         elif (service := self.model(DER_ENTER_SERVICE)) is not None:
             outcome.blocks.append(Block(service, 2, [int(on)]))
         else:
-            outcome.rejected.append("on: the inverter has neither model 123 nor 703")
+            outcome.rejected.append("on: the inverter has none of the models 715, 123, 703")
 
     async def poll(self, now: float) -> MeterReading | None:
         """Measured W (70x first); an all-zero frame (a known firmware glitch) is discarded."""

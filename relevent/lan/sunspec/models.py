@@ -34,8 +34,9 @@ def _p(offset: int, kind: Kind, sf: str | None = None) -> Point:
 
 COMMON, INVERTER_INT, INVERTER_FLOAT, NAMEPLATE, SETTINGS, CONTROLS = 1, 103, 113, 120, 121, 123
 DER_MEASURE, DER_CAPACITY, DER_ENTER_SERVICE, DER_CONTROLS = 701, 702, 703, 704
+DER_CTL = 715  # DER control: OpCtl (0 STOP, 1 START, 2 ENTER_STANDBY, 3 EXIT_STANDBY), heartbeats
 
-LENGTHS = {1: 66, 103: 50, 113: 60, 120: 26, 121: 30, 123: 24, 701: 153, 702: 50, 703: 17, 704: 65}
+LENGTHS = {1: 66, 103: 50, 113: 60, 120: 26, 121: 30, 123: 24, 701: 153, 702: 50, 703: 17, 704: 65, 715: 7}
 
 POINTS: dict[int, dict[str, Point]] = {
     INVERTER_INT: {"W": _p(14, "int16", "W_SF"), "W_SF": _p(15, "sunssf"), "St": _p(38, "enum16")},
@@ -56,6 +57,7 @@ POINTS: dict[int, dict[str, Point]] = {
         "WMaxRtg": _p(2, "uint16", "W_SF"), "WMax": _p(26, "uint16", "W_SF"), "W_SF": _p(45, "sunssf"),
     },
     DER_ENTER_SERVICE: {"ES": _p(2, "enum16")},
+    DER_CTL: {"OpCtl": _p(8, "enum16")},
     DER_CONTROLS: {
         "WMaxLimPctEna": _p(14, "enum16"), "WMaxLimPct": _p(15, "uint16", "WMaxLimPct_SF"),
         "WMaxLimPctRvrt": _p(16, "uint16", "WMaxLimPct_SF"), "WMaxLimPctEnaRvrt": _p(17, "enum16"),

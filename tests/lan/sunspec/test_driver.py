@@ -13,6 +13,7 @@ from relevent.lan.sunspec.models import (
     CONTROLS,
     DER_CAPACITY,
     DER_CONTROLS,
+    DER_CTL,
     DER_ENTER_SERVICE,
     DER_MEASURE,
     INVERTER_FLOAT,
@@ -103,6 +104,7 @@ async def test_w_set_reaches_704_with_its_reversion_value() -> None:
     [
         (None, CONTROLS, "Conn"),
         ((COMMON, DER_MEASURE, DER_CAPACITY, DER_ENTER_SERVICE, DER_CONTROLS), DER_ENTER_SERVICE, "ES"),
+        ((*LEGACY, DER_MEASURE, DER_ENTER_SERVICE, DER_CONTROLS, DER_CTL), DER_CTL, "OpCtl"),
     ],
 )
 async def test_off_disconnects(models: tuple[int, ...] | None, mid: int, point: str) -> None:
