@@ -3,8 +3,9 @@
 Stack 0 holds the reserve (the value the station keeps when the gateway is gone, no end), stack 1 the
 steered limits over the horizon (they end, so a dead gateway leaves the station on the reserve), the top
 stack the pause (`on = false`, 0 W). `w_max_lim` caps the whole station (ChargingStationMaxProfile),
-`w_set` is a ceiling for the EVs (TxDefaultProfile). A station with too few stack levels, or one that
-refuses ChargingStationMaxProfile, gets layers folded together (their minimum) instead.
+`-w_set` is a ceiling for the EVs (TxDefaultProfile; a charging EV consumes: its `w_set` is negative). A
+station with too few stack levels, or one that refuses ChargingStationMaxProfile, gets layers folded
+together (their minimum) instead.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def layer_value(layer: Layer, fields: DeviceFields) -> float | None:
     if layer is Layer.MAX:
         return fields.w_max_lim
     if layer is Layer.SET:
-        return None if fields.w_set is None else max(fields.w_set, 0.0)  # discharge is refused upstream
+        return None if fields.w_set is None else max(-fields.w_set, 0.0)  # discharge is refused upstream
     return 0.0 if fields.on is False else None
 
 
@@ -67,7 +68,8 @@ def reserve_w(fallback: DeviceFields, safe_limit_w: float) -> float:
     """The reserve: the reserve schedules' values (the lowest of them), else the configured safe limit."""
     if fallback.on is False:
         return 0.0
-    values = [v for v in (fallback.w_max_lim, fallback.w_set) if v is not None and v >= 0]
+    charging = None if fallback.w_set is None else -fallback.w_set
+    values = [v for v in (fallback.w_max_lim, charging) if v is not None and v >= 0]
     return min(values) if values else safe_limit_w
 
 

@@ -27,7 +27,7 @@ from relevent.scheduler.values import Timestamp
 log = structlog.get_logger(__name__)
 
 COMPOSITE_S = 60  # how far ahead the composite schedule is read back
-DISCHARGE_REFUSED = "a negative w_set (discharge) needs OCPP 2.1 and a V2X station"
+DISCHARGE_REFUSED = "a positive w_set (injection: discharge) needs OCPP 2.1 and a V2X station"
 
 
 def tolerance(w: float) -> float:
@@ -96,7 +96,8 @@ class Steering:
         if w is None:
             return
         station.evse(evse_id).w = w
-        self.reports.on_measurement(MeterReading(station.station_id, ts, station.w))
+        # the station meters what the EVs import; ours is positive for injection
+        self.reports.on_measurement(MeterReading(station.station_id, ts, -station.w))
         check = self.check
         charging = any(evse.transaction_id for evse in station.evses.values())
         if check is None or ts < check.after or not charging:
@@ -154,7 +155,7 @@ class Steering:
         refusals: list[str] = []
         specs = await self._install(link, refusals)
         intent = station.intent
-        if intent is not None and intent.fields.w_set is not None and intent.fields.w_set < 0:
+        if intent is not None and intent.fields.w_set is not None and intent.fields.w_set > 0:
             refusals.append(DISCHARGE_REFUSED)
         if intent is None and station.plan is None:
             return

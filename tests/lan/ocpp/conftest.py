@@ -68,7 +68,8 @@ class Reports:
         return matching()[0]
 
     def power(self, device_id: str) -> float | None:
-        found = [r.w for r in self.readings if r.device_id == device_id]
+        """What the station's EVs draw now (our readings are positive for injection)."""
+        found = [-r.w for r in self.readings if r.device_id == device_id]
         return found[-1] if found else None
 
 

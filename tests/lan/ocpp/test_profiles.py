@@ -66,14 +66,14 @@ def test_plan_steps_become_periods_and_the_pause_sits_on_the_top_stack() -> None
         "cs-1",
         NOW,
         (
-            (NOW - 5, DeviceFields(w_set=11000.0)),
-            (NOW + 10, DeviceFields(w_set=5000.0, on=False)),
-            (NOW + 20, DeviceFields(w_set=9000.0)),
-            (NOW + 10_000, DeviceFields(w_set=1.0)),  # beyond the horizon
+            (NOW - 5, DeviceFields(w_set=-11000.0)),
+            (NOW + 10, DeviceFields(w_set=-5000.0, on=False)),
+            (NOW + 20, DeviceFields(w_set=-9000.0)),
+            (NOW + 10_000, DeviceFields(w_set=-1.0)),  # beyond the horizon
         ),
     )
     caps = Capabilities(max_stack_level=5)
-    specs = by_layer(build(intent(w_set=11000.0), plan, StationView(caps, THREE_PHASE), NOW, SECTION))
+    specs = by_layer(build(intent(w_set=-11000.0), plan, StationView(caps, THREE_PHASE), NOW, SECTION))
     # the profile starts on NOW's whole second; a step between seconds begins on the next one, never early
     assert specs[Layer.SET].periods == ((0, 11000.0), (11, 5000.0), (21, 9000.0))
     off = specs[Layer.OFF]
@@ -109,7 +109,7 @@ def test_stack_level_0_only_folds_everything_into_one_profile_ending_on_the_rese
     slots = set(placement(caps).values())
     assert slots == {Slot(Purpose.TX_DEFAULT, 0)}
     (spec,) = build(
-        intent(w_max_lim=7000.0, w_set=5000.0, on=True), None, StationView(caps, THREE_PHASE), NOW, SECTION
+        intent(w_max_lim=7000.0, w_set=-5000.0, on=True), None, StationView(caps, THREE_PHASE), NOW, SECTION
     )
     assert spec.duration is None
     assert spec.periods == ((0, 5000.0), (600, 4500.0))  # the steering over the horizon, then the reserve
@@ -118,7 +118,7 @@ def test_stack_level_0_only_folds_everything_into_one_profile_ending_on_the_rese
 def test_refused_station_max_moves_the_cap_into_tx_default() -> None:
     caps = Capabilities(station_max=False)
     specs = by_layer(
-        build(intent(w_max_lim=7000.0, w_set=9000.0), None, StationView(caps, THREE_PHASE), NOW, SECTION)
+        build(intent(w_max_lim=7000.0, w_set=-9000.0), None, StationView(caps, THREE_PHASE), NOW, SECTION)
     )
     assert specs[Layer.RESERVE].slot == Slot(Purpose.TX_DEFAULT, 0)
     assert specs[Layer.MAX].layers == (Layer.MAX, Layer.SET)

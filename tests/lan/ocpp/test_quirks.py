@@ -23,7 +23,7 @@ async def test_a_only_station_gets_amperes() -> None:
 async def test_w_only_station_gets_watts() -> None:
     async with site() as s:
         station = s.start(StationOptions(rate_units="W"))
-        s.driver.apply(intent("cs-1", 1, w_set=7000.0))
+        s.driver.apply(intent("cs-1", 1, w_set=-7000.0))
         assert (await s.reports.health_of("cs-1", 1)).health is DeviceHealth.APPLIED
         assert installed(station)[3]["charging_schedule"][0]["charging_rate_unit"] == "W"
         await s.reports.wait(lambda: s.reports.power("cs-1") == 7000.0)
@@ -32,7 +32,7 @@ async def test_w_only_station_gets_watts() -> None:
 async def test_stack_level_0_station_gets_folded_layers_ending_on_the_reserve() -> None:
     async with site(safe_limit_w=4500.0) as s:
         station = s.start(StationOptions(stack_levels=0))
-        s.driver.apply(intent("cs-1", 1, w_max_lim=8000.0, w_set=6000.0))
+        s.driver.apply(intent("cs-1", 1, w_max_lim=8000.0, w_set=-6000.0))
         assert (await s.reports.health_of("cs-1", 1)).health is DeviceHealth.APPLIED
         await s.reports.wait(lambda: s.reports.power("cs-1") == 6000.0)
         assert {p["stack_level"] for p in installed(station).values()} == {0}

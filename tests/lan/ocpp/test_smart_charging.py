@@ -48,11 +48,11 @@ async def test_reserve_is_permanent_and_the_steering_bounded() -> None:
 async def test_w_set_is_a_ceiling_and_a_discharge_is_rejected() -> None:
     async with site() as s:
         station = s.start(StationOptions())
-        s.driver.apply(intent("cs-1", 1, w_set=5520.0))
+        s.driver.apply(intent("cs-1", 1, w_set=-5520.0))
         assert (await s.reports.health_of("cs-1", 1)).health is DeviceHealth.APPLIED
         await station.wait_until(lambda: station.power_w() == 5520.0, WAIT_S)
         assert installed(station)[3]["charging_profile_purpose"] == "TxDefaultProfile"
-        s.driver.apply(intent("cs-1", 2, w_set=-3000.0))
+        s.driver.apply(intent("cs-1", 2, w_set=3000.0))
         report = await s.reports.health_of("cs-1", 2)
         assert report.health is DeviceHealth.REJECTED
         assert "OCPP 2.1" in report.detail
