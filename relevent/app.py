@@ -66,6 +66,8 @@ from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
 from relevent.wan.hedera.service import HederaService, hedera_service, targets
+from relevent.wan.iec104 import service as iec104
+from relevent.wan.iec104.outstation import Outstation
 from relevent.wan.mms import GuardSettings, MmsServer, MmsSettings, ServerCreation, ThrottleSettings
 from relevent.wan.mms.binding import SchedulerBinding
 
@@ -112,6 +114,7 @@ def check(settings: Settings, doc: SclDocument) -> None:
     build_registry(doc, settings.devices)
     if settings.hedera.enabled:
         targets(settings.hedera, spec, doc, shares.get("hedera"))
+    iec104.check(settings.iec104, spec, shares)
 
 
 def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dict[str, SchedulePolicy]:
@@ -220,6 +223,7 @@ class Gateway:
         self._building: Future[MmsServer] | None = None  # see `start_mms`
         self.mms: MmsServer | None = None  # once listening, with the scheduler mirrored into it
         self.hedera: HederaService | None = None  # `[hedera]` enabled: opened with the engine
+        self.iec104: Outstation | None = None  # `[iec104]` enabled: opened with the engine
         self._plans_due = False
         self.readiness.add("scl_loaded", lambda: True)
         self.readiness.add("mms_listening", lambda: self.mms is not None)
@@ -265,6 +269,8 @@ class Gateway:
             settings, spec, doc, self.intents, shares, registry=self.registry, clock=self.clock.now,
             audit=self.audit.record,
         )  # fmt: skip
+        self.iec104 = iec104.iec104_service(settings.iec104, self.engine, self.intents, shares,
+                                            registry=self.registry, clock=self.clock.now)  # fmt: skip
         if self.hedera is not None:  # firm capacity in force (HEDERA or the EMS lost) is no normal service
             self.readiness.add("hedera_grants_trusted", lambda: not (self.hedera and self.hedera.degraded))
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
@@ -316,6 +322,8 @@ class Gateway:
                     services.create_task(run_watchdog(period, self.healthy), name="watchdog")
                 if self.hedera is not None:
                     tasks.append(services.create_task(self.hedera.run(), name="hedera"))
+                if self.iec104 is not None:
+                    services.create_task(self.iec104.run(), name="iec104")
                 log.info("devices served", devices=len(self.devices.registry),
                          protocols=sorted(self.devices.drivers))  # fmt: skip
                 mms = await self.start_mms(mms_port)

@@ -43,6 +43,7 @@ from relevent.lan.relay.config import RelayOptions
 from relevent.lan.sunspec.config import SunSpecOptions
 from relevent.scl.generate import DEFAULT_MODEL
 from relevent.wan.hedera.config import HederaSection
+from relevent.wan.iec104.config import Iec104Section
 
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("relevent_toml", default=None)  # the parsed file
 
@@ -332,6 +333,7 @@ class Settings(BaseSettings):
     policy: tuple[PolicyEntry, ...] = ()
     local_triggers: tuple[LocalTriggerEntry, ...] = ()
     hedera: HederaSection = HederaSection()
+    iec104: Iec104Section = Iec104Section()
 
     @classmethod
     def settings_customise_sources(

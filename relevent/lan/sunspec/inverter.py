@@ -61,7 +61,7 @@ class Block:
 
 
 @dataclass
-class Outcome:
+class WritePlan:
     """What the mapping found while building the writes."""
 
     blocks: list[Block] = field(default_factory=list)
@@ -120,7 +120,7 @@ class SunSpecInverter:
     async def command(self, intent: DeviceIntent, now: float) -> HealthReport:
         """Map, write what changed (or everything when the timers are due), read back, judge."""
         seconds = max(1, math.ceil(intent.valid_until - now))
-        outcome = Outcome()
+        outcome = WritePlan()
         self._map_limit(intent, seconds, outcome)
         self._map_setpoint(intent, seconds, outcome)
         self._map_connect(intent, seconds, outcome)
@@ -165,7 +165,7 @@ class SunSpecInverter:
                 self._written.pop(block.address)
         return mismatch
 
-    def _judge(self, seq: int, outcome: Outcome, refused: list[str], mismatch: list[str]) -> HealthReport:
+    def _judge(self, seq: int, outcome: WritePlan, refused: list[str], mismatch: list[str]) -> HealthReport:
         if outcome.rejected or refused:
             return HealthReport(
                 self.device_id, DeviceHealth.REJECTED, seq, "; ".join(outcome.rejected + refused)
@@ -176,7 +176,7 @@ class SunSpecInverter:
             return HealthReport(self.device_id, DeviceHealth.CLAMPED, seq, "; ".join(outcome.clamped))
         return HealthReport(self.device_id, DeviceHealth.APPLIED, seq)
 
-    def _percent(self, watts: float, model: SunSpecModel, mid: int, outcome: Outcome) -> list[int] | None:
+    def _percent(self, watts: float, model: SunSpecModel, mid: int, outcome: WritePlan) -> list[int] | None:
         """`watts` as percent of WMax, rounded down at the point's resolution (never above the order)."""
         wmax = self.wmax_w()
         sf = codec.raw(model.registers, POINTS[mid]["WMaxLimPct_SF"].offset, "sunssf")
@@ -190,7 +190,7 @@ class SunSpecInverter:
         percent = math.floor(min(100.0, share) / step + 1e-9) * step
         return codec.encode(percent, "uint16", sf)
 
-    def _map_limit(self, intent: DeviceIntent, seconds: int, outcome: Outcome) -> None:
+    def _map_limit(self, intent: DeviceIntent, seconds: int, outcome: WritePlan) -> None:
         limit = intent.fields.w_max_lim
         if (der := self.model(DER_CONTROLS)) is not None:
             if limit is None:
@@ -198,7 +198,7 @@ class SunSpecInverter:
                 return
             percent = self._percent(limit, der, DER_CONTROLS, outcome)
             fallback = intent.fallback.w_max_lim
-            back = self._percent(fallback, der, DER_CONTROLS, Outcome()) if fallback is not None else [0]
+            back = self._percent(fallback, der, DER_CONTROLS, WritePlan()) if fallback is not None else [0]
             if percent is None or back is None:
                 return
             enable_back = [int(fallback is not None)]
@@ -220,7 +220,7 @@ class SunSpecInverter:
         elif limit is not None:
             outcome.rejected.append("w_max_lim: the inverter has neither model 704 nor 123")
 
-    def _map_setpoint(self, intent: DeviceIntent, seconds: int, outcome: Outcome) -> None:
+    def _map_setpoint(self, intent: DeviceIntent, seconds: int, outcome: WritePlan) -> None:
         setpoint = intent.fields.w_set
         der = self.model(DER_CONTROLS)
         if der is None:
@@ -248,7 +248,7 @@ class SunSpecInverter:
         values = [1, *watts, *back, percent, percent_back, int(fallback is not None), *timer]
         outcome.blocks += [Block(der, 23, values, (8, 2)), Block(der, 22, [1])]
 
-    def _map_connect(self, intent: DeviceIntent, seconds: int, outcome: Outcome) -> None:
+    def _map_connect(self, intent: DeviceIntent, seconds: int, outcome: WritePlan) -> None:
         on = intent.fields.on
         if on is None:
             return

@@ -1,0 +1,84 @@
+"""`[iec104]`: the outstation's endpoint, its actor, and one entry per information object."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+COMMANDS = ("C_SE_NC_1", "C_SE_TC_1", "C_SC_NA_1", "C_SC_TA_1")
+MONITORED = ("M_ME_NC_1", "M_SP_NA_1")
+
+
+class Iec104Point(BaseModel):
+    """`[[iec104.points]]`: one information object and what it means in the model.
+
+    A command (`C_SE_NC_1` float setpoint, `C_SC_NA_1` single command, their time-tagged `_TC_`/`_TA_`
+    forms) becomes an intent of `function` on `target` (a controller such as "@Control/MaxPow_FSCC1" or a
+    `[[devices]]` id); with `release = true` a single command ON cancels the actor's intent of `function`
+    on the target instead (what the lower priorities or the reserve say runs again). A monitored object
+    shows `show` of the controller `target`: its `output`, whether the actor's intent there is `running`,
+    or running but `overridden` by a higher priority.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ioa: int = Field(ge=1, le=16_777_215)
+    type: Literal["C_SE_NC_1", "C_SE_TC_1", "C_SC_NA_1", "C_SC_TA_1", "M_ME_NC_1", "M_SP_NA_1"]
+    target: str
+    function: Literal["ActPow", "MaxPow", "OnOff"] | None = None
+    release: bool = False
+    show: Literal["output", "running", "overridden"] | None = None
+    min: float | None = None  # a setpoint outside [min, max] is answered with a negative ACT_CON
+    max: float | None = None
+    units: str = ""  # for the operator: the model's units (kW in the reference model)
+    deadband: float = Field(default=0.0, ge=0)  # an analogue goes out when it moves more than this
+
+    @property
+    def command(self) -> bool:
+        """Whether SCADA sends this object (control direction)."""
+        return self.type in COMMANDS
+
+    @model_validator(mode="after")
+    def _a_meaning(self) -> Iec104Point:
+        if self.command and self.function is None:
+            raise ValueError(f"IOA {self.ioa}: a command needs a function (ActPow, MaxPow, OnOff)")
+        if self.release and self.type not in {"C_SC_NA_1", "C_SC_TA_1"}:
+            raise ValueError(f"IOA {self.ioa}: a release is a single command (C_SC_NA_1)")
+        if not self.release and self.function == "OnOff" and self.type not in {"C_SC_NA_1", "C_SC_TA_1"}:
+            raise ValueError(f"IOA {self.ioa}: OnOff is switched by a single command (C_SC_NA_1)")
+        if not self.release and self.function in {"ActPow", "MaxPow"} and not self.type.startswith("C_SE"):
+            raise ValueError(f"IOA {self.ioa}: {self.function} takes a setpoint (C_SE_NC_1)")
+        if not self.command and self.show is None:
+            raise ValueError(f"IOA {self.ioa}: a monitored object needs show = output | running | overridden")
+        if self.type == "M_ME_NC_1" and self.show != "output":
+            raise ValueError(f"IOA {self.ioa}: M_ME_NC_1 shows an output value")
+        return self
+
+
+class Iec104Section(BaseModel):
+    """`[iec104]`: an outstation for a 104 SCADA, in parallel with MMS (see docs/scada-guide.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=2404, ge=0, le=65535)
+    common_address: int = Field(default=1, ge=1, le=65534)
+    # The [[actors]] entry (its band and slots) every command of this outstation is placed as.
+    actor: str = "dso"
+    allowed_clients: tuple[str, ...] = ()  # IP addresses; empty: any
+    allowed_originators: tuple[int, ...] = ()  # originator addresses; empty: any
+    max_cmd_age_s: float = Field(default=30.0, gt=0)  # time-tagged commands older than this are refused
+    # A command's answer waits this long at most for the scheduler (well below t1 = 15 s).
+    command_timeout_s: float = Field(default=1.0, gt=0, le=10)
+    points: tuple[Iec104Point, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_addresses(self) -> Iec104Section:
+        seen: set[int] = set()
+        for point in self.points:
+            if point.ioa in seen:
+                raise ValueError(f"IOA {point.ioa} is configured twice")
+            seen.add(point.ioa)
+        return self

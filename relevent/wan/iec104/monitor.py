@@ -1,0 +1,46 @@
+"""The monitored objects' values, read from the scheduler (None while unknown: sent as invalid)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from relevent.refs import full_ref
+from relevent.scheduler.schedule import SchdSt
+from relevent.scheduler.slots import Slots
+from relevent.scheduler.spec import ModelSpec
+from relevent.wan.iec104.config import Iec104Point
+
+
+class Monitor:
+    """What each monitored point shows: a controller's output, or the actor's intent on it."""
+
+    def __init__(
+        self, points: Sequence[Iec104Point], slots: Slots | None, model: ModelSpec, actor_slots: Sequence[str]
+    ) -> None:
+        self._slots = slots
+        self._ied = model.ied_name
+        controllers = {c.ref: c for c in model.controllers}
+        self.points = tuple(point for point in points if not point.command)
+        self._mine: dict[str, tuple[str, ...]] = {}  # controller -> the actor's slots it references
+        for point in self.points:
+            controller = controllers.get(full_ref(point.target, self._ied))
+            if controller is None:
+                raise ValueError(f"IOA {point.ioa}: {point.target!r} is no controller of the model")
+            self._mine[controller.ref] = tuple(s for s in actor_slots if s in controller.schedule_refs)
+
+    def value(self, point: Iec104Point) -> float | bool | None:
+        """The point's value now; None while the scheduler does not know it (or none is attached)."""
+        if self._slots is None:
+            return None
+        controller = full_ref(point.target, self._ied)
+        output = self._slots.output(controller)
+        if output is None:
+            return None
+        if point.show == "output":
+            value = output.value
+            return None if value is None else (bool(value) if point.type == "M_SP_NA_1" else float(value))
+        mine = self._mine[controller]
+        running = any(self._slots.state(slot) is SchdSt.RUNNING for slot in mine)
+        if point.show == "running":
+            return running
+        return running and output.source not in mine

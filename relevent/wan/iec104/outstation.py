@@ -1,0 +1,175 @@
+"""The IEC 104 outstation: c104's server, its callbacks, and the event loop every command is decided on.
+
+Only this module imports c104. Its callbacks run on lib60870's threads: each asks the loop (where the core
+runs) with a bounded wait, never raises (c104 would answer positively and drop the handler), and puts the
+point's previous value back when the command is refused. No `from __future__ import annotations` here:
+c104 checks the callbacks' signatures as text.
+"""
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+
+import c104
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from relevent.errors import ConfigError
+from relevent.scheduler.commands import Actor
+from relevent.scheduler.intents import Intents
+from relevent.scheduler.slots import Change
+from relevent.scheduler.verdicts import Cancelled, Placed
+from relevent.wan.iec104.commands import Cancel, ScadaCommand, request
+from relevent.wan.iec104.config import Iec104Section
+from relevent.wan.iec104.monitor import Monitor
+
+log = structlog.get_logger(__name__)
+
+Subscribe = Callable[[Callable[[Change], None]], Callable[[], None]]
+
+
+class Outstation:
+    """Serves `[iec104]` until cancelled: commands become intents of the section's actor."""
+
+    def __init__(  # noqa: PLR0913 - the seams the composition root provides
+        self,
+        section: Iec104Section,
+        *,
+        intents: Intents,
+        monitor: Monitor,
+        subscribe: Subscribe,
+        registry: CollectorRegistry,
+        clock: Callable[[], float],
+    ) -> None:
+        self.section = section
+        self._intents = intents
+        self._monitor = monitor
+        self._subscribe = subscribe
+        self._clock = clock
+        self._actor = Actor("iec104", f"{section.host}:{section.port}", section.actor)
+        self._points = {point.ioa: point for point in section.points}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server = c104.Server(ip=section.host, port=section.port, tick_rate_ms=100, max_connections=2)
+        station = self._server.add_station(common_address=section.common_address)
+        if station is None:
+            raise ConfigError(f"[iec104] common_address {section.common_address} is not usable")
+        self._station = station
+        self._monitored: dict[int, c104.Point] = {}
+        self._sent: dict[int, float | bool | None] = {}
+        self.commands = Counter(
+            "relevent_iec104_commands", "IEC 104 commands by IOA and answer", ["ioa", "result"],
+            registry=registry,
+        )  # fmt: skip
+        connections = Gauge(
+            "relevent_iec104_connections", "IEC 104 SCADA connections open", registry=registry
+        )
+        connections.set_function(lambda: self._server.open_connection_count)
+        self._build()
+
+    def _build(self) -> None:
+        for point in self.section.points:
+            kind = getattr(c104.Type, point.type)
+            created = self._station.add_point(io_address=point.ioa, type=kind)
+            if created is None:
+                raise ConfigError(f"[iec104] IOA {point.ioa} ({point.type}) is not usable")
+            if point.command:
+                created.on_receive(callable=self._on_command)
+            else:
+                self._monitored[point.ioa] = created
+        self._server.on_connect(callable=self._on_connect)
+        self._server.on_clock_sync(callable=self._on_clock_sync)
+
+    async def run(self) -> None:
+        """Listen, keep the monitored objects current, until cancelled; then stop the server's threads."""
+        self._loop = asyncio.get_running_loop()
+        self._refresh(spontaneous=False)
+        unsubscribe = self._subscribe(lambda _change: self._refresh(spontaneous=True))
+        self._server.start()
+        self._station.signal_initialized(cause=c104.Coi.LOCAL_POWER_ON)
+        log.info("iec104 listening", host=self.section.host, port=self.section.port,
+                 common_address=self.section.common_address, points=len(self._points))  # fmt: skip
+        try:
+            await asyncio.Event().wait()
+        finally:
+            unsubscribe()
+            await asyncio.shield(asyncio.to_thread(self._server.stop))
+
+    # --- monitoring direction (on the loop) ---------------------------------------------------------------
+
+    def _refresh(self, *, spontaneous: bool) -> None:
+        """Every monitored object's value now; the ones that changed go out spontaneously."""
+        for ioa, created in self._monitored.items():
+            point = self._points[ioa]
+            value = self._monitor.value(point)
+            last = self._sent.get(ioa, ...)
+            if last is not ... and not _changed(last, value, point.deadband):
+                continue
+            self._sent[ioa] = value
+            if value is None:
+                created.quality = c104.Quality.Invalid
+            else:
+                created.value = value
+                created.quality = c104.Quality()
+            if spontaneous:
+                created.transmit(cause=c104.Cot.SPONTANEOUS)
+
+    # --- control direction (lib60870's threads) ----------------------------------------------------------
+
+    def _on_command(
+        self, point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
+    ) -> c104.ResponseState:
+        accepted = False
+        try:
+            config = self._points[point.io_address]
+            tagged = config.type.endswith(("_TC_1", "_TA_1"))
+            tag = point.recorded_at.timestamp() if tagged and point.recorded_at is not None else None
+            value = float(point.value) if config.type.startswith("C_SE") else bool(point.value)  # type: ignore[arg-type]
+            command = ScadaCommand(config, value, message.originator_address, tag)
+            assert self._loop is not None  # commands arrive only once `run` started the server
+            future = asyncio.run_coroutine_threadsafe(self._decide(command), self._loop)
+            try:
+                accepted = future.result(timeout=self.section.command_timeout_s)
+            except TimeoutError:
+                future.cancel()
+                log.warning("iec104 command unanswered in time", ioa=point.io_address)
+        except Exception:  # c104 would answer positively and drop this handler
+            log.exception("iec104 command failed", ioa=point.io_address)
+        if not accepted:
+            point.info = previous_info  # c104 already holds the refused value
+        return c104.ResponseState.SUCCESS if accepted else c104.ResponseState.FAILURE
+
+    async def _decide(self, command: ScadaCommand) -> bool:
+        """Ask the core (on the loop); log, count and return whether it accepted."""
+        asked = request(self.section, self._actor, command, self._clock())
+        ioa = command.point.ioa
+        if isinstance(asked, str):
+            log.warning("iec104 command refused", ioa=ioa, reason=asked)
+            self.commands.labels(str(ioa), "refused").inc()
+            return False
+        verdict = self._intents.cancel(asked.actor, asked.key) if isinstance(asked, Cancel) else (
+            self._intents.place(asked)
+        )  # fmt: skip
+        accepted = isinstance(verdict, Placed | Cancelled)
+        self.commands.labels(str(ioa), "accepted" if accepted else "refused").inc()
+        if not accepted:
+            log.warning("iec104 command refused by the scheduler", ioa=ioa, verdict=str(verdict))
+        return accepted
+
+    def _on_connect(self, server: c104.Server, ip: str) -> bool:  # noqa: ARG002 - c104's signature
+        allowed = not self.section.allowed_clients or ip in self.section.allowed_clients
+        log.info("iec104 connection", ip=ip, allowed=allowed)
+        return allowed
+
+    def _on_clock_sync(
+        self, server: c104.Server, ip: str, date_time: dt.datetime  # noqa: ARG002 - c104's signature
+    ) -> c104.ResponseState:
+        # The gateway keeps its own (NTP) time: a SCADA's clock is information only.
+        log.info("iec104 clock sync ignored", ip=ip, scada_time=str(date_time))
+        return c104.ResponseState.SUCCESS
+
+
+def _changed(last: float | bool | None, value: float | bool | None, deadband: float) -> bool:
+    if last is None or value is None or isinstance(value, bool) or isinstance(last, bool):
+        return last != value
+    return abs(value - last) > deadband
+

@@ -1,0 +1,51 @@
+"""The outstation as the composition root builds it: `[iec104]` checked against the model and the actor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from prometheus_client import CollectorRegistry
+
+from relevent.errors import ConfigError
+from relevent.scheduler.engine import Engine
+from relevent.scheduler.intents import Intents
+from relevent.scheduler.slots import Slots
+from relevent.scheduler.spec import ModelSpec
+from relevent.scheduler.verdicts import ActorSlots
+from relevent.wan.iec104.config import Iec104Section
+from relevent.wan.iec104.monitor import Monitor
+from relevent.wan.iec104.outstation import Outstation
+
+
+def check(section: Iec104Section, model: ModelSpec, shares: Mapping[str, ActorSlots]) -> Monitor | None:
+    """What `check-config` verifies: the actor has a share of the core, monitored targets are controllers.
+
+    Returns the monitor without a scheduler to read (None when `[iec104]` is off).
+    """
+    if not section.enabled:
+        return None
+    share = shares.get(section.actor)
+    if share is None:
+        raise ConfigError(f"[iec104] actor {section.actor!r} needs band and slots in its [[actors]] entry")
+    try:
+        return Monitor(section.points, None, model, share.slots)
+    except ValueError as exc:
+        raise ConfigError(f"[iec104] {exc}") from None
+
+
+def iec104_service(  # noqa: PLR0913 - the gateway's parts the adapter needs
+    section: Iec104Section,
+    engine: Engine,
+    intents: Intents,
+    shares: Mapping[str, ActorSlots],
+    *,
+    registry: CollectorRegistry,
+    clock: Callable[[], float],
+) -> Outstation | None:
+    """The outstation when `[iec104]` is enabled."""
+    if check(section, engine.model, shares) is None:
+        return None
+    slots = Slots(engine)
+    monitor = Monitor(section.points, slots, engine.model, shares[section.actor].slots)
+    return Outstation(section, intents=intents, monitor=monitor, subscribe=slots.subscribe, registry=registry,
+                      clock=clock)  # fmt: skip

@@ -1,0 +1,209 @@
+"""The IEC 104 outstation of the real daemon: a c104 client as the SCADA, MMS (open61850) beside it, the
+device on MQTT; frames checked with the independent decoder iec60870-parser.
+
+No `from __future__ import annotations`: c104 checks the raw-frame callback's signature as text.
+"""
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import c104
+import pytest
+from iec60870 import parse_asdu  # type: ignore[import-untyped]
+
+from relevent.ports import free_port
+from tests.integration.gateway import KW, LD, Schedule, gateway, next_second, scada_programs
+from tests.mosquitto import Broker, mqtt_client
+
+pytestmark = pytest.mark.slow
+
+BAT1 = "relevent/v1/gw1/dev/bat1/ctl/set"
+WAIT_S = 20.0
+SETPOINT, RELEASE, SWITCH, OUTPUT, RUNNING, OVERRIDDEN = 3001, 3011, 3010, 2002, 2012, 2013
+
+
+def config(port: int) -> str:
+    return f"""
+[mqtt]
+heartbeat_s = 60
+
+[[devices]]
+id = "bat1"
+class = "battery"
+w_max_lim = "@Control/MaxPow_FSCC1"
+on = "@Control/OnOff_FSCC1"
+
+[[actors]]
+name = "dso"
+band = [60, 69]
+slots = ["@Control/MaxPow_FSCH03", "@Control/OnOff_FSCH03"]
+
+[[policy]]
+actor = "dso"
+schedules = ["@Control/MaxPow_FSCH03", "@Control/OnOff_FSCH03"]
+max_priority = 69
+
+[iec104]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+actor = "dso"
+
+[[iec104.points]]
+ioa = {SETPOINT}
+type = "C_SE_NC_1"
+target = "@Control/MaxPow_FSCC1"
+function = "MaxPow"
+min = 0.0
+max = 50.0
+units = "kW"
+
+[[iec104.points]]
+ioa = {RELEASE}
+type = "C_SC_NA_1"
+target = "@Control/MaxPow_FSCC1"
+function = "MaxPow"
+release = true
+
+[[iec104.points]]
+ioa = {SWITCH}
+type = "C_SC_NA_1"
+target = "bat1"
+function = "OnOff"
+
+[[iec104.points]]
+ioa = {OUTPUT}
+type = "M_ME_NC_1"
+target = "@Control/MaxPow_FSCC1"
+show = "output"
+
+[[iec104.points]]
+ioa = {RUNNING}
+type = "M_SP_NA_1"
+target = "@Control/MaxPow_FSCC1"
+show = "running"
+
+[[iec104.points]]
+ioa = {OVERRIDDEN}
+type = "M_SP_NA_1"
+target = "@Control/MaxPow_FSCC1"
+show = "overridden"
+"""
+
+
+class Scada:
+    """A c104 client: commands, the monitored objects it received, and every ASDU decoded independently."""
+
+    def __init__(self, port: int) -> None:
+        self.client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
+        connection = self.client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
+        assert connection is not None
+        self.connection = connection
+        station = self.connection.add_station(common_address=1)
+        assert station is not None
+
+        def point(ioa: int, kind: c104.Type) -> c104.Point:
+            added = station.add_point(io_address=ioa, type=kind)
+            assert added is not None
+            return added
+
+        self.commands = {ioa: point(ioa, kind) for ioa, kind in (
+            (SETPOINT, c104.Type.C_SE_NC_1), (RELEASE, c104.Type.C_SC_NA_1), (SWITCH, c104.Type.C_SC_NA_1))}
+        self.monitored = {ioa: point(ioa, kind) for ioa, kind in (
+            (OUTPUT, c104.Type.M_ME_NC_1), (RUNNING, c104.Type.M_SP_NA_1), (OVERRIDDEN, c104.Type.M_SP_NA_1))}
+        self.frames: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self.connection.on_receive_raw(callable=self._on_raw)
+
+    def _on_raw(self, connection: c104.Connection, data: bytes) -> None:  # noqa: ARG002 - c104's signature
+        if len(data) > 6 and data[2] & 1 == 0:  # an I-frame: its ASDU follows the 6 octets of APCI
+            with self._lock:
+                self.frames.append(parse_asdu(data[6:]))
+
+    def confirmations(self, ioa: int) -> list[bool]:
+        """The ACT_CONs (COT 7) received for `ioa`: True positive, False negative (the P/N bit)."""
+        with self._lock:
+            frames = list(self.frames)
+        found = []
+        for frame in frames:
+            cot = int(frame["cot"])
+            first = (frame.get("information_objects") or [{}])[0]  # the decoder reads the first IOA right
+            if cot & 0x3F == 7 and first.get("ioa") == ioa:
+                found.append(not cot & 0x40)
+        return found
+
+    async def send(self, ioa: int, value: float | bool) -> bool:
+        point = self.commands[ioa]
+        point.value = value
+        return bool(await asyncio.to_thread(point.transmit, c104.Cot.ACTIVATION))
+
+
+@contextmanager
+def scada(port: int) -> Iterator[Scada]:
+    peer = Scada(port)
+    peer.client.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while peer.connection.state != c104.ConnectionState.OPEN:
+            assert time.monotonic() < deadline, "the SCADA never got the link up"
+            time.sleep(0.05)
+        yield peer
+    finally:
+        peer.client.stop()
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+async def test_a_setpoint_becomes_the_dsos_intent_and_the_device_follows(
+    broker: Broker, tmp_path: Path
+) -> None:
+    port = free_port()
+    async with mqtt_client(broker, BAT1) as (_, inbox):
+        with gateway(broker, tmp_path, config(port)) as gw, scada(port) as peer:
+            assert await peer.send(SETPOINT, 7.5)
+            command = await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 7.5 * KW, WAIT_S)
+            assert json.loads(command.payload)["src"]["w_max_lim"] == {
+                "schedule": f"{LD}/MaxPow_FSCH03", "prio": 60}
+            await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(7.5), "the output point")
+            await until(lambda: peer.monitored[RUNNING].value is True, "running")
+            assert peer.monitored[OVERRIDDEN].value is False
+            assert peer.confirmations(SETPOINT) == [True]
+            assert await peer.send(SETPOINT, 5.0)  # 104's "latest wins": the same slot, a new value
+            await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 5.0 * KW, WAIT_S)
+            # an MMS SCADA at a higher priority wins; the 104 SCADA sees its limit overridden
+            start = next_second(1.5)
+            await scada_programs(gw.mms_port, Schedule("MaxPow_FSCH01", [2.0], start, intv_s=3, prio=80))
+            await until(lambda: peer.monitored[OVERRIDDEN].value is True, "overridden")
+            assert peer.monitored[OUTPUT].value == pytest.approx(2.0)
+            await until(lambda: peer.monitored[OVERRIDDEN].value is False, "its limit again after MMS's ends")
+            assert peer.monitored[OUTPUT].value == pytest.approx(5.0)
+            assert await peer.send(RELEASE, True)
+            await until(lambda: peer.monitored[RUNNING].value is False, "released")
+            await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 0.0, WAIT_S)  # the reserve
+
+
+async def test_refused_commands_are_answered_negatively_and_change_nothing(
+    broker: Broker, tmp_path: Path
+) -> None:
+    port = free_port()
+    with gateway(broker, tmp_path, config(port)) as gw, scada(port) as peer:
+        await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(0.0), "the reserve's output")
+        assert not await peer.send(SETPOINT, 80.0)  # above max
+        await until(lambda: peer.confirmations(SETPOINT) == [False], "a negative ACT_CON on the wire")
+        assert await peer.send(SWITCH, False)  # a device id as target: its OnOff binding
+        assert await peer.send(SETPOINT, 3.0)  # the refused value did not stick, later commands work
+        await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(3.0), "3 kW")
+        refused = await asyncio.to_thread(gw.samples, "relevent_iec104_commands_total")
+        assert refused[f'ioa="{SETPOINT}",result="refused"'] == 1.0
+        assert refused[f'ioa="{SETPOINT}",result="accepted"'] == 1.0
