@@ -28,7 +28,7 @@ WAIT_S = 20.0
 SETPOINT, RELEASE, SWITCH, OUTPUT, RUNNING, OVERRIDDEN = 3001, 3011, 3010, 2002, 2012, 2013
 
 
-def config(port: int) -> str:
+def config(port: int, extra: str = "") -> str:
     return f"""
 [mqtt]
 heartbeat_s = 60
@@ -54,7 +54,7 @@ enabled = true
 host = "127.0.0.1"
 port = {port}
 actor = "dso"
-
+{extra}
 [[iec104.points]]
 ioa = {SETPOINT}
 type = "C_SE_NC_1"
@@ -76,6 +76,7 @@ ioa = {SWITCH}
 type = "C_SC_NA_1"
 target = "bat1"
 function = "OnOff"
+select_before_operate = true
 
 [[iec104.points]]
 ioa = {OUTPUT}
@@ -100,7 +101,7 @@ show = "overridden"
 class Scada:
     """A c104 client: commands, the monitored objects it received, and every ASDU decoded independently."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, select: bool = True) -> None:
         self.client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
         connection = self.client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
         assert connection is not None
@@ -115,6 +116,8 @@ class Scada:
 
         self.commands = {ioa: point(ioa, kind) for ioa, kind in (
             (SETPOINT, c104.Type.C_SE_NC_1), (RELEASE, c104.Type.C_SC_NA_1), (SWITCH, c104.Type.C_SC_NA_1))}
+        if select:
+            self.commands[SWITCH].command_mode = c104.CommandMode.SELECT_AND_EXECUTE
         self.monitored = {ioa: point(ioa, kind) for ioa, kind in (
             (OUTPUT, c104.Type.M_ME_NC_1), (RUNNING, c104.Type.M_SP_NA_1), (OVERRIDDEN, c104.Type.M_SP_NA_1))}
         self.frames: list[dict[str, Any]] = []
@@ -126,15 +129,15 @@ class Scada:
             with self._lock:
                 self.frames.append(parse_asdu(data[6:]))
 
-    def confirmations(self, ioa: int) -> list[bool]:
-        """The ACT_CONs (COT 7) received for `ioa`: True positive, False negative (the P/N bit)."""
+    def confirmations(self, ioa: int, cause: int = 7) -> list[bool]:
+        """The ACT_CONs (COT 7; or another `cause`) received for `ioa`: True positive, False negative."""
         with self._lock:
             frames = list(self.frames)
         found = []
         for frame in frames:
             cot = int(frame["cot"])
             first = (frame.get("information_objects") or [{}])[0]  # the decoder reads the first IOA right
-            if cot & 0x3F == 7 and first.get("ioa") == ioa:
+            if cot & 0x3F == cause and first.get("ioa") == ioa:
                 found.append(not cot & 0x40)
         return found
 
@@ -145,14 +148,20 @@ class Scada:
 
 
 @contextmanager
-def scada(port: int) -> Iterator[Scada]:
-    peer = Scada(port)
-    peer.client.start()
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while peer.connection.state != c104.ConnectionState.OPEN:
-            assert time.monotonic() < deadline, "the SCADA never got the link up"
+def scada(port: int, *, select: bool = True) -> Iterator[Scada]:
+    """A connected SCADA; c104's client now and then stays muted on a fresh connect: then a fresh one."""
+    for _ in range(3):
+        peer = Scada(port, select=select)
+        peer.client.start()
+        deadline = time.monotonic() + WAIT_S / 3
+        while peer.connection.state != c104.ConnectionState.OPEN and time.monotonic() < deadline:
             time.sleep(0.05)
+        if peer.connection.state == c104.ConnectionState.OPEN:
+            break
+        peer.client.stop()
+    else:
+        pytest.fail("the SCADA never got the link up")
+    try:
         yield peer
     finally:
         peer.client.stop()
@@ -178,7 +187,8 @@ async def test_a_setpoint_becomes_the_dsos_intent_and_the_device_follows(
             await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(7.5), "the output point")
             await until(lambda: peer.monitored[RUNNING].value is True, "running")
             assert peer.monitored[OVERRIDDEN].value is False
-            assert peer.confirmations(SETPOINT) == [True]
+            await until(lambda: peer.confirmations(SETPOINT) == [True], "the positive ACT_CON on the wire")
+            await until(lambda: peer.confirmations(SETPOINT, cause=10) == [True], "ACT_TERM once in force")
             assert await peer.send(SETPOINT, 5.0)  # 104's "latest wins": the same slot, a new value
             await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 5.0 * KW, WAIT_S)
             # an MMS SCADA at a higher priority wins; the 104 SCADA sees its limit overridden
@@ -201,9 +211,33 @@ async def test_refused_commands_are_answered_negatively_and_change_nothing(
         await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(0.0), "the reserve's output")
         assert not await peer.send(SETPOINT, 80.0)  # above max
         await until(lambda: peer.confirmations(SETPOINT) == [False], "a negative ACT_CON on the wire")
-        assert await peer.send(SWITCH, False)  # a device id as target: its OnOff binding
+        assert await peer.send(SWITCH, False)  # select, then execute; a device id as target
         assert await peer.send(SETPOINT, 3.0)  # the refused value did not stick, later commands work
         await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(3.0), "3 kW")
         refused = await asyncio.to_thread(gw.samples, "relevent_iec104_commands_total")
         assert refused[f'ioa="{SETPOINT}",result="refused"'] == 1.0
         assert refused[f'ioa="{SETPOINT}",result="accepted"'] == 1.0
+
+
+async def test_a_switch_that_needs_a_select_refuses_a_direct_execute(broker: Broker, tmp_path: Path) -> None:
+    port = free_port()
+    with gateway(broker, tmp_path, config(port)), scada(port, select=False) as peer:
+        assert not await peer.send(SWITCH, False)
+        await until(lambda: False in peer.confirmations(SWITCH), "a negative ACT_CON on the wire")
+
+
+async def test_after_the_link_is_lost_the_safe_value_is_placed_as_the_actors_intent(
+    broker: Broker, tmp_path: Path
+) -> None:
+    port = free_port()
+    policy = '[iec104.on_link_loss]\nafter_s = 1.0\naction = "value"\nvalue = 4.0\n'
+    async with mqtt_client(broker, BAT1) as (_, inbox):
+        with gateway(broker, tmp_path, config(port, policy)) as gw:
+            with scada(port) as peer:
+                assert await peer.send(SETPOINT, 9.0)
+                await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 9.0 * KW, WAIT_S)
+                lost = time.monotonic()  # the link goes down after this, on the way out
+            await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 4.0 * KW, WAIT_S)
+            assert time.monotonic() - lost >= 1.0
+            audit = [line for line in gw.daemon.lines if line.get("event") == "audit"]
+            assert any(line.get("peer") == "link-loss" and line.get("command") == "intent" for line in audit)

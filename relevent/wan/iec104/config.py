@@ -33,6 +33,7 @@ class Iec104Point(BaseModel):
     max: float | None = None
     units: str = ""  # for the operator: the model's units (kW in the reference model)
     deadband: float = Field(default=0.0, ge=0)  # an analogue goes out when it moves more than this
+    select_before_operate: bool = False  # commands: a select must come first (c104 enforces it)
 
     @property
     def command(self) -> bool:
@@ -56,6 +57,28 @@ class Iec104Point(BaseModel):
         return self
 
 
+class LinkLoss(BaseModel):
+    """`[iec104.on_link_loss]`: what happens to the actor's intents when no SCADA sent a frame `after_s`.
+
+    A live link sends at least a test frame every t3 (20 s), so `after_s` should be well above it.
+
+    `keep` leaves them, `release` ends them (the lower priorities or the reserve take over), `value` puts
+    `value` into every setpoint (a safe limit) as the actor's intent. Both are audited like commands.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_s: float = Field(default=900.0, gt=0)
+    action: Literal["keep", "release", "value"] = "keep"
+    value: float | None = None
+
+    @model_validator(mode="after")
+    def _a_value_when_asked(self) -> LinkLoss:
+        if (self.action == "value") != (self.value is not None):
+            raise ValueError('action = "value" and value go together')
+        return self
+
+
 class Iec104Section(BaseModel):
     """`[iec104]`: an outstation for a 104 SCADA, in parallel with MMS (see docs/scada-guide.md)."""
 
@@ -72,6 +95,9 @@ class Iec104Section(BaseModel):
     max_cmd_age_s: float = Field(default=30.0, gt=0)  # time-tagged commands older than this are refused
     # A command's answer waits this long at most for the scheduler (well below t1 = 15 s).
     command_timeout_s: float = Field(default=1.0, gt=0, le=10)
+    # ACT_TERM once the intent runs and sets the controller's output, or after this long at the latest.
+    termination_timeout_s: float = Field(default=5.0, gt=0)
+    on_link_loss: LinkLoss = LinkLoss()
     points: tuple[Iec104Point, ...] = ()
 
     @model_validator(mode="after")

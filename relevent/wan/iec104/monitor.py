@@ -20,6 +20,7 @@ class Monitor:
         self._slots = slots
         self._ied = model.ied_name
         controllers = {c.ref: c for c in model.controllers}
+        self._controller_of = {slot: c.ref for c in model.controllers for slot in c.schedule_refs}
         self.points = tuple(point for point in points if not point.command)
         self._mine: dict[str, tuple[str, ...]] = {}  # controller -> the actor's slots it references
         for point in self.points:
@@ -27,6 +28,17 @@ class Monitor:
             if controller is None:
                 raise ValueError(f"IOA {point.ioa}: {point.target!r} is no controller of the model")
             self._mine[controller.ref] = tuple(s for s in actor_slots if s in controller.schedule_refs)
+
+    def in_force(self, slots: Sequence[str]) -> bool:
+        """Whether one of `slots` runs and sets its controller's output (a placed intent took effect)."""
+        if self._slots is None:
+            return False
+        for slot in slots:
+            controller = self._controller_of.get(slot)
+            output = self._slots.output(controller) if controller is not None else None
+            if output is not None and output.source == slot and self._slots.state(slot) is SchdSt.RUNNING:
+                return True
+        return False
 
     def value(self, point: Iec104Point) -> float | bool | None:
         """The point's value now; None while the scheduler does not know it (or none is attached)."""

@@ -8,7 +8,9 @@ c104 checks the callbacks' signatures as text.
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import c104
 import structlog
@@ -18,14 +20,23 @@ from relevent.errors import ConfigError
 from relevent.scheduler.commands import Actor
 from relevent.scheduler.intents import Intents
 from relevent.scheduler.slots import Change
-from relevent.scheduler.verdicts import Cancelled, Placed
-from relevent.wan.iec104.commands import Cancel, ScadaCommand, request
+from relevent.scheduler.verdicts import NOW, UNTIL_CHANGED, Cancelled, Intent, IntentFunction, Placed
+from relevent.wan.iec104.commands import Cancel, ScadaCommand, key, request
 from relevent.wan.iec104.config import Iec104Section
 from relevent.wan.iec104.monitor import Monitor
 
 log = structlog.get_logger(__name__)
 
 Subscribe = Callable[[Callable[[Change], None]], Callable[[], None]]
+
+
+@dataclass(eq=False)
+class _Termination:
+    """A placed intent's ACT_TERM still to send: its command point, its slots, the timeout's timer."""
+
+    point: c104.Point
+    slots: tuple[str, ...]
+    timer: asyncio.TimerHandle | None = None
 
 
 class Outstation:
@@ -55,6 +66,8 @@ class Outstation:
             raise ConfigError(f"[iec104] common_address {section.common_address} is not usable")
         self._station = station
         self._monitored: dict[int, c104.Point] = {}
+        self._terminations: list[_Termination] = []
+        self._heard = time.monotonic()  # the last frame from any SCADA
         self._sent: dict[int, float | bool | None] = {}
         self.commands = Counter(
             "relevent_iec104_commands", "IEC 104 commands by IOA and answer", ["ioa", "result"],
@@ -69,7 +82,10 @@ class Outstation:
     def _build(self) -> None:
         for point in self.section.points:
             kind = getattr(c104.Type, point.type)
-            created = self._station.add_point(io_address=point.ioa, type=kind)
+            mode = c104.CommandMode.SELECT_AND_EXECUTE if point.select_before_operate else (
+                c104.CommandMode.DIRECT
+            )
+            created = self._station.add_point(io_address=point.ioa, type=kind, command_mode=mode)
             if created is None:
                 raise ConfigError(f"[iec104] IOA {point.ioa} ({point.type}) is not usable")
             if point.command:
@@ -78,23 +94,32 @@ class Outstation:
                 self._monitored[point.ioa] = created
         self._server.on_connect(callable=self._on_connect)
         self._server.on_clock_sync(callable=self._on_clock_sync)
+        self._server.on_receive_raw(callable=self._on_raw)
 
     async def run(self) -> None:
         """Listen, keep the monitored objects current, until cancelled; then stop the server's threads."""
         self._loop = asyncio.get_running_loop()
         self._refresh(spontaneous=False)
-        unsubscribe = self._subscribe(lambda _change: self._refresh(spontaneous=True))
+        unsubscribe = self._subscribe(lambda _change: self._changed())
         self._server.start()
         self._station.signal_initialized(cause=c104.Coi.LOCAL_POWER_ON)
         log.info("iec104 listening", host=self.section.host, port=self.section.port,
                  common_address=self.section.common_address, points=len(self._points))  # fmt: skip
         try:
-            await asyncio.Event().wait()
+            if self.section.on_link_loss.action == "keep":
+                await asyncio.Event().wait()
+            else:
+                await self._watch_link()
         finally:
             unsubscribe()
             await asyncio.shield(asyncio.to_thread(self._server.stop))
 
     # --- monitoring direction (on the loop) ---------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """The scheduler changed an output or a state: monitored objects, then pending terminations."""
+        self._refresh(spontaneous=True)
+        self._check_terminations()
 
     def _refresh(self, *, spontaneous: bool) -> None:
         """Every monitored object's value now; the ones that changed go out spontaneously."""
@@ -102,7 +127,7 @@ class Outstation:
             point = self._points[ioa]
             value = self._monitor.value(point)
             last = self._sent.get(ioa, ...)
-            if last is not ... and not _changed(last, value, point.deadband):
+            if last is not ... and not _moved(last, value, point.deadband):
                 continue
             self._sent[ioa] = value
             if value is None:
@@ -126,7 +151,7 @@ class Outstation:
             value = float(point.value) if config.type.startswith("C_SE") else bool(point.value)  # type: ignore[arg-type]
             command = ScadaCommand(config, value, message.originator_address, tag)
             assert self._loop is not None  # commands arrive only once `run` started the server
-            future = asyncio.run_coroutine_threadsafe(self._decide(command), self._loop)
+            future = asyncio.run_coroutine_threadsafe(self._decide(command, point), self._loop)
             try:
                 accepted = future.result(timeout=self.section.command_timeout_s)
             except TimeoutError:
@@ -138,8 +163,11 @@ class Outstation:
             point.info = previous_info  # c104 already holds the refused value
         return c104.ResponseState.SUCCESS if accepted else c104.ResponseState.FAILURE
 
-    async def _decide(self, command: ScadaCommand) -> bool:
-        """Ask the core (on the loop); log, count and return whether it accepted."""
+    async def _decide(self, command: ScadaCommand, point: c104.Point) -> bool:
+        """Ask the core (on the loop); log, count and return whether it accepted.
+
+        A placed intent's ACT_TERM follows once it takes effect (or at the termination timeout).
+        """
         asked = request(self.section, self._actor, command, self._clock())
         ioa = command.point.ioa
         if isinstance(asked, str):
@@ -153,7 +181,63 @@ class Outstation:
         self.commands.labels(str(ioa), "accepted" if accepted else "refused").inc()
         if not accepted:
             log.warning("iec104 command refused by the scheduler", ioa=ioa, verdict=str(verdict))
+        elif isinstance(verdict, Placed):
+            self._await_termination(point, verdict.slots)
         return accepted
+
+    def _await_termination(self, point: c104.Point, slots: tuple[str, ...]) -> None:
+        """ACT_TERM once the intent sets its controller's output, at the termination timeout at the latest."""
+        loop = asyncio.get_running_loop()
+        pending = _Termination(point, slots)
+        pending.timer = loop.call_later(self.section.termination_timeout_s, self._terminate, pending)
+        self._terminations.append(pending)
+        self._check_terminations()
+
+    def _check_terminations(self) -> None:
+        for pending in [p for p in self._terminations if self._monitor.in_force(p.slots)]:
+            self._terminate(pending)
+
+    def _terminate(self, pending: _Termination) -> None:
+        if pending in self._terminations:
+            self._terminations.remove(pending)
+            if pending.timer is not None:
+                pending.timer.cancel()
+            pending.point.transmit(cause=c104.Cot.ACTIVATION_TERMINATION)
+
+    # --- link loss (on the loop) ------------------------------------------------------------------------
+
+    async def _watch_link(self) -> None:
+        """Carry out `on_link_loss` once no SCADA sent a frame for `after_s` (again after each return).
+
+        A live 104 link is never silent longer than t3 (20 s: test frames), so silence is the loss.
+        """
+        policy = self.section.on_link_loss
+        done = False
+        while True:
+            await asyncio.sleep(min(1.0, policy.after_s / 4))
+            silent_s = time.monotonic() - self._heard
+            if silent_s < policy.after_s:
+                done = False
+            elif not done:
+                done = True
+                self._link_lost(silent_s)
+
+    def _on_raw(self, server: c104.Server, data: bytes) -> None:  # noqa: ARG002 - c104's signature
+        self._heard = time.monotonic()  # one float store: safe from lib60870's thread
+
+    def _link_lost(self, since_s: float) -> None:
+        policy = self.section.on_link_loss
+        log.warning("iec104 link lost", since_s=round(since_s, 1), action=policy.action)
+        actor = Actor("iec104", "link-loss", self.section.actor)
+        for point in self.section.points:
+            if not point.command or point.release or point.function == "OnOff":
+                continue
+            if policy.action == "release":
+                self._intents.cancel(actor, key(point))
+            else:
+                assert policy.value is not None  # the config pairs them
+                self._intents.place(Intent(actor, key(point), point.target, IntentFunction(point.function),
+                                           NOW, UNTIL_CHANGED, (policy.value,)))  # fmt: skip
 
     def _on_connect(self, server: c104.Server, ip: str) -> bool:  # noqa: ARG002 - c104's signature
         allowed = not self.section.allowed_clients or ip in self.section.allowed_clients
@@ -168,7 +252,7 @@ class Outstation:
         return c104.ResponseState.SUCCESS
 
 
-def _changed(last: float | bool | None, value: float | bool | None, deadband: float) -> bool:
+def _moved(last: float | bool | None, value: float | bool | None, deadband: float) -> bool:
     if last is None or value is None or isinstance(value, bool) or isinstance(last, bool):
         return last != value
     return abs(value - last) > deadband
