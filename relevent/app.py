@@ -111,10 +111,10 @@ def check(settings: Settings, doc: SclDocument) -> None:
     spec = model_spec(doc)
     resolve_triggers(settings.local_triggers, spec, schedule_policies(settings.policy, spec))
     shares = actor_slots(settings, spec)
-    build_registry(doc, settings.devices)
+    devices = build_registry(doc, settings.devices)
     if settings.hedera.enabled:
         targets(settings.hedera, spec, doc, shares.get("hedera"))
-    iec104.check(settings.iec104, spec, shares)
+    iec104.check(settings.iec104, spec, shares, [device.id for device in devices])
 
 
 def schedule_policies(entries: tuple[PolicyEntry, ...], model: ModelSpec) -> dict[str, SchedulePolicy]:
@@ -269,8 +269,6 @@ class Gateway:
             settings, spec, doc, self.intents, shares, registry=self.registry, clock=self.clock.now,
             audit=self.audit.record,
         )  # fmt: skip
-        self.iec104 = iec104.iec104_service(settings.iec104, self.engine, self.intents, shares,
-                                            registry=self.registry, clock=self.clock.now)  # fmt: skip
         if self.hedera is not None:  # firm capacity in force (HEDERA or the EMS lost) is no normal service
             self.readiness.add("hedera_grants_trusted", lambda: not (self.hedera and self.hedera.degraded))
         self.binding = SchedulerBinding(self.engine, doc, spec.ied_name)
@@ -293,6 +291,10 @@ class Gateway:
             metrics_registry=self.registry, forecasts=self.engine, reserves=ReserveValues(self.engine).value,
             measurements=self,
         )
+        self.iec104 = iec104.iec104_service(
+            settings.iec104, self.engine, self.intents, shares, devices=self.devices,
+            device_ids=[d.id for d in devices], registry=self.registry, clock=self.clock.now,
+        )  # fmt: skip
         self.status = StatusView(settings.gateway.id, self.engine, self.device_status)
         web_app = build_app(self.readiness, self.registry, self.status.render)
         add_schedule_routes(web_app, self.engine, self.registry)

@@ -169,6 +169,18 @@ class DeviceLayer:
         """The device's current health as its driver judged it last."""
         return self._states[device_id].health
 
+    def measured_w(self, device_id: str) -> float | None:
+        """The device's latest measured active power in W; None: none yet, or older than the validity."""
+        state = self._states[device_id]
+        if state.measurement is None or state.measured_at is None:
+            return None
+        return state.measurement.w if self._clock() - state.measured_at <= self.timing.validity_s else None
+
+    def reachable(self, device_id: str) -> bool | None:
+        """Whether the device's driver reaches it; None: no verdict yet."""
+        health = self._states[device_id].health
+        return None if health is DeviceHealth.UNKNOWN else health is not DeviceHealth.UNREACHABLE
+
     def intent(self, device_id: str) -> DeviceIntent | None:
         """The intent last handed to the device's driver."""
         return self._states[device_id].intent

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 BAT1 = "relevent/v1/gw1/dev/bat1/ctl/set"
 WAIT_S = 20.0
 SETPOINT, RELEASE, SWITCH, OUTPUT, RUNNING, OVERRIDDEN = 3001, 3011, 3010, 2002, 2012, 2013
+MEASURED, REACHABLE = 2001, 2010
 
 
 def config(port: int, extra: str = "") -> str:
@@ -91,6 +92,19 @@ target = "@Control/MaxPow_FSCC1"
 show = "running"
 
 [[iec104.points]]
+ioa = {MEASURED}
+type = "M_ME_NC_1"
+target = "bat1"
+show = "measured"
+units = "W"
+
+[[iec104.points]]
+ioa = {REACHABLE}
+type = "M_SP_NA_1"
+target = "bat1"
+show = "reachable"
+
+[[iec104.points]]
 ioa = {OVERRIDDEN}
 type = "M_SP_NA_1"
 target = "@Control/MaxPow_FSCC1"
@@ -119,7 +133,8 @@ class Scada:
         if select:
             self.commands[SWITCH].command_mode = c104.CommandMode.SELECT_AND_EXECUTE
         self.monitored = {ioa: point(ioa, kind) for ioa, kind in (
-            (OUTPUT, c104.Type.M_ME_NC_1), (RUNNING, c104.Type.M_SP_NA_1), (OVERRIDDEN, c104.Type.M_SP_NA_1))}
+            (OUTPUT, c104.Type.M_ME_NC_1), (RUNNING, c104.Type.M_SP_NA_1), (OVERRIDDEN, c104.Type.M_SP_NA_1),
+            (MEASURED, c104.Type.M_ME_NC_1), (REACHABLE, c104.Type.M_SP_NA_1))}
         self.frames: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.connection.on_receive_raw(callable=self._on_raw)
@@ -241,3 +256,19 @@ async def test_after_the_link_is_lost_the_safe_value_is_placed_as_the_actors_int
             assert time.monotonic() - lost >= 1.0
             audit = [line for line in gw.daemon.lines if line.get("event") == "audit"]
             assert any(line.get("peer") == "link-loss" and line.get("command") == "intent" for line in audit)
+
+
+async def test_a_devices_measurement_and_reachability_are_monitored_objects(
+    broker: Broker, tmp_path: Path
+) -> None:
+    port = free_port()
+    device = "relevent/v1/gw1/dev/bat1"
+    async with mqtt_client(broker, BAT1) as (client, _):
+        with gateway(broker, tmp_path, config(port)), scada(port) as peer:
+            assert peer.monitored[MEASURED].quality == c104.Quality.Invalid  # nothing measured yet
+            await client.publish(f"{device}/meas", json.dumps({"ts": time.time(), "w": -1500.0}), qos=1)
+            await until(lambda: peer.monitored[MEASURED].value == pytest.approx(-1500.0), "the measurement")
+            assert peer.monitored[MEASURED].quality == c104.Quality()
+            await client.publish(f"{device}/avail", json.dumps({"state": "offline"}), qos=1, retain=True)
+            await until(lambda: peer.monitored[REACHABLE].value is False, "unreachable")
+            await client.publish(f"{device}/avail", "", qos=1, retain=True)  # no retained state left behind

@@ -18,7 +18,8 @@ class Iec104Point(BaseModel):
     `[[devices]]` id); with `release = true` a single command ON cancels the actor's intent of `function`
     on the target instead (what the lower priorities or the reserve say runs again). A monitored object
     shows `show` of the controller `target`: its `output`, whether the actor's intent there is `running`,
-    or running but `overridden` by a higher priority.
+    or running but `overridden` by a higher priority; or of the `[[devices]]` id `target`: its `measured`
+    active power (W, positive: injection) or whether it is `reachable`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,7 +29,7 @@ class Iec104Point(BaseModel):
     target: str
     function: Literal["ActPow", "MaxPow", "OnOff"] | None = None
     release: bool = False
-    show: Literal["output", "running", "overridden"] | None = None
+    show: Literal["output", "running", "overridden", "measured", "reachable"] | None = None
     min: float | None = None  # a setpoint outside [min, max] is answered with a negative ACT_CON
     max: float | None = None
     units: str = ""  # for the operator: the model's units (kW in the reference model)
@@ -52,8 +53,10 @@ class Iec104Point(BaseModel):
             raise ValueError(f"IOA {self.ioa}: {self.function} takes a setpoint (C_SE_NC_1)")
         if not self.command and self.show is None:
             raise ValueError(f"IOA {self.ioa}: a monitored object needs show = output | running | overridden")
-        if self.type == "M_ME_NC_1" and self.show != "output":
-            raise ValueError(f"IOA {self.ioa}: M_ME_NC_1 shows an output value")
+        if self.type == "M_ME_NC_1" and self.show not in {"output", "measured"}:
+            raise ValueError(f"IOA {self.ioa}: M_ME_NC_1 shows an output or a measured value")
+        if self.type == "M_SP_NA_1" and self.show == "measured":
+            raise ValueError(f"IOA {self.ioa}: a measured value is an M_ME_NC_1")
         return self
 
 

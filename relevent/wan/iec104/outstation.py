@@ -106,15 +106,21 @@ class Outstation:
         log.info("iec104 listening", host=self.section.host, port=self.section.port,
                  common_address=self.section.common_address, points=len(self._points))  # fmt: skip
         try:
-            if self.section.on_link_loss.action == "keep":
-                await asyncio.Event().wait()
-            else:
-                await self._watch_link()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._refresh_devices())
+                if self.section.on_link_loss.action != "keep":
+                    group.create_task(self._watch_link())
         finally:
             unsubscribe()
             await asyncio.shield(asyncio.to_thread(self._server.stop))
 
     # --- monitoring direction (on the loop) ---------------------------------------------------------------
+
+    async def _refresh_devices(self) -> None:
+        """Device readings change without the scheduler: looked at every second (spontaneous on change)."""
+        while True:
+            await asyncio.sleep(1.0)
+            self._refresh(spontaneous=True)
 
     def _changed(self) -> None:
         """The scheduler changed an output or a state: monitored objects, then pending terminations."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry
 
@@ -13,11 +13,13 @@ from relevent.scheduler.slots import Slots
 from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.verdicts import ActorSlots
 from relevent.wan.iec104.config import Iec104Section
-from relevent.wan.iec104.monitor import Monitor
+from relevent.wan.iec104.monitor import DeviceReadings, Monitor
 from relevent.wan.iec104.outstation import Outstation
 
 
-def check(section: Iec104Section, model: ModelSpec, shares: Mapping[str, ActorSlots]) -> Monitor | None:
+def check(
+    section: Iec104Section, model: ModelSpec, shares: Mapping[str, ActorSlots], device_ids: Sequence[str]
+) -> Monitor | None:
     """What `check-config` verifies: the actor has a share of the core, monitored targets are controllers.
 
     Returns the monitor without a scheduler to read (None when `[iec104]` is off).
@@ -28,7 +30,7 @@ def check(section: Iec104Section, model: ModelSpec, shares: Mapping[str, ActorSl
     if share is None:
         raise ConfigError(f"[iec104] actor {section.actor!r} needs band and slots in its [[actors]] entry")
     try:
-        return Monitor(section.points, None, model, share.slots)
+        return Monitor(section.points, None, model, share.slots, devices=None, device_ids=device_ids)
     except ValueError as exc:
         raise ConfigError(f"[iec104] {exc}") from None
 
@@ -39,13 +41,16 @@ def iec104_service(  # noqa: PLR0913 - the gateway's parts the adapter needs
     intents: Intents,
     shares: Mapping[str, ActorSlots],
     *,
+    devices: DeviceReadings,
+    device_ids: Sequence[str],
     registry: CollectorRegistry,
     clock: Callable[[], float],
 ) -> Outstation | None:
     """The outstation when `[iec104]` is enabled."""
-    if check(section, engine.model, shares) is None:
+    if check(section, engine.model, shares, device_ids) is None:
         return None
     slots = Slots(engine)
-    monitor = Monitor(section.points, slots, engine.model, shares[section.actor].slots)
+    mine = shares[section.actor].slots
+    monitor = Monitor(section.points, slots, engine.model, mine, devices=devices, device_ids=device_ids)
     return Outstation(section, intents=intents, monitor=monitor, subscribe=slots.subscribe, registry=registry,
                       clock=clock)  # fmt: skip
