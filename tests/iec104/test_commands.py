@@ -7,8 +7,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from relevent.config import SclSection
+from relevent.errors import ConfigError
 from relevent.scheduler.commands import Actor
-from relevent.scheduler.verdicts import NOW, UNTIL_CHANGED, Intent, IntentFunction
+from relevent.scheduler.discovery import model_spec
+from relevent.scheduler.verdicts import NOW, UNTIL_CHANGED, ActorSlots, Intent, IntentFunction
+from relevent.scl.parse import load
+from relevent.wan.iec104 import service as iec104
 from relevent.wan.iec104.commands import Cancel, ScadaCommand, key, request
 from relevent.wan.iec104.config import Iec104Point, Iec104Section
 
@@ -65,3 +70,26 @@ def test_a_point_without_a_clear_meaning_is_refused(fields: dict[str, Any], prob
 def test_an_ioa_configured_twice_is_refused() -> None:
     with pytest.raises(ValidationError, match="IOA 3001 is configured twice"):
         section(point(), point())
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [({"k": 4, "w": 8}, "above k"), ({"t1_s": 10, "t2_s": 10}, "below t1"),
+     ({"t1_s": 2, "t2_s": 1, "command_timeout_s": 2.0}, "well below t1")],
+)  # fmt: skip
+def test_link_parameters_that_cannot_work_are_refused(fields: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Iec104Section(**fields)
+
+
+def test_check_config_refuses_targets_that_do_not_exist() -> None:
+    model = model_spec(load(SclSection().path))
+    shares = {"dso": ActorSlots((60, 69), ("DER_Scheduler_Control/MaxPow_FSCH03",))}
+    good = section(point(), enabled=True)
+    assert iec104.check(good, model, shares, ["bat1"]) is not None
+    with pytest.raises(ConfigError, match="no controller and no device"):
+        iec104.check(section(point(target="pv9"), enabled=True), model, shares, ["bat1"])
+    with pytest.raises(ConfigError, match="needs a \\[\\[devices\\]\\] id"):
+        iec104.check(section(point(refuse_when_unreachable=True), enabled=True), model, shares, ["bat1"])
+    with pytest.raises(ConfigError, match="needs band and slots"):
+        iec104.check(good, model, {}, ["bat1"])

@@ -78,6 +78,7 @@ type = "C_SC_NA_1"
 target = "bat1"
 function = "OnOff"
 select_before_operate = true
+refuse_when_unreachable = true
 
 [[iec104.points]]
 ioa = {OUTPUT}
@@ -136,6 +137,7 @@ class Scada:
             (OUTPUT, c104.Type.M_ME_NC_1), (RUNNING, c104.Type.M_SP_NA_1), (OVERRIDDEN, c104.Type.M_SP_NA_1),
             (MEASURED, c104.Type.M_ME_NC_1), (REACHABLE, c104.Type.M_SP_NA_1))}
         self.frames: list[dict[str, Any]] = []
+        self.test_frames = 0  # TESTFR act received: the outstation's t3 keep-alive
         self._lock = threading.Lock()
         self.connection.on_receive_raw(callable=self._on_raw)
 
@@ -143,6 +145,8 @@ class Scada:
         if len(data) > 6 and data[2] & 1 == 0:  # an I-frame: its ASDU follows the 6 octets of APCI
             with self._lock:
                 self.frames.append(parse_asdu(data[6:]))
+        elif len(data) == 6 and data[2] == 0x43:  # U-frame TESTFR act
+            self.test_frames += 1
 
     def confirmations(self, ioa: int, cause: int = 7) -> list[bool]:
         """The ACT_CONs (COT 7; or another `cause`) received for `ioa`: True positive, False negative."""
@@ -264,11 +268,13 @@ async def test_a_devices_measurement_and_reachability_are_monitored_objects(
     port = free_port()
     device = "relevent/v1/gw1/dev/bat1"
     async with mqtt_client(broker, BAT1) as (client, _):
-        with gateway(broker, tmp_path, config(port)), scada(port) as peer:
+        with gateway(broker, tmp_path, config(port, "t3_s = 1\n")), scada(port) as peer:
             assert peer.monitored[MEASURED].quality == c104.Quality.Invalid  # nothing measured yet
             await client.publish(f"{device}/meas", json.dumps({"ts": time.time(), "w": -1500.0}), qos=1)
             await until(lambda: peer.monitored[MEASURED].value == pytest.approx(-1500.0), "the measurement")
             assert peer.monitored[MEASURED].quality == c104.Quality()
             await client.publish(f"{device}/avail", json.dumps({"state": "offline"}), qos=1, retain=True)
             await until(lambda: peer.monitored[REACHABLE].value is False, "unreachable")
+            assert not await peer.send(SWITCH, True)  # refuse_when_unreachable
+            await until(lambda: peer.test_frames > 0, "a TESTFR after t3 = 1 s without a frame")
             await client.publish(f"{device}/avail", "", qos=1, retain=True)  # no retained state left behind

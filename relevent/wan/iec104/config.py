@@ -35,6 +35,8 @@ class Iec104Point(BaseModel):
     units: str = ""  # for the operator: the model's units (kW in the reference model)
     deadband: float = Field(default=0.0, ge=0)  # an analogue goes out when it moves more than this
     select_before_operate: bool = False  # commands: a select must come first (c104 enforces it)
+    # Commands on a [[devices]] id: refused (negative ACT_CON) while its driver does not reach the device.
+    refuse_when_unreachable: bool = False
 
     @property
     def command(self) -> bool:
@@ -91,6 +93,13 @@ class Iec104Section(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=2404, ge=0, le=65535)
     common_address: int = Field(default=1, ge=1, le=65534)
+    # 104's link parameters: k, w (frames), t0..t3 (s); the standard's defaults.
+    k: int = Field(default=12, ge=1, le=32767)
+    w: int = Field(default=8, ge=1, le=32767)
+    t0_s: int = Field(default=10, ge=1, le=255)
+    t1_s: int = Field(default=15, ge=1, le=255)
+    t2_s: int = Field(default=10, ge=1, le=255)
+    t3_s: int = Field(default=20, ge=1, le=172800)
     # The [[actors]] entry (its band and slots) every command of this outstation is placed as.
     actor: str = "dso"
     allowed_clients: tuple[str, ...] = ()  # IP addresses; empty: any
@@ -102,6 +111,16 @@ class Iec104Section(BaseModel):
     termination_timeout_s: float = Field(default=5.0, gt=0)
     on_link_loss: LinkLoss = LinkLoss()
     points: tuple[Iec104Point, ...] = ()
+
+    @model_validator(mode="after")
+    def _link_parameters(self) -> Iec104Section:
+        if self.w > self.k:
+            raise ValueError(f"w ({self.w}) above k ({self.k}): the SCADA would wait for acknowledgements")
+        if self.t2_s >= self.t1_s:
+            raise ValueError(f"t2 ({self.t2_s} s) must be below t1 ({self.t1_s} s)")
+        if self.command_timeout_s >= self.t1_s:
+            raise ValueError(f"command_timeout_s must be well below t1 ({self.t1_s} s)")
+        return self
 
     @model_validator(mode="after")
     def _unique_addresses(self) -> Iec104Section:

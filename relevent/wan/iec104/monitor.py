@@ -87,9 +87,13 @@ class Monitor:
             return running
         return running and output.source not in mine
 
+    def reachable(self, device_id: str) -> bool | None:
+        """Whether the device's driver reaches it (None: not known, or no device layer attached)."""
+        return None if self._devices is None else self._devices.reachable(device_id)
+
     def _device_value(self, point: Iec104Point) -> float | bool | None:
         if self._devices is None:
             return None
         if point.show == "measured":
             return self._devices.measured_w(point.target)
-        return self._devices.reachable(point.target)
+        return self.reachable(point.target)

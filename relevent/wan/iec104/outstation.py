@@ -61,6 +61,10 @@ class Outstation:
         self._points = {point.ioa: point for point in section.points}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server = c104.Server(ip=section.host, port=section.port, tick_rate_ms=100, max_connections=2)
+        link = self._server.protocol_parameters
+        link.send_window_size, link.receive_window_size = section.k, section.w
+        link.connection_timeout, link.message_timeout = section.t0_s, section.t1_s
+        link.confirm_interval, link.keep_alive_interval = section.t2_s, section.t3_s
         station = self._server.add_station(common_address=section.common_address)
         if station is None:
             raise ConfigError(f"[iec104] common_address {section.common_address} is not usable")
@@ -176,6 +180,8 @@ class Outstation:
         """
         asked = request(self.section, self._actor, command, self._clock())
         ioa = command.point.ioa
+        if command.point.refuse_when_unreachable and self._monitor.reachable(command.point.target) is False:
+            asked = f"device {command.point.target} is unreachable"
         if isinstance(asked, str):
             log.warning("iec104 command refused", ioa=ioa, reason=asked)
             self.commands.labels(str(ioa), "refused").inc()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from prometheus_client import CollectorRegistry
 
 from relevent.errors import ConfigError
+from relevent.refs import full_ref
 from relevent.scheduler.engine import Engine
 from relevent.scheduler.intents import Intents
 from relevent.scheduler.slots import Slots
@@ -20,7 +21,7 @@ from relevent.wan.iec104.outstation import Outstation
 def check(
     section: Iec104Section, model: ModelSpec, shares: Mapping[str, ActorSlots], device_ids: Sequence[str]
 ) -> Monitor | None:
-    """What `check-config` verifies: the actor has a share of the core, monitored targets are controllers.
+    """What `check-config` verifies: the actor has a share of the core, every target exists.
 
     Returns the monitor without a scheduler to read (None when `[iec104]` is off).
     """
@@ -29,6 +30,13 @@ def check(
     share = shares.get(section.actor)
     if share is None:
         raise ConfigError(f"[iec104] actor {section.actor!r} needs band and slots in its [[actors]] entry")
+    controllers = {controller.ref for controller in model.controllers}
+    for point in section.points:
+        known = full_ref(point.target, model.ied_name) in controllers or point.target in device_ids
+        if point.command and not known:
+            raise ConfigError(f"[iec104] IOA {point.ioa}: {point.target!r} is no controller and no device")
+        if point.refuse_when_unreachable and point.target not in device_ids:
+            raise ConfigError(f"[iec104] IOA {point.ioa}: refuse_when_unreachable needs a [[devices]] id")
     try:
         return Monitor(section.points, None, model, share.slots, devices=None, device_ids=device_ids)
     except ValueError as exc:
