@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, model_validator
 
 COMMANDS = ("C_SE_NC_1", "C_SE_TC_1", "C_SC_NA_1", "C_SC_TA_1")
 MONITORED = ("M_ME_NC_1", "M_SP_NA_1")
@@ -103,6 +103,13 @@ class Iec104Section(BaseModel):
     # The [[actors]] entry (its band and slots) every command of this outstation is placed as.
     actor: str = "dso"
     allowed_clients: tuple[str, ...] = ()  # IP addresses; empty: any
+    # IEC 62351-3: TLS 1.2/1.3 with mutual authentication; the client certificates are pinned (only those
+    # listed are served) or, with none listed, any that `ca_file` signed.
+    tls: bool = False
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    ca_file: FilePath | None = None
+    pinned_client_certs: tuple[FilePath, ...] = ()
     allowed_originators: tuple[int, ...] = ()  # originator addresses; empty: any
     max_cmd_age_s: float = Field(default=30.0, gt=0)  # time-tagged commands older than this are refused
     # A command's answer waits this long at most for the scheduler (well below t1 = 15 s).
@@ -111,6 +118,18 @@ class Iec104Section(BaseModel):
     termination_timeout_s: float = Field(default=5.0, gt=0)
     on_link_loss: LinkLoss = LinkLoss()
     points: tuple[Iec104Point, ...] = ()
+
+    @model_validator(mode="after")
+    def _transport_is_explicit(self) -> Iec104Section:
+        files = {"cert_file": self.cert_file, "key_file": self.key_file, "ca_file": self.ca_file}
+        if self.tls and (missing := [name for name, path in files.items() if path is None]):
+            raise ValueError(f"tls = true needs {', '.join(missing)}")
+        given = [name for name, path in files.items() if path is not None] + (
+            ["pinned_client_certs"] if self.pinned_client_certs else []
+        )
+        if not self.tls and given:  # certificates with TLS off would silently serve plain TCP
+            raise ValueError(f"{', '.join(given)} set but tls = false")
+        return self
 
     @model_validator(mode="after")
     def _link_parameters(self) -> Iec104Section:

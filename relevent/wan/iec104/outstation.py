@@ -30,6 +30,23 @@ log = structlog.get_logger(__name__)
 Subscribe = Callable[[Callable[[Change], None]], Callable[[], None]]
 
 
+def _transport_security(section: Iec104Section) -> c104.TransportSecurity | None:
+    """Mutual TLS 1.2/1.3 (IEC 62351-3) with pinned client certificates, when `tls` is on."""
+    if not section.tls:
+        return None
+    cert, key, ca = section.cert_file, section.key_file, section.ca_file
+    assert cert is not None  # the config requires all three with tls
+    assert key is not None
+    assert ca is not None
+    security = c104.TransportSecurity(validate=True, only_known=bool(section.pinned_client_certs))
+    security.set_certificate(cert=str(cert), key=str(key))
+    security.set_ca_certificate(cert=str(ca))
+    for pinned in section.pinned_client_certs:
+        security.add_allowed_remote_certificate(cert=str(pinned))
+    security.set_version(min=c104.TlsVersion.TLS_1_2, max=c104.TlsVersion.TLS_1_3)
+    return security
+
+
 @dataclass(eq=False)
 class _Termination:
     """A placed intent's ACT_TERM still to send: its command point, its slots, the timeout's timer."""
@@ -60,7 +77,10 @@ class Outstation:
         self._actor = Actor("iec104", f"{section.host}:{section.port}", section.actor)
         self._points = {point.ioa: point for point in section.points}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server = c104.Server(ip=section.host, port=section.port, tick_rate_ms=100, max_connections=2)
+        self._server = c104.Server(
+            ip=section.host, port=section.port, tick_rate_ms=100, max_connections=2,
+            transport_security=_transport_security(section),
+        )  # fmt: skip
         link = self._server.protocol_parameters
         link.send_window_size, link.receive_window_size = section.k, section.w
         link.connection_timeout, link.message_timeout = section.t0_s, section.t1_s
