@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit deps model bench clean
+.PHONY: run test lint typecheck unit deps model bench completion clean
 
 run: $(STAMP)
 	@$(call apt_install,mosquitto)
@@ -50,9 +50,18 @@ unit: $(STAMP)
 model: $(STAMP)
 	$(BIN)/relevent-gw scl generate -o relevent/data/der_scheduler.cid
 
+# Shell completion (bash, zsh) and man pages from the parsers, into build/.
+completion: $(STAMP)
+	mkdir -p build/completion build/man
+	for prog in relevent-gw relevent-ctl; do \
+	  $(BIN)/python -m relevent.completion bash $$prog > build/completion/$$prog.bash; \
+	  $(BIN)/python -m relevent.completion zsh $$prog > build/completion/_$$prog; \
+	  $(BIN)/python -m relevent.completion man $$prog > build/man/$$prog.1; \
+	done
+
 bench: deps
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build
