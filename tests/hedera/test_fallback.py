@@ -30,6 +30,8 @@ async def running_grant(rigs: Rigs, script: Script | None = None, **overrides: A
 async def test_hedera_down_during_a_grant_falls_back_at_the_window_end_and_recovers(rigs: Rigs) -> None:
     rig, _ = await running_grant(rigs)
     window_end = rig.fake.issued[-1][4]
+    [read] = rig.published.last_state()["directions"]["IMPORT"]["next_read"]
+    assert read["until"] == window_end  # the EMS sees when the fallback would start
     await rig.fake.down()
     fallback = await rig.published.wait_for("fallback")
     assert fallback["ts"] >= window_end

@@ -83,6 +83,7 @@ class _Lane:
     grants: dict[str, StoredSchedule] = field(default_factory=dict)
     watchers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     granted: dict[str, GrantedLimits] = field(default_factory=dict)
+    windows: dict[str, tuple[float, float]] = field(default_factory=dict)  # next read: from, until
     fallback: str | None = None
     release: asyncio.Task[None] | None = None
 
@@ -481,6 +482,7 @@ class HederaLifecycle:
         retrying: float | None = None  # the deadline of a read that failed before it
         while self._clock() < row.end:
             next_at, deadline = self._next_read(directive, last_ok, lost=lost, retrying=retrying)
+            self._announce_window(lane, row.id, (next_at, deadline))
             await self._sleep_until(min(next_at, row.end))
             if self._clock() >= row.end:
                 break
@@ -505,8 +507,15 @@ class HederaLifecycle:
                 break
             if not self._confirmed(lane, row, answer):
                 return
+        lane.windows.pop(row.id, None)
         self._end_grant(lane, row.id)
         self.publish_state()
+
+    def _announce_window(self, lane: _Lane, schedule_id: str, window: tuple[float, float]) -> None:
+        """A grant's next read, in the retained state when it moves."""
+        if lane.windows.get(schedule_id) != window:
+            lane.windows[schedule_id] = window
+            self.publish_state()
 
     def _next_read(
         self, directive: Directive | None, last_ok: float, *, lost: bool, retrying: float | None
@@ -666,7 +675,11 @@ class HederaLifecycle:
         self._reply(request, state, **fields)
 
     def publish_state(self) -> None:
-        """The retained state: per direction the grants, the mode, the fallback's reason; contact; Sunset."""
+        """The retained state: per direction the grants, the mode, the fallback's reason; contact; Sunset.
+
+        With each grant its next read (HEDERA's directive window): from `from`; unconfirmed by `until`, the
+        direction falls back to firm capacity.
+        """
         now = self._clock()
         directions = {}
         for name, lane in self._lanes.items():
@@ -676,7 +689,10 @@ class HederaLifecycle:
                 {"schedule": sid, "start": g.start, "resolution_s": g.resolution_s, "values": list(g.values)}
                 for sid, g in lane.granted.items()
             ]
-            directions[name] = {"mode": mode, "fallback_reason": lane.fallback, "grants": grants}
+            reads = [{"schedule": sid, "from": a, "until": b} for sid, (a, b) in lane.windows.items()]
+            directions[name] = {
+                "mode": mode, "fallback_reason": lane.fallback, "grants": grants, "next_read": reads,
+            }  # fmt: skip
             current = _current_value(running, now)
             self._metrics.grant_w.labels(direction=name).set(current if current is not None else math.nan)
         state = {"ts": now, "directions": directions, "last_contact": self._client.last_contact,
