@@ -35,10 +35,12 @@ class Pki:
     other: Identity  # signed by `ca` as well, listed for no actor
     rogue_ca: Path
     rogue: Identity  # signed by `rogue_ca`
+    station: Identity  # a charging station's: CN cs-1, signed by `ca`
+    impostor: Identity  # CN cs-2, signed by `ca`
 
 
 def make_pki(d: Path) -> Pki:
-    """Create every file in `d` (about a second: five RSA keys)."""
+    """Create every file in `d` (about a second: seven RSA keys)."""
     if shutil.which("openssl") is None:
         pytest.fail("openssl is not installed (`make test` installs it)")
 
@@ -64,6 +66,8 @@ def make_pki(d: Path) -> Pki:
         other=issue("other", "ca"),
         rogue_ca=d / "rogue-ca.crt",
         rogue=issue("rogue", "rogue-ca"),
+        station=issue("cs-1", "ca"),
+        impostor=issue("cs-2", "ca"),
     )
 
 

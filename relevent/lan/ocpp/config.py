@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath
+from pydantic import BaseModel, ConfigDict, Field, FilePath, model_validator
 
 
 class OcppStation(BaseModel):
@@ -44,3 +45,31 @@ class OcppSection(BaseModel):
     voltage_v: float = Field(default=230.0, gt=0)
     phases: int = Field(default=3, ge=1, le=3)
     stations: dict[str, OcppStation] = Field(default_factory=dict)
+    # Security profile 2 (TLS + Basic auth) with cert_file and key_file; profile 3 (mutual TLS) when
+    # ca_file is set as well: a station's certificate must be signed by it and name the station (CN).
+    tls: bool = False
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    ca_file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _transport_is_explicit(self) -> OcppSection:
+        if self.tls and (self.cert_file is None or self.key_file is None):
+            raise ValueError("tls = true needs cert_file and key_file")
+        if not self.tls and (self.cert_file or self.key_file or self.ca_file):
+            raise ValueError("certificate files set but tls = false (stations would dial in the clear)")
+        return self
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context (1.2 at least), requiring client certificates with `ca_file`."""
+        if not self.tls:
+            return None
+        assert self.cert_file is not None  # checked above, with the key
+        assert self.key_file is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.cert_file, self.key_file)
+        if self.ca_file is not None:
+            context.load_verify_locations(self.ca_file)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context

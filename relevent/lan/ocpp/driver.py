@@ -84,6 +84,7 @@ class OcppDriver:
                 sid: section.stations[sid].password() if sid in section.stations else None
                 for sid in self.stations
             },
+            certificates=section.ca_file is not None,
         )
         while True:
             try:
@@ -94,6 +95,7 @@ class OcppDriver:
                     subprotocols=SUBPROTOCOLS,
                     process_request=admission,
                     max_size=section.max_message_bytes * HARD_LIMIT_FACTOR,
+                    ssl=section.ssl_context(),
                 )
             except OSError as exc:
                 log.exception("ocpp_listen_failed", host=section.host, port=section.port, error=str(exc))

@@ -13,11 +13,17 @@ from websockets.http11 import Request, Response
 
 
 class Admission:
-    """The handshake check: the path names a known station; Basic auth (user = station id) if required."""
+    """The handshake check: the path names a known station; Basic auth (user = station id) if required.
 
-    def __init__(self, path: str, passwords: Mapping[str, bytes | None]) -> None:
+    With `certificates` (security profile 3) the TLS client certificate's CN must be the station id.
+    """
+
+    def __init__(
+        self, path: str, passwords: Mapping[str, bytes | None], *, certificates: bool = False
+    ) -> None:
         self.prefix = path.rstrip("/") + "/"
         self.passwords = passwords
+        self.certificates = certificates
 
     def station_id(self, path: str) -> str | None:
         """The station a request path names (`<path>/<id>`), if configured."""
@@ -32,6 +38,8 @@ class Admission:
         station_id = self.station_id(request.path)
         if station_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charging station\n")
+        if self.certificates and _common_name(connection) != station_id:
+            return connection.respond(HTTPStatus.FORBIDDEN, "the certificate names another station\n")
         expected = self.passwords[station_id]
         if expected is None:
             return None
@@ -47,3 +55,13 @@ class Admission:
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
             return response
         return None
+
+
+def _common_name(connection: ServerConnection) -> str | None:
+    """The CN of the TLS client certificate (None without one)."""
+    peer = connection.transport.get_extra_info("peercert") if connection.transport else None
+    for rdn in (peer or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None

@@ -94,10 +94,10 @@ class Site:
     def url(self, station_id: str) -> str:
         return f"ws://127.0.0.1:{self.port}{self.section.path}/{station_id}"
 
-    def start(self, options: StationOptions, url: str | None = None) -> SimulatedStation:
+    def start(self, options: StationOptions, url: str | None = None, ssl: Any = None) -> SimulatedStation:
         station = SimulatedStation(options)
         self.stations[options.station_id] = station
-        self.tasks.append(asyncio.create_task(station.run(url or self.url(options.station_id))))
+        self.tasks.append(asyncio.create_task(station.run(url or self.url(options.station_id), ssl=ssl)))
         return station
 
     def plan(self, device_id: str, *steps: tuple[float, DeviceFields]) -> DevicePlan:
