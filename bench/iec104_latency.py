@@ -19,8 +19,8 @@ import aiomqtt
 import c104
 
 from bench.common import Row, print_rows
+from bench.site import gateway_site
 from relevent.ports import free_port
-from tests.daemon import GatewayArgs, running
 from tests.mosquitto import Broker, mqtt_client
 
 SETPOINT = 3001
@@ -93,20 +93,10 @@ async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
 
 
 async def run(commands: int) -> list[Row]:
+    port = free_port()
     with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        port = free_port()
-        toml = root / "gw.toml"
-        toml.write_text(config(port))
-        broker = Broker(root, "allow_anonymous true\n")
-        broker.start()
-        args = GatewayArgs(root / "state", mqtt_url=broker.url, extra=("--config", str(toml)))
-        try:
-            with running(args.argv()) as daemon:
-                await asyncio.to_thread(daemon.wait_for, "gateway running", 60)
-                return await measure(broker, port, commands)
-        finally:
-            broker.kill()
+        async with gateway_site(Path(directory), config(port)) as (broker, _):
+            return await measure(broker, port, commands)
 
 
 def collect(commands: int = 200) -> list[Row]:

@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 from bench.common import Row, print_rows
+from bench.site import gateway_site
 from relevent.demo.relay_board import SimulatedRelayBoard
 from relevent.demo.sunspec_inverter import SimulatedInverter
 from relevent.ports import free_port
-from tests.daemon import GatewayArgs, running
 from tests.integration.gateway import Schedule, next_second, scada_programs
-from tests.mosquitto import Broker
 
 EARLY_S = 0.05  # the engine acts a little before an instant; a write that early belongs to it
 
@@ -59,22 +58,12 @@ async def run(count: int, entries: int) -> list[Row]:
     board_port = free_port()
     await board.server.start("127.0.0.1", board_port)
     with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        toml = root / "gw.toml"
-        toml.write_text(config(ports, board_port))
-        broker = Broker(root, "allow_anonymous true\n")
-        broker.start()
-        args = GatewayArgs(root / "state", mqtt_url=broker.url, extra=("--config", str(toml)))
-        try:
-            with running(args.argv()) as daemon:
-                await asyncio.to_thread(daemon.wait_for, "gateway running", 60)
-                await asyncio.sleep(2.0)  # every device connected and written once (the reserve)
-                start = next_second(2.0)
-                values = [7.0 if k % 2 == 0 else 3.0 for k in range(entries)]
-                await scada_programs(args.mms_port, Schedule("MaxPow_FSCH01", values, start, prio=50))
-                await asyncio.sleep(start + entries + 1.0 - time.time())
-        finally:
-            broker.kill()
+        async with gateway_site(Path(directory), config(ports, board_port)) as (_, args):
+            await asyncio.sleep(2.0)  # every device connected and written once (the reserve)
+            start = next_second(2.0)
+            values = [7.0 if k % 2 == 0 else 3.0 for k in range(entries)]
+            await scada_programs(args.mms_port, Schedule("MaxPow_FSCH01", values, start, prio=50))
+            await asyncio.sleep(start + entries + 1.0 - time.time())
     for server in [*(inv.server for inv in inverters), board.server]:
         await server.stop()
     late_inverters = [x for name, at in writes.items() if name != "rb1" for x in lateness(at, start, entries)]

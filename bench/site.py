@@ -1,0 +1,27 @@
+"""A gateway site for the benchmarks: mosquitto and the daemon as their own processes, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from tests.daemon import GatewayArgs, running
+from tests.mosquitto import Broker
+
+
+@asynccontextmanager
+async def gateway_site(root: Path, toml: str) -> AsyncIterator[tuple[Broker, GatewayArgs]]:
+    """The daemon with `toml` under `root`, serving (MMS listening) until the block ends."""
+    config = root / "gw.toml"
+    config.write_text(toml)
+    broker = Broker(root, "allow_anonymous true\n")
+    broker.start()
+    args = GatewayArgs(root / "state", mqtt_url=broker.url, extra=("--config", str(config)))
+    try:
+        with running(args.argv()) as daemon:
+            await asyncio.to_thread(daemon.wait_for, "gateway running", 60)
+            yield broker, args
+    finally:
+        broker.kill()
