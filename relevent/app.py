@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Info, PlatformCollector, ProcessCollector
 
 from relevent import __version__
 from relevent.access import (
@@ -214,6 +214,10 @@ class Gateway:
         self.settings = settings
         self.doc = doc
         self.registry = CollectorRegistry()
+        # The process's CPU, memory and file descriptors, the Python build, and the gateway's version.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        Info("relevent_build", "the gateway's version", registry=self.registry).info({"version": __version__})
         self.readiness = Readiness()
         self.metrics = SchedulerMetrics(self.registry)
         self.clock = SystemClock()

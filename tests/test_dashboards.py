@@ -69,6 +69,8 @@ async def test_every_metric_of_the_dashboard_and_the_alerts_is_exported(
         toml = hedera_site(fake, secret) + iec104(free_port())
         with gateway(broker, tmp_path, toml) as gw:
             exported = families(gw.http_port)
+    # what every deployment wants beside the gateway's own: its version, the process's resources
+    assert {"relevent_build_info", "process_resident_memory_bytes", "python_info"} <= exported
     for file, names in referenced().items():
         assert names, f"{file} names no metric"
         missing = {name for name in names if not any(name.removesuffix(s) in exported for s in SUFFIXES)}
