@@ -55,6 +55,7 @@ WRITABLE: dict[int, dict[int, range]] = {
                    19: range(65536), 22: range(2), 23: range(2), **{o: range(65536) for o in range(24, 33)}},
 }  # fmt: skip
 THROTTLED, MPPT = 5, 4  # 103 St
+INV_RUNNING, INV_THROTTLED = 3, 4  # 701 InvSt
 
 
 @dataclass
@@ -281,6 +282,8 @@ class SimulatedInverter:
         if DER_MEASURE in self.addresses:
             self.set(DER_MEASURE, "W", round(self._power))
             self.set_raw(DER_MEASURE, "ConnSt", [connected])
+            state = INV_THROTTLED if throttled else INV_RUNNING if connected else 0
+            self.set_raw(DER_MEASURE, "InvSt", [state])
         if INVERTER_INT in self.addresses:
             self.set(INVERTER_INT, "W", round(self._power))
             self.set_raw(INVERTER_INT, "St", [THROTTLED if throttled else MPPT])

@@ -96,13 +96,18 @@ class HealthReport:
 
 @dataclass(frozen=True)
 class MeterReading:
-    """What a device measured at `ts`: active power in W (positive: injection), optionally more."""
+    """What a device measured at `ts`: active power in W (positive: injection), optionally more.
+
+    `state` is the device's own operating state where it reports one (an inverter's MPPT, THROTTLED,
+    FAULT, ...).
+    """
 
     device_id: str
     ts: Timestamp
     w: float
     var: float | None = None
     soc_pct: float | None = None
+    state: str | None = None
 
 
 class DeviceReports(Protocol):

@@ -218,6 +218,7 @@ class DeviceLayer:
             "measurement": None if measurement is None else {
                 "ts": datetime.fromtimestamp(measurement.ts, UTC).isoformat(),
                 "w": measurement.w, "var": measurement.var, "soc_pct": measurement.soc_pct,
+                "state": measurement.state,
             },
             "age_s": ages,
             "stale": [name for name, age in ages.items() if age is not None and age > self.timing.validity_s],

@@ -274,8 +274,24 @@ class SunSpecInverter:
             watts = codec.value(registers, POINTS[mid], "W")
             if watts is None:
                 return None
-            return MeterReading(self.device_id, now, watts)  # positive: generation, as ours
+            return MeterReading(self.device_id, now, watts, state=_state(mid, registers))  # + generation
         return None
 
     async def stop(self) -> None:
         """Nothing to do: the reversion timers bring the inverter back by itself."""
+
+
+# The operating states of 103/113 `St` and of 701 `InvSt` (SunSpec's enumerations).
+_STATES = {
+    "St": {1: "OFF", 2: "SLEEPING", 3: "STARTING", 4: "MPPT", 5: "THROTTLED", 6: "SHUTTING_DOWN", 7: "FAULT",
+           8: "STANDBY"},
+    "InvSt": {0: "OFF", 1: "SLEEPING", 2: "STARTING", 3: "RUNNING", 4: "THROTTLED", 5: "SHUTTING_DOWN",
+              6: "FAULT", 7: "STANDBY"},
+}  # fmt: skip
+
+
+def _state(mid: int, registers: list[int]) -> str | None:
+    """The inverter's operating state from the measured model's registers (None: not reported)."""
+    name = "InvSt" if mid == DER_MEASURE else "St"
+    number = codec.value(registers, POINTS[mid], name)
+    return None if number is None else _STATES[name].get(int(number), f"{name}={int(number)}")

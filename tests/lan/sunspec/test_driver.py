@@ -41,7 +41,7 @@ async def test_limit_reaches_704_at_every_base(base: int) -> None:
             assert inverter.value_raw(DER_CONTROLS, "WMaxLimPctEna") == 1
             assert 55 <= (inverter.value(DER_CONTROLS, "WMaxLimPctRvrtRem") or 0) <= 60
             assert inverter.power_w == 2500
-            await reports.wait(lambda: any(r.w == 2500 for r in reports.readings))
+            await reports.wait(lambda: any(r.w == 2500 and r.state == "THROTTLED" for r in reports.readings))
     finally:
         await inverter.server.stop()
 
@@ -56,7 +56,7 @@ async def test_legacy_12x_only_limit_via_123_and_w_set_rejected() -> None:
             assert inverter.value(CONTROLS, "WMaxLimPct") == pytest.approx(40.0)
             assert inverter.value_raw(CONTROLS, "WMaxLim_Ena") == 1
             assert inverter.value_raw(CONTROLS, "WMaxLimPct_RvrtTms") == 60
-            await reports.wait(lambda: any(r.w == 4000 for r in reports.readings))
+            await reports.wait(lambda: any(r.w == 4000 and r.state == "THROTTLED" for r in reports.readings))
             driver.apply(intent(2, time.time(), w_max_lim=4000.0, w_set=3000.0))
             await reports.wait(lambda: reports.has("inv", DeviceHealth.REJECTED, 2))
             latest = reports.latest("inv")
