@@ -21,6 +21,13 @@ from relevent.ports import free_port
 GATEWAY = [sys.executable, "-m", "relevent"]
 STDERR_KEPT = 1024 * 1024  # the tail of stderr kept for failure reports and secret checks
 
+# A loopback port bound (never listened on) as long as the tests run: a broker URL where nobody answers.
+# A port merely free at the time can become a client's own ephemeral port, and a client dialling it then
+# connects to itself (TCP simultaneous open) and reads its own CONNECT back.
+_NOBODY = socket.socket()
+_NOBODY.bind(("127.0.0.1", 0))
+NOBODY_URL = f"mqtt://127.0.0.1:{_NOBODY.getsockname()[1]}"
+
 
 @dataclass
 class GatewayArgs:
@@ -29,7 +36,7 @@ class GatewayArgs:
     state_dir: Path
     scl: Path | None = None
     mms_port: int = field(default_factory=free_port)
-    mqtt_url: str = field(default_factory=lambda: f"mqtt://127.0.0.1:{free_port()}")  # nobody there
+    mqtt_url: str = NOBODY_URL
     extra: tuple[str, ...] = ()
 
     def argv(self) -> list[str]:

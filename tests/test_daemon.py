@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import pytest
 
 from relevent.scl.generate import DEFAULT_MODEL
 from tests.conftest import SHIPPED, ReferenceDir
-from tests.daemon import GatewayArgs, run_cli, running, taken_port
+from tests.daemon import NOBODY_URL, GatewayArgs, run_cli, running, taken_port
 from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
@@ -166,3 +167,9 @@ def test_a_taken_mms_port_ends_start_up_with_one_clear_error(tmp_path: Path) -> 
     assert result.returncode == 69  # EX_UNAVAILABLE: systemd may retry
     assert "Traceback" not in result.stderr
     assert f"cannot listen on 127.0.0.1:{port} for MMS" in result.stderr
+
+
+def test_the_default_broker_url_of_a_test_gateway_refuses_connections() -> None:
+    port = int(NOBODY_URL.rsplit(":", 1)[1])
+    with socket.socket() as client, pytest.raises(ConnectionRefusedError):
+        client.connect(("127.0.0.1", port))
