@@ -68,7 +68,6 @@ class _DeviceState:
     plan: PlanSteps = ()
     health: DeviceHealth = DeviceHealth.UNKNOWN
     health_detail: str = ""
-    health_at: float | None = None
     measurement: MeterReading | None = None
     measured_at: float | None = None
 
@@ -135,15 +134,16 @@ class DeviceLayer:
         if state is None:
             log.warning("health of an unknown device", device=report.device_id)
             return
-        state.health_at = self._clock()
         state.health_detail = report.detail
         if report.health is state.health:
             return
         was_healthy, state.health = state.health.healthy, report.health
         device = state.device
         self.metrics.set_health(device.id, device.protocol, report.health)
-        log.info("device health", device=device.id, protocol=device.protocol, health=report.health.value,
-                 detail=report.detail or None)  # fmt: skip
+        # Turning unhealthy is worth a warning, whatever the protocol; everything else is information.
+        level = log.info if report.health.healthy else log.warning
+        level("device health", device=device.id, protocol=device.protocol, health=report.health.value,
+              detail=report.detail or None)  # fmt: skip
         if self._health is not None and was_healthy != report.health.healthy:
             self._health.on_health(device.id, report.health.healthy)
 
@@ -172,18 +172,15 @@ class DeviceLayer:
     def measured_w(self, device_id: str) -> float | None:
         """The device's latest measured active power in W; None: none yet, or older than the validity."""
         state = self._states[device_id]
-        if state.measurement is None or state.measured_at is None:
+        age = _age(self._clock(), state.measured_at)
+        if state.measurement is None or age is None or age > self.timing.validity_s:
             return None
-        return state.measurement.w if self._clock() - state.measured_at <= self.timing.validity_s else None
+        return state.measurement.w
 
     def reachable(self, device_id: str) -> bool | None:
         """Whether the device's driver reaches it; None: no verdict yet."""
-        health = self._states[device_id].health
+        health = self.health(device_id)
         return None if health is DeviceHealth.UNKNOWN else health is not DeviceHealth.UNREACHABLE
-
-    def intent(self, device_id: str) -> DeviceIntent | None:
-        """The intent last handed to the device's driver."""
-        return self._states[device_id].intent
 
     def device_status(self) -> list[dict[str, Any]]:
         """Every device as the status page shows it, whatever its protocol; times are epoch seconds.
@@ -198,8 +195,8 @@ class DeviceLayer:
     def _status(self, state: _DeviceState, now: float) -> dict[str, Any]:
         intent, measurement = state.intent, state.measurement
         ages = {
-            "intent": None if intent is None else max(0.0, now - intent.issued),
-            "measurement": None if state.measured_at is None else max(0.0, now - state.measured_at),
+            "intent": _age(now, None if intent is None else intent.issued),
+            "measurement": _age(now, state.measured_at),
         }
         return {
             "id": state.device.id,
@@ -282,3 +279,8 @@ class DeviceLayer:
                 # one (with many devices a recomputation costs far more than a write and starves MMS).
                 await asyncio.sleep(PLAN_SETTLE_S)
             self._plans_stale.clear()
+
+
+def _age(now: float, since: float | None) -> float | None:
+    """Seconds since `since` (None: never); a datum older than the validity is stale."""
+    return None if since is None else max(0.0, now - since)

@@ -315,7 +315,6 @@ class MqttBridge:
             return
         self.views[change.device_id].healthy = change.healthy
         self.metrics.device_healthy.labels(change.device_id).set(int(change.healthy))
-        log.warning("device health changed", device=change.device_id, healthy=change.healthy)
 
     def _report(self, report: HealthReport) -> None:
         if self._reports is not None:
