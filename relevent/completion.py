@@ -23,10 +23,8 @@ def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Ite
 ]:  # fmt: skip
     """Every (sub)command as (its words after the program, its parser), the program itself first."""
     yield path, parser
-    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk of its subcommands
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            for name, sub in action.choices.items():
-                yield from commands(sub, (*path, name))
+    for name, sub in subcommands(parser).items():
+        yield from commands(sub, (*path, name))
 
 
 def options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
@@ -35,9 +33,13 @@ def options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return sorted(found, key=lambda a: isinstance(a, argparse._HelpAction))  # noqa: SLF001
 
 
-def subcommands(parser: argparse.ArgumentParser) -> list[str]:
-    """The names of the parser's direct subcommands."""
-    return [name for words, _ in commands(parser) if len(words) == 1 for name in words]
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser's direct subcommands by name."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk of its subcommands
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            found.update(action.choices)
+    return found
 
 
 def bash(prog: str) -> str:
@@ -47,8 +49,9 @@ def bash(prog: str) -> str:
     words, subs = [], []
     for path, sub in commands(parser):
         key = " ".join((prog, *path))  # bash refuses an empty key
-        words.append(f'    ["{key}"]="{" ".join([*subcommands(sub), *_flags(sub)])}"')
-        subs.append(f'    ["{key}"]="{" ".join(subcommands(sub))}"')
+        names = list(subcommands(sub))
+        words.append(f'    ["{key}"]="{" ".join([*names, *_flags(sub)])}"')
+        subs.append(f'    ["{key}"]="{" ".join(names)}"')
     return "\n".join([
         f"# bash completion for {prog} {__version__}, made from its parser by python -m relevent.completion",
         f"{function}() {{",
