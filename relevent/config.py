@@ -42,6 +42,7 @@ from relevent.lan.ocpp.config import OcppSection
 from relevent.lan.relay.config import RelayOptions
 from relevent.lan.sunspec.config import SunSpecOptions
 from relevent.scl.generate import DEFAULT_MODEL
+from relevent.tls_files import check_tls_files
 from relevent.wan.hedera.config import HederaSection
 from relevent.wan.iec104.config import Iec104Section
 
@@ -109,11 +110,7 @@ class MmsSection(_Section):
     @model_validator(mode="after")
     def _transport_is_explicit(self) -> MmsSection:
         files = {"ca_file": self.ca_file, "cert_file": self.cert_file, "key_file": self.key_file}
-        if self.tls and (missing := [name for name, path in files.items() if path is None]):
-            raise ValueError(f"tls = true needs {', '.join(missing)}")
-        # Certificates configured but TLS off would silently serve plain TCP: refuse the ambiguity.
-        if not self.tls and (given := [name for name, path in files.items() if path is not None]):
-            raise ValueError(f"{', '.join(given)} set but tls = false")
+        check_tls_files(tls=self.tls, required=files)
         if self.authentication == "certificate" and not self.tls:
             raise ValueError('authentication = "certificate" needs tls = true')
         if self.reserved_connections > (most := self.max_connections - 2):  # one stays free, one for others

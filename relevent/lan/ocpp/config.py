@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, model_validator
 
+from relevent.tls_files import check_tls_files
+
 
 class OcppStation(BaseModel):
     """`[ocpp.stations.<id>]`: one station's own options (its id is a `[[devices]]` id)."""
@@ -54,10 +56,8 @@ class OcppSection(BaseModel):
 
     @model_validator(mode="after")
     def _transport_is_explicit(self) -> OcppSection:
-        if self.tls and (self.cert_file is None or self.key_file is None):
-            raise ValueError("tls = true needs cert_file and key_file")
-        if not self.tls and (self.cert_file or self.key_file or self.ca_file):
-            raise ValueError("certificate files set but tls = false (stations would dial in the clear)")
+        files = {"cert_file": self.cert_file, "key_file": self.key_file}
+        check_tls_files(tls=self.tls, required=files, optional={"ca_file": self.ca_file})
         return self
 
     def ssl_context(self) -> ssl.SSLContext | None:

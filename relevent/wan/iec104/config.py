@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, model_validator
 
+from relevent.tls_files import check_tls_files
+
 COMMANDS = ("C_SE_NC_1", "C_SE_TC_1", "C_SC_NA_1", "C_SC_TA_1")
 MONITORED = ("M_ME_NC_1", "M_SP_NA_1")
 
@@ -122,13 +124,8 @@ class Iec104Section(BaseModel):
     @model_validator(mode="after")
     def _transport_is_explicit(self) -> Iec104Section:
         files = {"cert_file": self.cert_file, "key_file": self.key_file, "ca_file": self.ca_file}
-        if self.tls and (missing := [name for name, path in files.items() if path is None]):
-            raise ValueError(f"tls = true needs {', '.join(missing)}")
-        given = [name for name, path in files.items() if path is not None] + (
-            ["pinned_client_certs"] if self.pinned_client_certs else []
-        )
-        if not self.tls and given:  # certificates with TLS off would silently serve plain TCP
-            raise ValueError(f"{', '.join(given)} set but tls = false")
+        pinned = {"pinned_client_certs": self.pinned_client_certs}
+        check_tls_files(tls=self.tls, required=files, optional=pinned)
         return self
 
     @model_validator(mode="after")
