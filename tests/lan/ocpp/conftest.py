@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,42 +17,16 @@ from relevent.lan.driver import (
     DeviceIntent,
     DevicePlan,
     HealthReport,
-    MeterReading,
 )
 from relevent.lan.ocpp.config import OcppSection
 from relevent.lan.ocpp.driver import OcppDriver
+from tests.lan.reports import RecordingReports
 
 WAIT_S = 20.0  # generous: the full suite shares two cores
 
 
-class Reports:
-    """A DeviceReports that records everything and lets a test wait for what it expects."""
-
-    def __init__(self) -> None:
-        self.health: list[HealthReport] = []
-        self.readings: list[MeterReading] = []
-        self._changed = asyncio.Event()
-
-    def on_health(self, report: HealthReport) -> None:
-        self.health.append(report)
-        self._pulse()
-
-    def on_measurement(self, measurement: MeterReading) -> None:
-        self.readings.append(measurement)
-        self._pulse()
-
-    def _pulse(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait(self, predicate: Callable[[], bool], wait_s: float = WAIT_S) -> None:
-        async with asyncio.timeout(wait_s):
-            while not predicate():
-                await self._changed.wait()
-
-    def last_health(self, device_id: str) -> HealthReport | None:
-        found = [r for r in self.health if r.device_id == device_id]
-        return found[-1] if found else None
+class Reports(RecordingReports):
+    """The recording DeviceReports, with what the OCPP tests ask of a station."""
 
     async def health_of(self, device_id: str, seq: int, wait_s: float = WAIT_S) -> HealthReport:
         """The first health report about intent `seq` that is not `unreachable`."""

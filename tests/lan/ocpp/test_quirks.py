@@ -57,8 +57,8 @@ async def test_limits_stored_but_not_followed_show_in_the_meter_values() -> None
         assert (
             await s.reports.health_of("cs-1", 1)
         ).health is DeviceHealth.APPLIED  # what it says it will do
-        await s.reports.wait(lambda: s.reports.last_health("cs-1").health is DeviceHealth.NOT_APPLIED)  # type: ignore[union-attr]
-        assert "11040 W over the limit of 7000 W" in s.reports.last_health("cs-1").detail  # type: ignore[union-attr]
+        await s.reports.wait(lambda: s.reports.latest("cs-1").health is DeviceHealth.NOT_APPLIED)  # type: ignore[union-attr]
+        assert "11040 W over the limit of 7000 W" in s.reports.latest("cs-1").detail  # type: ignore[union-attr]
 
 
 async def test_refused_station_max_falls_back_on_tx_default() -> None:

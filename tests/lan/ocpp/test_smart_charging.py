@@ -121,6 +121,6 @@ async def test_disconnect_is_reported_unreachable() -> None:
         for task in s.tasks:
             task.cancel()
         await s.reports.wait(
-            lambda: getattr(s.reports.last_health("cs-1"), "health", None) is DeviceHealth.UNREACHABLE
+            lambda: getattr(s.reports.latest("cs-1"), "health", None) is DeviceHealth.UNREACHABLE
         )
         assert station.connection is None
