@@ -93,6 +93,7 @@ class Outstation:
         self._terminations: list[_Termination] = []
         self._heard = time.monotonic()  # the last frame from any SCADA
         self._sent: dict[int, float | bool | None] = {}
+        self._looking = False  # a look at the scheduler's changes is due in this loop turn
         self.commands = Counter(
             "relevent_iec104_commands", "IEC 104 commands by IOA and answer", ["ioa", "result"],
             registry=registry,
@@ -147,7 +148,17 @@ class Outstation:
             self._refresh(spontaneous=True)
 
     def _changed(self) -> None:
-        """The scheduler changed an output or a state: monitored objects, then pending terminations."""
+        """The scheduler changed an output or a state: looked at once per burst.
+
+        A boundary or a command emits many changes in one loop turn; the look follows them (and the
+        devices' commands of that turn).
+        """
+        if not self._looking:
+            self._looking = True
+            asyncio.get_running_loop().call_soon(self._look)
+
+    def _look(self) -> None:
+        self._looking = False
         self._refresh(spontaneous=True)
         self._check_terminations()
 
