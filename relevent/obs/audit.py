@@ -126,6 +126,7 @@ class AuditLog:
         self._folds: dict[tuple[str, str, str, str], _Fold] = {}
         self._gap: _Gap | None = None
         self._pruned_at = 0.0  # monotonic
+        self._anchor_due = False  # an anchor write is queued for the end of this loop turn
         self._lost = Counter("relevent_audit_lost_total", "audit entries only in the log: the store failed",
                              registry=registry)  # fmt: skip
         self._folded = Counter("relevent_audit_folded_total", "refusals counted into a folded audit row",
@@ -169,6 +170,7 @@ class AuditLog:
         """Write out every fold, then release the store."""
         for key, fold in list(self._folds.items()):
             self._unfold(key, fold)
+        self._write_due_anchor()
         self._store.close()
 
     def on_event(self, event: Event) -> None:
@@ -265,6 +267,26 @@ class AuditLog:
         return True
 
     def _set_anchor(self) -> None:
+        """Anchor the head once per loop turn: a placement's entries cost one synced file write, not one each.
+
+        The anchor may lag the database by that turn (a start then finds the trail longer, which is fine),
+        never run ahead of it. Without a running loop (start-up, tools) it is written at once.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_anchor()
+            return
+        if not self._anchor_due:
+            self._anchor_due = True
+            loop.call_soon(self._write_due_anchor)
+
+    def _write_due_anchor(self) -> None:
+        if self._anchor_due:  # else `close` has written it already
+            self._write_anchor()
+
+    def _write_anchor(self) -> None:
+        self._anchor_due = False
         try:
             self._anchor.write(self._store.head)
         except OSError as exc:

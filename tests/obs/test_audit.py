@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
 import signal
@@ -526,3 +527,27 @@ def test_intents_and_their_verdicts_are_audited_with_actor_and_protocol(tmp_path
         ("dso", "iec104", "intent", f"{target} key ioa-8", None, "no_free_slot", "full"),
         ("dso", "iec104", "cancel", "key ioa-7", {"slots": [slot]}, "accepted", ""),
     ]
+
+
+async def test_a_burst_on_the_loop_is_anchored_once_at_the_end_of_the_turn(tmp_path: Path) -> None:
+    """A placement's entries (its intent and its program) cost one synced anchor write, never an anchor
+    ahead of the trail; the anchor names the burst's last row once the turn ends, and at `close`."""
+    log = _open(tmp_path)
+    anchored = Anchor(tmp_path / ANCHOR_FILE, _key(tmp_path))
+    assert anchored.read() is None  # the start's anchor too waits for the end of the turn
+    await asyncio.sleep(0)
+    before = anchored.read()
+    for i in range(3):
+        log.on_event(_command(i, refused=False))
+    assert anchored.read() == before  # queued, not written per entry
+    await asyncio.sleep(0)  # the end of this loop turn
+    head = anchored.read()
+    assert head is not None
+    assert before is not None
+    assert head.seq == before.seq + 3
+    log.on_event(_command(3, refused=False))
+    log.close()  # writes the queued anchor itself; the queued call then finds nothing due
+    await asyncio.sleep(0)
+    closed = anchored.read()
+    assert closed is not None
+    assert closed.seq == head.seq + 1
