@@ -65,6 +65,7 @@ from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scl.model import SclDocument
 from relevent.scl.parse import load
 from relevent.triggers import LocalTriggers, resolve_triggers
+from relevent.turns import OncePerTurn
 from relevent.wan.hedera.service import HederaService, hedera_service, targets
 from relevent.wan.iec104 import service as iec104
 from relevent.wan.iec104.outstation import Outstation
@@ -228,7 +229,6 @@ class Gateway:
         self.mms: MmsServer | None = None  # once listening, with the scheduler mirrored into it
         self.hedera: HederaService | None = None  # `[hedera]` enabled: opened with the engine
         self.iec104: Outstation | None = None  # `[iec104]` enabled: opened with the engine
-        self._plans_due = False
         self.readiness.add("scl_loaded", lambda: True)
         self.readiness.add("mms_listening", lambda: self.mms is not None)
         self.readiness.add("mqtt_connected", lambda: self.bridge.connected)
@@ -295,6 +295,7 @@ class Gateway:
             metrics_registry=self.registry, forecasts=self.engine, reserves=ReserveValues(self.engine).value,
             measurements=self,
         )
+        self._plans = OncePerTurn(self.devices.refresh_plans)  # one write or enable emits many events
         self.iec104 = iec104.iec104_service(
             settings.iec104, self.engine, self.intents, shares, devices=self.devices,
             device_ids=[d.id for d in devices], registry=self.registry, clock=self.clock.now,
@@ -458,14 +459,8 @@ class Gateway:
         if isinstance(event, OutputChanged):
             self.devices.on_output(event)
             self.bridge.on_output(event)
-        elif isinstance(event, AttributeChanged) and not self._plans_due and _changes_plan(event.ref):
-            # One write or enable emits many events; recompute the plans once, after all of them.
-            self._plans_due = True
-            asyncio.get_running_loop().call_soon(self._refresh_plans)
-
-    def _refresh_plans(self) -> None:
-        self._plans_due = False
-        self.devices.refresh_plans()
+        elif isinstance(event, AttributeChanged) and _changes_plan(event.ref):
+            self._plans.ask()
 
 
 def _changes_plan(ref: str) -> bool:

@@ -25,6 +25,7 @@ from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_tim
 from relevent.scheduler.commands import Actor, Rejected
 from relevent.scheduler.events import CommandHandled, Event
 from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, Refused
+from relevent.turns import OncePerTurn
 
 log = structlog.get_logger("relevent.audit")
 
@@ -126,7 +127,8 @@ class AuditLog:
         self._folds: dict[tuple[str, str, str, str], _Fold] = {}
         self._gap: _Gap | None = None
         self._pruned_at = 0.0  # monotonic
-        self._anchor_due = False  # an anchor write is queued for the end of this loop turn
+        # A placement's entries (its intent and its program) cost one synced anchor write, not one each.
+        self._anchoring = OncePerTurn(self._write_anchor)
         self._lost = Counter("relevent_audit_lost_total", "audit entries only in the log: the store failed",
                              registry=registry)  # fmt: skip
         self._folded = Counter("relevent_audit_folded_total", "refusals counted into a folded audit row",
@@ -170,7 +172,7 @@ class AuditLog:
         """Write out every fold, then release the store."""
         for key, fold in list(self._folds.items()):
             self._unfold(key, fold)
-        self._write_due_anchor()
+        self._anchoring.flush()
         self._store.close()
 
     def on_event(self, event: Event) -> None:
@@ -267,26 +269,14 @@ class AuditLog:
         return True
 
     def _set_anchor(self) -> None:
-        """Anchor the head once per loop turn: a placement's entries cost one synced file write, not one each.
+        """Anchor the head at the end of this loop turn.
 
         The anchor may lag the database by that turn (a start then finds the trail longer, which is fine),
-        never run ahead of it. Without a running loop (start-up, tools) it is written at once.
+        never run ahead of it.
         """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._write_anchor()
-            return
-        if not self._anchor_due:
-            self._anchor_due = True
-            loop.call_soon(self._write_due_anchor)
-
-    def _write_due_anchor(self) -> None:
-        if self._anchor_due:  # else `close` has written it already
-            self._write_anchor()
+        self._anchoring.ask()
 
     def _write_anchor(self) -> None:
-        self._anchor_due = False
         try:
             self._anchor.write(self._store.head)
         except OSError as exc:

@@ -21,6 +21,7 @@ from relevent.scheduler.commands import Actor
 from relevent.scheduler.intents import Intents
 from relevent.scheduler.slots import Change
 from relevent.scheduler.verdicts import NOW, UNTIL_CHANGED, Cancelled, Intent, IntentFunction, Placed
+from relevent.turns import OncePerTurn
 from relevent.wan.iec104.commands import Cancel, ScadaCommand, key, request
 from relevent.wan.iec104.config import Iec104Section
 from relevent.wan.iec104.monitor import Monitor
@@ -93,7 +94,9 @@ class Outstation:
         self._terminations: list[_Termination] = []
         self._heard = time.monotonic()  # the last frame from any SCADA
         self._sent: dict[int, float | bool | None] = {}
-        self._looking = False  # a look at the scheduler's changes is due in this loop turn
+        # A boundary or a command emits many changes in one loop turn; the look follows them (and the
+        # devices' commands of that turn).
+        self._look = OncePerTurn(self._look_at_changes)
         self.commands = Counter(
             "relevent_iec104_commands", "IEC 104 commands by IOA and answer", ["ioa", "result"],
             registry=registry,
@@ -148,17 +151,10 @@ class Outstation:
             self._refresh(spontaneous=True)
 
     def _changed(self) -> None:
-        """The scheduler changed an output or a state: looked at once per burst.
+        """The scheduler changed an output or a state: looked at once per burst."""
+        self._look.ask()
 
-        A boundary or a command emits many changes in one loop turn; the look follows them (and the
-        devices' commands of that turn).
-        """
-        if not self._looking:
-            self._looking = True
-            asyncio.get_running_loop().call_soon(self._look)
-
-    def _look(self) -> None:
-        self._looking = False
+    def _look_at_changes(self) -> None:
         self._refresh(spontaneous=True)
         self._check_terminations()
 

@@ -1,0 +1,32 @@
+"""OncePerTurn: many asks in one loop turn run the action once, after them; none without a loop to wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+from relevent.turns import OncePerTurn
+
+
+def test_without_a_running_loop_each_ask_runs_at_once() -> None:
+    runs: list[int] = []
+    once = OncePerTurn(lambda: runs.append(1))
+    once.ask()
+    once.ask()
+    assert runs == [1, 1]
+
+
+async def test_asks_of_one_turn_run_once_at_its_end_and_flush_runs_it_early() -> None:
+    runs: list[int] = []
+    once = OncePerTurn(lambda: runs.append(len(runs)))
+    for _ in range(3):
+        once.ask()
+    assert runs == []  # not inside the burst
+    await asyncio.sleep(0)
+    assert runs == [0]
+    once.ask()
+    once.flush()  # e.g. before closing what the action uses
+    assert runs == [0, 1]
+    await asyncio.sleep(0)  # the queued call finds nothing due
+    assert runs == [0, 1]
+    once.flush()  # nothing asked: nothing run
+    assert runs == [0, 1]
