@@ -75,7 +75,7 @@ async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
             sent = time.monotonic()
             ok = await asyncio.to_thread(point.transmit, c104.Cot.ACTIVATION)
             confirmed.append((time.monotonic() - sent) * 1000)
-            assert ok, "a refused setpoint"
+            assert ok, f"setpoint {n} refused"
             expected = value * 1000  # W at the device
 
             def arrived(message: aiomqtt.Message, expected: float = expected) -> bool:

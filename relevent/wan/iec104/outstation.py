@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import c104
@@ -188,11 +189,12 @@ class Outstation:
             value = float(point.value) if config.type.startswith("C_SE") else bool(point.value)  # type: ignore[arg-type]
             command = ScadaCommand(config, value, message.originator_address, tag)
             assert self._loop is not None  # commands arrive only once `run` started the server
-            future = asyncio.run_coroutine_threadsafe(self._decide(command, point), self._loop)
+            answer: Future[bool] = Future()
+            self._loop.call_soon_threadsafe(self._answer, command, point, answer)
             try:
-                accepted = future.result(timeout=self.section.command_timeout_s)
+                accepted = answer.result(timeout=self.section.command_timeout_s)
             except TimeoutError:
-                future.cancel()
+                answer.cancel()  # the loop then skips it: nobody waits for its answer any more
                 log.warning("iec104 command unanswered in time", ioa=point.io_address)
         except Exception:  # c104 would answer positively and drop this handler
             log.exception("iec104 command failed", ioa=point.io_address)
@@ -200,7 +202,20 @@ class Outstation:
             point.info = previous_info  # c104 already holds the refused value
         return c104.ResponseState.SUCCESS if accepted else c104.ResponseState.FAILURE
 
-    async def _decide(self, command: ScadaCommand, point: c104.Point) -> bool:
+    def _answer(self, command: ScadaCommand, point: c104.Point, answer: Future[bool]) -> None:
+        """Decide on the loop and hand the answer to the waiting thread at once.
+
+        Set here, not by a task's done-callback: that would queue the ACT_CON behind the rest of the turn
+        (the audit anchor, the devices' plans).
+        """
+        if not answer.set_running_or_notify_cancel():
+            return
+        try:
+            answer.set_result(self._decide(command, point))
+        except Exception as exc:  # noqa: BLE001 - the waiting thread logs it and answers negatively
+            answer.set_exception(exc)
+
+    def _decide(self, command: ScadaCommand, point: c104.Point) -> bool:
         """Ask the core (on the loop); log, count and return whether it accepted.
 
         A placed intent's ACT_TERM follows once it takes effect (or at the termination timeout).
