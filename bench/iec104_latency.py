@@ -21,6 +21,7 @@ import c104
 from bench.common import Row, print_rows
 from bench.site import gateway_site
 from relevent.ports import free_port
+from tests.iec104.link import link_up
 from tests.mosquitto import Broker, mqtt_client
 
 SETPOINT = 3001
@@ -53,19 +54,25 @@ function = "MaxPow"
 """
 
 
+class _Scada:
+    """A c104 client with the setpoint point."""
+
+    def __init__(self, port: int) -> None:
+        self.client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
+        connection = self.client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
+        assert connection is not None
+        self.connection = connection
+        station = connection.add_station(common_address=1)
+        assert station is not None
+        point = station.add_point(io_address=SETPOINT, type=c104.Type.C_SE_NC_1)
+        assert point is not None
+        self.point = point
+
+
 async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
-    client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
-    connection = client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
-    assert connection is not None
-    station = connection.add_station(common_address=1)
-    assert station is not None
-    point = station.add_point(io_address=SETPOINT, type=c104.Type.C_SE_NC_1)
-    assert point is not None
-    client.start()
-    for _ in range(200):  # c104 has no event for it: polled, up to 10 s
-        if connection.state == c104.ConnectionState.OPEN:
-            break
-        await asyncio.sleep(0.05)
+    scada = await asyncio.to_thread(link_up, lambda: _Scada(port), 10.0)
+    assert scada is not None, "the SCADA never got the link up"
+    point = scada.point
     confirmed: list[float] = []
     delivered: list[float] = []
     async with mqtt_client(broker, TOPIC) as (_, inbox):
@@ -75,7 +82,7 @@ async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
             sent = time.monotonic()
             ok = await asyncio.to_thread(point.transmit, c104.Cot.ACTIVATION)
             confirmed.append((time.monotonic() - sent) * 1000)
-            assert ok, f"setpoint {n} refused"
+            assert ok, f"setpoint {n} refused after {confirmed[-1]:.1f} ms"
             expected = value * 1000  # W at the device
 
             def arrived(message: aiomqtt.Message, expected: float = expected) -> bool:
@@ -84,7 +91,7 @@ async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
             await inbox.until(arrived, 5.0)
             delivered.append((time.monotonic() - sent) * 1000)
             await asyncio.sleep(0.02)
-    client.stop()
+    scada.client.stop()
     return [
         Row("iec104_latency", "setpoint -> ACT_CON at the SCADA", "ms", tuple(confirmed)),
         Row("iec104_latency", "setpoint -> ctl/set at the device", "ms", tuple(delivered),

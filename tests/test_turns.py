@@ -1,8 +1,10 @@
-"""OncePerTurn: many asks in one loop turn run the action once, after them; none without a loop to wait."""
+"""OncePerTurn: the asks of one loop turn (or window) run the action once, after them; none without a loop."""
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from relevent.turns import OncePerTurn
 
@@ -30,3 +32,19 @@ async def test_asks_of_one_turn_run_once_at_its_end_and_flush_runs_it_early() ->
     assert runs == [0, 1]
     once.flush()  # nothing asked: nothing run
     assert runs == [0, 1]
+
+
+@pytest.mark.looptime(start=0)
+async def test_with_after_s_the_asks_of_that_long_run_once_when_it_ends() -> None:
+    loop = asyncio.get_running_loop()
+    runs: list[float] = []
+    once = OncePerTurn(lambda: runs.append(loop.time()), after_s=0.05)
+    once.ask()
+    await asyncio.sleep(0.03)
+    once.ask()  # within the window: gathered into the same run
+    assert runs == []
+    await asyncio.sleep(0.03)
+    assert runs == [pytest.approx(0.05)]
+    once.ask()
+    await asyncio.sleep(0.06)
+    assert runs == [pytest.approx(0.05), pytest.approx(0.11)]

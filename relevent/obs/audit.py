@@ -20,7 +20,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from relevent.config import AuditSection, default
-from relevent.obs.audit_anchor import HEAD_EVERY, TRUNCATED, Anchor, anchor_problem
+from relevent.obs.audit_anchor import ANCHOR_AFTER_S, HEAD_EVERY, TRUNCATED, Anchor, anchor_problem
 from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_time
 from relevent.scheduler.commands import Actor, Rejected
 from relevent.scheduler.events import CommandHandled, Event
@@ -127,8 +127,9 @@ class AuditLog:
         self._folds: dict[tuple[str, str, str, str], _Fold] = {}
         self._gap: _Gap | None = None
         self._pruned_at = 0.0  # monotonic
-        # A placement's entries (its intent and its program) cost one synced anchor write, not one each.
-        self._anchoring = OncePerTurn(self._write_anchor)
+        # A burst of entries (a placement's intent and program, a flood of commands) costs one synced anchor
+        # write, kept off the path of the commands' effects (their device writes, their answers).
+        self._anchoring = OncePerTurn(self._write_anchor, after_s=ANCHOR_AFTER_S)
         self._lost = Counter("relevent_audit_lost_total", "audit entries only in the log: the store failed",
                              registry=registry)  # fmt: skip
         self._folded = Counter("relevent_audit_folded_total", "refusals counted into a folded audit row",
@@ -269,9 +270,9 @@ class AuditLog:
         return True
 
     def _set_anchor(self) -> None:
-        """Anchor the head at the end of this loop turn.
+        """Anchor the head `ANCHOR_AFTER_S` after the first entry of a burst.
 
-        The anchor may lag the database by that turn (a start then finds the trail longer, which is fine),
+        The anchor may lag the database by that much (a start then finds the trail longer, which is fine),
         never run ahead of it.
         """
         self._anchoring.ask()

@@ -1,8 +1,9 @@
 """The audit trail's anchor: its head (seq and MAC) kept outside the database, MAC'd with the audit key.
 
-The gateway rewrites the anchor file after every append and logs the head as an `audit head` journal line
-at every start and every `HEAD_EVERY` entries. A trail whose newest rows were deleted, or that was deleted
-whole, no longer reaches the anchor's row; one restored from an older copy misses the journal's head.
+The gateway rewrites the anchor file shortly after a burst of appends (`ANCHOR_AFTER_S`) and logs the
+head as an `audit head` journal line at every start and every `HEAD_EVERY` entries. A trail whose newest
+rows were deleted, or that was deleted whole, no longer reaches the anchor's row; one restored from an
+older copy misses the journal's head.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from relevent.obs.audit_store import AuditError, AuditStore, Link, first_broken
 
 ANCHOR_FILE = "audit.anchor"
 HEAD_EVERY = 100
+ANCHOR_AFTER_S = 0.1  # the anchor may lag the trail by this much, never lead it
 TRUNCATED = "truncated"  # the result of the row the gateway chains when it finds the trail cut short
 
 

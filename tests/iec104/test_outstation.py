@@ -18,6 +18,7 @@ import pytest
 from iec60870 import parse_asdu  # type: ignore[import-untyped]
 
 from relevent.ports import free_port
+from tests.iec104.link import link_up
 from tests.integration.gateway import KW, LD, Schedule, gateway, next_second, scada_programs
 from tests.mosquitto import Broker, mqtt_client
 
@@ -168,17 +169,9 @@ class Scada:
 
 @contextmanager
 def scada(port: int, *, select: bool = True) -> Iterator[Scada]:
-    """A connected SCADA; c104's client now and then stays muted on a fresh connect: then a fresh one."""
-    for _ in range(3):
-        peer = Scada(port, select=select)
-        peer.client.start()
-        deadline = time.monotonic() + WAIT_S / 3
-        while peer.connection.state != c104.ConnectionState.OPEN and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if peer.connection.state == c104.ConnectionState.OPEN:
-            break
-        peer.client.stop()
-    else:
+    """A connected SCADA."""
+    peer = link_up(lambda: Scada(port, select=select), WAIT_S / 3)
+    if peer is None:
         pytest.fail("the SCADA never got the link up")
     try:
         yield peer

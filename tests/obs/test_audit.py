@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 
 from relevent.errors import ConfigError
 from relevent.obs.audit import AuditLog
-from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
+from relevent.obs.audit_anchor import ANCHOR_AFTER_S, ANCHOR_FILE, Anchor, verify
 from relevent.obs.audit_key import KEY_FILE, audit_key
 from relevent.obs.audit_show import since_time
 from relevent.obs.audit_store import (
@@ -529,25 +529,27 @@ def test_intents_and_their_verdicts_are_audited_with_actor_and_protocol(tmp_path
     ]
 
 
-async def test_a_burst_on_the_loop_is_anchored_once_at_the_end_of_the_turn(tmp_path: Path) -> None:
-    """A placement's entries (its intent and its program) cost one synced anchor write, never an anchor
-    ahead of the trail; the anchor names the burst's last row once the turn ends, and at `close`."""
+@pytest.mark.looptime(start=0)
+async def test_a_burst_on_the_loop_is_anchored_once_shortly_after_it(tmp_path: Path) -> None:
+    """A burst of entries (a placement's intent and program) costs one synced anchor write, off the path
+    of the commands' effects, never an anchor ahead of the trail; written at `close` when still due."""
     log = _open(tmp_path)
     anchored = Anchor(tmp_path / ANCHOR_FILE, _key(tmp_path))
-    assert anchored.read() is None  # the start's anchor too waits for the end of the turn
-    await asyncio.sleep(0)
+    assert anchored.read() is None  # the start's anchor too waits
+    await asyncio.sleep(ANCHOR_AFTER_S)
     before = anchored.read()
+    assert before is not None
     for i in range(3):
         log.on_event(_command(i, refused=False))
-    assert anchored.read() == before  # queued, not written per entry
-    await asyncio.sleep(0)  # the end of this loop turn
+        await asyncio.sleep(ANCHOR_AFTER_S / 4)
+    assert anchored.read() == before  # gathered, not written per entry
+    await asyncio.sleep(ANCHOR_AFTER_S)
     head = anchored.read()
     assert head is not None
-    assert before is not None
     assert head.seq == before.seq + 3
     log.on_event(_command(3, refused=False))
     log.close()  # writes the queued anchor itself; the queued call then finds nothing due
-    await asyncio.sleep(0)
+    await asyncio.sleep(ANCHOR_AFTER_S)
     closed = anchored.read()
     assert closed is not None
     assert closed.seq == head.seq + 1
