@@ -299,6 +299,7 @@ class Gateway:
         self.iec104 = iec104.iec104_service(
             settings.iec104, self.engine, self.intents, shares, devices=self.devices,
             device_ids=[d.id for d in devices], registry=self.registry, clock=self.clock.now,
+            refused=self.audit.refused,
         )  # fmt: skip
         self.status = StatusView(settings.gateway.id, self.engine, self.device_status)
         web_app = build_app(self.readiness, self.registry, self.status.render)

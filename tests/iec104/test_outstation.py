@@ -6,10 +6,13 @@ No `from __future__ import annotations`: c104 checks the raw-frame callback's si
 
 import asyncio
 import json
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from iec60870 import parse_asdu  # type: ignore[import-untyped]
 
 from relevent.ports import free_port
 from tests.iec104.link import link_up
-from tests.integration.gateway import KW, LD, Schedule, gateway, next_second, scada_programs
+from tests.integration.gateway import KW, LD, Schedule, connect, gateway, next_second, read, scada_programs
 from tests.mosquitto import Broker, mqtt_client
 
 pytestmark = pytest.mark.slow
@@ -28,6 +31,8 @@ BAT1 = "relevent/v1/gw1/dev/bat1/ctl/set"
 WAIT_S = 20.0
 SETPOINT, RELEASE, SWITCH, OUTPUT, RUNNING, OVERRIDDEN = 3001, 3011, 3010, 2002, 2012, 2013
 MEASURED, REACHABLE = 2001, 2010
+M_SP_NA_1, M_ME_NC_1 = 1, 13  # type identifications
+TAGGED, NOT_MINE, UNKNOWN = 3002, 3003, 3999  # a time-tagged setpoint, ActPow (no slot of dso), no point
 
 
 def config(port: int, extra: str = "") -> str:
@@ -65,6 +70,18 @@ function = "MaxPow"
 min = 0.0
 max = 50.0
 units = "kW"
+
+[[iec104.points]]
+ioa = {TAGGED}
+type = "C_SE_TC_1"
+target = "@Control/MaxPow_FSCC1"
+function = "MaxPow"
+
+[[iec104.points]]
+ioa = {NOT_MINE}
+type = "C_SE_NC_1"
+target = "@Control/ActPow_FSCC1"
+function = "ActPow"
 
 [[iec104.points]]
 ioa = {RELEASE}
@@ -131,7 +148,8 @@ class Scada:
             return added
 
         self.commands = {ioa: point(ioa, kind) for ioa, kind in (
-            (SETPOINT, c104.Type.C_SE_NC_1), (RELEASE, c104.Type.C_SC_NA_1), (SWITCH, c104.Type.C_SC_NA_1))}
+            (SETPOINT, c104.Type.C_SE_NC_1), (RELEASE, c104.Type.C_SC_NA_1), (SWITCH, c104.Type.C_SC_NA_1),
+            (TAGGED, c104.Type.C_SE_TC_1), (NOT_MINE, c104.Type.C_SE_NC_1), (UNKNOWN, c104.Type.C_SE_NC_1))}
         if select:
             self.commands[SWITCH].command_mode = c104.CommandMode.SELECT_AND_EXECUTE
         self.monitored = {ioa: point(ioa, kind) for ioa, kind in (
@@ -165,6 +183,33 @@ class Scada:
         point = self.commands[ioa]
         point.value = value
         return bool(await asyncio.to_thread(point.transmit, c104.Cot.ACTIVATION))
+
+    async def send_tagged(self, ioa: int, value: float, issued: float) -> bool:
+        """A time-tagged setpoint issued at `issued` (epoch s); c104 reads a naive time as local time."""
+        point = self.commands[ioa]
+        point.info = c104.ShortCmd(target=value, recorded_at=datetime.fromtimestamp(issued))  # noqa: DTZ006
+        return bool(await asyncio.to_thread(point.transmit, c104.Cot.ACTIVATION))
+
+    async def interrogate(self) -> list[dict[str, Any]]:
+        """A station interrogation; the ASDUs sent for it (COT 20), once it terminated."""
+        with self._lock:
+            before = len(self.frames)
+        assert await asyncio.to_thread(self.connection.interrogation, 1, c104.Cot.ACTIVATION)
+        await until(lambda: any(int(f["cot"]) & 0x3F == 10 for f in self.frames[before:]), "GI ACT_TERM")
+        with self._lock:
+            return [frame for frame in self.frames[before:] if int(frame["cot"]) & 0x3F == 20]
+
+
+def _refused_once(peer: Scada, ioa: int) -> bool:
+    return peer.confirmations(ioa) == [False]
+
+
+def short_floats(frame: dict[str, Any]) -> dict[int, float]:
+    """The values of an M_ME_NC_1 ASDU by IOA: the decoder reads the IOAs and leaves each object's float
+    (4 octets, IEEE 754) and quality (1) as octets, in order."""
+    assert frame["sequence"] or frame["count"] == 1, "objects with their own IOAs: not decoded here"
+    objects, rest = frame["information_objects"], frame["unparsed"]
+    return {int(o["ioa"]): struct.unpack_from("<f", rest, 5 * i)[0] for i, o in enumerate(objects)}
 
 
 @contextmanager
@@ -201,6 +246,14 @@ async def test_a_setpoint_becomes_the_dsos_intent_and_the_device_follows(
             assert peer.monitored[OVERRIDDEN].value is False
             await until(lambda: peer.confirmations(SETPOINT) == [True], "the positive ACT_CON on the wire")
             await until(lambda: peer.confirmations(SETPOINT, cause=10) == [True], "ACT_TERM once in force")
+            interrogated = await peer.interrogate()  # GI: the current state, decoded from the wire
+            assert {M_ME_NC_1, M_SP_NA_1} <= {frame["type_id"] for frame in interrogated}
+            floats = {ioa: value for f in interrogated if f["type_id"] == M_ME_NC_1
+                      for ioa, value in short_floats(f).items()}  # fmt: skip
+            assert floats[OUTPUT] == pytest.approx(7.5)
+            singles = {o["ioa"]: o["value"] for f in interrogated if f["type_id"] == M_SP_NA_1
+                       for o in f["information_objects"]}  # fmt: skip
+            assert (singles[RUNNING], singles[OVERRIDDEN]) == (1, 0)
             assert await peer.send(SETPOINT, 5.0)  # 104's "latest wins": the same slot, a new value
             await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 5.0 * KW, WAIT_S)
             # an MMS SCADA at a higher priority wins; the 104 SCADA sees its limit overridden
@@ -222,13 +275,30 @@ async def test_refused_commands_are_answered_negatively_and_change_nothing(
     with gateway(broker, tmp_path, config(port)) as gw, scada(port) as peer:
         await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(0.0), "the reserve's output")
         assert not await peer.send(SETPOINT, 80.0)  # above max
-        await until(lambda: peer.confirmations(SETPOINT) == [False], "a negative ACT_CON on the wire")
+        assert not await peer.send(NOT_MINE, 5.0)  # beyond the actor's rights: dso has no ActPow slot
+        assert not await peer.send_tagged(TAGGED, 6.0, time.time() - 60)  # older than max_cmd_age_s
+        await peer.send(UNKNOWN, 7.0)  # no such object: c104's client sometimes says True, the wire says no
+        for ioa in (SETPOINT, NOT_MINE, TAGGED, UNKNOWN):
+            await until(partial(_refused_once, peer, ioa), f"a negative ACT_CON for {ioa}")
+        await until(lambda: bool(peer.confirmations(UNKNOWN, cause=47)), "c104's 'unknown IOA' beside it")
+        audit = [line for line in gw.daemon.lines if line.get("event") == "audit"]
+        assert not [line for line in audit if line["result"] == "accepted"]  # nothing placed
+        refusals = {line["object"]: line for line in audit if line["protocol"] == "iec104"}
+        assert refusals[f"IOA {TAGGED} (@Control/MaxPow_FSCC1)"]["reason"].startswith("time tag 60.")
+        assert refusals[f"IOA {TAGGED} (@Control/MaxPow_FSCC1)"]["peer"] == f"127.0.0.1:{port} oa 0"
+        assert refusals["@Control/ActPow_FSCC1 key iec104:@Control/ActPow_FSCC1:ActPow"]["result"] == (
+            "actor_not_allowed")
+        assert peer.monitored[OUTPUT].value == pytest.approx(0.0)
+        assert await peer.send_tagged(TAGGED, 6.0, time.time())  # a fresh time tag is taken
+        await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(6.0), "6 kW")
         assert await peer.send(SWITCH, False)  # select, then execute; a device id as target
         assert await peer.send(SETPOINT, 3.0)  # the refused value did not stick, later commands work
         await until(lambda: peer.monitored[OUTPUT].value == pytest.approx(3.0), "3 kW")
-        refused = await asyncio.to_thread(gw.samples, "relevent_iec104_commands_total")
-        assert refused[f'ioa="{SETPOINT}",result="refused"'] == 1.0
-        assert refused[f'ioa="{SETPOINT}",result="accepted"'] == 1.0
+        counted = await asyncio.to_thread(gw.samples, "relevent_iec104_commands_total")
+        assert counted[f'ioa="{SETPOINT}",result="refused"'] == 1.0
+        assert counted[f'ioa="{SETPOINT}",result="accepted"'] == 1.0
+        assert counted[f'ioa="{NOT_MINE}",result="refused"'] == 1.0
+        assert counted[f'ioa="{TAGGED}",result="refused"'] == 1.0
 
 
 async def test_a_switch_that_needs_a_select_refuses_a_direct_execute(broker: Broker, tmp_path: Path) -> None:
@@ -251,8 +321,31 @@ async def test_after_the_link_is_lost_the_safe_value_is_placed_as_the_actors_int
                 lost = time.monotonic()  # the link goes down after this, on the way out
             await inbox.until(lambda m: json.loads(m.payload)["w_max_lim"] == 4.0 * KW, WAIT_S)
             assert time.monotonic() - lost >= 1.0
+            assert await asyncio.to_thread(mms_view, gw.mms_port) == (4.0, f"{LD}/MaxPow_FSCH03")
             audit = [line for line in gw.daemon.lines if line.get("event") == "audit"]
             assert any(line.get("peer") == "link-loss" and line.get("command") == "intent" for line in audit)
+
+
+def mms_view(mms_port: int) -> tuple[float, str]:
+    """Over MMS: the dso slot's first value and the MaxPow controller's active schedule."""
+    client = connect(mms_port)
+    try:
+        value = read(client, "MaxPow_FSCH03$SP$ValASG001$setMag$f")
+        return value, read(client, "MaxPow_FSCC1$ST$ActSchdRef$stVal")
+    finally:
+        client.close()
+
+
+async def test_a_redundant_scada_connection_commands_beside_the_main_one(
+    broker: Broker, tmp_path: Path
+) -> None:
+    port = free_port()
+    with gateway(broker, tmp_path, config(port)) as gw, scada(port) as main, scada(port) as standby:
+        connections = await asyncio.to_thread(gw.samples, "relevent_iec104_connections")
+        assert connections[""] == 2.0
+        assert await standby.send(SETPOINT, 2.5)
+        await until(lambda: main.monitored[OUTPUT].value == pytest.approx(2.5), "both see the output")
+        assert await asyncio.to_thread(mms_view, gw.mms_port) == (2.5, f"{LD}/MaxPow_FSCH03")
 
 
 async def test_a_devices_measurement_and_reachability_are_monitored_objects(

@@ -105,6 +105,7 @@ class Iec104Section(BaseModel):
     # The [[actors]] entry (its band and slots) every command of this outstation is placed as.
     actor: str = "dso"
     allowed_clients: tuple[str, ...] = ()  # IP addresses; empty: any
+    max_connections: int = Field(default=2, ge=1, le=16)  # a main and a redundant SCADA connection
     # IEC 62351-3: TLS 1.2/1.3 with mutual authentication; the client certificates are pinned (only those
     # listed are served) or, with none listed, any that `ca_file` signed.
     tls: bool = False

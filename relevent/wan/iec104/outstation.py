@@ -30,6 +30,8 @@ from relevent.wan.iec104.monitor import Monitor
 log = structlog.get_logger(__name__)
 
 Subscribe = Callable[[Callable[[Change], None]], Callable[[], None]]
+# Audits a command refused before the core was asked: actor, command, object, reason, time (epoch s).
+Refusals = Callable[[Actor, str, str, str, float], None]
 
 
 def _transport_security(section: Iec104Section) -> c104.TransportSecurity | None:
@@ -70,17 +72,18 @@ class Outstation:
         subscribe: Subscribe,
         registry: CollectorRegistry,
         clock: Callable[[], float],
+        refused: Refusals,
     ) -> None:
         self.section = section
         self._intents = intents
         self._monitor = monitor
         self._subscribe = subscribe
         self._clock = clock
-        self._actor = Actor("iec104", f"{section.host}:{section.port}", section.actor)
+        self._refused = refused
         self._points = {point.ioa: point for point in section.points}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server = c104.Server(
-            ip=section.host, port=section.port, tick_rate_ms=100, max_connections=2,
+            ip=section.host, port=section.port, tick_rate_ms=100, max_connections=section.max_connections,
             transport_security=_transport_security(section),
         )  # fmt: skip
         link = self._server.protocol_parameters
@@ -220,13 +223,17 @@ class Outstation:
 
         A placed intent's ACT_TERM follows once it takes effect (or at the termination timeout).
         """
-        asked = request(self.section, self._actor, command, self._clock())
+        # The originator address in the peer: the audit trail tells the SCADAs of one actor apart.
+        actor = Actor("iec104", f"{self.section.host}:{self.section.port} oa {command.originator}",
+                      self.section.actor)  # fmt: skip
+        asked = request(self.section, actor, command, self._clock())
         ioa = command.point.ioa
         if command.point.refuse_when_unreachable and self._monitor.reachable(command.point.target) is False:
             asked = f"device {command.point.target} is unreachable"
         if isinstance(asked, str):
             log.warning("iec104 command refused", ioa=ioa, reason=asked)
             self.commands.labels(str(ioa), "refused").inc()
+            self._refused(actor, "command", f"IOA {ioa} ({command.point.target})", asked, self._clock())
             return False
         verdict = self._intents.cancel(asked.actor, asked.key) if isinstance(asked, Cancel) else (
             self._intents.place(asked)

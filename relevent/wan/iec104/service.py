@@ -15,7 +15,7 @@ from relevent.scheduler.spec import ModelSpec
 from relevent.scheduler.verdicts import ActorSlots
 from relevent.wan.iec104.config import Iec104Section
 from relevent.wan.iec104.monitor import DeviceReadings, Monitor
-from relevent.wan.iec104.outstation import Outstation
+from relevent.wan.iec104.outstation import Outstation, Refusals
 
 
 def check(
@@ -53,6 +53,7 @@ def iec104_service(  # noqa: PLR0913 - the gateway's parts the adapter needs
     device_ids: Sequence[str],
     registry: CollectorRegistry,
     clock: Callable[[], float],
+    refused: Refusals,
 ) -> Outstation | None:
     """The outstation when `[iec104]` is enabled."""
     if check(section, engine.model, shares, device_ids) is None:
@@ -61,4 +62,4 @@ def iec104_service(  # noqa: PLR0913 - the gateway's parts the adapter needs
     mine = shares[section.actor].slots
     monitor = Monitor(section.points, slots, engine.model, mine, devices=devices, device_ids=device_ids)
     return Outstation(section, intents=intents, monitor=monitor, subscribe=slots.subscribe, registry=registry,
-                      clock=clock)  # fmt: skip
+                      clock=clock, refused=refused)  # fmt: skip
