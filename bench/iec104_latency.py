@@ -3,7 +3,8 @@
 The daemon runs as its own process with `[iec104]` and one MQTT device following MaxPow; the SCADA (a
 c104 client) and the device (an MQTT subscriber) run here. Each setpoint carries a new value; its
 ACT_CON is when c104's blocking `transmit` returns, its command when the device receives that value.
-Targets: setpoint -> ctl/set p50 < 3 ms, p99 < 10 ms on 2 cores.
+Targets: setpoint -> ctl/set p50 < 3 ms, p99 < 10 ms on 2 cores. Then an MMS client's reads, quiet and
+while a SCADA sends 100 setpoints/s: the MMS request latency must stay as it was.
 
 Usage: `.venv/bin/python -m bench.iec104_latency [--commands 200]`
 """
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import json
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -22,9 +24,13 @@ from bench.common import Row, print_rows
 from bench.site import gateway_site
 from relevent.ports import free_port
 from tests.iec104.link import link_up
+from tests.integration.gateway import connect, read
 from tests.mosquitto import Broker, mqtt_client
 
 SETPOINT = 3001
+MMS_ITEM = "MaxPow_FSCC1$ST$ActSchdRef$stVal"
+MMS_READS = 1000
+FLOOD_PER_S = 100.0
 TOPIC = "relevent/v1/gw1/dev/bat1/ctl/set"
 
 
@@ -99,11 +105,59 @@ async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
     ]  # fmt: skip
 
 
+def timed_reads(mms_port: int, reads: int) -> tuple[float, ...]:
+    """`reads` MMS reads one after another on one association, each in ms."""
+    client = connect(mms_port)
+    try:
+        times = []
+        for _ in range(reads):
+            sent = time.monotonic()
+            read(client, MMS_ITEM)
+            times.append((time.monotonic() - sent) * 1000)
+        return tuple(times)
+    finally:
+        client.close()
+
+
+def flood(scada: _Scada, per_s: float, stop: threading.Event) -> int:
+    """Setpoints at `per_s` (each waits for its ACT_CON) until `stop`; how many were confirmed."""
+    confirmed, n, period = 0, 0, 1.0 / per_s
+    next_at = time.monotonic()
+    while not stop.is_set():
+        scada.point.value = 20.0 + n % 2
+        confirmed += bool(scada.point.transmit(c104.Cot.ACTIVATION))
+        n, next_at = n + 1, next_at + period
+        stop.wait(max(0.0, next_at - time.monotonic()))
+    return confirmed
+
+
+async def mms_beside_104(port: int, mms_port: int, reads: int) -> list[Row]:
+    """MMS reads quiet, then while a second SCADA sends `FLOOD_PER_S` setpoints a second."""
+    quiet = await asyncio.to_thread(timed_reads, mms_port, reads)
+    scada = await asyncio.to_thread(link_up, lambda: _Scada(port), 10.0)
+    assert scada is not None, "the SCADA never got the link up"
+    stop = threading.Event()
+    started = time.monotonic()
+    flooding = asyncio.create_task(asyncio.to_thread(flood, scada, FLOOD_PER_S, stop))
+    loaded = await asyncio.to_thread(timed_reads, mms_port, reads)
+    stop.set()
+    confirmed = await flooding
+    rate = confirmed / (time.monotonic() - started)
+    scada.client.stop()
+    return [
+        Row("iec104_latency", "mms read, quiet", "ms", quiet),
+        Row("iec104_latency", f"mms read, 104 at {FLOOD_PER_S:g}/s", "ms", loaded,
+            target="p99 within 10 % of quiet"),
+        Row("iec104_latency", "104 setpoints confirmed meanwhile", "/s", value=rate),
+    ]  # fmt: skip
+
+
 async def run(commands: int) -> list[Row]:
     port = free_port()
     with tempfile.TemporaryDirectory() as directory:
-        async with gateway_site(Path(directory), config(port)) as (broker, _):
-            return await measure(broker, port, commands)
+        async with gateway_site(Path(directory), config(port)) as (broker, args):
+            rows = await measure(broker, port, commands)
+            return rows + await mms_beside_104(port, args.mms_port, MMS_READS)
 
 
 def collect(commands: int = 200) -> list[Row]:

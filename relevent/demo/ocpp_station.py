@@ -88,6 +88,8 @@ class SimulatedStation:
         self.booted = False
         self.boots = 0
         self.set_requests: list[dict[str, Any]] = []  # every SetChargingProfile received, for tests
+        self.set_times: list[float] = []  # when each of them arrived (the clock's time), for benches
+        self.meter_reports: list[tuple[float, int, float]] = []  # (time, EVSE, W) of each one sent
         self.connection: ClientConnection | None = None
         self._changed = asyncio.Event()  # pulsed on every state change, for `wait_until`
         self._wake = asyncio.Event()  # the charging loop re-evaluates
@@ -255,6 +257,7 @@ class SimulatedStation:
         evse.seq_no += 1
         evse.reported_w = evse.w
         evse.last_reported = now
+        self.meter_reports.append((now, evse.evse_id, evse.w))
 
 
 class _StationLink(ChargePoint):  # type: ignore[misc]  # the library is untyped
@@ -293,6 +296,7 @@ class _StationLink(ChargePoint):  # type: ignore[misc]  # the library is untyped
     ) -> result.SetChargingProfile:
         station, options = self.station, self.station.options
         station.set_requests.append({"evse_id": evse_id, **charging_profile})
+        station.set_times.append(station.clock())
         reason = self._refusal(evse_id, charging_profile)
         if reason:
             return result.SetChargingProfile(status="Rejected", status_info={"reason_code": reason})
