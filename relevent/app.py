@@ -39,6 +39,7 @@ from relevent.lan.drivers import build_drivers
 from relevent.lan.layer import DeviceLayer, DeviceTiming
 from relevent.lan.mqtt import MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
+from relevent.lan.mqtt.ha import ha_entities
 from relevent.lan.registry import build_registry
 from relevent.lan.sinks import DeviceMeasurement
 from relevent.obs.audit import AuditLog
@@ -289,11 +290,12 @@ class Gateway:
         self.bridge = MqttBridge(
             bridge_config(settings), devices.of_protocol(MqttBridge.protocol), metrics_registry=self.registry,
             forecasts=self.engine, spoofing=self, extension_handler=ems,
+            ha=ha_entities(doc, spec.controllers, devices) if settings.mqtt.ha_discovery else None,
         )
         self.devices = DeviceLayer(
             devices, build_drivers(settings, devices, self.bridge), device_timing(settings.mqtt),
             metrics_registry=self.registry, forecasts=self.engine, reserves=ReserveValues(self.engine).value,
-            measurements=self,
+            measurements=self, health=self.bridge,
         )
         self._plans = OncePerTurn(self.devices.refresh_plans)  # one write or enable emits many events
         self.iec104 = iec104.iec104_service(

@@ -142,6 +142,9 @@ class MqttSection(_Section):
     plan_horizon_s: float = Field(default=86400.0, gt=0)
     plan_refresh_s: float = Field(default=60.0, gt=0)
     compat_fledge: bool = False
+    # Home Assistant MQTT discovery: controllers' outputs, active schedules and device health as entities.
+    ha_discovery: bool = False
+    ha_discovery_prefix: str = Field(default="homeassistant", min_length=1, pattern=r"^[^+#\x00]+$")
     compat_schedule_period_s: float = Field(default=5.0, gt=0)
     ems_request_topic: str | None = None
     ems_reply_topic: str | None = None

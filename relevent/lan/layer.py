@@ -129,7 +129,7 @@ class DeviceLayer:
     # --- the drivers' reports (`DeviceReports`) ---------------------------------------------------------
 
     def on_health(self, report: HealthReport) -> None:
-        """A device's health; only changes are logged, counted and passed on."""
+        """A device's health; only changes are logged, counted and passed on (to the health sink)."""
         state = self._states.get(report.device_id)
         if state is None:
             log.warning("health of an unknown device", device=report.device_id)
@@ -137,15 +137,15 @@ class DeviceLayer:
         state.health_detail = report.detail
         if report.health is state.health:
             return
-        was_healthy, state.health = state.health.healthy, report.health
+        state.health = report.health
         device = state.device
         self.metrics.set_health(device.id, device.protocol, report.health)
         # Turning unhealthy is worth a warning, whatever the protocol; everything else is information.
         level = log.info if report.health.healthy else log.warning
         level("device health", device=device.id, protocol=device.protocol, health=report.health.value,
               detail=report.detail or None)  # fmt: skip
-        if self._health is not None and was_healthy != report.health.healthy:
-            self._health.on_health(device.id, report.health.healthy)
+        if self._health is not None:
+            self._health.on_health(device.id, report.health)
 
     def on_measurement(self, measurement: MeterReading) -> None:
         """A device's measurement: metrics, status, and the measurement sink (its MMXU mirror)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from relevent.lan.driver import DeviceHealth
 from relevent.scheduler.values import Timestamp
 
 
@@ -29,8 +30,8 @@ class MeasurementSink(Protocol):
 
 
 class HealthSink(Protocol):
-    """Where device health goes upstream; called only when a device turns healthy or unhealthy."""
+    """Where device health goes upstream; called when a device's health changes."""
 
-    def on_health(self, device_id: str, healthy: bool) -> None:
-        """`healthy` False: the device does not follow its intent (see `DeviceHealth.healthy`)."""
+    def on_health(self, device_id: str, health: DeviceHealth) -> None:
+        """The device's new health (`health.healthy` False: it does not follow its intent)."""
         ...

@@ -190,13 +190,14 @@ async def test_plans_go_to_the_driver_when_they_change_and_only_then() -> None:
     assert len(sunspec.plans) == 2
 
 
-def test_health_changes_are_kept_counted_and_passed_on_when_healthiness_flips() -> None:
+def test_health_changes_are_kept_counted_and_passed_on() -> None:
     sinks = Recorder()
     layer, _, _, metrics = make_layer(Clock(), health=sinks)
     for health in ("applied", "clamped", "unreachable", "unreachable", "rejected", "applied"):
         layer.on_health(HealthReport("pv1", DeviceHealth(health), detail="r"))
     layer.on_health(HealthReport("ghost", DeviceHealth.REJECTED))  # logged, ignored
-    assert sinks.health == [("pv1", False), ("pv1", True)]
+    changes = ("applied", "clamped", "unreachable", "rejected", "applied")  # every change, once
+    assert sinks.health == [("pv1", DeviceHealth(h)) for h in changes]
     assert layer.health("pv1") is DeviceHealth.APPLIED
     labels = {"device": "pv1", "protocol": "sunspec"}
     assert metrics.get_sample_value("relevent_device_health", {**labels, "health": "applied"}) == 1.0

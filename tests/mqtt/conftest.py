@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from relevent.app import device_timing
 from relevent.config import MqttSection
+from relevent.lan.driver import DeviceHealth
 from relevent.lan.layer import DeviceLayer
 from relevent.lan.mqtt.bridge import MqttBridge
 from relevent.lan.mqtt.config import MqttBridgeConfig
@@ -35,13 +36,13 @@ class Recorder:
 
     def __init__(self) -> None:
         self.measurements: list[DeviceMeasurement] = []
-        self.health: list[tuple[str, bool]] = []
+        self.health: list[tuple[str, DeviceHealth]] = []
 
     def on_measurement(self, measurement: DeviceMeasurement) -> None:
         self.measurements.append(measurement)
 
-    def on_health(self, device_id: str, healthy: bool) -> None:
-        self.health.append((device_id, healthy))
+    def on_health(self, device_id: str, health: DeviceHealth) -> None:
+        self.health.append((device_id, health))
 
 
 def output(controller: str, value: float | bool | None, source: str = "", prio: int = 0) -> OutputChanged:

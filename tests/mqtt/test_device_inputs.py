@@ -8,6 +8,7 @@ import uuid
 import aiomqtt
 from structlog.testing import capture_logs
 
+from relevent.lan.driver import DeviceHealth
 from tests.mosquitto import Broker, Inbox, mqtt_client, wait_until
 from tests.mqtt.conftest import ACT, Recorder, bridge_config, make_bridge, one_device, output, running, sample
 
@@ -44,7 +45,8 @@ async def test_acks_are_matched_and_missing_acks_make_the_device_unhealthy(broke
         bridge.on_output(output(ACT, 300.0))
         await _ack(client, inbox, "rejected")
         await wait_until(lambda: not bridge.device_healthy("bat1"))
-    assert sinks.health == [("bat1", False), ("bat1", True), ("bat1", False)]
+    assert [health for _, health in sinks.health] == [
+        DeviceHealth.APPLIED, DeviceHealth.NOT_ACKNOWLEDGED, DeviceHealth.CLAMPED, DeviceHealth.REJECTED]
     assert sample(bridge, "relevent_mqtt_acks_missing_total", device="bat1") == 1
 
 

@@ -34,6 +34,7 @@ from relevent.lan.mqtt.config import MqttBridgeConfig
 from relevent.lan.mqtt.connection import BrokerSession, Outbox, OutMessage
 from relevent.lan.mqtt.device_commands import CommandFactory
 from relevent.lan.mqtt.ems import ExtensionRequests
+from relevent.lan.mqtt.ha import HaDiscovery, HaEntities
 from relevent.lan.mqtt.inbound import InboundError, InboundRouter
 from relevent.lan.mqtt.metrics import BridgeMetrics
 from relevent.lan.mqtt.payloads import (
@@ -73,6 +74,7 @@ class MqttBridge:
         forecasts: ForecastSource | None = None,
         spoofing: SpoofingSink | None = None,
         extension_handler: ExtensionRequestHandler | None = None,
+        ha: HaEntities | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -92,6 +94,10 @@ class MqttBridge:
         self._outbox = Outbox()
         self.views = {d.id: DeviceView(d.id, d.device_class) for d in registry}
         self._link_lost: float | None = clock()  # when the broker link went down; None while it is up
+        self._ha = None if ha is None else (
+            HaDiscovery(self._topics, config.gateway_id, config.version, config.mqtt.ha_discovery_prefix, ha)
+        )  # fmt: skip
+        self._ha_states: dict[str, OutMessage] = {}  # the entities' latest states, again after a reconnect
         requests = None
         if config.mqtt.ems_request_topic is not None and config.mqtt.ems_reply is not None:
             if extension_handler is None:
@@ -176,12 +182,19 @@ class MqttBridge:
         self._queue_plan(plan.device_id)
 
     def on_output(self, event: OutputChanged) -> None:
-        """A controller output changed: its FledgePower pivot command (`compat_fledge` only)."""
+        """A controller output changed: its Home Assistant state and FledgePower pivot command (when on)."""
+        if self._ha is not None:
+            self._ha_state(self._ha.controller_state(event))
         if self.config.mqtt.compat_fledge:
             command = compat.pivot_command(event.controller, event.value, event.timestamp)
             if command is not None:
                 message = OutMessage(compat.COMMAND_TOPIC, compat.dump(command))
                 self._outbox.put_message(f"compat-command:{event.controller}", message)
+
+    def on_health(self, device_id: str, health: DeviceHealth) -> None:
+        """A device's health changed (any protocol's, from the device layer): its Home Assistant state."""
+        if self._ha is not None:
+            self._ha_state(self._ha.health_state(device_id, health, self._clock()))
 
     def device_healthy(self, device_id: str) -> bool:
         """Whether the device answers its commands."""
@@ -269,6 +282,16 @@ class MqttBridge:
         self._outbox.put("status", self._status_message)
         for device_id in self._plans:
             self._queue_plan(device_id)
+        if self._ha is not None:
+            for message in self._ha.configs():
+                self._outbox.put_message(f"ha:{message.topic}", message)
+            for message in self._ha_states.values():
+                self._outbox.put_message(f"ha:{message.topic}", message)
+
+    def _ha_state(self, message: OutMessage | None) -> None:
+        if message is not None:
+            self._ha_states[message.topic] = message
+            self._outbox.put_message(f"ha:{message.topic}", message)
 
     def _on_disconnected(self) -> None:
         self._link_lost = self._clock()

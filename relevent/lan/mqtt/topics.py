@@ -29,8 +29,8 @@ class Topics:
 
     @property
     def published_trees(self) -> tuple[str, ...]:
-        """The topic trees of the device contract the gateway publishes to: the devices', its status."""
-        return self._dev_prefix.rstrip("/"), self.status
+        """The topic trees the gateway publishes to: the devices', its status, its controllers' states."""
+        return self._dev_prefix.rstrip("/"), self.status, f"{self.base}/controller"
 
     @property
     def status(self) -> str:
@@ -48,6 +48,14 @@ class Topics:
     def plan(self, device_id: str) -> str:
         """`ctl/plan` (retained) of one device."""
         return f"{self._dev_prefix}{device_id}/ctl/plan"
+
+    def health(self, device_id: str) -> str:
+        """The device's health (retained), for Home Assistant."""
+        return f"{self._dev_prefix}{device_id}/health"
+
+    def controller(self, ln_name: str) -> str:
+        """A controller's state (retained), for Home Assistant."""
+        return f"{self.base}/controller/{ln_name}"
 
     def inbound(self, device_id: str, kind: Inbound) -> str:
         """A topic a device publishes on (`meas`, `state`, `avail`, `ctl/ack`)."""
