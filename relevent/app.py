@@ -221,9 +221,9 @@ class Gateway:
         PlatformCollector(registry=self.registry)
         Info("relevent_build", "the gateway's version", registry=self.registry).info({"version": __version__})
         self.readiness = Readiness()
-        self.metrics = SchedulerMetrics(self.registry)
         self.clock = SystemClock()
         self.spec = model_spec(doc)
+        self.metrics = SchedulerMetrics(self.registry, self.spec.controllers)
         self.policies = schedule_policies(settings.policy, self.spec)
         self._mms_settings = mms_settings(settings)
         self._building: Future[MmsServer] | None = None  # see `start_mms`
@@ -290,7 +290,7 @@ class Gateway:
         self.bridge = MqttBridge(
             bridge_config(settings), devices.of_protocol(MqttBridge.protocol), metrics_registry=self.registry,
             forecasts=self.engine, spoofing=self, extension_handler=ems,
-            ha=ha_entities(doc, spec.controllers, devices) if settings.mqtt.ha_discovery else None,
+            ha=ha_entities(spec.controllers, devices) if settings.mqtt.ha_discovery else None,
         )
         self.devices = DeviceLayer(
             devices, build_drivers(settings, devices, self.bridge), device_timing(settings.mqtt),

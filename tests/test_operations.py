@@ -101,6 +101,8 @@ def test_every_change_is_audited_and_counted(tmp_path: Path) -> None:
             client.write(ObjectName("ActPow_FSCH01$SP$SchdPrio$setVal", LD), IntData(42))
             with pytest.raises(DataAccessError):
                 client.write(ObjectName("ActPow_Res_FSCH01$SP$SchdPrio$setVal", LD), IntData(7))
+            _, during = _get(http_port, "/metrics")
+            assert "relevent_mms_associations 1.0" in during.decode()
         finally:
             client.close()
         accepted = gw.wait_for("audit")

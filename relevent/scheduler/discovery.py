@@ -33,6 +33,7 @@ from relevent.scheduler.spec import (
 from relevent.scheduler.starts import StartTime
 from relevent.scheduler.values import ScheduleValue, ValueType
 from relevent.scl.model import IED, LogicalNode, SclDocument, Value
+from relevent.scl.units import si_factor
 
 _VALUE_DO = re.compile(r"^Val(ASG|SPG|ING|ENG)(\d{1,4})$")
 _START_DO = re.compile(r"^StrTm\d{2}$")
@@ -141,6 +142,7 @@ def _controller(ref: str, ln: LogicalNode, ied: IED) -> ControllerSpec:
         ctl_ent=_reference(ln, "CtlEnt.setSrcRef", ied),
         output_do=output_do,
         output_da=output_da,
+        to_si=si_factor(ln, output_do),
     )
 
 

@@ -117,6 +117,7 @@ class ControllerSpec:
     ctl_ent: str = ""
     output_do: str = "ValMV"
     output_da: str = "mag.f"
+    to_si: float = 1.0  # the output's factor to SI units (its `units.multiplier`: kW -> W is 1000)
 
     def __post_init__(self) -> None:
         if len(self.schedule_refs) != len(self.schedule_names):

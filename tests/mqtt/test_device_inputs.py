@@ -71,7 +71,7 @@ async def test_measurements_reach_metrics_and_the_sink(broker: Broker) -> None:
     )
     assert m.ts == 1795687200.0
     assert sample(bridge, "relevent_mqtt_device_power_watts", device="bat1") == -2500.5
-    assert sample(bridge, "relevent_mqtt_device_soc_percent", device="bat1") == 55.0
+    assert sample(bridge, "relevent_mqtt_device_soc_ratio", device="bat1") == 0.55
 
 
 GARBAGE = [

@@ -244,7 +244,7 @@ class MqttBridge:
         if measurement.var is not None:
             self.metrics.reactive_power.labels(device.id).set(measurement.var)
         if measurement.soc_pct is not None:
-            self.metrics.soc.labels(device.id).set(measurement.soc_pct)
+            self.metrics.soc.labels(device.id).set(measurement.soc_pct / 100.0)
         if self._reports is not None:
             self._reports.on_measurement(
                 MeterReading(device.id, measurement.ts.timestamp(), measurement.w, measurement.var,

@@ -22,8 +22,6 @@ from relevent.lan.registry import Device
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.spec import ControllerSpec
 from relevent.scheduler.values import ValueType
-from relevent.scl.model import SclDocument
-from relevent.scl.units import si_factor
 
 
 @dataclass(frozen=True)
@@ -56,17 +54,12 @@ class HaEntities:
     devices: tuple[HaDevice, ...]
 
 
-def ha_entities(
-    doc: SclDocument, controllers: Iterable[ControllerSpec], devices: Iterable[Device]
-) -> HaEntities:
+def ha_entities(controllers: Iterable[ControllerSpec], devices: Iterable[Device]) -> HaEntities:
     """The entities of a gateway: outputs scaled to W by their `units`, switches as they are."""
-    lns = {f"{ld.name}/{ln.name}": ln for _, ld, ln in doc.logical_nodes()}
     return HaEntities(
-        tuple(HaController(c.ref, c.value_type is ValueType.BOOL,
-                           1.0 if c.value_type is ValueType.BOOL else si_factor(lns[c.ref], c.output_do))
-              for c in controllers),
+        tuple(HaController(c.ref, c.value_type is ValueType.BOOL, c.to_si) for c in controllers),
         tuple(HaDevice(device.id, device.protocol) for device in devices),
-    )  # fmt: skip
+    )
 
 
 def object_id(text: str) -> str:

@@ -65,7 +65,7 @@ class BridgeMetrics:
             registry=registry,
         )
         self.soc = Gauge(
-            "relevent_mqtt_device_soc_percent", "Measured state of charge", ["device"], registry=registry
+            "relevent_mqtt_device_soc_ratio", "Measured state of charge (0-1)", ["device"], registry=registry
         )
         self.plans_published = Counter(
             "relevent_mqtt_plans_published", "ctl/plan messages published", ["device"], registry=registry

@@ -21,8 +21,8 @@ class HederaMetrics:
                                   buckets=(1, 5, 10, 30, 60, 120, 300, 600), registry=registry)  # fmt: skip
         self.fallback_active = Gauge("relevent_hedera_fallback_active", "firm capacity in force (1)",
                                      ["direction"], registry=registry)  # fmt: skip
-        self.grant_w = Gauge("relevent_hedera_grant_w", "the granted limit in force now, W", ["direction"],
-                             registry=registry)  # fmt: skip
+        self.grant_w = Gauge("relevent_hedera_grant_watts", "the granted limit in force now, W",
+                             ["direction"], registry=registry)  # fmt: skip
         self.last_contact = Gauge("relevent_hedera_last_contact_timestamp_seconds",
                                   "last successful HEDERA call", registry=registry)  # fmt: skip
         self.sunset = Gauge("relevent_hedera_api_sunset_timestamp_seconds",

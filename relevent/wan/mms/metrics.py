@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from relevent.wan.mms.guard import Reason
 
 
 class MmsMetrics:
-    """Connections closed by the guard or the TLS front, by reason (bounded), and failed authentications."""
+    """MMS connections: closed by the guard or the TLS front (by bounded reason), failed logins, open now."""
 
     def __init__(self, registry: CollectorRegistry | None) -> None:
         self.guard_closed = Counter(
@@ -20,6 +20,9 @@ class MmsMetrics:
         )
         self.auth_failures = Counter(
             "relevent_mms_auth_failures", "MMS associations refused for a wrong credential", registry=registry
+        )
+        self.associations = Gauge(
+            "relevent_mms_associations", "MMS clients associated now", registry=registry
         )
 
     def on_guard_close(self, reason: Reason) -> None:

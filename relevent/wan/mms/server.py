@@ -96,6 +96,7 @@ class MmsServer:
                                               on_refuse=metrics.on_guard_close)  # fmt: skip
             handlers.register(self._server)
             self.handlers = handlers
+            metrics.associations.set_function(lambda: self._associations.count)  # read on the loop
         except BaseException:
             self.close()
             raise
