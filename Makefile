@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check relevent tests bench
+	$(BIN)/ruff check relevent tests bench hatch_build.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
