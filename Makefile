@@ -15,8 +15,8 @@ test: deps lint typecheck unit
 
 # Debian packages driven for real: the broker (demo and tests), the browser of the status-page test,
 # openssl for test certificates, systemd-analyze for the unit file, strace for the unit's system call
-# filter, libfaketime for wall-clock steps.
-TEST_PACKAGES := mosquitto chromium openssl systemd strace faketime
+# filter, libfaketime for wall-clock steps, nft for the shipped firewall rules.
+TEST_PACKAGES := mosquitto chromium openssl systemd strace faketime nftables
 
 # $(call apt_install,PACKAGES): install those of PACKAGES that are missing (sudo unless root).
 define apt_install
