@@ -13,6 +13,7 @@ from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, Event
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scheduler.spec import ControllerSpec
+from relevent.scheduler.values import ValueType
 
 FORECAST_HORIZON_S = 24 * 3600.0
 # The loop turns whenever rendering took this long: at 100 devices the document holds 300 forecasts and
@@ -20,11 +21,13 @@ FORECAST_HORIZON_S = 24 * 3600.0
 # an entry boundary's commands never wait behind a whole page.
 SLICE_S = 0.003
 # The schedule attributes the page shows: reference suffix -> column.
+# What a controller's output is in, by its factor to W (the model's `units`); on/off outputs have none.
+_UNITS = {1.0: "W", 1e3: "kW", 1e6: "MW"}
 _SCHEDULE_COLUMNS = {"SchdSt.stVal": "state", "SchdPrio.setVal": "priority", "SchdEntr.stVal": "entry"}
 
 
 class StatusView:
-    """Controllers (output and 24 h forecast), schedules (state, priority, entry) and devices.
+    """Controllers (output, unit, 24 h forecast), schedules (state, priority, entry, owner) and devices.
 
     The schedules' columns follow the engine's events (subscribed at construction, on the loop), the
     forecasts come from the engine's cache: a request reads no snapshot and, while no schedule changes,
@@ -65,7 +68,10 @@ class StatusView:
         now = self._clock()
         gateway = json.dumps({"id": self._gateway_id, "version": __version__, "time": now})
         controllers = await _json_array(self._controller(c, now) for c in self._engine.model.controllers)
-        schedules = await _json_array(self._schedules)
+        owners = self._engine.intent_keys()  # slot -> "actor/key" of the intent it holds
+        schedules = await _json_array(
+            {**row, "owner": _actor(owners.get(row["ref"]))} for row in self._schedules
+        )
         devices = json.dumps(self._devices())
         return (
             f'{{"gateway":{gateway},"controllers":{controllers},"schedules":{schedules},"devices":{devices}}}'
@@ -75,11 +81,17 @@ class StatusView:
         output = self._engine.output(controller.ref)
         return {
             "ref": controller.ref,
+            "unit": None if controller.value_type is ValueType.BOOL else _UNITS.get(controller.to_si, ""),
             "value": output.value if output else None,
             "source": output.source if output else None,
             "priority": output.priority if output else None,
             "forecast": _points(self._engine.forecast(controller.ref, now, now + FORECAST_HORIZON_S)),
         }
+
+
+def _actor(key: str | None) -> str | None:
+    """The actor of an intent key (`dso/iec104:...` -> `dso`); None for a slot no intent holds."""
+    return None if key is None else key.partition("/")[0]
 
 
 def _points(points: Sequence[ForecastPoint]) -> list[dict[str, Any]]:

@@ -91,7 +91,15 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
         finally:
             simulation.cancel()
     card = dom.split(f'data-controller="{LD}/ActPow_FSCC1"', 1)[1].split("</div>", 3)
-    assert str(VALUE) in card[1] + card[2]
+    assert f"{VALUE} kW" in card[1] + card[2]  # with the model's unit
+    switch = dom.split(f'data-controller="{LD}/OnOff_FSCC1"', 1)[1].split("</div>", 3)
+    assert ">on<" in switch[1] + switch[2] or ">off<" in switch[1] + switch[2] or "no value" in switch[1]
+    running = dom.split(f'data-schedule="{LD}/ActPow_FSCH01"', 1)[1].split("</tr>", 1)[0]
+    assert running.startswith(' class="active"')  # the controller's active schedule, marked
+    folded = dom.split('<details id="idle">', 1)[1].split("</details>", 1)[0]
+    assert "idle schedules (not ready, unused)" in folded
+    assert f'data-schedule="{LD}/ActPow_FSCH02"' in folded  # programmed by nobody: folded away
+    assert f'data-schedule="{LD}/ActPow_FSCH01"' not in folded
     assert "ActPow_FSCH01 · priority 42" in dom
     assert 'data-device="bat1"' in dom
     assert f"w_set {VALUE * 1000:g}" in dom

@@ -12,6 +12,9 @@ import pytest
 
 from relevent.obs import status
 from relevent.obs.status import StatusView
+from relevent.scheduler.commands import Actor
+from relevent.scheduler.intents import Intents
+from relevent.scheduler.verdicts import NOW, UNTIL_CHANGED, ActorSlots, Intent, IntentFunction, Placed
 from tests.scheduler.factory import BASE, ln, small_spec
 from tests.scheduler.harness import start_engine
 
@@ -50,9 +53,11 @@ async def test_status_follows_the_engine_and_computes_no_forecast_while_no_sched
     assert row(later) == {  # every column as the engine serves it
         "ref": S1, "reserve": False, "state": h.value(f"{S1}.SchdSt.stVal"),
         "priority": h.value(f"{S1}.SchdPrio.setVal"), "entry": h.value(f"{S1}.SchdEntr.stVal"),
+        "owner": None,  # written by a SCADA, not placed by an actor's intent
     }  # fmt: skip
     [controller] = later["controllers"]
     assert (controller["ref"], controller["value"], controller["source"]) == (FSCC, 6.0, S1)
+    assert controller["unit"] == "W"  # the factory's model declares no multiplier
     assert [(p["time"] - BASE, p["value"]) for p in controller["forecast"]] == [(170, 6.0), (220, 0.0)]
     assert later["gateway"]["time"] == BASE + 170
     assert later["devices"] == DEVICES
@@ -82,3 +87,15 @@ async def test_the_loop_turns_while_a_document_is_rendered(
     asyncio.get_running_loop().call_soon(tick)
     await rendered
     assert turns >= 9  # one controller and nine schedules, each in its own slice
+
+
+async def test_a_slot_an_intent_holds_shows_its_actor_as_owner(tmp_path: Path) -> None:
+    h = start_engine(small_spec(), tmp_path / "db")
+    view = StatusView("gw1", h.engine, lambda: DEVICES, clock=h.clock.now)
+    intents = Intents(h.engine, {"dso": ActorSlots((60, 69), (S1,))}, now=h.clock.now, devices={})
+    placed = intents.place(Intent(Actor("iec104", "192.0.2.7:2404", "dso"), "k", FSCC, IntentFunction.ACT_POW,
+                                  NOW, UNTIL_CHANGED, (5.0,)))  # fmt: skip
+    assert isinstance(placed, Placed)
+    owners = {s["ref"]: s["owner"] for s in (await _document(view))["schedules"]}
+    assert owners[S1] == "dso"
+    assert owners[ln("F_FSCH02")] is None
