@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from relevent.obs.health import Readiness
+from relevent.obs.status import DEFAULT_WINDOW, WINDOWS_S
 
 log = structlog.get_logger(__name__)
 
@@ -19,16 +20,20 @@ STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
 
 
 def build_app(
-    readiness: Readiness, registry: CollectorRegistry, status: Callable[[], Awaitable[bytes]]
+    readiness: Readiness, registry: CollectorRegistry, status: Callable[[float], Awaitable[bytes]]
 ) -> web.Application:
-    """The application: `/`, `/api/status` (`status` renders it), `/healthz`, `/readyz`, `/metrics`."""
+    """The app: `/`, `/api/status?window=` (`status` renders it), `/healthz`, `/readyz`, `/metrics`."""
     page = STATUS_PAGE.read_bytes()
 
     async def index(_: web.Request) -> web.Response:
         return web.Response(body=page, content_type="text/html", charset="utf-8")
 
-    async def api_status(_: web.Request) -> web.Response:
-        return web.Response(body=await status(), content_type="application/json")
+    async def api_status(request: web.Request) -> web.Response:
+        window = request.query.get("window", DEFAULT_WINDOW)
+        if window not in WINDOWS_S:
+            log.warning("status window refused", window=window[:40])
+            return web.json_response({"error": f"window is one of {', '.join(WINDOWS_S)}"}, status=400)
+        return web.Response(body=await status(WINDOWS_S[window]), content_type="application/json")
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

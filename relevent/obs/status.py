@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from relevent import __version__
 from relevent.scheduler.engine import Engine
-from relevent.scheduler.events import AttributeChanged, AttributeValue, Event
+from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, OutputChanged
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scheduler.spec import ControllerSpec
 from relevent.scheduler.values import ValueType
 
-FORECAST_HORIZON_S = 24 * 3600.0
+# The status page's timeline windows: the actual output that far back, the forecast that far ahead.
+WINDOWS_S = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
+DEFAULT_WINDOW = "24h"
+HISTORY_LIMIT = 20_000  # output changes kept per controller (a change per second lasts 5.5 h of the 7 d)
+Change = tuple[float, Any, str | None, int | None]  # an output change: time, value, source, priority
 # The loop turns whenever rendering took this long: at 100 devices the document holds 300 forecasts and
 # 3300 schedules (~1.4 MB of JSON, ~60 ms of work, seconds when the forecasts must be computed); in slices
 # an entry boundary's commands never wait behind a whole page.
@@ -46,6 +51,15 @@ class StatusView:
         self._devices = devices
         self._clock = clock
         self._schedules: list[dict[str, Any]] = []
+        # The recent actual output of each controller (time, value, source, priority), oldest first.
+        self._history: dict[str, list[Change]] = {}
+        start = clock()
+        for controller in engine.model.controllers:
+            output = engine.output(controller.ref)
+            first: Change = (start, None, None, None)
+            if output is not None:
+                first = (start, output.value, output.source, output.priority)
+            self._history[controller.ref] = [first]
         self._cells: dict[str, tuple[dict[str, Any], str]] = {}  # attribute reference -> (row, column)
         for schedule in engine.model.schedules:
             row: dict[str, Any] = {"ref": schedule.ref, "reserve": schedule.reserve}
@@ -62,12 +76,19 @@ class StatusView:
         if isinstance(event, AttributeChanged) and (cell := self._cells.get(event.ref)) is not None:
             row, column = cell
             row[column] = event.value
+        elif isinstance(event, OutputChanged) and (history := self._history.get(event.controller)):
+            history.append((event.timestamp, event.value, event.source, event.priority))
+            if len(history) > HISTORY_LIMIT:
+                del history[: len(history) - HISTORY_LIMIT]
 
-    async def render(self) -> bytes:
-        """The document as JSON, built in slices of `SLICE_S` (the loop turns in between)."""
+    async def render(self, window_s: float = WINDOWS_S[DEFAULT_WINDOW]) -> bytes:
+        """The document, timelines `window_s` back and ahead, as JSON in `SLICE_S` slices (the loop turns)."""
         now = self._clock()
-        gateway = json.dumps({"id": self._gateway_id, "version": __version__, "time": now})
-        controllers = await _json_array(self._controller(c, now) for c in self._engine.model.controllers)
+        gateway = json.dumps({"id": self._gateway_id, "version": __version__, "time": now,
+                              "window": window_s})  # fmt: skip
+        controllers = await _json_array(
+            self._controller(c, now, window_s) for c in self._engine.model.controllers
+        )
         owners = self._engine.intent_keys()  # slot -> "actor/key" of the intent it holds
         schedules = await _json_array(
             {**row, "owner": _actor(owners.get(row["ref"]))} for row in self._schedules
@@ -77,16 +98,27 @@ class StatusView:
             f'{{"gateway":{gateway},"controllers":{controllers},"schedules":{schedules},"devices":{devices}}}'
         ).encode()
 
-    def _controller(self, controller: ControllerSpec, now: float) -> dict[str, Any]:
+    def _controller(self, controller: ControllerSpec, now: float, window_s: float) -> dict[str, Any]:
         output = self._engine.output(controller.ref)
+        since = now - window_s
+        history = self._history[controller.ref]
+        # the change in force at the window's start, then every change within it
+        first = max(0, bisect_right(history, since, key=_time) - 1)
+        past = [{"time": max(t, since), "value": v, "source": s, "priority": p}
+                for t, v, s, p in history[first:]]  # fmt: skip
         return {
             "ref": controller.ref,
             "unit": None if controller.value_type is ValueType.BOOL else _UNITS.get(controller.to_si, ""),
             "value": output.value if output else None,
             "source": output.source if output else None,
             "priority": output.priority if output else None,
-            "forecast": _points(self._engine.forecast(controller.ref, now, now + FORECAST_HORIZON_S)),
+            "history": past,
+            "forecast": _points(self._engine.forecast(controller.ref, now, now + window_s)),
         }
+
+
+def _time(change: Change) -> float:
+    return change[0]
 
 
 def _actor(key: str | None) -> str | None:

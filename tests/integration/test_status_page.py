@@ -84,7 +84,8 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "status-page.png"
             shot.unlink(missing_ok=True)
-            await asyncio.to_thread(_browse, url, tmp_path / "profile2", f"--screenshot={shot}")
+            await asyncio.to_thread(_browse, url + "#5m", tmp_path / "profile2", f"--screenshot={shot}")
+            five = await asyncio.to_thread(_browse, url + "#5m", tmp_path / "profile4", "--dump-dom")
             simulation.cancel()  # the device goes silent: after validity_s (2 s here) its data are stale
             await _until(lambda: "measurement" in _device(_status(gw.http_port))["stale"])
             silent = await asyncio.to_thread(_browse, url, tmp_path / "profile3", "--dump-dom")
@@ -105,6 +106,11 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     assert f"w_set {VALUE * 1000:g}" in dom
     assert ">ready<" in dom
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the 5-minute window: the running schedule's step, named on hover, solid before now, dashed after
+    timeline = five.split(f'data-controller="{LD}/ActPow_FSCC1"', 1)[1].split("</svg>", 1)[0]
+    assert f"<title>{VALUE} kW · ActPow_FSCH01 · priority 42</title>" in timeline
+    assert 'class="step ahead"' in timeline
+    assert 'class="chosen" href="#5m"' in five or 'href="#5m" class="chosen"' in five
     measurement = silent.split('data-datum="measurement">', 1)[1].split("</td>", 1)[0]
     assert measurement.endswith("ago · stale")
     assert '<td class="bad" data-datum="measurement">' in silent

@@ -29,7 +29,7 @@ def _values(h: Harness) -> dict[str, tuple[str, bool]]:
     return {ref: (repr(item.value), item.quality_good) for ref, item in h.engine.snapshot().items()}
 
 
-async def _no_status() -> bytes:
+async def _no_status(window_s: float) -> bytes:
     return b"{}"
 
 
@@ -127,3 +127,11 @@ async def test_a_malformed_check_is_refused_with_400_and_counted(
     assert reply.status == 400
     assert (await reply.json())["error"]
     assert registry.get_sample_value("relevent_http_bad_requests_total", {"route": "check"}) == 1.0
+
+
+async def test_the_status_window_is_one_of_the_pages_choices(served: Served) -> None:
+    client, _, _ = served
+    assert (await client.get("/api/status?window=5m")).status == 200
+    refused = await client.get("/api/status?window=2d")
+    assert refused.status == 400
+    assert "5m, 1h, 24h, 7d" in (await refused.json())["error"]

@@ -99,3 +99,20 @@ async def test_a_slot_an_intent_holds_shows_its_actor_as_owner(tmp_path: Path) -
     owners = {s["ref"]: s["owner"] for s in (await _document(view))["schedules"]}
     assert owners[S1] == "dso"
     assert owners[ln("F_FSCH02")] is None
+
+
+async def test_the_timeline_holds_the_actual_output_back_and_the_forecast_ahead_for_the_window(
+    tmp_path: Path,
+) -> None:
+    h = start_engine(small_spec(reserve=True), tmp_path / "db")
+    view = StatusView("gw1", h.engine, lambda: DEVICES, clock=h.clock.now)
+    h.program(S1, values=[5.0, 6.0], intv=60, prio=10, starts=[BASE + 100])
+    await h.sleep_until(BASE + 400)  # the schedule ran 100..220, the reserve's 0 since
+    document = json.loads(await view.render(300.0))
+    [controller] = document["controllers"]
+    assert document["gateway"]["window"] == 300.0
+    past = [(p["time"] - BASE, p["value"]) for p in controller["history"]]
+    assert past == [(100, 5.0), (160, 6.0), (220, 0.0)]  # clipped to the window's start: 400 - 300
+    assert [(p["time"] - BASE, p["value"]) for p in controller["forecast"]] == [(400, 0.0)]
+    narrow = json.loads(await view.render(60.0))["controllers"][0]["history"]
+    assert [(p["time"] - BASE, p["value"]) for p in narrow] == [(340, 0.0)]  # in force since 220
