@@ -150,7 +150,9 @@ class AuditLog:
             log.error("audit trail does not reach its anchor", problem=problem)
             self._append(_own_entry(now, TRUNCATED, problem))
         self._prune(now)
+        # At once, not after a burst: a crash soon after the first start must find an anchor, not none.
         self._set_anchor()
+        self._anchoring.flush()
         log.info("audit head", seq=self._store.head.seq, mac=self._store.head.mac)
 
     async def run(self) -> None:
