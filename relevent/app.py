@@ -44,10 +44,11 @@ from relevent.lan.registry import build_registry
 from relevent.lan.sinks import DeviceMeasurement
 from relevent.obs.audit import AuditLog
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor
+from relevent.obs.audit_api import add_audit_routes
 from relevent.obs.audit_key import audit_key
 from relevent.obs.audit_store import AUDIT_FILE, AuditError, AuditStore
 from relevent.obs.health import Readiness
-from relevent.obs.http import HttpEndpoint, build_app
+from relevent.obs.http import BadRequests, HttpEndpoint, build_app
 from relevent.obs.metrics import SchedulerMetrics
 from relevent.obs.schedule_api import add_schedule_routes
 from relevent.obs.status import StatusView
@@ -304,8 +305,10 @@ class Gateway:
             refused=self.audit.refused,
         )  # fmt: skip
         self.status = StatusView(settings.gateway.id, self.engine, self.device_status)
-        web_app = build_app(self.readiness, self.registry, self.status.render)
-        add_schedule_routes(web_app, self.engine, self.registry)
+        bad_requests = BadRequests(self.registry)
+        web_app = build_app(self.readiness, self.registry, self.status.render, bad_requests)
+        add_schedule_routes(web_app, self.engine, bad_requests)
+        add_audit_routes(web_app, self.audit, bad_requests)
         self.http = HttpEndpoint(web_app, settings.http.host, settings.http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
         # as Python work on the loop thread would starve its many short ctypes calls of the GIL.

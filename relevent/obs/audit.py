@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from relevent.config import AuditSection, default
 from relevent.obs.audit_anchor import ANCHOR_AFTER_S, HEAD_EVERY, TRUNCATED, Anchor, anchor_problem
-from relevent.obs.audit_store import AuditEntry, AuditError, AuditStore, iso_time
+from relevent.obs.audit_store import AuditEntry, AuditError, AuditRow, AuditStore, iso_time
 from relevent.scheduler.commands import Actor, Rejected
 from relevent.scheduler.events import CommandHandled, Event
 from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, Refused
@@ -127,6 +128,7 @@ class AuditLog:
         self._folds: dict[tuple[str, str, str, str], _Fold] = {}
         self._gap: _Gap | None = None
         self._pruned_at = 0.0  # monotonic
+        self.intact_at_start = True  # whether `start` found the trail reaching its anchor
         # A burst of entries (a placement's intent and program, a flood of commands) costs one synced anchor
         # write, kept off the path of the commands' effects (their device writes, their answers).
         self._anchoring = OncePerTurn(self._write_anchor, after_s=ANCHOR_AFTER_S)
@@ -146,6 +148,7 @@ class AuditLog:
         A trail that does not reach its anchor gets a `truncated` row chained: `audit verify` reports it.
         """
         problem = anchor_problem(self._store, self._anchor)
+        self.intact_at_start = problem is None
         if problem is not None:
             log.error("audit trail does not reach its anchor", problem=problem)
             self._append(_own_entry(now, TRUNCATED, problem))
@@ -177,6 +180,15 @@ class AuditLog:
             self._unfold(key, fold)
         self._anchoring.flush()
         self._store.close()
+
+    def latest(self, limit: int, match: Mapping[str, str]) -> list[AuditRow]:
+        """The newest entries, newest first (see `AuditStore.latest`); `AuditError` when unreadable."""
+        return self._store.latest(limit, match)
+
+    @property
+    def head(self) -> int:
+        """The newest row's sequence number."""
+        return self._store.head.seq
 
     def on_event(self, event: Event) -> None:
         """Subscriber of the engine's events; only command answers are audited."""

@@ -37,12 +37,12 @@ def audit_line(row: AuditRow) -> str:
     """`seq time actor protocol peer command object old -> new result (reason)`."""
     e = row.entry
     why = f" ({e.reason})" if e.reason else ""
-    old, new = _value(e.object, e.old), _value(e.object, e.new)
+    old, new = shown_value(e.object, e.old), shown_value(e.object, e.new)
     return (f"{row.seq} {e.time} {e.actor or '-'} {e.protocol} {e.peer} {e.command} {e.object} "
             f"{old} -> {new} {e.result}{why}")  # fmt: skip
 
 
-def _value(obj: str, text: str) -> str:
+def shown_value(obj: str, text: str) -> str:
     """A start time (`StrTmNN.setTm`, epoch seconds in the trail) as ISO 8601 UTC; anything else as stored."""
     if not obj.endswith(".setTm"):
         return text

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ _INSERT = "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # 
 _SELECT_ALL = "SELECT * FROM audit ORDER BY seq"
 _SELECT_SINCE = "SELECT * FROM audit WHERE time >= ? ORDER BY seq"
 _SET_META = "INSERT OR REPLACE INTO meta VALUES (?, ?)"
+FILTERS = ("actor", "protocol", "result")  # the columns the status page filters the trail by
 
 
 class AuditError(ReleventError):
@@ -196,6 +197,18 @@ class AuditStore:
                 yield AuditRow(int(seq), AuditEntry(*map(str, fields)), str(prev_hash), str(digest))
         except sqlite3.Error as exc:
             raise AuditError(f"audit read failed: {exc}") from None
+
+    def latest(self, limit: int, match: Mapping[str, str]) -> list[AuditRow]:
+        """The newest `limit` rows, newest first, whose `actor`, `protocol` or `result` equal `match`'s."""
+        columns = [name for name in FILTERS if match.get(name)]
+        where = " AND ".join(f"{name} = ?" for name in columns) or "1"
+        query = f"SELECT * FROM audit WHERE {where} ORDER BY seq DESC LIMIT ?"  # noqa: S608 - fixed names
+        try:
+            found = self._db.execute(query, (*(match[name] for name in columns), limit)).fetchall()
+        except sqlite3.Error as exc:
+            raise AuditError(f"audit read failed: {exc}") from None
+        return [AuditRow(int(seq), AuditEntry(*map(str, fields)), str(prev), str(mac))
+                for seq, *fields, prev, mac in found]  # fmt: skip
 
     def mac_of(self, seq: int) -> str | None:
         """The MAC of row `seq`, if the trail holds it."""

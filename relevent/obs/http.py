@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from relevent.obs.health import Readiness
 from relevent.obs.status import DEFAULT_WINDOW, WINDOWS_S
@@ -19,8 +19,27 @@ log = structlog.get_logger(__name__)
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
 
 
+class BadRequests:
+    """Answers a malformed API request with 400 and why, logs and counts it (by route)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._counter = Counter(
+            "relevent_http_bad_requests_total", "malformed requests to the HTTP API, by route", ["route"],
+            registry=registry,
+        )  # fmt: skip
+
+    def answer(self, route: str, request: web.Request, problem: str) -> web.Response:
+        """The 400 answer to `request` on `route`."""
+        self._counter.labels(route).inc()
+        log.warning("http request refused", route=route, peer=request.remote, problem=problem[:200])
+        return web.json_response({"error": problem}, status=400)
+
+
 def build_app(
-    readiness: Readiness, registry: CollectorRegistry, status: Callable[[float], Awaitable[bytes]]
+    readiness: Readiness,
+    registry: CollectorRegistry,
+    status: Callable[[float], Awaitable[bytes]],
+    bad: BadRequests,
 ) -> web.Application:
     """The app: `/`, `/api/status?window=` (`status` renders it), `/healthz`, `/readyz`, `/metrics`."""
     page = STATUS_PAGE.read_bytes()
@@ -31,8 +50,7 @@ def build_app(
     async def api_status(request: web.Request) -> web.Response:
         window = request.query.get("window", DEFAULT_WINDOW)
         if window not in WINDOWS_S:
-            log.warning("status window refused", window=window[:40])
-            return web.json_response({"error": f"window is one of {', '.join(WINDOWS_S)}"}, status=400)
+            return bad.answer("status", request, f"window is one of {', '.join(WINDOWS_S)}")
         return web.Response(body=await status(WINDOWS_S[window]), content_type="application/json")
 
     async def healthz(_: web.Request) -> web.Response:

@@ -14,8 +14,8 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter
 
+from relevent.obs.http import BadRequests
 from relevent.refs import full_ref
 from relevent.scheduler.commands import Actor, Operate, Rejected, Step, Write
 from relevent.scheduler.engine import Engine
@@ -33,18 +33,12 @@ class BadRequestError(ValueError):
 
 
 def add_schedule_routes(
-    app: web.Application, engine: Engine, registry: CollectorRegistry, clock: Callable[[], float] = time.time
+    app: web.Application, engine: Engine, bad_requests: BadRequests, clock: Callable[[], float] = time.time
 ) -> None:
     """Serve `GET /api/forecast?controller=REF[&hours=H]` and `POST /api/check` from `engine`."""
-    refused = Counter(
-        "relevent_http_bad_requests_total", "malformed requests to the HTTP API, by route", ["route"],
-        registry=registry,
-    )  # fmt: skip
 
     def bad(route: str, request: web.Request, problem: BadRequestError) -> web.Response:
-        refused.labels(route).inc()
-        log.warning("http request refused", route=route, peer=request.remote, problem=str(problem))
-        return web.json_response({"error": str(problem)}, status=400)
+        return bad_requests.answer(route, request, str(problem))
 
     async def forecast(request: web.Request) -> web.Response:
         try:

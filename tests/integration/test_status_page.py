@@ -111,6 +111,11 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     assert f"<title>{VALUE} kW · ActPow_FSCH01 · priority 42</title>" in timeline
     assert 'class="step ahead"' in timeline
     assert 'class="chosen" href="#5m"' in five or 'href="#5m" class="chosen"' in five
+    # the audit view: the SCADA's writes, newest first, and the trail's state
+    assert '<span id="trail" class="ok">chain verified at start · head ' in dom
+    audit = dom.split('<table id="audit">', 1)[1].split("</table>", 1)[0]
+    assert "ActPow_FSCH01.SchdPrio.setVal" in audit or "ActPow_FSCH01.EnaReq" in audit
+    assert ">0 → 42<" in audit  # the priority written, old and new
     measurement = silent.split('data-datum="measurement">', 1)[1].split("</td>", 1)[0]
     assert measurement.endswith("ago · stale")
     assert '<td class="bad" data-datum="measurement">' in silent

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -23,6 +25,7 @@ from structlog.testing import capture_logs
 from relevent.errors import ConfigError
 from relevent.obs.audit import AuditLog
 from relevent.obs.audit_anchor import ANCHOR_AFTER_S, ANCHOR_FILE, Anchor, verify
+from relevent.obs.audit_api import add_audit_routes
 from relevent.obs.audit_key import KEY_FILE, audit_key
 from relevent.obs.audit_show import since_time
 from relevent.obs.audit_store import (
@@ -35,6 +38,7 @@ from relevent.obs.audit_store import (
     chain_hash,
     iso_time,
 )
+from relevent.obs.http import BadRequests
 from relevent.scheduler.commands import ACCEPTED, Actor, Rejected, RejectReason
 from relevent.scheduler.events import CommandHandled
 from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, RefusalReason, Refused
@@ -551,3 +555,22 @@ async def test_a_burst_on_the_loop_is_anchored_once_shortly_after_it(tmp_path: P
     closed = anchored.read()
     assert closed is not None
     assert closed.seq == head.seq + 1
+
+
+async def test_the_audit_api_serves_the_newest_entries_filtered_and_the_trails_state(tmp_path: Path) -> None:
+    log = _open(tmp_path)
+    for i in range(4):
+        log.on_event(_command(i, refused=i % 2 == 1))
+    registry = CollectorRegistry()
+    app = web.Application()
+    add_audit_routes(app, log, BadRequests(registry))
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+        everything = await (await client.get("/api/audit?limit=3")).json()
+        denied = await (await client.get("/api/audit?result=access_denied&actor=market")).json()
+        refused = await client.get("/api/audit?limit=0")
+        assert refused.status == 400
+    assert everything["trail"] == {"head": 4, "intact_at_start": True, "writable": True}
+    assert [e["seq"] for e in everything["entries"]] == [4, 3, 2]  # newest first
+    assert [(e["seq"], e["old"], e["new"]) for e in denied["entries"]] == [(4, "3", "4"), (2, "1", "2")]
+    assert registry.get_sample_value("relevent_http_bad_requests_total", {"route": "audit"}) == 1.0
+    log.close()

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from relevent.obs.health import Readiness
-from relevent.obs.http import build_app
+from relevent.obs.http import BadRequests, build_app
 from relevent.obs.schedule_api import add_schedule_routes
 from tests.scheduler.factory import BASE, ln, small_spec
 from tests.scheduler.harness import Harness, start_engine
@@ -37,8 +37,9 @@ async def _no_status(window_s: float) -> bytes:
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     h = start_engine(small_spec(reserve=True), tmp_path / "s.sqlite")
     registry = CollectorRegistry()
-    app = build_app(Readiness(), registry, _no_status)
-    add_schedule_routes(app, h.engine, registry, clock=h.clock.now)
+    bad = BadRequests(registry)
+    app = build_app(Readiness(), registry, _no_status, bad)
+    add_schedule_routes(app, h.engine, bad, clock=h.clock.now)
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         yield client, h, registry
     h.stop()
