@@ -304,7 +304,8 @@ class Gateway:
             device_ids=[d.id for d in devices], registry=self.registry, clock=self.clock.now,
             refused=self.audit.refused,
         )  # fmt: skip
-        self.status = StatusView(settings.gateway.id, self.engine, self.device_status)
+        self.status = StatusView(settings.gateway.id, self.engine, self.device_status,
+                                 upstream=self.upstream_status)  # fmt: skip
         bad_requests = BadRequests(self.registry)
         web_app = build_app(self.readiness, self.registry, self.status.render, bad_requests)
         add_schedule_routes(web_app, self.engine, bad_requests)
@@ -450,6 +451,18 @@ class Gateway:
                 self.mms.update(ref, measurement.w, quality_good=True, timestamp=stamp)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("measurement not mirrored", device=measurement.device_id, error=str(exc))
+
+    def upstream_status(self) -> dict[str, Any]:
+        """For the status page: MMS clients, IEC 104 links, HEDERA, each actor's newest audited command."""
+        actors = [{"actor": name, "seq": row.seq, "time": row.entry.time, "protocol": row.entry.protocol,
+                   "command": row.entry.command, "object": row.entry.object, "result": row.entry.result}
+                  for name, row in sorted(self.audit.last_by_actor.items())]  # fmt: skip
+        return {
+            "mms_associations": self.mms.associations if self.mms else 0,
+            "iec104_connections": self.iec104.connections if self.iec104 else None,
+            "hedera": self.hedera.lifecycle.state() if self.hedera else None,
+            "actors": actors,
+        }
 
     def device_status(self) -> list[dict[str, Any]]:
         """Every device for the status page: the device layer's view, the MQTT bridge's on top."""

@@ -129,6 +129,7 @@ class AuditLog:
         self._gap: _Gap | None = None
         self._pruned_at = 0.0  # monotonic
         self.intact_at_start = True  # whether `start` found the trail reaching its anchor
+        self.last_by_actor: dict[str, AuditRow] = {}  # each actor's newest entry (by protocol if anonymous)
         # A burst of entries (a placement's intent and program, a flood of commands) costs one synced anchor
         # write, kept off the path of the commands' effects (their device writes, their answers).
         self._anchoring = OncePerTurn(self._write_anchor, after_s=ANCHOR_AFTER_S)
@@ -259,6 +260,7 @@ class AuditLog:
             self._lose(entry, str(exc), fields)
             return
         log.info("audit", seq=row.seq, hash=row.hash, **fields)
+        self.last_by_actor[entry.actor or entry.protocol] = row
         self._set_anchor()
         if row.seq % HEAD_EVERY == 0:
             log.info("audit head", seq=row.seq, mac=row.hash)

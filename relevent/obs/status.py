@@ -36,7 +36,8 @@ class StatusView:
 
     The schedules' columns follow the engine's events (subscribed at construction, on the loop), the
     forecasts come from the engine's cache: a request reads no snapshot and, while no schedule changes,
-    computes no forecast. `devices` renders the devices (the MQTT bridge's `device_status`).
+    computes no forecast. `devices` renders the devices (the MQTT bridge's `device_status`), `upstream`
+    the upstream side (clients, links, actors).
     """
 
     def __init__(
@@ -45,8 +46,10 @@ class StatusView:
         engine: Engine,
         devices: Callable[[], list[dict[str, Any]]],
         clock: Callable[[], float] = time.time,
+        upstream: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self._gateway_id = gateway_id
+        self._upstream = upstream
         self._engine = engine
         self._devices = devices
         self._clock = clock
@@ -94,8 +97,10 @@ class StatusView:
             {**row, "owner": _actor(owners.get(row["ref"]))} for row in self._schedules
         )
         devices = json.dumps(self._devices())
+        upstream = json.dumps(self._upstream())
         return (
-            f'{{"gateway":{gateway},"controllers":{controllers},"schedules":{schedules},"devices":{devices}}}'
+            f'{{"gateway":{gateway},"controllers":{controllers},"schedules":{schedules},"devices":{devices},'
+            f'"upstream":{upstream}}}'
         ).encode()
 
     def _controller(self, controller: ControllerSpec, now: float, window_s: float) -> dict[str, Any]:

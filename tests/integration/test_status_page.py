@@ -95,13 +95,7 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     assert f"{VALUE} kW" in card[1] + card[2]  # with the model's unit
     switch = dom.split(f'data-controller="{LD}/OnOff_FSCC1"', 1)[1].split("</div>", 3)
     assert ">on<" in switch[1] + switch[2] or ">off<" in switch[1] + switch[2] or "no value" in switch[1]
-    running = dom.split(f'data-schedule="{LD}/ActPow_FSCH01"', 1)[1].split("</tr>", 1)[0]
-    assert running.startswith(' class="active"')  # the controller's active schedule, marked
-    folded = dom.split('<details id="idle">', 1)[1].split("</details>", 1)[0]
-    assert "idle schedules (not ready, unused)" in folded
-    assert f'data-schedule="{LD}/ActPow_FSCH02"' in folded  # programmed by nobody: folded away
-    assert f'data-schedule="{LD}/ActPow_FSCH01"' not in folded
-    assert "ActPow_FSCH01 · priority 42" in dom
+    _schedules_shown(dom)
     assert 'data-device="bat1"' in dom
     assert f"w_set {VALUE * 1000:g}" in dom
     assert ">ready<" in dom
@@ -111,14 +105,32 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     assert f"<title>{VALUE} kW · ActPow_FSCH01 · priority 42</title>" in timeline
     assert 'class="step ahead"' in timeline
     assert 'class="chosen" href="#5m"' in five or 'href="#5m" class="chosen"' in five
-    # the audit view: the SCADA's writes, newest first, and the trail's state
+    _audit_and_upstream_shown(dom)
+    measurement = silent.split('data-datum="measurement">', 1)[1].split("</td>", 1)[0]
+    assert measurement.endswith("ago · stale")
+    assert '<td class="bad" data-datum="measurement">' in silent
+
+
+
+def _schedules_shown(dom: str) -> None:
+    """The controller's active schedule marked, the idle ones folded away."""
+    running = dom.split(f'data-schedule="{LD}/ActPow_FSCH01"', 1)[1].split("</tr>", 1)[0]
+    assert running.startswith(' class="active"')  # the controller's active schedule, marked
+    folded = dom.split('<details id="idle">', 1)[1].split("</details>", 1)[0]
+    assert "idle schedules (not ready, unused)" in folded
+    assert f'data-schedule="{LD}/ActPow_FSCH02"' in folded  # programmed by nobody: folded away
+    assert f'data-schedule="{LD}/ActPow_FSCH01"' not in folded
+    assert "ActPow_FSCH01 · priority 42" in dom
+
+
+def _audit_and_upstream_shown(dom: str) -> None:
+    """The SCADA's writes in the audit view with the trail's state, the upstream side with its actor."""
     assert '<span id="trail" class="ok">chain verified at start · head ' in dom
     audit = dom.split('<table id="audit">', 1)[1].split("</table>", 1)[0]
     assert "ActPow_FSCH01.SchdPrio.setVal" in audit or "ActPow_FSCH01.EnaReq" in audit
     assert ">0 → 42<" in audit  # the priority written, old and new
-    measurement = silent.split('data-datum="measurement">', 1)[1].split("</td>", 1)[0]
-    assert measurement.endswith("ago · stale")
-    assert '<td class="bad" data-datum="measurement">' in silent
+    assert "MMS clients 0 · IEC 104 connections off · HEDERA off" in dom
+    assert '<tr data-actor="mms">' in dom  # an anonymous MMS client: its newest command
 
 
 def _device(status: dict[str, object]) -> dict[str, Any]:

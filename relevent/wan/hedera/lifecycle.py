@@ -675,7 +675,11 @@ class HederaLifecycle:
         self._reply(request, state, **fields)
 
     def publish_state(self) -> None:
-        """The retained state: per direction the grants, the mode, the fallback's reason; contact; Sunset.
+        """Publish the retained `state`."""
+        self._publish(self._state_topic, self.state(), True, None)  # noqa: FBT003 - retained
+
+    def state(self) -> dict[str, Any]:
+        """Per direction the grants, the mode, the fallback's reason; contact; Sunset (and the grant gauge).
 
         With each grant its next read (HEDERA's directive window): from `from`; unconfirmed by `until`, the
         direction falls back to firm capacity.
@@ -695,9 +699,8 @@ class HederaLifecycle:
             }  # fmt: skip
             current = _current_value(running, now)
             self._metrics.grant_w.labels(direction=name).set(current if current is not None else math.nan)
-        state = {"ts": now, "directions": directions, "last_contact": self._client.last_contact,
-                 "sunset": self._client.sunset, "auth_failed": self.auth_failed}  # fmt: skip
-        self._publish(self._state_topic, state, True, None)  # noqa: FBT003 - retained
+        return {"ts": now, "directions": directions, "last_contact": self._client.last_contact,
+                "sunset": self._client.sunset, "auth_failed": self.auth_failed}  # fmt: skip
 
     def _note(self, command: str, obj: str, result: str, reason: str) -> None:
         if self._audit is not None:

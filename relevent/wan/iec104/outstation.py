@@ -108,8 +108,13 @@ class Outstation:
         connections = Gauge(
             "relevent_iec104_connections", "IEC 104 SCADA connections open", registry=registry
         )
-        connections.set_function(lambda: self._server.open_connection_count)
+        connections.set_function(lambda: self.connections)
         self._build()
+
+    @property
+    def connections(self) -> int:
+        """The SCADA connections open now."""
+        return int(self._server.open_connection_count)
 
     def _build(self) -> None:
         for point in self.section.points:
