@@ -307,7 +307,8 @@ class Gateway:
         self.status = StatusView(settings.gateway.id, self.engine, self.device_status,
                                  upstream=self.upstream_status)  # fmt: skip
         bad_requests = BadRequests(self.registry)
-        web_app = build_app(self.readiness, self.registry, self.status.render, bad_requests)
+        web_app = build_app(self.readiness, self.registry, self.status.render, bad_requests,
+                            self.status.summary_html)  # fmt: skip
         add_schedule_routes(web_app, self.engine, bad_requests)
         add_audit_routes(web_app, self.audit, bad_requests)
         self.http = HttpEndpoint(web_app, settings.http.host, settings.http.port)

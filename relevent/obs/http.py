@@ -17,6 +17,7 @@ log = structlog.get_logger(__name__)
 
 
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
+SUMMARY_MARK = "<!--summary-->"  # where the page takes the server-rendered essentials
 
 
 class BadRequests:
@@ -40,12 +41,14 @@ def build_app(
     registry: CollectorRegistry,
     status: Callable[[float], Awaitable[bytes]],
     bad: BadRequests,
+    summary: Callable[[bool], str] = lambda _ready: "",
 ) -> web.Application:
     """The app: `/`, `/api/status?window=` (`status` renders it), `/healthz`, `/readyz`, `/metrics`."""
-    page = STATUS_PAGE.read_bytes()
+    page = STATUS_PAGE.read_text(encoding="utf-8")
 
     async def index(_: web.Request) -> web.Response:
-        return web.Response(body=page, content_type="text/html", charset="utf-8")
+        essentials = summary(all(readiness.snapshot().values()))  # for a browser without JavaScript
+        return web.Response(text=page.replace(SUMMARY_MARK, essentials), content_type="text/html")
 
     async def api_status(request: web.Request) -> web.Response:
         window = request.query.get("window", DEFAULT_WINDOW)

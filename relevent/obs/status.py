@@ -7,6 +7,7 @@ import json
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from html import escape
 from typing import Any
 
 from relevent import __version__
@@ -102,6 +103,28 @@ class StatusView:
             f'{{"gateway":{gateway},"controllers":{controllers},"schedules":{schedules},"devices":{devices},'
             f'"upstream":{upstream}}}'
         ).encode()
+
+    def summary_html(self, ready: bool) -> str:
+        """The essentials as HTML for a browser without JavaScript: readiness, outputs, devices' health."""
+        lines = [f"<p>{'ready' if ready else 'NOT READY'} · gateway {escape(self._gateway_id)}</p><ul>"]
+        for controller in self._engine.model.controllers:
+            output = self._engine.output(controller.ref)
+            name = controller.ref.rpartition("/")[2]
+            if output is None or output.value is None:
+                shown = "no value"
+            elif controller.value_type is ValueType.BOOL:
+                shown = "on" if output.value else "off"
+            else:
+                shown = f"{output.value:g} {_UNITS.get(controller.to_si, '')}".strip()
+            source = ""
+            if output is not None and output.source:
+                source = f" ({output.source.rpartition('/')[2]}, priority {output.priority})"
+            lines.append(f"<li>{escape(name)}: {escape(shown)}{escape(source)}</li>")
+        lines.append("</ul><ul>")
+        lines += [f"<li>device {escape(str(d.get('id')))} ({escape(str(d.get('protocol')))}): "
+                  f"{escape(str(d.get('health')))}</li>" for d in self._devices()]  # fmt: skip
+        lines.append("</ul>")
+        return "".join(lines)
 
     def _controller(self, controller: ControllerSpec, now: float, window_s: float) -> dict[str, Any]:
         output = self._engine.output(controller.ref)

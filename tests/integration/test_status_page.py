@@ -58,6 +58,11 @@ def _browse(url: str, profile: Path, *extra: str) -> str:
     return result.stdout
 
 
+def _fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return str(reply.read().decode())
+
+
 def _status(port: int) -> dict[str, object]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as reply:
         data: dict[str, object] = json.load(reply)
@@ -80,6 +85,7 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
             await _until(lambda: _controller(_status(gw.http_port))["value"] == VALUE)
             await _until(lambda: device.command is not None and device.command.w_set == VALUE * 1000)
             url = f"http://127.0.0.1:{gw.http_port}/"
+            plain = await asyncio.to_thread(_fetch, url)  # what a browser without JavaScript gets
             dom = await asyncio.to_thread(_browse, url, tmp_path / "profile", "--dump-dom")
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "status-page.png"
@@ -96,6 +102,10 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     switch = dom.split(f'data-controller="{LD}/OnOff_FSCC1"', 1)[1].split("</div>", 3)
     assert ">on<" in switch[1] + switch[2] or ">off<" in switch[1] + switch[2] or "no value" in switch[1]
     _schedules_shown(dom)
+    essentials = plain.split("<noscript>", 1)[1].split("</noscript>", 1)[0]
+    assert "<p>ready · gateway gw1</p>" in essentials
+    assert f"<li>ActPow_FSCC1: {VALUE:g} kW (ActPow_FSCH01, priority 42)</li>" in essentials
+    assert "<li>device bat1 (mqtt): " in essentials
     assert 'data-device="bat1"' in dom
     assert f"w_set {VALUE * 1000:g}" in dom
     assert ">ready<" in dom
