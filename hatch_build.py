@@ -28,11 +28,14 @@ class CompletionHook(BuildHookInterface):
 
     PLUGIN_NAME = "custom"
 
-    def initialize(self, version: str, build_data: dict[str, Any]) -> None:  # noqa: ARG002 - hatch's signature
-        """Run `python -m relevent.completion` for each kind and program."""
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        """Run `python -m relevent.completion` for each kind and program (not for an editable install)."""
+        if version == "editable":  # a checkout: `make completion` writes them under build/
+            return
         root = Path(self.root)
         out = root / "build" / "share"
-        env = {**os.environ, "PYTHONPATH": str(root)}
+        # this tree first, then whatever the build environment put on the path (pip's overlay included)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *filter(None, sys.path)])}
         for kind, (target, name) in KINDS.items():
             for prog in PROGRAMS:
                 text = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
