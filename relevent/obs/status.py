@@ -159,17 +159,15 @@ def _points(points: Sequence[ForecastPoint]) -> list[dict[str, Any]]:
 
 
 async def _json_array(items: Iterable[object]) -> str:
-    """`json.dumps(list(items))`, the loop turning whenever a slice took `SLICE_S` (`items` may be lazy)."""
-    slices: list[str] = []
-    chunk: list[object] = []
+    """`json.dumps(list(items))`, the loop turning whenever a slice took `SLICE_S` (`items` may be lazy).
+
+    Each item is serialised as it comes, so a slice's time covers its serialisation too.
+    """
+    parts: list[str] = []
     began = time.perf_counter()
     for item in items:
-        chunk.append(item)
+        parts.append(json.dumps(item))
         if time.perf_counter() - began > SLICE_S:
-            slices.append(json.dumps(chunk)[1:-1])
-            chunk = []
             await asyncio.sleep(0)
             began = time.perf_counter()
-    if chunk:
-        slices.append(json.dumps(chunk)[1:-1])
-    return f"[{','.join(slices)}]"
+    return f"[{','.join(parts)}]"
