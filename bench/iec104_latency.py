@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 import aiomqtt
-import c104
 
 from bench.common import Row, print_rows
 from bench.site import gateway_site
 from relevent.ports import free_port
-from tests.iec104.link import link_up
+from tests.iec104.link import SetpointScada, link_up
 from tests.integration.gateway import connect, read
 from tests.mosquitto import Broker, mqtt_client
 
@@ -60,33 +59,16 @@ function = "MaxPow"
 """
 
 
-class _Scada:
-    """A c104 client with the setpoint point."""
-
-    def __init__(self, port: int) -> None:
-        self.client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
-        connection = self.client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
-        assert connection is not None
-        self.connection = connection
-        station = connection.add_station(common_address=1)
-        assert station is not None
-        point = station.add_point(io_address=SETPOINT, type=c104.Type.C_SE_NC_1)
-        assert point is not None
-        self.point = point
-
-
 async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
-    scada = await asyncio.to_thread(link_up, lambda: _Scada(port), 10.0)
+    scada = await asyncio.to_thread(link_up, lambda: SetpointScada(port, SETPOINT), 10.0)
     assert scada is not None, "the SCADA never got the link up"
-    point = scada.point
     confirmed: list[float] = []
     delivered: list[float] = []
     async with mqtt_client(broker, TOPIC) as (_, inbox):
         for n in range(commands):
             value = 10.0 + n % 2  # kW: every command changes the limit
-            point.value = value
             sent = time.monotonic()
-            ok = await asyncio.to_thread(point.transmit, c104.Cot.ACTIVATION)
+            ok = await asyncio.to_thread(scada.send, value)
             confirmed.append((time.monotonic() - sent) * 1000)
             assert ok, f"setpoint {n} refused after {confirmed[-1]:.1f} ms"
             expected = value * 1000  # W at the device
@@ -119,13 +101,12 @@ def timed_reads(mms_port: int, reads: int) -> tuple[float, ...]:
         client.close()
 
 
-def flood(scada: _Scada, per_s: float, stop: threading.Event) -> int:
+def flood(scada: SetpointScada, per_s: float, stop: threading.Event) -> int:
     """Setpoints at `per_s` (each waits for its ACT_CON) until `stop`; how many were confirmed."""
     confirmed, n, period = 0, 0, 1.0 / per_s
     next_at = time.monotonic()
     while not stop.is_set():
-        scada.point.value = 20.0 + n % 2
-        confirmed += bool(scada.point.transmit(c104.Cot.ACTIVATION))
+        confirmed += scada.send(20.0 + n % 2)
         n, next_at = n + 1, next_at + period
         stop.wait(max(0.0, next_at - time.monotonic()))
     return confirmed
@@ -134,7 +115,7 @@ def flood(scada: _Scada, per_s: float, stop: threading.Event) -> int:
 async def mms_beside_104(port: int, mms_port: int, reads: int) -> list[Row]:
     """MMS reads quiet, then while a second SCADA sends `FLOOD_PER_S` setpoints a second."""
     quiet = await asyncio.to_thread(timed_reads, mms_port, reads)
-    scada = await asyncio.to_thread(link_up, lambda: _Scada(port), 10.0)
+    scada = await asyncio.to_thread(link_up, lambda: SetpointScada(port, SETPOINT), 10.0)
     assert scada is not None, "the SCADA never got the link up"
     stop = threading.Event()
     started = time.monotonic()

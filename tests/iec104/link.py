@@ -1,4 +1,4 @@
-"""Bringing a c104 client's link up: c104's client now and then stays muted on a fresh connect."""
+"""A c104 SCADA for tests and benches, and bringing its link up (c104's client now and then stays muted)."""
 
 import time
 from collections.abc import Callable
@@ -33,3 +33,23 @@ def link_up(build: Callable[[], P], wait_s: float, attempts: int = 3) -> P | Non
             return peer
         peer.client.stop()
     return None
+
+
+class SetpointScada:
+    """A c104 client with one short-float setpoint point at `ioa`."""
+
+    def __init__(self, port: int, ioa: int) -> None:
+        self.client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
+        connection = self.client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
+        assert connection is not None
+        self.connection = connection
+        station = connection.add_station(common_address=1)
+        assert station is not None
+        point = station.add_point(io_address=ioa, type=c104.Type.C_SE_NC_1)
+        assert point is not None
+        self.point = point
+
+    def send(self, value: float) -> bool:
+        """Command `value`; blocks until the ACT_CON: whether it was positive."""
+        self.point.value = value
+        return bool(self.point.transmit(c104.Cot.ACTIVATION))

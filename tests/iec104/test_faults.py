@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import c104
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -19,7 +18,7 @@ from relevent.scheduler.intents import Intents
 from relevent.scheduler.verdicts import ActorSlots, Intent, Verdict
 from relevent.wan.iec104.config import Iec104Point, Iec104Section
 from relevent.wan.iec104.service import iec104_service
-from tests.iec104.link import link_up
+from tests.iec104.link import SetpointScada, link_up
 from tests.scheduler.factory import ln, small_spec
 from tests.scheduler.harness import Harness, start_engine
 
@@ -38,25 +37,6 @@ class FailingOnce(Intents):
             self.failed = True
             raise RuntimeError("injected fault")
         return super().place(intent)
-
-
-class Scada:
-    """A c104 client with one setpoint point."""
-
-    def __init__(self, port: int) -> None:
-        self.client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
-        connection = self.client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
-        assert connection is not None
-        self.connection = connection
-        station = connection.add_station(common_address=1)
-        assert station is not None
-        point = station.add_point(io_address=SETPOINT, type=c104.Type.C_SE_NC_1)
-        assert point is not None
-        self.point = point
-
-    async def send(self, value: float) -> bool:
-        self.point.value = value
-        return bool(await asyncio.to_thread(self.point.transmit, c104.Cot.ACTIVATION))
 
 
 class NoDevices:
@@ -92,12 +72,14 @@ async def test_an_exception_in_the_handler_is_a_negative_act_con_and_later_comma
 ) -> None:
     port = free_port()
     async with outstation(tmp_path, port) as h:
-        scada = await asyncio.to_thread(link_up, lambda: Scada(port), 5.0)
+        scada = await asyncio.to_thread(link_up, lambda: SetpointScada(port, SETPOINT), 5.0)
         assert scada is not None, "the SCADA never got the link up"
         try:
-            assert not await scada.send(4.0)  # the fault: a negative ACT_CON, not c104's positive default
+            # the fault: a negative ACT_CON, not c104's positive default
+            assert not await asyncio.to_thread(scada.send, 4.0)
             assert h.engine.intent_keys() == {}
-            assert await scada.send(5.0)  # the handler is still registered and the core still reached
+            # the handler is still registered and the core still reached
+            assert await asyncio.to_thread(scada.send, 5.0)
             assert h.value(f"{SLOT}.ValASG001.setMag.f") == pytest.approx(5.0)
             assert h.engine.intent_keys() == {SLOT: "dso/iec104:" + FSCC + ":MaxPow"}
         finally:
