@@ -53,6 +53,7 @@ from relevent.obs.metrics import SchedulerMetrics
 from relevent.obs.schedule_api import add_schedule_routes
 from relevent.obs.status import StatusView
 from relevent.obs.systemd import run_watchdog, sd_notify, watchdog_period
+from relevent.obs.task_dump import install_task_dump, remove_task_dump
 from relevent.refs import full_ref
 from relevent.scheduler.clock import SystemClock
 from relevent.scheduler.commands import Actor
@@ -494,6 +495,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    install_task_dump(loop)
     log.info("gateway starting", version=__version__, gateway_id=settings.gateway.id, **describe_model(doc))
     try:
         with long_lived_heap():
@@ -502,6 +504,7 @@ async def serve(settings: Settings, doc: SclDocument) -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        remove_task_dump(loop)
     log.info("gateway stopped")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import os
 import signal
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `relevent-gw`; returns the process exit code."""
+    # A crash in a C library (libiec61850, lib60870) or SIGABRT from a watchdog leaves every thread's
+    # Python stack on stderr, in the journal.
+    faulthandler.enable()
     try:
         return _main(_glued_ages(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:

@@ -32,11 +32,14 @@ from relevent.demo.scada import program_demo
 from relevent.demo.sunspec_inverter import SimulatedInverter
 from relevent.errors import StartupError
 from relevent.lan.mqtt.topics import Topics
+from relevent.obs.logging import configure_logging
+from relevent.obs.task_dump import install_task_dump
 from relevent.ports import free_port
 from relevent.refs import without_ld
 
 GATEWAY_ID = "demo"
 READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 20.0  # the gateway's own stop takes well under a second
 SUMMARY_PERIOD_S = 2.0
 # The devices of the demo site: id, class, rating and natural demand in W (negative: consumption), and
 # the controllers they follow.
@@ -95,13 +98,17 @@ def run_demo(options: DemoOptions) -> int:
 
 async def _demo(options: DemoOptions) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="relevent-demo-"))
+    # The simulators' libraries (pymodbus, websockets, aiomqtt) log to a file: the terminal is the person's.
+    configure_logging("console", "info", (workdir / "demo.log").open("a", encoding="utf-8"))
     broker = LoopbackBroker(workdir)
     broker.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    install_task_dump(loop)  # into demo.log
     gateway: asyncio.subprocess.Process | None = None
+    code = 0
     optional = contextlib.AsyncExitStack()
     try:
         hedera = await optional.enter_async_context(fake_hedera(workdir)) if options.hedera else ""
@@ -134,13 +141,27 @@ async def _demo(options: DemoOptions) -> int:
             for task in tasks:
                 task.cancel()
     finally:
-        if gateway is not None and gateway.returncode is None:
-            gateway.send_signal(signal.SIGTERM)
-            await gateway.wait()
+        if gateway is not None and not await _stopped(gateway):
+            _say(f"the gateway did not stop in {STOP_TIMEOUT_S:.0f} s and was aborted: {workdir}/gateway.log")
+            code = 1
         broker.kill()
         await optional.aclose()
     _say("demo stopped")
-    return 0
+    return code
+
+
+async def _stopped(gateway: asyncio.subprocess.Process) -> bool:
+    """SIGTERM, and SIGABRT after `STOP_TIMEOUT_S` (its stacks go to its log); whether it stopped in time."""
+    if gateway.returncode is not None:
+        return True
+    gateway.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(gateway.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        gateway.send_signal(signal.SIGABRT)
+        await gateway.wait()
+        return False
+    return True
 
 
 async def _start_gateway(workdir: Path, toml: str, options: DemoOptions) -> asyncio.subprocess.Process:
@@ -211,4 +232,3 @@ def _summary(
 
 def _say(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)  # noqa: T201 - the demo talks to a person
-

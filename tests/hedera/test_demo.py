@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
-from relevent.ports import free_port
+from tests.demo_run import GRACE_S, run_demo
 
 DURATION_S = 30
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(DURATION_S + 60)
+@pytest.mark.timeout(DURATION_S + GRACE_S + 30)
 def test_the_demo_asks_hedera_and_runs_the_grant() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "relevent", "demo", "--hedera", "--duration", str(DURATION_S),
-         "--mms-port", str(free_port()), "--http-port", str(free_port())],
-        capture_output=True, text=True, timeout=DURATION_S + 45, check=False,
-    )  # fmt: skip
+    result = run_demo(DURATION_S, "--hedera")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     states = [m.group(1) for line in lines if (m := re.match(r"\S+ HEDERA (.*)", line))]

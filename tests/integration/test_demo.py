@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
-from relevent.ports import free_port
+from tests.demo_run import GRACE_S, run_demo
 
 DURATION_S = 60
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(DURATION_S + 60)
+@pytest.mark.timeout(DURATION_S + GRACE_S + 30)
 def test_demo_runs_headless_and_the_simulated_devices_follow_the_schedules() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "relevent", "demo", "--duration", str(DURATION_S),
-         "--mms-port", str(free_port()), "--http-port", str(free_port())],
-        capture_output=True, text=True, timeout=DURATION_S + 45, check=False,
-    )  # fmt: skip
+    result = run_demo(DURATION_S)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert sum("SCADA wrote" in line for line in lines) == 4

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 
 import pytest
 
 from relevent.errors import ReleventError
 from relevent.ports import free_port
 from relevent.scl.model import SclDocument
-from relevent.timing import QUIET_AFTER_S
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
 from relevent.wan.mms.security import TlsFiles
 from tests.daemon import taken_port
@@ -33,7 +31,7 @@ async def test_a_busy_port_is_a_clear_error(reference: SclDocument, pki: Pki, tl
     assert isinstance(failed.value, ReleventError)  # the CLI turns it into a non-zero exit
 
 
-async def test_an_instant_that_stays_due_slows_requests_by_its_window_and_never_starves_them(
+async def test_an_instant_that_stays_due_never_starves_requests(
     reference: SclDocument, iec_client: IecClient
 ) -> None:
     port = free_port()
@@ -42,16 +40,15 @@ async def test_an_instant_that_stays_due_slows_requests_by_its_window_and_never_
         server.start()
         serving = asyncio.create_task(server.serve(time_to_next=lambda: 0.0))  # a wedged timer, always due
         await iec_client.call("connect", HOST, port)
-        started = time.perf_counter()
-        for _ in range(5):
-            await iec_client.call("read", f"{LD}/ActPow_FSCH01.SchdPrio.setVal", "SP")
-        per_read_s = (time.perf_counter() - started) / 5
+        # Each read waits out a quiet window (its length: tests/mms/test_pacing.py); a starved one would
+        # fail on the client's answer timeout.
+        reads = [await iec_client.call("read", f"{LD}/ActPow_FSCH01.SchdPrio.setVal", "SP") for _ in range(5)]
         await iec_client.call("close")
         server.stop()
         await serving
     finally:
         server.close()
-    assert per_read_s >= QUIET_AFTER_S  # every turn of the serve loop waited out the window first
+    assert [error for _, error in reads] == [0] * 5  # answered, not refused
 
 
 async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec_client: IecClient) -> None:
