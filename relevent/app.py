@@ -294,8 +294,9 @@ class Gateway:
             forecasts=self.engine, spoofing=self, extension_handler=ems,
             ha=ha_entities(spec.controllers, devices) if settings.mqtt.ha_discovery else None,
         )
+        drivers = build_drivers(settings, devices, self.bridge, self.registry)
         self.devices = DeviceLayer(
-            devices, build_drivers(settings, devices, self.bridge), device_timing(settings.mqtt),
+            devices, drivers, device_timing(settings.mqtt),
             metrics_registry=self.registry, forecasts=self.engine, reserves=ReserveValues(self.engine).value,
             measurements=self, health=self.bridge,
         )

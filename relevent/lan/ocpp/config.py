@@ -17,6 +17,19 @@ class OcppStation(BaseModel):
 
     # Security profile 1/2: the station's Basic-auth password (its `AuthorizationKey`), kept in a file.
     password_file: FilePath | None = None
+    # Proxy mode: the operator's CSMS the station stays on (`<upstream_url>/<id>`, ws:// or wss://); the
+    # gateway relays between them, with the station's subprotocol and Authorization header.
+    upstream_url: str | None = Field(default=None, pattern=r"^wss?://[^\s/]+(/[^\s]*)?$")
+    # wss:// only: the CA the operator's certificate must be signed by (default: the system's CAs).
+    upstream_ca_file: FilePath | None = None
+
+    def upstream_ssl(self) -> ssl.SSLContext | None:
+        """The client TLS context for a wss:// upstream (TLS 1.2 at least), None for ws://."""
+        if self.upstream_url is None or not self.upstream_url.startswith("wss://"):
+            return None
+        context = ssl.create_default_context(cafile=self.upstream_ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
     def password(self) -> bytes | None:
         """The password's bytes (a station key may be any bytes), trailing newline dropped."""
@@ -47,6 +60,8 @@ class OcppSection(BaseModel):
     voltage_v: float = Field(default=230.0, gt=0)
     phases: int = Field(default=3, ge=1, le=3)
     stations: dict[str, OcppStation] = Field(default_factory=dict)
+    # Proxy mode: the pause between attempts to reach a station's operator CSMS.
+    upstream_retry_s: float = Field(default=5.0, gt=0)
     # Security profile 2 (TLS + Basic auth) with cert_file and key_file; profile 3 (mutual TLS) when
     # ca_file is set as well: a station's certificate must be signed by it and name the station (CN).
     tls: bool = False

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import structlog
+from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -15,17 +16,24 @@ from websockets.typing import Subprotocol
 from relevent.lan.driver import DeviceHealth, DeviceIntent, DevicePlan, DeviceReports, HealthReport
 from relevent.lan.ocpp.config import OcppSection
 from relevent.lan.ocpp.handshake import Admission
+from relevent.lan.ocpp.metrics import OcppMetrics
+from relevent.lan.ocpp.relay import Relay, station_headers
+from relevent.lan.ocpp.session import CsmsSession
 from relevent.lan.ocpp.station import Station
 from relevent.lan.ocpp.steering import Steering
 from relevent.lan.ocpp.units import Electrical
+from relevent.lan.ocpp.v16 import Csms16
 from relevent.lan.ocpp.v201 import Csms201
 
 log = structlog.get_logger(__name__)
 
-SUBPROTOCOLS = [Subprotocol("ocpp2.0.1")]
+# The versions served, the newest first: a station offering several gets the newest.
+SESSIONS: dict[str, type[CsmsSession]] = {"ocpp2.0.1": Csms201, "ocpp1.6": Csms16}
+SUBPROTOCOLS = [Subprotocol(name) for name in SESSIONS]
 # Frames up to this multiple of `max_message_bytes` are read and answered with a CallError; larger
 # ones close the connection (1009) before they fill the memory.
 HARD_LIMIT_FACTOR = 16
+UPSTREAM_WAIT_S = 5.0  # proxy mode: how long a connecting station waits for its operator's CSMS
 
 
 class OcppDriver:
@@ -40,8 +48,10 @@ class OcppDriver:
         *,
         clock: Callable[[], float] = time.time,
         settle_s: float = 10.0,
+        metrics: OcppMetrics | None = None,
     ) -> None:
         self.section = section
+        self.metrics = metrics or OcppMetrics(CollectorRegistry())
         self.clock = clock
         self.settle_s = settle_s
         electrical = Electrical(section.voltage_v, section.phases)
@@ -120,7 +130,8 @@ class OcppDriver:
             await previous.close(1000, "replaced by a new connection")
         self._connections[station_id] = connection
         section = self.section
-        link = Csms201(
+        assert connection.subprotocol is not None  # websockets refuses a handshake without a common one
+        link = SESSIONS[connection.subprotocol](
             station,
             connection,
             steering,
@@ -132,15 +143,29 @@ class OcppDriver:
         station.connected = True
         station.forget_installed()  # whatever it held may have changed while it was away
         log.info("ocpp_connected", station=station_id, subprotocol=connection.subprotocol)
-        steer = asyncio.create_task(steering.run(link), name=f"ocpp-steer-{station_id}")
+        tasks = [asyncio.create_task(steering.run(link), name=f"ocpp-steer-{station_id}")]
+        entry = section.stations.get(station_id)
+        if entry is not None and entry.upstream_url is not None:
+            link.relay = Relay(
+                station_id, link, f"{entry.upstream_url.rstrip('/')}/{station_id}",
+                headers=station_headers(connection.request.headers.get("Authorization")),
+                ssl_context=entry.upstream_ssl(), reserved=station, metrics=self.metrics,
+                response_timeout_s=section.response_timeout_s, retry_s=section.upstream_retry_s,
+            )  # fmt: skip
+            tasks.append(asyncio.create_task(link.relay.run(), name=f"ocpp-upstream-{station_id}"))
         try:
+            if link.relay is not None:  # the station's first frames (its boot) are the operator's to see
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(link.relay.connected.wait(), UPSTREAM_WAIT_S)
             await link.start()
         except ConnectionClosed:
             pass
         finally:
-            steer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await steer
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self._connections.get(station_id) is connection:
                 del self._connections[station_id]
                 station.connected = False

@@ -81,15 +81,21 @@ class Slot:
     stack_level: int
 
 
-def placement(caps: Capabilities) -> dict[Layer, Slot]:
-    """Each layer's slot; layers sharing one are folded into one profile."""
+def placement(caps: Capabilities, *, proxied: bool = False) -> dict[Layer, Slot]:
+    """Each layer's slot; layers sharing one are folded into one profile.
+
+    `proxied` (an operator's backend steers the station too): every layer on the station maximum, which
+    the backend may not set, so the backend's transaction profiles can only lower the gateway's limits.
+    """
     top = caps.max_stack_level
-    steer = Slot(Purpose.TX_DEFAULT, min(1, top))
+    station_max = caps.station_max and top >= 1
+    tx = Purpose.STATION_MAX if proxied and station_max else Purpose.TX_DEFAULT
+    steer = Slot(tx, min(1, top))
     return {
-        Layer.RESERVE: Slot(Purpose.STATION_MAX if caps.station_max and top >= 1 else Purpose.TX_DEFAULT, 0),
-        Layer.MAX: Slot(Purpose.STATION_MAX, 1) if caps.station_max and top >= 1 else steer,
+        Layer.RESERVE: Slot(Purpose.STATION_MAX if station_max else Purpose.TX_DEFAULT, 0),
+        Layer.MAX: Slot(Purpose.STATION_MAX, 1) if station_max else steer,
         Layer.SET: steer,
-        Layer.OFF: Slot(Purpose.TX_DEFAULT, top) if top >= 2 else steer,
+        Layer.OFF: Slot(tx, top) if top >= 2 else steer,
     }
 
 
@@ -156,6 +162,7 @@ class StationView:
 
     caps: Capabilities
     electrical: Electrical
+    proxied: bool = False  # an operator's backend sets profiles too (see `placement`)
 
 
 def build(
@@ -170,7 +177,7 @@ def build(
     builder = _Builder(view, section, start, timeline(intent, plan, start, start + section.horizon_s))
     fallback = intent.fallback if intent is not None else DeviceFields()
     reserve = reserve_w(fallback, section.safe_limit_w)
-    slots = placement(view.caps)
+    slots = placement(view.caps, proxied=view.proxied)
     groups: dict[Slot, list[Layer]] = {}
     for layer, slot in slots.items():
         groups.setdefault(slot, []).append(layer)

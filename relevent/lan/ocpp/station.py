@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from relevent.lan.driver import DeviceIntent, DevicePlan
-from relevent.lan.ocpp.profiles import Capabilities, ProfileSpec
+from relevent.lan.ocpp.profiles import PROFILE_IDS, Capabilities, ProfileSpec, placement
 from relevent.lan.ocpp.units import Electrical
 
 
@@ -32,16 +32,36 @@ class Station:
     evses: dict[int, Evse] = field(default_factory=dict)
     boot: dict[str, object] = field(default_factory=dict)
     connected: bool = False
+    last_transaction_id: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def evse(self, evse_id: int) -> Evse:
         """The EVSE, created on first mention."""
         return self.evses.setdefault(evse_id, Evse())
 
+    def evse_of(self, transaction_id: str) -> int:
+        """The EVSE running `transaction_id` (1 where unknown: one from before a restart)."""
+        found = [i for i, e in self.evses.items() if e.transaction_id == transaction_id]
+        return found[0] if found else 1
+
+    def next_transaction_id(self, now: float) -> int:
+        """A transaction id for a 1.6 station, which the CSMS assigns: rising across gateway restarts too."""
+        self.last_transaction_id = max(self.last_transaction_id + 1, int(now))
+        return self.last_transaction_id
+
     @property
     def w(self) -> float:
         """The station's power: the sum over its EVSEs."""
         return sum(evse.w or 0.0 for evse in self.evses.values())
+
+    def stack_levels(self) -> frozenset[int]:
+        """The stack levels of the gateway's profiles behind an operator's backend (reserved for them)."""
+        slots = placement(self.caps or Capabilities(), proxied=True).values()
+        return frozenset(slot.stack_level for slot in slots)
+
+    def profile_ids(self) -> frozenset[int]:
+        """The ids of the gateway's profiles (reserved for them)."""
+        return frozenset(PROFILE_IDS.values())
 
     def forget_installed(self) -> None:
         """After a boot the station may hold anything: assert every profile again."""

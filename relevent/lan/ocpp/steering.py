@@ -72,6 +72,8 @@ class Steering:
         self.clock = clock
         self.settle_s = settle_s
         self.check: MeterCheck | None = None
+        entry = section.stations.get(station.station_id)
+        self.proxied = entry is not None and entry.upstream_url is not None
 
     @property
     def seq(self) -> int | None:
@@ -165,7 +167,7 @@ class Steering:
         station = self.station
         while True:
             caps = station.caps or Capabilities()
-            view = StationView(caps, station.electrical)
+            view = StationView(caps, station.electrical, self.proxied)
             specs = build(station.intent, station.plan, view, self.clock(), self.section)
             wanted = {spec.profile_id for spec in specs}
             for profile_id in [i for i in station.installed if i not in wanted]:

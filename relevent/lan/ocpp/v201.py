@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from ocpp.v201 import ChargePoint, call
 from ocpp.v201 import call_result as result
 
-from relevent.lan.ocpp.frames import frame_error
-from relevent.lan.ocpp.link import Composite, LinkEvents, StationAnswer
+from relevent.lan.ocpp.link import Composite, StationAnswer
 from relevent.lan.ocpp.profiles import Capabilities, ProfileSpec
+from relevent.lan.ocpp.readings import iso
 from relevent.lan.ocpp.routing import on
-from relevent.lan.ocpp.station import Station
+from relevent.lan.ocpp.session import CsmsSession
 from relevent.lan.ocpp.units import RateUnit
-from relevent.scheduler.values import Timestamp
 
 log = structlog.get_logger(__name__)
-_QUIET = logging.getLogger("relevent.lan.ocpp.wire")  # the library logs every frame at INFO
-_QUIET.setLevel(logging.WARNING)
 
 SMART_CHARGING = "SmartChargingCtrlr"
-
-
-def iso(ts: Timestamp) -> str:
-    """An OCPP timestamp: UTC, whole seconds (stations floor fractions and apply periods early)."""
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_ts(text: object, default: Timestamp) -> Timestamp:
-    """A station's timestamp, or `default` when it sent none readable."""
-    try:
-        parsed = datetime.fromisoformat(str(text))
-    except ValueError:
-        return default
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def profile_payload(spec: ProfileSpec) -> dict[str, Any]:
@@ -63,64 +44,15 @@ def profile_payload(spec: ProfileSpec) -> dict[str, Any]:
     return profile
 
 
-def sampled(
-    meter_values: Iterable[Mapping[str, Any]],
-    default_ts: Timestamp,
-) -> Iterable[tuple[Timestamp, float | None, int | None, float | None]]:
-    """(ts, W, phases, V) per meter value: Power.Active.Import summed over phases, the mean voltage."""
-    for meter_value in meter_values:
-        ts = parse_ts(meter_value.get("timestamp"), default_ts)
-        power: list[float] = []
-        total: float | None = None
-        volts: list[float] = []
-        for sample in meter_value.get("sampled_value", ()):
-            measurand = sample.get("measurand", "Energy.Active.Import.Register")
-            value = float(sample["value"]) * 10 ** float(
-                sample.get("unit_of_measure", {}).get("multiplier", 0)
-            )
-            if measurand == "Power.Active.Import":
-                if sample.get("phase") is None:
-                    total = value
-                else:
-                    power.append(value)
-            elif measurand == "Voltage":
-                volts.append(value)
-        w = total if total is not None else (sum(power) if power else None)
-        phases = len(power) if power else None
-        yield ts, w, phases, (sum(volts) / len(volts) if volts else None)
+def value_of(sample: Mapping[str, Any]) -> float:
+    """A 2.0.1 sampled value in base units: a number, scaled by its unit's multiplier."""
+    return float(sample["value"]) * 10 ** float(sample.get("unit_of_measure", {}).get("multiplier", 0))
 
 
-class Csms201(ChargePoint):  # type: ignore[misc]  # the library is untyped
-    """One station's connection in 2.0.1; the station's state outlives it."""
+class Csms201(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is untyped
+    """One station's connection in 2.0.1."""
 
     ocpp_version = "2.0.1"
-
-    def __init__(  # noqa: PLR0913 - the station, its socket, its listener and the section's settings
-        self,
-        station: Station,
-        connection: Any,
-        events: LinkEvents,
-        *,
-        max_bytes: int,
-        heartbeat_s: int,
-        response_timeout_s: float,
-        clock: Callable[[], float],
-    ) -> None:
-        super().__init__(station.station_id, connection, response_timeout=response_timeout_s, logger=_QUIET)
-        self.station = station
-        self.events = events
-        self.max_bytes = max_bytes
-        self.heartbeat_s = heartbeat_s
-        self.clock = clock
-
-    async def route_message(self, raw_msg: str | bytes) -> None:
-        """Answer what is no OCPP message with a CallError; hand the rest to the library."""
-        error = frame_error(raw_msg, self.max_bytes, self.ocpp_version)
-        if error is None:
-            await super().route_message(raw_msg)
-            return
-        log.warning("ocpp_bad_frame", station=self.id, error=error[:200])
-        await self._send(error)
 
     @on("BootNotification")
     def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> result.BootNotification:
@@ -131,11 +63,6 @@ class Csms201(ChargePoint):  # type: ignore[misc]  # the library is untyped
         return result.BootNotification(
             current_time=iso(self.clock()), interval=self.heartbeat_s, status="Accepted"
         )
-
-    @on("Heartbeat")
-    def on_heartbeat(self, **_: Any) -> result.Heartbeat:
-        """The time, which is the station's only clock sync."""
-        return result.Heartbeat(current_time=iso(self.clock()))
 
     @on("StatusNotification")
     def on_status(self, evse_id: int, connector_status: str, **_: Any) -> result.StatusNotification:
@@ -154,10 +81,10 @@ class Csms201(ChargePoint):  # type: ignore[misc]  # the library is untyped
         **_: Any,
     ) -> result.TransactionEvent:
         """A transaction started, updated or ended, with its meter values."""
-        evse_id = int(evse["id"]) if evse else self._evse_of(transaction_info["transaction_id"])
+        evse_id = int(evse["id"]) if evse else self.station.evse_of(transaction_info["transaction_id"])
         state = self.station.evse(evse_id)
         state.transaction_id = None if event_type == "Ended" else transaction_info["transaction_id"]
-        self._measured(evse_id, meter_value or (), number_of_phases_used)
+        self.measured(evse_id, meter_value or (), number_of_phases_used, value_of)
         return result.TransactionEvent()
 
     @on("MeterValues")
@@ -165,16 +92,8 @@ class Csms201(ChargePoint):  # type: ignore[misc]  # the library is untyped
         self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any
     ) -> result.MeterValues:
         """Meter values outside a transaction."""
-        self._measured(evse_id, meter_value, None)
+        self.measured(evse_id, meter_value, None, value_of)
         return result.MeterValues()
-
-    def _evse_of(self, transaction_id: str) -> int:
-        found = [i for i, e in self.station.evses.items() if e.transaction_id == transaction_id]
-        return found[0] if found else 1
-
-    def _measured(self, evse_id: int, meter_values: Iterable[Mapping[str, Any]], phases: int | None) -> None:
-        for ts, w, sampled_phases, voltage in sampled(meter_values, self.clock()):
-            self.events.measured(evse_id, ts, w, phases or sampled_phases, voltage)
 
     async def capabilities(self) -> Capabilities:
         """RateUnit, ProfileStackLevel and PeriodsPerSchedule of the SmartChargingCtrlr."""
