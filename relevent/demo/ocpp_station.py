@@ -32,6 +32,7 @@ from websockets.typing import Subprotocol
 
 from relevent.demo.ocpp_composite import STATION_MAX, Profile, ProfileStore
 from relevent.lan.ocpp.routing import on
+from relevent.waits import wait_set
 
 _QUIET = logging.getLogger("relevent.demo.ocpp_station.wire")
 _QUIET.setLevel(logging.WARNING)
@@ -218,9 +219,8 @@ class SimulatedStation:
             self._pulse()
             tx_start = min((e.tx_start for e in self.evses.values() if e.tx_start is not None), default=None)
             deadline = min(self.store.next_change(now, tx_start), now + options.meter_interval_s)
-            with contextlib.suppress(TimeoutError):
-                # a boundary is evaluated on its own second, not before it
-                await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - self.clock()) + 0.001)
+            # a boundary is evaluated on its own second, not before it
+            await wait_set(self._wake, max(0.0, deadline - self.clock()) + 0.001)
         receiver.result()
 
     async def _transaction_event(

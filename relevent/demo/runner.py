@@ -36,6 +36,7 @@ from relevent.obs.logging import configure_logging
 from relevent.obs.task_dump import install_task_dump
 from relevent.ports import free_port
 from relevent.refs import without_ld
+from relevent.waits import wait_set
 
 GATEWAY_ID = "demo"
 READY_TIMEOUT_S = 30.0
@@ -136,8 +137,7 @@ async def _demo(options: DemoOptions) -> int:
             tasks.append(group.create_task(_summaries(options.http_port, devices, station, inverter)))
             if options.hedera:
                 tasks.append(group.create_task(ems_asks(broker.host, broker.port, _say)))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), options.duration_s)
+            await wait_set(stop, options.duration_s)
             for task in tasks:
                 task.cancel()
     finally:
@@ -156,7 +156,8 @@ async def _stopped(gateway: asyncio.subprocess.Process) -> bool:
         return True
     gateway.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(gateway.wait(), STOP_TIMEOUT_S)
+        async with asyncio.timeout(STOP_TIMEOUT_S):
+            await gateway.wait()
     except TimeoutError:
         gateway.send_signal(signal.SIGABRT)
         await gateway.wait()

@@ -24,6 +24,7 @@ from relevent.lan.ocpp.steering import Steering
 from relevent.lan.ocpp.units import Electrical
 from relevent.lan.ocpp.v16 import Csms16
 from relevent.lan.ocpp.v201 import Csms201
+from relevent.waits import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -155,8 +156,7 @@ class OcppDriver:
             tasks.append(asyncio.create_task(link.relay.run(), name=f"ocpp-upstream-{station_id}"))
         try:
             if link.relay is not None:  # the station's first frames (its boot) are the operator's to see
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(link.relay.connected.wait(), UPSTREAM_WAIT_S)
+                await wait_set(link.relay.connected, UPSTREAM_WAIT_S)
             await link.start()
         except ConnectionClosed:
             pass

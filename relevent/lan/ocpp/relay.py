@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.typing import Subprotocol
 
 from relevent.lan.ocpp.metrics import OcppMetrics
+from relevent.waits import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -195,8 +196,7 @@ class Relay:
             self._held = (unique_id, action)
             self._answered.clear()
             await self.session.send_raw(frame)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._answered.wait(), self.response_timeout_s)
+            await wait_set(self._answered, self.response_timeout_s)
             self._held = None
 
     def _refusal(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:

@@ -6,8 +6,6 @@ values after `settle_s`), never by "Accepted" alone: stations accept profiles an
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,13 +14,14 @@ import structlog
 from ocpp.exceptions import OCPPError
 from websockets.exceptions import ConnectionClosed
 
-from relevent.lan.driver import DeviceHealth, DeviceReports, HealthReport, MeterReading
+from relevent.lan.driver import DeviceHealth, DeviceIntent, DeviceReports, HealthReport, MeterReading
 from relevent.lan.ocpp.config import OcppSection
 from relevent.lan.ocpp.link import StationLink
 from relevent.lan.ocpp.profiles import Capabilities, ProfileSpec, Purpose, StationView, build
 from relevent.lan.ocpp.station import Station
 from relevent.lan.ocpp.units import Electrical, StationLimit, to_watts
 from relevent.scheduler.values import Timestamp
+from relevent.waits import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -80,9 +79,10 @@ class Steering:
         """The intent the current health is about."""
         return self.station.intent.seq if self.station.intent is not None else None
 
-    def report(self, health: DeviceHealth, detail: str = "") -> None:
-        """Tell the device layer."""
-        self.reports.on_health(HealthReport(self.station.station_id, health, self.seq, detail))
+    def report(self, health: DeviceHealth, detail: str = "", seq: int | None = None) -> None:
+        """Tell the device layer about intent `seq` (default: the newest)."""
+        about = self.seq if seq is None else seq
+        self.reports.on_health(HealthReport(self.station.station_id, health, about, detail))
 
     def booted(self) -> None:
         """A boot: profiles and capabilities are asserted again."""
@@ -134,8 +134,7 @@ class Steering:
 
     async def _wait(self, deadline: float) -> None:
         timeout = None if math.isinf(deadline) else max(0.0, deadline - self.clock())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.station.wake.wait(), timeout)
+        await wait_set(self.station.wake, timeout)
 
     def _refresh_at(self) -> float:
         """Half way through the shortest-lived profile installed."""
@@ -154,21 +153,24 @@ class Steering:
         if station.caps is None:
             station.caps = await link.capabilities()
             log.info("ocpp_capabilities", station=station.station_id, caps=station.caps)
-        refusals: list[str] = []
-        specs = await self._install(link, refusals)
+        # One intent throughout: a newer one arriving meanwhile wakes the next sync, which judges it.
         intent = station.intent
+        refusals: list[str] = []
+        specs = await self._install(link, intent, refusals)
         if intent is not None and intent.fields.w_set is not None and intent.fields.w_set > 0:
             refusals.append(DISCHARGE_REFUSED)
         if intent is None and station.plan is None:
             return
-        await self._judge(link, specs, refusals)
+        await self._judge(link, specs, refusals, None if intent is None else intent.seq)
 
-    async def _install(self, link: StationLink, refusals: list[str]) -> list[ProfileSpec]:
+    async def _install(
+        self, link: StationLink, intent: DeviceIntent | None, refusals: list[str]
+    ) -> list[ProfileSpec]:
         station = self.station
         while True:
             caps = station.caps or Capabilities()
             view = StationView(caps, station.electrical, self.proxied)
-            specs = build(station.intent, station.plan, view, self.clock(), self.section)
+            specs = build(intent, station.plan, view, self.clock(), self.section)
             wanted = {spec.profile_id for spec in specs}
             for profile_id in [i for i in station.installed if i not in wanted]:
                 await link.clear_profile(profile_id)
@@ -194,30 +196,31 @@ class Steering:
             if not refolded:
                 return specs
 
-    async def _judge(self, link: StationLink, specs: list[ProfileSpec], refusals: list[str]) -> None:
+    async def _judge(
+        self, link: StationLink, specs: list[ProfileSpec], refusals: list[str], seq: int | None
+    ) -> None:
         now = self.clock()
         current = effective(specs, now)
         limit_w = min((limit.w for limit in current), default=None)
         if refusals:
             self.check = None
-            self.report(DeviceHealth.REJECTED, "; ".join(refusals))
+            self.report(DeviceHealth.REJECTED, "; ".join(refusals), seq)
             return
         if limit_w is None:
-            self.report(DeviceHealth.APPLIED)
+            self.report(DeviceHealth.APPLIED, "", seq)
             return
         health, detail = await self._read_back(link, limit_w)
         if health is DeviceHealth.NOT_APPLIED:
             self.check = None
-            self.report(health, detail)
+            self.report(health, detail, seq)
             return
-        self.check = MeterCheck(limit_w, now + self.settle_s, self.seq)
+        self.check = MeterCheck(limit_w, now + self.settle_s, seq)
         clamped = [limit for limit in current if limit.clamped]
         if clamped:
-            self.report(
-                DeviceHealth.CLAMPED, f"{clamped[0].value:g} {clamped[0].unit} is under 6 A: the EV pauses"
-            )
+            detail = f"{clamped[0].value:g} {clamped[0].unit} is under 6 A: the EV pauses"
+            self.report(DeviceHealth.CLAMPED, detail, seq)
         else:
-            self.report(health, detail)
+            self.report(health, detail, seq)
 
     async def _read_back(self, link: StationLink, limit_w: float) -> tuple[DeviceHealth, str]:
         """What the station's composite schedules say: above the limit (not applied), below it (clamped)."""
