@@ -22,6 +22,7 @@ import structlog
 
 from bench.common import Row, print_rows
 from bench.seed import SCRATCH, program
+from relevent.lan.trace import SHOWN_POINTS
 from relevent.obs.status import WINDOWS_S, StatusView
 from relevent.scheduler.clock import SystemClock
 from relevent.scheduler.discovery import model_spec
@@ -55,9 +56,11 @@ async def measure(devices: int, folder: Path) -> list[Row]:
     engine = Engine(model, clock=SystemClock(), store=store)
     engine.start()
     start = program(engine, model, ENTRIES, lead_s=1.0)
-    device_rows = [{"id": f"dev{i}", "protocol": "mqtt", "health": "applied", "age_s": {}, "stale": []}
-                   for i in range(devices)]  # fmt: skip
-    view = StatusView("bench", engine, lambda: device_rows)
+    trace = {"measured": [[time.time() - k, 1000.0 + k] for k in range(SHOWN_POINTS)],
+             "asked": [[time.time() - k, -2000.0, 5000.0 + k] for k in range(SHOWN_POINTS)]}  # the most shown
+    device_rows = [{"id": f"dev{i}", "protocol": "mqtt", "health": "applied", "age_s": {}, "stale": [],
+                    "trace": trace} for i in range(devices)]  # fmt: skip
+    view = StatusView("bench", engine, lambda _since: device_rows)
     await asyncio.sleep(start + 2.0 - time.time())  # running, a few output changes in the history
     watch = LoopWatch()
     watcher = asyncio.create_task(watch.run())

@@ -467,10 +467,10 @@ class Gateway:
             "actors": actors,
         }
 
-    def device_status(self) -> list[dict[str, Any]]:
+    def device_status(self, since: float | None = None) -> list[dict[str, Any]]:
         """Every device for the status page: the device layer's view, the MQTT bridge's on top."""
         mqtt = {view["id"]: view for view in self.bridge.device_status()}
-        return [{**status, **mqtt.get(status["id"], {})} for status in self.devices.device_status()]
+        return [{**status, **mqtt.get(status["id"], {})} for status in self.devices.device_status(since)]
 
     def on_spoofed(self, device_id: str, sent_to: str, topic: str) -> None:
         """A device answered for another: refused by the bridge, recorded in the audit trail."""

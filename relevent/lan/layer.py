@@ -39,6 +39,7 @@ from relevent.lan.metrics import DeviceMetrics
 from relevent.lan.plan import ForecastSource, PlanSteps, forecast_all, plan_key, plan_steps
 from relevent.lan.registry import Device, DeviceRegistry
 from relevent.lan.sinks import DeviceMeasurement, HealthSink, MeasurementSink
+from relevent.lan.trace import DeviceTrace
 from relevent.scheduler.events import OutputChanged
 from relevent.scheduler.values import ScheduleValue
 from relevent.timing import PLAN_SETTLE_S
@@ -70,6 +71,7 @@ class _DeviceState:
     health_detail: str = ""
     measurement: MeterReading | None = None
     measured_at: float | None = None
+    trace: DeviceTrace = field(default_factory=DeviceTrace)
 
 
 class DeviceLayer:
@@ -155,6 +157,7 @@ class DeviceLayer:
             return
         device = state.device
         state.measurement, state.measured_at = measurement, self._clock()
+        state.trace.measure(measurement.ts, measurement.w)
         self.metrics.power.labels(device.id, device.protocol).set(measurement.w)
         self.metrics.measured_at.labels(device.id, device.protocol).set(measurement.ts)
         if self._measurements is not None:
@@ -182,17 +185,18 @@ class DeviceLayer:
         health = self.health(device_id)
         return None if health is DeviceHealth.UNKNOWN else health is not DeviceHealth.UNREACHABLE
 
-    def device_status(self) -> list[dict[str, Any]]:
+    def device_status(self, since: float | None = None) -> list[dict[str, Any]]:
         """Every device as the status page shows it, whatever its protocol; times are epoch seconds.
 
         A datum older than the intents' validity is stale: by then a device without a fresh intent has
         fallen back, and a measurement that old no longer describes the device. A driver may add its own
-        view on top (the MQTT bridge's online state, command and ack).
+        view on top (the MQTT bridge's online state, command and ack). With `since`, each device's
+        `trace`: measured and asked power from then on.
         """
         now = self._clock()
-        return [self._status(state, now) for state in self._states.values()]
+        return [self._status(state, now, since) for state in self._states.values()]
 
-    def _status(self, state: _DeviceState, now: float) -> dict[str, Any]:
+    def _status(self, state: _DeviceState, now: float, since: float | None) -> dict[str, Any]:
         intent, measurement = state.intent, state.measurement
         ages = {
             "intent": _age(now, None if intent is None else intent.issued),
@@ -219,6 +223,7 @@ class DeviceLayer:
             },
             "age_s": ages,
             "stale": [name for name, age in ages.items() if age is not None and age > self.timing.validity_s],
+            **({} if since is None else {"trace": state.trace.since(since)}),
         }  # fmt: skip
 
     # --- internals -------------------------------------------------------------------------------------
@@ -232,6 +237,7 @@ class DeviceLayer:
             self._fallback(device),
         )  # fmt: skip
         state.intent = intent
+        state.trace.ask(now, fields.w_set, fields.w_max_lim)
         self.metrics.intents.labels(device.id, device.protocol).inc()
         for name in ("w_set", "w_max_lim"):
             value = getattr(fields, name)

@@ -37,7 +37,7 @@ class StatusView:
 
     The schedules' columns follow the engine's events (subscribed at construction, on the loop), the
     forecasts come from the engine's cache: a request reads no snapshot and, while no schedule changes,
-    computes no forecast. `devices` renders the devices (the MQTT bridge's `device_status`), `upstream`
+    computes no forecast. `devices` renders the devices (their traces from a time on), `upstream`
     the upstream side (clients, links, actors).
     """
 
@@ -45,7 +45,7 @@ class StatusView:
         self,
         gateway_id: str,
         engine: Engine,
-        devices: Callable[[], list[dict[str, Any]]],
+        devices: Callable[[float | None], list[dict[str, Any]]],
         clock: Callable[[], float] = time.time,
         upstream: Callable[[], dict[str, Any]] = dict,
     ) -> None:
@@ -97,7 +97,7 @@ class StatusView:
         schedules = await _json_array(
             {**row, "owner": _actor(owners.get(row["ref"]))} for row in self._schedules
         )
-        devices = json.dumps(self._devices())
+        devices = await _json_array(self._devices(now - window_s))
         upstream = json.dumps(self._upstream())
         return (
             f'{{"gateway":{gateway},"controllers":{controllers},"schedules":{schedules},"devices":{devices},'
@@ -122,7 +122,7 @@ class StatusView:
             lines.append(f"<li>{escape(name)}: {escape(shown)}{escape(source)}</li>")
         lines.append("</ul><ul>")
         lines += [f"<li>device {escape(str(d.get('id')))} ({escape(str(d.get('protocol')))}): "
-                  f"{escape(str(d.get('health')))}</li>" for d in self._devices()]  # fmt: skip
+                  f"{escape(str(d.get('health')))}</li>" for d in self._devices(None)]  # fmt: skip
         lines.append("</ul>")
         return "".join(lines)
 

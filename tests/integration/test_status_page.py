@@ -107,6 +107,10 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
     assert f"<li>ActPow_FSCC1: {VALUE:g} kW (ActPow_FSCH01, priority 42)</li>" in essentials
     assert "<li>device bat1 (mqtt): " in essentials
     assert 'data-device="bat1"' in dom
+    # its measured power drawn against what it was asked
+    trace = dom.split('data-device="bat1"', 1)[1].split('<svg class="trace"', 1)[1].split("</svg>", 1)[0]
+    assert f"<title>w_set {VALUE * 1000:g} W</title>" in trace
+    assert "<title>measured " in trace
     assert f"w_set {VALUE * 1000:g}" in dom
     assert ">ready<" in dom
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -34,7 +34,7 @@ async def test_status_follows_the_engine_and_computes_no_forecast_while_no_sched
     tmp_path: Path,
 ) -> None:
     h = start_engine(small_spec(reserve=True), tmp_path / "db")
-    view = StatusView("gw1", h.engine, lambda: DEVICES, clock=h.clock.now)
+    view = StatusView("gw1", h.engine, lambda _since: DEVICES, clock=h.clock.now)
     h.program(S1, values=[5.0, 6.0], intv=60, prio=10, starts=[BASE + 100])
     first = await _document(view)
     computed = h.engine.forecasts_computed
@@ -73,7 +73,7 @@ async def test_the_loop_turns_while_a_document_is_rendered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = start_engine(small_spec(count=8, reserve=True), tmp_path / "db")
-    view = StatusView("gw1", h.engine, list)
+    view = StatusView("gw1", h.engine, lambda _since: [])
     monkeypatch.setattr(status, "SLICE_S", 0.0)  # a slice per item, as if each took the whole budget
     turns = 0
 
@@ -91,7 +91,7 @@ async def test_the_loop_turns_while_a_document_is_rendered(
 
 async def test_a_slot_an_intent_holds_shows_its_actor_as_owner(tmp_path: Path) -> None:
     h = start_engine(small_spec(), tmp_path / "db")
-    view = StatusView("gw1", h.engine, lambda: DEVICES, clock=h.clock.now)
+    view = StatusView("gw1", h.engine, lambda _since: DEVICES, clock=h.clock.now)
     intents = Intents(h.engine, {"dso": ActorSlots((60, 69), (S1,))}, now=h.clock.now, devices={})
     placed = intents.place(Intent(Actor("iec104", "192.0.2.7:2404", "dso"), "k", FSCC, IntentFunction.ACT_POW,
                                   NOW, UNTIL_CHANGED, (5.0,)))  # fmt: skip
@@ -105,7 +105,7 @@ async def test_the_timeline_holds_the_actual_output_back_and_the_forecast_ahead_
     tmp_path: Path,
 ) -> None:
     h = start_engine(small_spec(reserve=True), tmp_path / "db")
-    view = StatusView("gw1", h.engine, lambda: DEVICES, clock=h.clock.now)
+    view = StatusView("gw1", h.engine, lambda _since: DEVICES, clock=h.clock.now)
     h.program(S1, values=[5.0, 6.0], intv=60, prio=10, starts=[BASE + 100])
     await h.sleep_until(BASE + 400)  # the schedule ran 100..220, the reserve's 0 since
     document = json.loads(await view.render(300.0))
