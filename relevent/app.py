@@ -49,6 +49,7 @@ from relevent.obs.audit_key import audit_key
 from relevent.obs.audit_store import AUDIT_FILE, AuditError, AuditStore
 from relevent.obs.health import Readiness
 from relevent.obs.http import BadRequests, HttpEndpoint, build_app
+from relevent.obs.live import SharedSections, add_live_routes
 from relevent.obs.metrics import SchedulerMetrics
 from relevent.obs.schedule_api import add_schedule_routes
 from relevent.obs.status import StatusView
@@ -313,6 +314,7 @@ class Gateway:
                             self.status.summary_html)  # fmt: skip
         add_schedule_routes(web_app, self.engine, bad_requests)
         add_audit_routes(web_app, self.audit, bad_requests)
+        add_live_routes(web_app, SharedSections(self.status.sections), self.readiness, bad_requests)
         self.http = HttpEndpoint(web_app, settings.http.host, settings.http.port)
         # Then libiec61850's model and server, in a worker thread while the devices are served: started last,
         # as Python work on the loop thread would starve its many short ctypes calls of the GIL.

@@ -17,6 +17,7 @@ log = structlog.get_logger(__name__)
 
 
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
+SHUTDOWN_S = 1.0
 SUMMARY_MARK = "<!--summary-->"  # where the page takes the server-rendered essentials
 
 
@@ -81,7 +82,8 @@ class HttpEndpoint:
     """Serves `build_app` on a host and port until cancelled."""
 
     def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Open status pages hold live feeds: a stop waits for them this long, not aiohttp's minute.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_S)
         self._host = host
         self._port = port
         self.bound_port = 0

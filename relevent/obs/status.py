@@ -7,6 +7,7 @@ import json
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -30,6 +31,19 @@ SLICE_S = 0.003
 # What a controller's output is in, by its factor to W (the model's `units`); on/off outputs have none.
 _UNITS = {1.0: "W", 1e3: "kW", 1e6: "MW"}
 _SCHEDULE_COLUMNS = {"SchdSt.stVal": "state", "SchdPrio.setVal": "priority", "SchdEntr.stVal": "entry"}
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The status document in parts, each as JSON.
+
+    The gateway's head, the upstream side, and the lists (controllers, schedules, devices) as (key, item)
+    in order: what a live feed compares and sends.
+    """
+
+    head: str
+    upstream: str
+    lists: dict[str, list[tuple[str, str]]]
 
 
 class StatusView:
@@ -85,24 +99,28 @@ class StatusView:
             if len(history) > HISTORY_LIMIT:
                 del history[: len(history) - HISTORY_LIMIT]
 
-    async def render(self, window_s: float = WINDOWS_S[DEFAULT_WINDOW]) -> bytes:
-        """The document, timelines `window_s` back and ahead, as JSON in `SLICE_S` slices (the loop turns)."""
+    async def sections(self, window_s: float) -> Sections:
+        """The document's parts, timelines `window_s` back and ahead, serialised in `SLICE_S` slices."""
         now = self._clock()
-        gateway = json.dumps({"id": self._gateway_id, "version": __version__, "time": now,
-                              "window": window_s})  # fmt: skip
-        controllers = await _json_array(
-            self._controller(c, now, window_s) for c in self._engine.model.controllers
+        head = json.dumps({"id": self._gateway_id, "version": __version__, "time": now, "window": window_s})
+        controllers = await _json_items(
+            (c.ref, self._controller(c, now, window_s)) for c in self._engine.model.controllers
         )
         owners = self._engine.intent_keys()  # slot -> "actor/key" of the intent it holds
-        schedules = await _json_array(
-            {**row, "owner": _actor(owners.get(row["ref"]))} for row in self._schedules
+        schedules = await _json_items(
+            (row["ref"], {**row, "owner": _actor(owners.get(row["ref"]))}) for row in self._schedules
         )
-        devices = await _json_array(self._devices(now - window_s))
-        upstream = json.dumps(self._upstream())
-        return (
-            f'{{"gateway":{gateway},"controllers":{controllers},"schedules":{schedules},"devices":{devices},'
-            f'"upstream":{upstream}}}'
-        ).encode()
+        devices = await _json_items((d["id"], d) for d in self._devices(now - window_s))
+        lists = {"controllers": controllers, "schedules": schedules, "devices": devices}
+        return Sections(head, json.dumps(self._upstream()), lists)
+
+    async def render(self, window_s: float = WINDOWS_S[DEFAULT_WINDOW]) -> bytes:
+        """The whole document (`/api/status`)."""
+        parts = await self.sections(window_s)
+        lists = ",".join(
+            f'"{name}":[{",".join(item for _, item in items)}]' for name, items in parts.lists.items()
+        )
+        return f'{{"gateway":{parts.head},{lists},"upstream":{parts.upstream}}}'.encode()
 
     def summary_html(self, ready: bool) -> str:
         """The essentials as HTML for a browser without JavaScript: readiness, outputs, devices' health."""
@@ -158,16 +176,16 @@ def _points(points: Sequence[ForecastPoint]) -> list[dict[str, Any]]:
     return [{"time": p.time, "value": p.value, "source": p.source, "priority": p.priority} for p in points]
 
 
-async def _json_array(items: Iterable[object]) -> str:
-    """`json.dumps(list(items))`, the loop turning whenever a slice took `SLICE_S` (`items` may be lazy).
+async def _json_items(items: Iterable[tuple[str, object]]) -> list[tuple[str, str]]:
+    """Each (key, item) with the item as JSON, the loop turning whenever a slice took `SLICE_S`.
 
-    Each item is serialised as it comes, so a slice's time covers its serialisation too.
+    `items` may be lazy: each is built and serialised as it comes, so a slice's time covers both.
     """
-    parts: list[str] = []
+    parts: list[tuple[str, str]] = []
     began = time.perf_counter()
-    for item in items:
-        parts.append(json.dumps(item))
+    for key, item in items:
+        parts.append((key, json.dumps(item)))
         if time.perf_counter() - began > SLICE_S:
             await asyncio.sleep(0)
             began = time.perf_counter()
-    return f"[{','.join(parts)}]"
+    return parts
