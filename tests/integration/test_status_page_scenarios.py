@@ -104,7 +104,8 @@ async def test_a_hundred_devices_on_one_page(broker: Broker, tmp_path: Path) -> 
     devices = dom.split('<table id="devices">', 1)[1].split("</table>", 1)[0]
     assert devices.count("<tr data-device=") == 100
     cards = dom.split('<div id="controllers"', 1)[1].split("<h2>", 1)[0]
-    titles = [c.split('<div class="muted">', 1)[1].split("</div>", 1)[0] for c in cards.split('class="card"')[1:]]
+    muted = '<div class="muted">'
+    titles = [c.split(muted, 1)[1].split("</div>", 1)[0] for c in cards.split('class="card"')[1:]]
     assert len(titles) >= 300  # three controllers a device ...
     assert len(set(titles)) == len(titles)  # ... each named with its logical device
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
