@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 STATION_MAX = "ChargingStationMaxProfile"
@@ -16,6 +16,11 @@ TX_DEFAULT = "TxDefaultProfile"
 TX_PROFILE = "TxProfile"
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
+
+
+def iso(ts: float) -> str:
+    """An OCPP timestamp, whole seconds."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str | None) -> float | None:

@@ -1,11 +1,13 @@
-"""A simulated OCPP 2.0.1 charging station: EVSEs with an EV each, profiles evaluated, meter values sent.
+"""A simulated OCPP 2.0.1 (or 1.6J) charging station: EVSEs with an EV each, profiles evaluated, meters sent.
 
 Each EVSE charges at its composite limit (the EV's maximum where nothing limits, 0 W below 6 A) and
-reports every change at once (TransactionEvent ChargingRateChanged), as well as every
+reports every change at once (TransactionEvent ChargingRateChanged; 1.6: MeterValues), as well as every
 `meter_interval_s`. Quirks of real stations are options: A-only or W-only, stack level 0 only, profiles
-"Accepted" but ignored, limits stored but not followed, ChargingStationMaxProfile refused.
+"Accepted" but ignored, limits stored but not followed, ChargingStationMaxProfile refused. The state and the
+charging loop serve both versions; a `StationSide` per version sends and answers the messages
+(`Station201` here, `Station16` in ocpp_station16).
 
-    python -m relevent.demo.ocpp_station --url ws://127.0.0.1:8887/ocpp/cs-1
+    python -m relevent.demo.ocpp_station --url ws://127.0.0.1:8887/ocpp/cs-1 [--ocpp-version 1.6]
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ocpp.v201 import ChargePoint, call
 from ocpp.v201 import call_result as result
@@ -30,12 +31,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
-from relevent.demo.ocpp_composite import STATION_MAX, Profile, ProfileStore
+from relevent.demo.ocpp_composite import STATION_MAX, Profile, ProfileStore, iso
+from relevent.demo.ocpp_station16 import Station16
 from relevent.lan.ocpp.routing import on
 from relevent.waits import wait_set
 
 _QUIET = logging.getLogger("relevent.demo.ocpp_station.wire")
 _QUIET.setLevel(logging.WARNING)
+VERSIONS = ("2.0.1", "1.6")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class StationOptions:
     """What the simulated station is like; the quirks default to a compliant station."""
 
     station_id: str = "cs-1"
+    version: str = "2.0.1"  # the OCPP it speaks: "2.0.1" or "1.6" (1.6J)
     evses: int = 1
     phases: int = 3
     voltage_v: float = 230.0
@@ -57,13 +61,17 @@ class StationOptions:
     refuse_station_max: bool = False  # rejects ChargingStationMaxProfile
     reject_profiles: str = ""  # rejects every profile with this reason (smart charging off in its settings)
 
+    def __post_init__(self) -> None:
+        if self.version not in VERSIONS:
+            raise ValueError(f"OCPP version {self.version!r}: one of {', '.join(VERSIONS)}")
+
 
 @dataclass
 class EvseSim:
     """One EVSE with an EV plugged in and charging (a transaction from the start)."""
 
     evse_id: int
-    transaction_id: str | None = None
+    transaction_id: str | None = None  # 1.6: the CSMS's integer, as text
     tx_start: float | None = None
     seq_no: int = 0
     w: float = 0.0
@@ -73,9 +81,24 @@ class EvseSim:
     last_reported: float = 0.0
 
 
-def iso(ts: float) -> str:
-    """An OCPP timestamp, whole seconds."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+class StationSide(Protocol):
+    """The station's side of one connection in one OCPP version: its messages; the CSMS's are its handlers."""
+
+    async def start(self) -> None:
+        """Receive and answer the CSMS's messages until the connection ends."""
+
+    async def boot(self) -> None:
+        """Tell the CSMS the station is up (BootNotification)."""
+
+    async def status(self, evse: EvseSim) -> None:
+        """Tell the CSMS what `evse` is doing (StatusNotification)."""
+
+    async def open_transaction(self, evse: EvseSim) -> str:
+        """The id of the transaction starting on `evse` (the station's in 2.0.1, the CSMS's in 1.6)."""
+        ...
+
+    async def meter(self, evse: EvseSim, event_type: str, trigger: str) -> None:
+        """Report `evse`'s power, energy and voltage; `event_type`: "Started" or "Updated"."""
 
 
 class SimulatedStation:
@@ -88,7 +111,8 @@ class SimulatedStation:
         self.evses = {i: EvseSim(i) for i in range(1, options.evses + 1)}
         self.booted = False
         self.boots = 0
-        self.set_requests: list[dict[str, Any]] = []  # every SetChargingProfile received, for tests
+        # every SetChargingProfile received (in the 2.0.1 shape, with its evse_id), for tests
+        self.set_requests: list[dict[str, Any]] = []
         self.set_times: list[float] = []  # when each of them arrived (the clock's time), for benches
         self.meter_reports: list[tuple[float, int, float]] = []  # (time, EVSE, W) of each one sent
         self.connection: ClientConnection | None = None
@@ -120,6 +144,76 @@ class SimulatedStation:
         limit = min(self.limit_w(evse_id), self.options.ev_max_w)
         return 0.0 if limit < 6.0 * self.watts_per_amp else limit
 
+    def readings(self, evse: EvseSim) -> list[tuple[str, str, float]]:
+        """(measurand, unit, value) of what `evse`'s meter reports."""
+        return [
+            ("Power.Active.Import", "W", evse.w),
+            ("Energy.Active.Import.Register", "Wh", round(evse.energy_wh, 1)),
+            ("Voltage", "V", self.options.voltage_v),
+        ]
+
+    def take_profile(self, evse_id: int, body: dict[str, Any], replace: bool) -> str:
+        """Record and install a SetChargingProfile (2.0.1 shape); the reason it is refused, "" if taken.
+
+        `replace`: 1.6, where a profile at the same EVSE, purpose and stack level gives way to the new one
+        (2.0.1 rejects the newcomer as DuplicateProfile).
+        """
+        self.set_requests.append({"evse_id": evse_id, **body})
+        self.set_times.append(self.clock())
+        profile = Profile(evse_id, body)
+        reason = self._refusal(profile, check_conflict=not replace)
+        if reason or self.options.ignore_profiles:
+            return reason
+        self.store.clear(profile_id=int(body["id"]))
+        if replace:
+            self.store.clear(purpose=profile.key[1], stack_level=profile.key[2], evse_id=evse_id)
+        self.store.install(profile)
+        self.notify()
+        return ""
+
+    def _refusal(self, profile: Profile, check_conflict: bool) -> str:
+        """The reason the station rejects `profile`, "" where it takes it."""
+        options, body, evse_id = self.options, profile.body, profile.evse_id
+        schedule = profile.schedule
+        station_max = body["charging_profile_purpose"] == STATION_MAX
+        reasons = (
+            (options.reject_profiles, options.reject_profiles),
+            (station_max and options.refuse_station_max, "LoadBalancerDisabled"),
+            (station_max and evse_id != 0, "InvalidEvse"),
+            (int(body["stack_level"]) > options.stack_levels, "InvalidStackLevel"),
+            (schedule["charging_rate_unit"] not in options.rate_units.split(","), "UnsupportedRateUnit"),
+            (len(schedule["charging_schedule_period"]) > options.periods, "TooManyPeriods"),
+            (check_conflict and self.store.conflict(profile), "DuplicateProfile"),
+        )
+        return next((reason for refused, reason in reasons if refused), "")
+
+    def clear_profiles(self, *criteria: Any) -> str:
+        """ClearChargingProfile by the store's criteria (id, purpose, stack level, EVSE): its status."""
+        found = self.store.clear(*criteria)
+        self.notify()
+        return "Accepted" if found else "Unknown"
+
+    def composite(self, evse_id: int, duration: int, unit: str | None) -> dict[str, Any]:
+        """The composite schedule of `evse_id` from now (whole seconds) in `unit` (None: the first it has)."""
+        unit = unit or self.options.rate_units.split(",")[0]
+        now = math.floor(self.clock())
+        evse = self.evses.get(evse_id)
+        tx_start = evse.tx_start if evse is not None else None
+        periods: list[dict[str, Any]] = []
+        t = float(now)
+        while t < now + duration:
+            w = self.limit_w(evse_id, t) if evse is not None else self.options.ev_max_w
+            limit = round(w / self.watts_per_amp, 1) if unit == "A" else round(w, 1)
+            if not periods or periods[-1]["limit"] != limit:
+                periods.append({"start_period": int(t - now), "limit": limit})
+            t = self.store.next_change(t, tx_start)
+        return {
+            "duration": duration,
+            "schedule_start": iso(now),
+            "charging_rate_unit": unit,
+            "charging_schedule_period": periods,
+        }
+
     def notify(self) -> None:
         """Wake waiters and the charging loop."""
         self._pulse()
@@ -145,7 +239,7 @@ class SimulatedStation:
             try:
                 async with connect(
                     url,
-                    subprotocols=[Subprotocol("ocpp2.0.1")],
+                    subprotocols=[Subprotocol(f"ocpp{self.options.version}")],
                     additional_headers=headers,
                     ssl=ssl,
                     proxy=None,
@@ -167,43 +261,33 @@ class SimulatedStation:
 
     async def _session(self, connection: ClientConnection) -> None:
         self.connection = connection
-        link = _StationLink(self, connection)
+        link: StationSide = (Station16 if self.options.version == "1.6" else Station201)(self, connection)
         receiver = asyncio.create_task(link.start())
+        behaviour = asyncio.create_task(self._behave(link, receiver))
         try:
-            await self._behave(link, receiver)
+            # A closed connection ends the session at once, not when a pending CALL times out.
+            await asyncio.wait({receiver, behaviour}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await receiver
+            behaviour.cancel()
+            # gather, not a suppressed await: a cancellation of this task meanwhile must go on
+            await asyncio.gather(receiver, behaviour, return_exceptions=True)
             self.connection = None
             self.notify()
 
-    async def _behave(self, link: _StationLink, receiver: asyncio.Task[None]) -> None:
+    async def _behave(self, link: StationSide, receiver: asyncio.Task[None]) -> None:
         options = self.options
         if not self.booted:
-            await link.call(
-                call.BootNotification(
-                    charging_station={"model": "relevent-sim", "vendor_name": "relevent"}, reason="PowerUp"
-                ),
-                suppress=False,
-            )
+            await link.boot()
             self.booted = True
             self.boots += 1
         for evse in self.evses.values():
-            await link.call(
-                call.StatusNotification(
-                    timestamp=iso(self.clock()),
-                    connector_status="Occupied",
-                    evse_id=evse.evse_id,
-                    connector_id=1,
-                ),
-                suppress=False,
-            )
+            await link.status(evse)
             if evse.transaction_id is None:
-                evse.transaction_id = uuid.uuid4().hex[:16]
                 evse.tx_start = evse.last_sample = self.clock()
+                evse.transaction_id = await link.open_transaction(evse)
                 evse.w = self.power_w(evse.evse_id)
-                await self._transaction_event(link, evse, "Started", "CablePluggedIn")
+                await self._report(link, evse, "Started", "CablePluggedIn")
         self.notify()
         while not receiver.done():
             self._wake.clear()  # before evaluating: a profile arriving meanwhile wakes the next round
@@ -213,32 +297,63 @@ class SimulatedStation:
                 evse.energy_wh += evse.w * (now - evse.last_sample) / 3600.0
                 evse.last_sample, evse.w = now, w
                 if evse.reported_w != w:
-                    await self._transaction_event(link, evse, "Updated", "ChargingRateChanged")
+                    await self._report(link, evse, "Updated", "ChargingRateChanged")
                 elif now - evse.last_reported >= options.meter_interval_s:
-                    await self._transaction_event(link, evse, "Updated", "MeterValuePeriodic")
+                    await self._report(link, evse, "Updated", "MeterValuePeriodic")
             self._pulse()
             tx_start = min((e.tx_start for e in self.evses.values() if e.tx_start is not None), default=None)
             deadline = min(self.store.next_change(now, tx_start), now + options.meter_interval_s)
             # a boundary is evaluated on its own second, not before it
             await wait_set(self._wake, max(0.0, deadline - self.clock()) + 0.001)
-        receiver.result()
 
-    async def _transaction_event(
-        self, link: _StationLink, evse: EvseSim, event_type: str, trigger: str
-    ) -> None:
+    async def _report(self, link: StationSide, evse: EvseSim, event_type: str, trigger: str) -> None:
         now = self.clock()
-        suspended = evse.w == 0.0
-        meter = [
-            {
-                "timestamp": iso(now),
-                "sampled_value": [
-                    {"value": evse.w, "measurand": "Power.Active.Import"},
-                    {"value": round(evse.energy_wh, 1), "measurand": "Energy.Active.Import.Register"},
-                    {"value": self.options.voltage_v, "measurand": "Voltage"},
-                ],
-            }
+        await link.meter(evse, event_type, trigger)
+        evse.seq_no += 1
+        evse.reported_w = evse.w
+        evse.last_reported = now
+        self.meter_reports.append((now, evse.evse_id, evse.w))
+
+
+class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
+    """The station's side of one connection in 2.0.1."""
+
+    def __init__(self, station: SimulatedStation, connection: ClientConnection) -> None:
+        super().__init__(station.options.station_id, connection, response_timeout=10, logger=_QUIET)
+        self.station = station
+
+    async def boot(self) -> None:
+        """BootNotification, reason PowerUp."""
+        await self.call(
+            call.BootNotification(
+                charging_station={"model": "relevent-sim", "vendor_name": "relevent"}, reason="PowerUp"
+            ),
+            suppress=False,
+        )
+
+    async def status(self, evse: EvseSim) -> None:
+        """StatusNotification: the connector is Occupied (an EV is always plugged in)."""
+        await self.call(
+            call.StatusNotification(
+                timestamp=iso(self.station.clock()),
+                connector_status="Occupied",
+                evse_id=evse.evse_id,
+                connector_id=1,
+            ),
+            suppress=False,
+        )
+
+    async def open_transaction(self, evse: EvseSim) -> str:  # noqa: ARG002  # the protocol's signature
+        """A fresh id: 2.0.1 stations name their transactions (TransactionEvent Started tells the CSMS)."""
+        return uuid.uuid4().hex[:16]
+
+    async def meter(self, evse: EvseSim, event_type: str, trigger: str) -> None:
+        """TransactionEvent with the meter values and the charging state."""
+        now = self.station.clock()
+        samples = [
+            {"value": value, "measurand": measurand} for measurand, _, value in self.station.readings(evse)
         ]
-        await link.call(
+        await self.call(
             call.TransactionEvent(
                 event_type=event_type,
                 timestamp=iso(now),
@@ -246,29 +361,18 @@ class SimulatedStation:
                 seq_no=evse.seq_no,
                 transaction_info={
                     "transaction_id": evse.transaction_id,
-                    "charging_state": "SuspendedEVSE" if suspended else "Charging",
+                    "charging_state": "SuspendedEVSE" if evse.w == 0.0 else "Charging",
                 },
                 evse={"id": evse.evse_id, "connector_id": 1},
-                meter_value=meter,
-                number_of_phases_used=self.options.phases,
+                meter_value=[{"timestamp": iso(now), "sampled_value": samples}],
+                number_of_phases_used=self.station.options.phases,
             ),
             suppress=False,
         )
-        evse.seq_no += 1
-        evse.reported_w = evse.w
-        evse.last_reported = now
-        self.meter_reports.append((now, evse.evse_id, evse.w))
-
-
-class _StationLink(ChargePoint):  # type: ignore[misc]  # the library is untyped
-    """The station's side of one connection: the CSMS's commands on the station's state."""
-
-    def __init__(self, station: SimulatedStation, connection: ClientConnection) -> None:
-        super().__init__(station.options.station_id, connection, response_timeout=10, logger=_QUIET)
-        self.station = station
 
     @on("GetVariables")
     def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> result.GetVariables:
+        """The SmartChargingCtrlr variables of its capabilities."""
         options = self.station.options
         known = {
             "RateUnit": options.rate_units,
@@ -294,33 +398,11 @@ class _StationLink(ChargePoint):  # type: ignore[misc]  # the library is untyped
     def on_set_profile(
         self, evse_id: int, charging_profile: dict[str, Any], **_: Any
     ) -> result.SetChargingProfile:
-        station, options = self.station, self.station.options
-        station.set_requests.append({"evse_id": evse_id, **charging_profile})
-        station.set_times.append(station.clock())
-        reason = self._refusal(evse_id, charging_profile)
+        """Take the profile, or reject it with the reason."""
+        reason = self.station.take_profile(evse_id, charging_profile, replace=False)
         if reason:
             return result.SetChargingProfile(status="Rejected", status_info={"reason_code": reason})
-        if not options.ignore_profiles:
-            station.store.clear(profile_id=int(charging_profile["id"]))
-            station.store.install(Profile(evse_id, charging_profile))
-            station.notify()
         return result.SetChargingProfile(status="Accepted")
-
-    def _refusal(self, evse_id: int, body: dict[str, Any]) -> str:
-        """The reason the station rejects the profile, "" where it takes it."""
-        options = self.station.options
-        schedule = body["charging_schedule"][0]
-        station_max = body["charging_profile_purpose"] == STATION_MAX
-        reasons = (
-            (options.reject_profiles, options.reject_profiles),
-            (station_max and options.refuse_station_max, "LoadBalancerDisabled"),
-            (station_max and evse_id != 0, "InvalidEvse"),
-            (int(body["stack_level"]) > options.stack_levels, "InvalidStackLevel"),
-            (schedule["charging_rate_unit"] not in options.rate_units.split(","), "UnsupportedRateUnit"),
-            (len(schedule["charging_schedule_period"]) > options.periods, "TooManyPeriods"),
-            (self.station.store.conflict(Profile(evse_id, body)), "DuplicateProfile"),
-        )
-        return next((reason for refused, reason in reasons if refused), "")
 
     @on("ClearChargingProfile")
     def on_clear_profile(
@@ -329,40 +411,22 @@ class _StationLink(ChargePoint):  # type: ignore[misc]  # the library is untyped
         charging_profile_criteria: dict[str, Any] | None = None,
         **_: Any,
     ) -> result.ClearChargingProfile:
+        """Remove the profiles by id or by criteria."""
         criteria = charging_profile_criteria or {}
-        found = self.station.store.clear(
+        status = self.station.clear_profiles(
             charging_profile_id,
             criteria.get("charging_profile_purpose"),
             criteria.get("stack_level"),
             criteria.get("evse_id"),
         )
-        self.station.notify()
-        return result.ClearChargingProfile(status="Accepted" if found else "Unknown")
+        return result.ClearChargingProfile(status=status)
 
     @on("GetCompositeSchedule")
     def on_composite(
         self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any
     ) -> result.GetCompositeSchedule:
-        station = self.station
-        unit = charging_rate_unit or station.options.rate_units.split(",")[0]
-        now = math.floor(station.clock())
-        evse = station.evses.get(evse_id)
-        tx_start = evse.tx_start if evse is not None else None
-        periods: list[dict[str, Any]] = []
-        t = float(now)
-        while t < now + duration:
-            w = station.limit_w(evse_id, t) if evse is not None else station.options.ev_max_w
-            limit = round(w / station.watts_per_amp, 1) if unit == "A" else round(w, 1)
-            if not periods or periods[-1]["limit"] != limit:
-                periods.append({"start_period": int(t - now), "limit": limit})
-            t = station.store.next_change(t, tx_start)
-        schedule = {
-            "evse_id": evse_id,
-            "duration": duration,
-            "schedule_start": iso(now),
-            "charging_rate_unit": unit,
-            "charging_schedule_period": periods,
-        }
+        """The composite schedule of an EVSE (0: the station)."""
+        schedule = {"evse_id": evse_id, **self.station.composite(evse_id, duration, charging_rate_unit)}
         return result.GetCompositeSchedule(status="Accepted", schedule=schedule)
 
 
@@ -370,6 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run one simulated station against a CSMS until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="ws://host:port/path/<station id>")
+    parser.add_argument("--ocpp-version", default="2.0.1", choices=["2.0.1", "1.6"])
     parser.add_argument("--evses", type=int, default=1)
     parser.add_argument("--rate-units", default="A,W", choices=["A,W", "A", "W"])
     parser.add_argument("--stack-levels", type=int, default=8)
@@ -381,6 +446,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     options = StationOptions(
         station_id=args.url.rstrip("/").rsplit("/", 1)[-1],
+        version=args.ocpp_version,
         evses=args.evses,
         rate_units=args.rate_units,
         stack_levels=args.stack_levels,

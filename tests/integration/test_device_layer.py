@@ -1,11 +1,10 @@
 """Devices of different protocols follow the same controller side by side: the real daemon, a SCADA over
-MMS (open61850), an MQTT device on mosquitto, a charging station over OCPP, a SunSpec inverter and a
-relay board over Modbus TCP (our simulators)."""
+MMS (open61850), an MQTT device on mosquitto, charging stations over OCPP 2.0.1 and 1.6J, a SunSpec
+inverter and a relay board over Modbus TCP (our simulators)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -62,6 +61,12 @@ protocol = "ocpp"
 w_max_lim = "@Control/MaxPow_FSCC1"
 
 [[devices]]
+id = "cs-2"
+class = "ev_charger"
+protocol = "ocpp"
+w_max_lim = "@Control/MaxPow_FSCC1"
+
+[[devices]]
 id = "pv1"
 class = "pv_inverter"
 protocol = "sunspec"
@@ -89,39 +94,45 @@ async def test_an_mqtt_device_an_ocpp_station_and_a_sunspec_inverter_follow_the_
 ) -> None:
     ocpp_port, modbus_port, relay_port = free_port(), free_port(), free_port()
     station = SimulatedStation(StationOptions(station_id="cs-1", meter_interval_s=0.5))
+    station16 = SimulatedStation(StationOptions(station_id="cs-2", version="1.6", meter_interval_s=0.5))
     inverter = SimulatedInverter()  # rated 10 kW
     await inverter.server.start("127.0.0.1", modbus_port)
     board = SimulatedRelayBoard()
     await board.server.start("127.0.0.1", relay_port)
     async with mqtt_client(broker, BAT1) as (_, inbox):
         with gateway(broker, tmp_path, config(ocpp_port, modbus_port, relay_port)) as gw:
-            runner = asyncio.create_task(station.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/cs-1"))
+            runners = [asyncio.create_task(s.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/{s.options.station_id}"))
+                       for s in (station, station16)]  # fmt: skip
             try:
                 await station.wait_until(lambda: station.booted, WAIT_S)
+                await station16.wait_until(lambda: station16.booted, WAIT_S)
                 await inbox.until(lambda m: limit(m) == 0.0, WAIT_S)  # the reserve: 0 kW
                 start = next_second(1.5)
                 await scada_programs(gw.mms_port, Schedule("MaxPow_FSCH01", [7, 3], start, intv_s=2, prio=50))
                 await inbox.until(lambda m: limit(m) == 7 * KW, WAIT_S)
                 # The station caps at the order, rounded down to its resolution (0.1 A on 3 x 230 V).
                 await station.wait_until(lambda: 7 * KW - 69 < station.limit_w(1) <= 7 * KW, WAIT_S)
+                await station16.wait_until(lambda: 7 * KW - 69 < station16.limit_w(1) <= 7 * KW, WAIT_S)
                 step_60 = lambda: (board.closed(0), board.closed(1)) == (True, False)  # noqa: E731
                 await board.server.wait_until(step_60, WAIT_S)
                 await inbox.until(lambda m: limit(m) == 3 * KW, WAIT_S)
                 await station.wait_until(lambda: 3 * KW - 69 < station.limit_w(1) <= 3 * KW, WAIT_S)
+                await station16.wait_until(lambda: 3 * KW - 69 < station16.limit_w(1) <= 3 * KW, WAIT_S)
                 three_kw = 30.0  # % of the inverter's 10 kW
                 limited = lambda: inverter.value(DER_CONTROLS, "WMaxLimPct") == three_kw  # noqa: E731
                 await inverter.server.wait_until(limited, WAIT_S)
                 step_30 = lambda: (board.closed(0), board.closed(1)) == (False, True)  # noqa: E731
                 await board.server.wait_until(step_30, WAIT_S)
                 await health_of(gw, "cs-1", "ocpp", "applied")
+                await health_of(gw, "cs-2", "ocpp", "applied")
                 await health_of(gw, "pv1", "sunspec", "applied")
                 await health_of(gw, "rb1", "modbus-relay", "applied")
                 await health_of(gw, "bat1", "mqtt", "not_acknowledged")  # this device never acks
                 intents = await asyncio.to_thread(gw.samples, "relevent_device_intents_total")
                 assert intents['device="cs-1",protocol="ocpp"'] >= 3  # start, 7 kW, 3 kW
             finally:
-                runner.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await runner
+                for runner in runners:
+                    runner.cancel()
+                await asyncio.gather(*runners, return_exceptions=True)
                 await inverter.server.stop()
                 await board.server.stop()

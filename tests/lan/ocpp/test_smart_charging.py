@@ -1,20 +1,24 @@
-"""Intents and plans reach a simulated 2.0.1 station as charging profiles; its meter values follow."""
+"""Intents and plans reach a simulated station (2.0.1, 1.6J) as charging profiles; its meter follows."""
 
 from __future__ import annotations
 
 import math
 import time
 
+import pytest
+
 from relevent.demo.ocpp_station import StationOptions
 from relevent.lan.driver import DeviceFields, DeviceHealth
 from tests.lan.ocpp.conftest import WAIT_S, installed, intent, site
 
+pytestmark = pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+
 EV_MAX_W = StationOptions().ev_max_w
 
 
-async def test_w_max_lim_caps_the_station_and_the_meter_follows() -> None:
+async def test_w_max_lim_caps_the_station_and_the_meter_follows(version: str) -> None:
     async with site() as s:
-        station = s.start(StationOptions())
+        station = s.start(StationOptions(version=version))
         s.driver.apply(intent("cs-1", 1, w_max_lim=7000.0))
         report = await s.reports.health_of("cs-1", 1)
         assert report.health is DeviceHealth.APPLIED, report
@@ -25,9 +29,9 @@ async def test_w_max_lim_caps_the_station_and_the_meter_follows() -> None:
         assert station.power_w() == 7000.0
 
 
-async def test_reserve_is_permanent_and_the_steering_bounded() -> None:
+async def test_reserve_is_permanent_and_the_steering_bounded(version: str) -> None:
     async with site(safe_limit_w=5000.0, horizon_s=120) as s:
-        station = s.start(StationOptions())
+        station = s.start(StationOptions(version=version))
         s.driver.apply(intent("cs-1", 1, w_max_lim=9000.0, fallback=DeviceFields(w_max_lim=6000.0)))
         await s.reports.health_of("cs-1", 1)
         profiles = installed(station)
@@ -45,9 +49,9 @@ async def test_reserve_is_permanent_and_the_steering_bounded() -> None:
         assert station.limit_w(1, later) == 6000.0
 
 
-async def test_w_set_is_a_ceiling_and_a_discharge_is_rejected() -> None:
+async def test_w_set_is_a_ceiling_and_a_discharge_is_rejected(version: str) -> None:
     async with site() as s:
-        station = s.start(StationOptions())
+        station = s.start(StationOptions(version=version))
         s.driver.apply(intent("cs-1", 1, w_set=-5520.0))
         assert (await s.reports.health_of("cs-1", 1)).health is DeviceHealth.APPLIED
         await station.wait_until(lambda: station.power_w() == 5520.0, WAIT_S)
@@ -58,18 +62,18 @@ async def test_w_set_is_a_ceiling_and_a_discharge_is_rejected() -> None:
         assert "OCPP 2.1" in report.detail
 
 
-async def test_limit_under_6_a_is_reported_clamped() -> None:
+async def test_limit_under_6_a_is_reported_clamped(version: str) -> None:
     async with site() as s:
-        s.start(StationOptions(rate_units="A"))
+        s.start(StationOptions(version=version, rate_units="A"))
         s.driver.apply(intent("cs-1", 1, w_max_lim=3000.0))
         report = await s.reports.health_of("cs-1", 1)
         assert report.health is DeviceHealth.CLAMPED, report
         await s.reports.wait(lambda: s.reports.power("cs-1") == 0.0)
 
 
-async def test_on_false_pauses_and_true_resumes_the_same_transaction() -> None:
+async def test_on_false_pauses_and_true_resumes_the_same_transaction(version: str) -> None:
     async with site() as s:
-        station = s.start(StationOptions())
+        station = s.start(StationOptions(version=version))
         s.driver.apply(intent("cs-1", 1, on=True))
         await s.reports.health_of("cs-1", 1)
         await station.wait_until(lambda: station.power_w() == EV_MAX_W, WAIT_S)
@@ -85,9 +89,9 @@ async def test_on_false_pauses_and_true_resumes_the_same_transaction() -> None:
         assert station.evses[1].transaction_id == transaction
 
 
-async def test_plan_runs_on_the_station_at_its_boundaries() -> None:
+async def test_plan_runs_on_the_station_at_its_boundaries(version: str) -> None:
     async with site() as s:
-        station = s.start(StationOptions())
+        station = s.start(StationOptions(version=version))
         await s.reports.wait(lambda: s.reports.power("cs-1") == EV_MAX_W)
         step = math.floor(time.time()) + 2.0
         s.driver.apply(intent("cs-1", 1, w_max_lim=8000.0))
@@ -99,9 +103,9 @@ async def test_plan_runs_on_the_station_at_its_boundaries() -> None:
         assert len(station.set_requests) == sends  # the station followed on its own: nothing was re-sent
 
 
-async def test_profiles_are_reasserted_after_a_reboot_and_a_reconnect() -> None:
+async def test_profiles_are_reasserted_after_a_reboot_and_a_reconnect(version: str) -> None:
     async with site() as s:
-        station = s.start(StationOptions())
+        station = s.start(StationOptions(version=version))
         s.driver.apply(intent("cs-1", 1, w_max_lim=7000.0))
         await s.reports.wait(lambda: s.reports.power("cs-1") == 7000.0)
         await station.drop(reboot=True)
@@ -113,9 +117,9 @@ async def test_profiles_are_reasserted_after_a_reboot_and_a_reconnect() -> None:
         assert station.boots == 2
 
 
-async def test_disconnect_is_reported_unreachable() -> None:
+async def test_disconnect_is_reported_unreachable(version: str) -> None:
     async with site() as s:
-        station = s.start(StationOptions())
+        station = s.start(StationOptions(version=version))
         s.driver.apply(intent("cs-1", 1, w_max_lim=7000.0))
         await s.reports.health_of("cs-1", 1)
         for task in s.tasks:
