@@ -125,6 +125,7 @@ class FakeHedera:
         self.poll_window = poll_window
         self.refresh_window = refresh_window
         self.sunset: str | None = None
+        self.pending_ties = True  # False: Pending answers list no inter-tie (so no period), as HEDERA may
         self.scripts: dict[str | None, Script] = {None: Script()}
         self.schedules: dict[str, FakeSchedule] = {}
         self.calls: list[Call] = []
@@ -414,7 +415,7 @@ class FakeHedera:
     def _schedule(self, schedule: FakeSchedule) -> dict[str, Any]:
         ties = []
         script = schedule.script
-        if schedule.state == "Pending":  # the request as it stands
+        if schedule.state == "Pending" and self.pending_ties:  # the request as it stands
             ties.append(self._tie(schedule, schedule.mrid, _as_requested(schedule.requested), []))
         if schedule.state in ("Accepted", "Closed"):
             if script.parent is not None:

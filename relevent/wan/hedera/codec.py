@@ -63,13 +63,19 @@ class GrantedLimits:
 
 @dataclass(frozen=True)
 class ScheduleAnswer:
-    """A `ScheduleGetResponse`: the schedule's state and message, the own grant (if any), the directives."""
+    """A `ScheduleGetResponse`: the schedule's state and message, the own grant (if any), the directives.
+
+    `inter_ties`: the mRIDs the schedule lists (none in a Pending answer that omits the period);
+    `updated`: its `timestamp` (created or last changed), None when missing or unreadable.
+    """
 
     schedule_id: str
     state: ScheduleState
     message: str | None
     grant: GrantedLimits | None
     directives: tuple[Directive, ...]
+    inter_ties: frozenset[str] = frozenset()
+    updated: float | None = None
 
 
 def iso(timestamp: float) -> str:
@@ -143,12 +149,18 @@ def schedule_answer(body: Mapping[str, Any], own_mrid: str) -> ScheduleAnswer:
     ties = {str(tie.get("mRID")): tie for tie in _list(schedule.get("registeredInterTies"))}
     grant = _grant(ties, own_mrid) if own_mrid in ties else None
     message = schedule.get("message")
+    try:
+        updated: float | None = parse_time(schedule.get("timestamp"))
+    except HederaProtocolError:
+        updated = None
     return ScheduleAnswer(
         str(schedule["mRID"]),
         ScheduleState.parse(schedule.get("@type")),
         message if isinstance(message, str) else None,
         grant,
         directives(body),
+        frozenset(ties),
+        updated,
     )
 
 

@@ -81,6 +81,8 @@ class HederaSection(_HederaModel):
     poll_interval_s: float = Field(default=5.0, gt=0)  # a pending schedule without a directive
     first_poll_delay_s: float = Field(default=5.0, ge=0)
     post_grace_s: float = Field(default=30.0, ge=0)  # 404 this soon after the POST means "not yet"
+    # How far HEDERA's clock may be off: a schedule created this close to an uncertain POST may be its.
+    clock_skew_s: float = Field(default=30.0, ge=0)
     decision_timeout_s: float = Field(default=300.0, gt=0)  # then the request is deleted: `timeout`
     refresh_interval_s: float = Field(default=300.0, gt=0)  # an accepted schedule without a directive
     grant_stale_after_s: float = Field(default=600.0, gt=0)  # no directive and no read this long: firm

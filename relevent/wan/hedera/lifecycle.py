@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,7 +35,14 @@ from relevent.scheduler.verdicts import (
     Refused,
     Verdict,
 )
-from relevent.wan.hedera.client import HederaClient, HederaError, HederaRefusedError, PostUncertainError
+from relevent.wan.hedera.adopt import PostAttempt, PostFinder, PostUnresolvedError
+from relevent.wan.hedera.client import (
+    HederaAuthError,
+    HederaClient,
+    HederaError,
+    HederaRefusedError,
+    PostUncertainError,
+)
 from relevent.wan.hedera.codec import (
     Directive,
     GrantedLimits,
@@ -49,7 +57,7 @@ from relevent.wan.hedera.codec import directives as read_directives
 from relevent.wan.hedera.config import HederaDirectionSection, HederaSection
 from relevent.wan.hedera.ems import EmsInputError, EmsRequest, parse_request, reply, request_problem
 from relevent.wan.hedera.metrics import HederaMetrics
-from relevent.wan.hedera.store import HederaStore, StoredSchedule
+from relevent.wan.hedera.store import POSTING, HederaStore, StoredSchedule
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +65,7 @@ PROTOCOL = "hedera"
 FIRM = "firm"  # the key suffix of a direction's firm-capacity intent
 EMS_LOST = "EMS lost"  # a fallback only a new request of the EMS lifts
 LISTED = ("Accepted", "Pending")
+OUTCOMES = {ScheduleState.DECLINED: "declined", ScheduleState.CANCELLED: "cancelled"}  # else "failed"
 Publish = Callable[[str, dict[str, Any], bool, bytes | None], None]  # topic, payload, retained, correlation
 
 
@@ -111,6 +120,7 @@ class HederaLifecycle:
         self._intents = intents
         self._firm_priority = band[1] - band[0]
         self._client = client
+        self._finder = PostFinder(client, section, clock)
         self._store = store
         self._clock = clock
         self._publish = publish
@@ -120,6 +130,7 @@ class HederaLifecycle:
         self._actor = Actor(PROTOCOL, section.base_url)
         client.alarm = client.tokens.alarm = lambda what, detail: self._note("alarm", what, "raised", detail)
         self._group: asyncio.TaskGroup | None = None
+        self._listing: asyncio.Task[dict[str, str] | None] | None = None
         self._stopped = asyncio.Event()
         self._ems_heard = clock()
         self._ems_silent = False
@@ -145,6 +156,8 @@ class HederaLifecycle:
             silence = group.create_task(self._watch_ems())
             await self._stopped.wait()
             silence.cancel()
+            if self._listing is not None:
+                self._listing.cancel()
             for lane in self._lanes.values():
                 for task in (lane.request_task, lane.release, *lane.watchers.values()):
                     if task is not None:
@@ -259,6 +272,7 @@ class HederaLifecycle:
             if lane.orphan is not None:
                 orphan, lane.orphan = lane.orphan, None
                 await self._delete(lane, orphan, "superseded by a newer request", deadline)
+            await self._settle_posts(lane, deadline)
             if request.skip_hedera:
                 grant = GrantedLimits(
                     request.start, request.resolution_s, request.values, (None,) * len(request.values)
@@ -266,13 +280,9 @@ class HederaLifecycle:
                 self._grant(lane, request, f"ems-{request.id or 'skip'}", grant)
                 return
             await self._clear_period(lane, request, deadline)
-            schedule_id, directives = await self._post(lane, request, deadline)
-            row = StoredSchedule(schedule_id, lane.target.name, "pending", request.id, request.start,
-                                 request.resolution_s, len(request.values), self._clock(),
-                                 request.response_topic)  # fmt: skip
-            self._store.save(row)
-            lane.posted = schedule_id
-            self._reply(request, "submitted", schedule=schedule_id)
+            row, directives = await self._submit(lane, request, deadline)
+            lane.posted = row.id
+            self._reply(request, "submitted", schedule=row.id)
             await self._decide(lane, row, request, directives)
         except (HederaError, HederaProtocolError) as exc:
             self._metrics.requests.labels(outcome="failed").inc()
@@ -282,10 +292,31 @@ class HederaLifecycle:
         finally:
             lane.posted = None
 
-    async def _post(
+    async def _submit(
         self, lane: _Lane, request: EmsRequest, deadline: float
+    ) -> tuple[StoredSchedule, tuple[Directive, ...]]:
+        """POST the request with a placeholder row stored until HEDERA's answer names the schedule.
+
+        Only a refusal proves nothing was stored; after anything else (a cancel, a restart, no answer in
+        time) the placeholder stays, and a newer request or the next start reconciles it with HEDERA.
+        """
+        placeholder = StoredSchedule(f"{POSTING}-{uuid.uuid4()}", lane.target.name, POSTING, request.id,
+                                     request.start, request.resolution_s, len(request.values), self._clock(),
+                                     request.response_topic)  # fmt: skip
+        self._store.save(placeholder)
+        try:
+            schedule_id, directives = await self._post(lane, request, placeholder, deadline)
+        except (HederaRefusedError, HederaAuthError):
+            self._store.forget(placeholder.id)
+            raise
+        row = replace(placeholder, id=schedule_id, phase="pending", posted_at=self._clock())
+        self._store.replace(placeholder.id, row)
+        return row, directives
+
+    async def _post(
+        self, lane: _Lane, request: EmsRequest, placeholder: StoredSchedule, deadline: float
     ) -> tuple[str, tuple[Directive, ...]]:
-        """POST the request; after an uncertain POST adopt what HEDERA stored before posting again."""
+        """POST the request; if HEDERA may have stored it unnamed, find and adopt that before posting anew."""
         section = lane.target.section
         body = schedule_request(
             str(section.mrid), section.hedera_direction, request.start, request.resolution_s, request.values
@@ -293,29 +324,47 @@ class HederaLifecycle:
         while True:
             try:
                 answer = await self._client.post_schedule(body, deadline)
+                schedule_id = schedule_reference(answer.body if isinstance(answer.body, dict) else {})
                 break
-            except PostUncertainError as exc:
-                log.warning("HEDERA POST may have been stored: reconciling", error=str(exc))
-                adopted = await self._reconcile(lane, request, deadline)
+            except (PostUncertainError, HederaProtocolError) as exc:
+                stored = isinstance(exc, HederaProtocolError)  # answered 2xx: stored, but not named
+                log.warning("HEDERA POST outcome unknown: reconciling before posting again",
+                            direction=lane.target.name, error=str(exc))  # fmt: skip
+                adopted = await self._finder.find(self._attempt(lane, placeholder), self._known(), deadline)
                 if adopted is not None:
-                    self._note("post", adopted, "adopted", "an uncertain POST was found stored")
+                    self._note("post", adopted, "adopted", f"the outcome of a POST was unknown: {exc}")
                     return adopted, ()
-        schedule_id = schedule_reference(answer.body if isinstance(answer.body, dict) else {})
+                if stored:
+                    why = f"HEDERA stored the POST but lists no such schedule: {exc}"
+                    raise PostUnresolvedError(why) from None
+                log.info("the uncertain POST was not stored: posting again", direction=lane.target.name)
         self._note("post", schedule_id, "posted", f"{request.direction} {len(request.values)} values")
         return schedule_id, _directives(answer.body)
 
-    async def _reconcile(self, lane: _Lane, request: EmsRequest, deadline: float) -> str | None:
-        """A listed Pending or Accepted schedule of the own inter-tie with exactly the request's period."""
-        for schedule_id, _ in await self._client.list_schedules(LISTED, deadline):
-            found = await self._read(lane, schedule_id, deadline)
-            grant = found.grant if found is not None else None
-            if (
-                grant is not None
-                and grant.start == request.start
-                and len(grant.values) == len(request.values)
-            ):
-                return schedule_id
-        return None
+    async def _settle_posts(self, lane: _Lane, deadline: float) -> None:
+        """Unanswered POSTs of this direction (superseded, or never resolved): delete what they stored."""
+        for row in self._store.schedules():
+            if row.phase != POSTING or row.direction != lane.target.name:
+                continue
+            budget = min(deadline, self._clock() + self._section.total_timeout_s)
+            try:
+                found = await self._finder.find(self._attempt(lane, row), self._known(), budget)
+            except PostUnresolvedError as exc:
+                log.warning("an unanswered POST could not be reconciled: a schedule may stay at HEDERA",
+                            direction=lane.target.name, error=str(exc))  # fmt: skip
+                found = None
+            if found is not None:
+                await self._delete(lane, found, "stored by a POST left unanswered", deadline)
+            self._store.forget(row.id)
+
+    def _attempt(self, lane: _Lane, row: StoredSchedule) -> PostAttempt:
+        """What a (placeholder) row's POST asked for, to find it at HEDERA."""
+        mrid = str(lane.target.section.mrid)
+        return PostAttempt.of(mrid, row.start, row.resolution_s, row.n, row.posted_at)
+
+    def _known(self) -> set[str]:
+        """The schedules the adapter owns (never taken for another POST's)."""
+        return {row.id for row in self._store.schedules()}
 
     async def _read(self, lane: _Lane, schedule_id: str, deadline: float) -> ScheduleAnswer | None:
         answer = await self._client.get_schedule(schedule_id, deadline)
@@ -415,7 +464,7 @@ class HederaLifecycle:
             self._grant(lane, request, row.id, answer.grant, row=row, directives=answer.directives)
             return
         self._store.forget(row.id)
-        outcome = "declined" if state is ScheduleState.DECLINED else "failed"
+        outcome = OUTCOMES.get(state, "failed")
         self._metrics.requests.labels(outcome=outcome).inc()
         message = answer.message if state is ScheduleState.DECLINED else f"HEDERA answered {state.value}"
         self._note("decision", row.id, outcome, message or "")
@@ -616,7 +665,12 @@ class HederaLifecycle:
     # ---- resume ------------------------------------------------------------------------------------------
 
     def _resume(self) -> None:
-        """Pick up the stored schedules and fallbacks: re-read every grant at once, keep polling the rest."""
+        """Pick up the stored schedules and fallbacks, reconciled with HEDERA.
+
+        Every grant is re-read at once (a grant HEDERA changed, ended or forgot meanwhile is revised or
+        ends in firm capacity). Requests awaiting a decision are checked against HEDERA's list of live
+        schedules; POSTs left unanswered are looked for at HEDERA and adopted, never posted again.
+        """
         for direction, reason in self._store.fallbacks().items():
             lane = self._lanes.get(direction)
             if lane is not None:
@@ -626,6 +680,8 @@ class HederaLifecycle:
         for row in self._store.schedules():
             lane = self._lanes.get(row.direction)
             if lane is None:
+                log.warning("a stored HEDERA schedule of a direction no longer configured is left",
+                            schedule=row.id, direction=row.direction)  # fmt: skip
                 continue
             if row.phase == "grant":
                 lane.grants[row.id] = row
@@ -634,19 +690,86 @@ class HederaLifecycle:
                 )
                 lane.watchers[row.id] = self._spawn(self._watch(lane, row, at_once))
             else:
-                lane.posted = row.id
                 lane.request = _stored_request(row)  # a newer request answers it `superseded`
-                lane.request_task = self._spawn(self._resume_pending(lane, row))
+                if row.phase == POSTING:
+                    lane.request_task = self._spawn(self._resume_post(lane, row))
+                else:
+                    lane.posted = row.id
+                    lane.request_task = self._spawn(self._resume_listed(lane, row, self._live_listing()))
             log.info("HEDERA schedule resumed", schedule=row.id, phase=row.phase, direction=row.direction)
 
-    async def _resume_pending(self, lane: _Lane, row: StoredSchedule) -> None:
+    def _live_listing(self) -> asyncio.Task[dict[str, str] | None]:
+        """The start-up listing of HEDERA's live schedules, one task shared by every resumed request."""
+        if self._listing is None:
+            assert self._group is not None  # `run` resumes inside its task group
+            self._listing = self._group.create_task(self._list_live())
+        return self._listing
+
+    async def _list_live(self) -> dict[str, str] | None:
+        """HEDERA's live schedules at start-up, by id (None: not listable now; each is read instead)."""
         try:
-            await self._decide(lane, row, None, ())
+            listed = await self._client.list_schedules(LISTED, self._clock() + self._section.total_timeout_s)
+        except HederaError as exc:
+            log.warning("HEDERA's schedules not listed at start-up: each is read instead", error=str(exc))
+            return None
+        return dict(listed)
+
+    async def _resume_listed(
+        self, lane: _Lane, row: StoredSchedule, listing: asyncio.Task[dict[str, str] | None]
+    ) -> None:
+        listed = await asyncio.shield(listing)  # shared by every resumed request: a cancel must not end it
+        await self._resume_pending(lane, row, None if listed is None else listed.get(row.id, "unlisted"))
+
+    async def _resume_pending(self, lane: _Lane, row: StoredSchedule, status: str | None) -> None:
+        """A request awaiting the decision at a restart; `status`: its state in HEDERA's list (None: unknown).
+
+        Still Pending: the polling goes on (deleted at the decision timeout). Else it was decided, withdrawn
+        or forgotten meanwhile: one read at once settles it, even past the decision timeout, so a grant
+        given meanwhile is applied, a decline or cancel is replied, a forgotten one is failed.
+        """
+        try:
+            self._note("reconcile", row.id, status or "not listed", "awaiting the decision at the restart")
+            answer = None
+            if status != "Pending":
+                answer = await self._poll(lane, row, self._clock() + self._section.total_timeout_s)
+            if answer is not None and answer.state is not ScheduleState.PENDING:
+                self._metrics.decision.observe(self._clock() - row.posted_at)
+                self._decided(lane, row, None, answer)
+                return
+            await self._decide(lane, row, None, answer.directives if answer is not None else ())
         except (HederaError, HederaProtocolError) as exc:
+            gone = isinstance(exc, HederaRefusedError) and exc.status == 404
+            message = "HEDERA no longer knows the schedule" if gone else str(exc)
+            self._metrics.requests.labels(outcome="failed").inc()
+            self._note("request", row.id, "failed", message)
             self._store.forget(row.id)
-            self._reply_row(row, None, "failed", schedule=row.id, message=str(exc))
+            self._reply_row(row, None, "failed", schedule=row.id, message=message)
         finally:
             lane.posted = None
+
+    async def _resume_post(self, lane: _Lane, row: StoredSchedule) -> None:
+        """A POST unanswered when the gateway stopped: adopt what HEDERA stored of it, never post it again."""
+        deadline = self._clock() + self._section.decision_timeout_s
+        try:
+            found = await self._finder.find(self._attempt(lane, row), self._known(), deadline)
+        except (HederaError, HederaProtocolError) as exc:
+            found, why = None, f"could not be reconciled with HEDERA ({exc}): a schedule may stay there"
+        else:
+            why = "HEDERA holds no schedule of it: ask again"
+        if found is None:
+            log.warning("a POST unanswered before the restart is given up", schedule=row.id, why=why)
+            self._metrics.requests.labels(outcome="failed").inc()
+            self._note("post", row.id, "lost", why)
+            self._store.forget(row.id)
+            message = f"the request sent before the restart {why}"
+            self._reply_row(row, None, "failed", schedule=None, message=message)
+            return
+        pending = replace(row, id=found, phase="pending")
+        self._store.replace(row.id, pending)
+        self._note("post", found, "adopted", "a POST unanswered before the restart was found stored")
+        self._reply_row(pending, None, "submitted")
+        lane.posted = found
+        await self._resume_pending(lane, pending, None)
 
     # ---- replies, state, audit ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from relevent.errors import StartupError
 
 STORE_FILE = "hedera.sqlite3"
+POSTING = "posting"  # the phase of a POST not answered yet: its id is a placeholder, not HEDERA's
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedules (
     id TEXT PRIMARY KEY, direction TEXT NOT NULL, phase TEXT NOT NULL, request_id TEXT,
@@ -25,7 +26,7 @@ CREATE TABLE IF NOT EXISTS fallback (direction TEXT PRIMARY KEY, reason TEXT NOT
 
 @dataclass(frozen=True)
 class StoredSchedule:
-    """A schedule the adapter created: `pending` (awaiting HEDERA's decision) or `grant` (applied)."""
+    """A schedule the adapter created: `posting` (its POST unanswered), `pending` or `grant` (applied)."""
 
     id: str
     direction: str
@@ -56,6 +57,17 @@ class HederaStore:
     def save(self, row: StoredSchedule) -> None:
         """Insert or replace a schedule's row."""
         self._db.execute("INSERT OR REPLACE INTO schedules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", astuple(row))
+
+    def replace(self, old_id: str, row: StoredSchedule) -> None:
+        """Put `row` in the place of `old_id` in one transaction (a crash leaves one of them, never both)."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute("DELETE FROM schedules WHERE id = ?", (old_id,))
+            self.save(row)
+        except sqlite3.Error:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def forget(self, schedule_id: str) -> None:
         """Drop a schedule's row."""
