@@ -1,0 +1,55 @@
+"""A charging station steered by the real daemon outlives the daemon: SIGKILL leaves it on the reserve."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from relevent.demo.ocpp_station import SimulatedStation, StationOptions
+from relevent.ports import free_port
+from tests.integration.gateway import KW, Schedule, gateway, next_second, scada_programs
+from tests.integration.test_device_layer import WAIT_S
+from tests.mosquitto import Broker
+
+pytestmark = pytest.mark.slow
+
+HORIZON_S = 60  # the steered profile's length: a dead gateway leaves the station on the reserve after it
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+async def test_after_sigkill_of_the_gateway_the_station_ends_on_the_reserve_never_unlimited(
+    broker: Broker, tmp_path: Path, version: str
+) -> None:
+    port = free_port()
+    config = f"""
+[ocpp]
+host = "127.0.0.1"
+port = {port}
+horizon_s = {HORIZON_S}
+
+[[devices]]
+id = "cs-1"
+class = "ev_charger"
+protocol = "ocpp"
+w_max_lim = "@Control/MaxPow_FSCC1"
+"""
+    station = SimulatedStation(StationOptions(station_id="cs-1", version=version))
+    with gateway(broker, tmp_path, config) as gw:
+        runner = asyncio.create_task(station.run(f"ws://127.0.0.1:{port}/ocpp/cs-1"))
+        try:
+            await scada_programs(gw.mms_port, Schedule("MaxPow_FSCH01", [7], next_second(1.5), intv_s=3600))
+            await station.wait_until(lambda: 7 * KW - 69 < station.limit_w(1) <= 7 * KW, WAIT_S)
+            gw.daemon.proc.kill()
+            killed = time.time()
+            await station.wait_until(lambda: station.connection is None, WAIT_S)  # it saw the CSMS go
+            # What the station holds runs on by itself: the steered 7 kW to the horizon's end, then the
+            # reserve (the model's MaxPow reserve: 0 kW), for ever.
+            assert 7 * KW - 69 < station.limit_w(1, killed + 1) <= 7 * KW
+            assert station.limit_w(1, killed + HORIZON_S + 1) == 0.0
+            assert station.limit_w(1, killed + 7 * 86400) == 0.0
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
