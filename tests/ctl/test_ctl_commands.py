@@ -103,7 +103,7 @@ def test_write_enable_forecast_and_watch_a_schedule(port: Ports) -> None:
         first = json.loads(watch.stdout.readline())  # the general interrogation: every member
         assert {e["reason"] for e in first["entries"]} == {"general-interrogation"}
 
-        start = _whole_second(3)  # the write command starts a process: room for a busy machine
+        start = _whole_second(8)  # the write command starts a process: room for a busy machine (3 s was not)
         written = ctl_json(
             port, "write", "@Control/ActPow_FSCH09", "--values", "11,12", "--interval", "1",
             "--prio", "70", "--start", start.isoformat(), "--enable",
