@@ -47,7 +47,16 @@ def _chromium() -> str:
     return found
 
 
-def _browse(url: str, profile: Path, *extra: str) -> str:
+def screenshot(url: str, profile: Path, name: str) -> Path:
+    """The page at `url` as `test-artifacts/<name>`, taken afresh."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / name
+    shot.unlink(missing_ok=True)
+    browse(url, profile, f"--screenshot={shot}")
+    return shot
+
+
+def browse(url: str, profile: Path, *extra: str) -> str:
     result = subprocess.run(
         [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
         capture_output=True,
@@ -86,15 +95,12 @@ async def test_status_page_shows_the_running_schedule_in_headless_chromium(
             await _until(lambda: device.command is not None and device.command.w_set == VALUE * 1000)
             url = f"http://127.0.0.1:{gw.http_port}/"
             plain = await asyncio.to_thread(_fetch, url)  # what a browser without JavaScript gets
-            dom = await asyncio.to_thread(_browse, url, tmp_path / "profile", "--dump-dom")
-            ARTIFACTS.mkdir(exist_ok=True)
-            shot = ARTIFACTS / "status-page.png"
-            shot.unlink(missing_ok=True)
-            await asyncio.to_thread(_browse, url + "#5m", tmp_path / "profile2", f"--screenshot={shot}")
-            five = await asyncio.to_thread(_browse, url + "#5m", tmp_path / "profile4", "--dump-dom")
+            dom = await asyncio.to_thread(browse, url, tmp_path / "profile", "--dump-dom")
+            shot = await asyncio.to_thread(screenshot, url + "#5m", tmp_path / "profile2", "status-page.png")
+            five = await asyncio.to_thread(browse, url + "#5m", tmp_path / "profile4", "--dump-dom")
             simulation.cancel()  # the device goes silent: after validity_s (2 s here) its data are stale
             await _until(lambda: "measurement" in _device(_status(gw.http_port))["stale"])
-            silent = await asyncio.to_thread(_browse, url, tmp_path / "profile3", "--dump-dom")
+            silent = await asyncio.to_thread(browse, url, tmp_path / "profile3", "--dump-dom")
         finally:
             simulation.cancel()
     card = dom.split(f'data-controller="{LD}/ActPow_FSCC1"', 1)[1].split("</div>", 3)

@@ -21,7 +21,7 @@ import pytest
 from relevent.ports import free_port
 from relevent.scl.generate import GeneratorOptions, write_scl
 from tests.integration.gateway import LD, gateway
-from tests.integration.test_status_page import ARTIFACTS, _browse
+from tests.integration.test_status_page import browse, screenshot
 from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
@@ -77,11 +77,8 @@ async def test_the_demos_dso_limit_and_disconnect_show_on_the_page(tmp_path: Pat
         shown_s = time.monotonic() - written
         await line_with(output, "SCADA wrote OnOff_FSCH01")
         url = f"http://127.0.0.1:{http_port}/#5m"
-        dom = await asyncio.to_thread(_browse, url, tmp_path / "profile", "--dump-dom")
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / "status-page-demo.png"
-        shot.unlink(missing_ok=True)
-        await asyncio.to_thread(_browse, url, tmp_path / "profile2", f"--screenshot={shot}")
+        dom = await asyncio.to_thread(browse, url, tmp_path / "profile", "--dump-dom")
+        shot = await asyncio.to_thread(screenshot, url, tmp_path / "profile2", "status-page-demo.png")
     assert shown_s <= SHOWN_WITHIN_S, f"the DSO limit reached the page's feed after {shown_s:.2f} s"
     timeline = dom.split(f'data-controller="{LD}/MaxPow_FSCC1"', 1)[1].split("</svg>", 1)[0]
     assert f"<title>{DSO_STEP}</title>" in timeline
@@ -96,11 +93,8 @@ async def test_a_hundred_devices_on_one_page(broker: Broker, tmp_path: Path) -> 
     scl = write_scl(GeneratorOptions(devices=100), tmp_path / "site100.cid")
     with gateway(broker, tmp_path, scl=scl) as gw:
         url = f"http://127.0.0.1:{gw.http_port}/#5m"
-        dom = await asyncio.to_thread(_browse, url, tmp_path / "profile", "--dump-dom")
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / "status-page-100.png"
-        shot.unlink(missing_ok=True)
-        await asyncio.to_thread(_browse, url, tmp_path / "profile2", f"--screenshot={shot}")
+        dom = await asyncio.to_thread(browse, url, tmp_path / "profile", "--dump-dom")
+        shot = await asyncio.to_thread(screenshot, url, tmp_path / "profile2", "status-page-100.png")
     devices = dom.split('<table id="devices">', 1)[1].split("</table>", 1)[0]
     assert devices.count("<tr data-device=") == 100
     cards = dom.split('<div id="controllers"', 1)[1].split("<h2>", 1)[0]
