@@ -52,6 +52,10 @@ class OcppSection(BaseModel):
     max_w: float = Field(default=22080.0, gt=0)
     # How far ahead a plan profile reaches; re-sent at half of it, so a dead gateway ends on the reserve.
     horizon_s: int = Field(default=3600, ge=60)
+    # OCPP 2.1: how long a steered profile outlives the station's connection to the gateway before the
+    # station drops it for the reserve (`maxOfflineDuration`); the horizon still bounds it. Long enough
+    # for a restart of the gateway, short against a dead one.
+    max_offline_s: int = Field(default=300, ge=0)
     response_timeout_s: float = Field(default=10.0, gt=0)
     heartbeat_s: int = Field(default=60, ge=1)
     # Frames above this size are answered with a CallError and dropped.

@@ -23,13 +23,14 @@ from relevent.lan.ocpp.station import Station
 from relevent.lan.ocpp.steering import Steering
 from relevent.lan.ocpp.units import Electrical
 from relevent.lan.ocpp.v16 import Csms16
+from relevent.lan.ocpp.v21 import Csms21
 from relevent.lan.ocpp.v201 import Csms201
 from relevent.waits import wait_set
 
 log = structlog.get_logger(__name__)
 
 # The versions served, the newest first: a station offering several gets the newest.
-SESSIONS: dict[str, type[CsmsSession]] = {"ocpp2.0.1": Csms201, "ocpp1.6": Csms16}
+SESSIONS: dict[str, type[CsmsSession]] = {"ocpp2.1": Csms21, "ocpp2.0.1": Csms201, "ocpp1.6": Csms16}
 SUBPROTOCOLS = [Subprotocol(name) for name in SESSIONS]
 # Frames up to this multiple of `max_message_bytes` are read and answered with a CallError; larger
 # ones close the connection (1009) before they fill the memory.
@@ -142,6 +143,7 @@ class OcppDriver:
             clock=self.clock,
         )
         station.connected = True
+        station.ocpp_version = link.ocpp_version
         station.forget_installed()  # whatever it held may have changed while it was away
         log.info("ocpp_connected", station=station_id, subprotocol=connection.subprotocol)
         tasks = [asyncio.create_task(steering.run(link), name=f"ocpp-steer-{station_id}")]

@@ -20,10 +20,14 @@ class StationAnswer:
 
 @dataclass(frozen=True)
 class Composite:
-    """The limit a station's composite schedule puts on an EVSE now, in its unit (None: no limit)."""
+    """What a station's composite schedule puts on an EVSE now, in its unit (None: none).
+
+    `setpoint` (OCPP 2.1, the station's sign): what the EV is to follow, negative for a discharge.
+    """
 
     limit: float | None
     unit: RateUnit
+    setpoint: float | None = None
 
 
 class StationLink(Protocol):

@@ -4,8 +4,10 @@ Stack 0 holds the reserve (the value the station keeps when the gateway is gone,
 steered limits over the horizon (they end, so a dead gateway leaves the station on the reserve), the top
 stack the pause (`on = false`, 0 W). `w_max_lim` caps the whole station (ChargingStationMaxProfile),
 `-w_set` is a ceiling for the EVs (TxDefaultProfile; a charging EV consumes: its `w_set` is negative). A
-station with too few stack levels, or one that refuses ChargingStationMaxProfile, gets layers folded
-together (their minimum) instead.
+positive `w_set` (injection) on a station that may discharge (OCPP 2.1, a bidirectional EV) is a
+discharge setpoint instead: a negative value, in OCPP's sign, on the same TxDefaultProfile layer, so the
+pause above it stops it. A station with too few stack levels, or one that refuses
+ChargingStationMaxProfile, gets layers folded together (`fold`) instead.
 """
 
 from __future__ import annotations
@@ -55,17 +57,44 @@ class Layer(StrEnum):
 PROFILE_IDS = {layer: index + 1 for index, layer in enumerate(Layer)}
 
 
-def layer_value(layer: Layer, fields: DeviceFields) -> float | None:
-    """A control layer's limit in W for `fields`; None where the controllers leave it free."""
+def layer_value(layer: Layer, fields: DeviceFields, *, discharge: bool = False) -> float | None:
+    """A control layer's value in W for `fields` (None where the controllers leave it free).
+
+    In OCPP's sign: a charging ceiling, or with `discharge` allowed a discharge setpoint (negative). The
+    discharge is held to `w_max_lim` here: a ChargingStationMaxProfile limits charging only (OCPP 2.1
+    allows it no other operation mode than ChargingOnly).
+    """
     if layer is Layer.MAX:
         return fields.w_max_lim
     if layer is Layer.SET:
-        return None if fields.w_set is None else max(-fields.w_set, 0.0)  # discharge is refused upstream
+        if fields.w_set is None:
+            return None
+        if discharge and fields.w_set > 0:
+            return -min(fields.w_set, fields.w_max_lim if fields.w_max_lim is not None else math.inf)
+        return max(-fields.w_set, 0.0)  # a discharge the station cannot do is refused by the steering
     return 0.0 if fields.on is False else None
 
 
+def fold(values: Sequence[float]) -> float | None:
+    """Layers' values as one period's: the lowest ceiling, and a discharge held to every ceiling.
+
+    A ceiling caps a discharge's size too (`w_max_lim` is a magnitude; a pause, 0 W, stops it).
+    """
+    if not values:
+        return None
+    ceiling = min((v for v in values if v >= 0), default=math.inf)
+    discharge = min((-v for v in values if v < 0), default=None)
+    if discharge is None:
+        return ceiling
+    held = min(discharge, ceiling)
+    return -held if held > 0 else 0.0
+
+
 def reserve_w(fallback: DeviceFields, safe_limit_w: float) -> float:
-    """The reserve: the reserve schedules' values (the lowest of them), else the configured safe limit."""
+    """The reserve: the reserve schedules' values (the lowest of them), else the configured safe limit.
+
+    It never discharges: a station left alone must not empty an EV into the grid.
+    """
     if fallback.on is False:
         return 0.0
     charging = None if fallback.w_set is None else -fallback.w_set
@@ -103,7 +132,9 @@ def placement(caps: Capabilities, *, proxied: bool = False) -> dict[Layer, Slot]
 class ProfileSpec:
     """One profile to install: Absolute from `start` (whole seconds), `periods` as (offset s, limit).
 
-    `duration` None: it never ends (the reserve, or a group ending on the reserve's value).
+    `duration` None: it never ends (the reserve, or a group ending on the reserve's value). Values are in
+    OCPP's sign (negative: a discharge setpoint). `max_offline_s`: how long it outlives the gateway's
+    connection where the version can say so (OCPP 2.1; None: the reserve, which must outlive it).
     """
 
     profile_id: int
@@ -114,12 +145,14 @@ class ProfileSpec:
     periods: tuple[tuple[int, float], ...]
     duration: int | None
     limits: tuple[StationLimit, ...] = field(default=(), compare=False)
+    max_offline_s: int | None = None
 
     @property
     def content(self) -> tuple[object, ...]:
         """What the station would do differently if it changed (the start aside for a constant profile)."""
         timed = len(self.periods) > 1 or self.duration is not None
-        return (self.slot, self.unit, self.periods, self.duration, self.start if timed else None)
+        start = self.start if timed else None
+        return (self.slot, self.unit, self.periods, self.duration, start, self.max_offline_s)
 
     @property
     def end(self) -> float:
@@ -163,6 +196,7 @@ class StationView:
     caps: Capabilities
     electrical: Electrical
     proxied: bool = False  # an operator's backend sets profiles too (see `placement`)
+    discharge: bool = False  # a positive `w_set` becomes a discharge setpoint (OCPP 2.1, a V2X EV)
 
 
 def build(
@@ -218,9 +252,9 @@ class _Builder:
         return any(layer_value(layer, fields) is not None for layer in layers for _, fields in self.steps)
 
     def folded(self, layers: Sequence[Layer], fields: DeviceFields) -> float | None:
-        """The lowest of the layers' values (None: all free)."""
-        values = [v for v in (layer_value(layer, fields) for layer in layers) if v is not None]
-        return min(values) if values else None
+        """The layers' values as one (None: all free)."""
+        values = (layer_value(layer, fields, discharge=self.view.discharge) for layer in layers)
+        return fold([v for v in values if v is not None])
 
     def profile(
         self, slot: Slot, layers: Sequence[Layer], covered: Sequence[Layer], tail: float | None
@@ -245,8 +279,10 @@ class _Builder:
         unit = self.view.caps.unit
         limits = tuple(to_station(w, unit, self.view.electrical) for _, w in merged)
         periods = tuple((offset, limit.value) for (offset, _), limit in zip(merged, limits, strict=True))
+        max_offline_s = self.section.max_offline_s if tail is None else None
+        layer_id = PROFILE_IDS[layers[0]]
         return ProfileSpec(
-            PROFILE_IDS[layers[0]], tuple(layers), slot, unit, self.start, periods, duration, limits
+            layer_id, tuple(layers), slot, unit, self.start, periods, duration, limits, max_offline_s
         )
 
 

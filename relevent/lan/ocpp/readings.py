@@ -8,7 +8,8 @@ from typing import Any
 
 from relevent.scheduler.values import Timestamp
 
-# (ts, W, phases, V) of one meter value
+IMPORT, EXPORT = "Power.Active.Import", "Power.Active.Export"
+# (ts, W imported, phases, V) of one meter value
 Reading = tuple[Timestamp, float | None, int | None, float | None]
 
 
@@ -31,24 +32,34 @@ def sampled(
     default_ts: Timestamp,
     value_of: Callable[[Mapping[str, Any]], float],
 ) -> Iterable[Reading]:
-    """One reading per meter value: Power.Active.Import summed over phases, the mean voltage.
+    """One reading per meter value: the power imported and the mean voltage.
 
-    `value_of` reads a sampled value in base units (the versions write units differently).
+    The power is Power.Active.Import less Power.Active.Export (a discharging EV exports), each its total
+    or else the sum of its phases. `value_of` reads a sampled value in base units (the versions write
+    units differently).
     """
     for meter_value in meter_values:
         ts = parse_ts(meter_value.get("timestamp"), default_ts)
-        power: list[float] = []
-        total: float | None = None
+        totals: dict[str, float] = {}
+        phased: dict[str, list[float]] = {IMPORT: [], EXPORT: []}
         volts: list[float] = []
         for sample in meter_value.get("sampled_value", ()):
             measurand = sample.get("measurand", "Energy.Active.Import.Register")
-            if measurand == "Power.Active.Import":
+            if measurand in phased:
                 if sample.get("phase") is None:
-                    total = value_of(sample)
+                    totals[measurand] = value_of(sample)
                 else:
-                    power.append(value_of(sample))
+                    phased[measurand].append(value_of(sample))
             elif measurand == "Voltage":
                 volts.append(value_of(sample))
-        w = total if total is not None else (sum(power) if power else None)
-        phases = len(power) if power else None
+        imported, exported = (_power(totals.get(m), phased[m]) for m in (IMPORT, EXPORT))
+        w = None if imported is None and exported is None else (imported or 0.0) - (exported or 0.0)
+        phases = len(phased[IMPORT] or phased[EXPORT]) or None
         yield ts, w, phases, (sum(volts) / len(volts) if volts else None)
+
+
+def _power(total: float | None, phases: list[float]) -> float | None:
+    """A measurand's power: its total, else the sum of its phases (None: not sampled)."""
+    if total is not None:
+        return total
+    return sum(phases) if phases else None

@@ -9,14 +9,21 @@ from relevent.lan.driver import DeviceIntent, DevicePlan
 from relevent.lan.ocpp.profiles import PROFILE_IDS, Capabilities, ProfileSpec, placement
 from relevent.lan.ocpp.units import Electrical
 
+V2X_VERSION = "2.1"  # the first OCPP with discharge (operationMode CentralSetpoint)
+
 
 @dataclass
 class Evse:
-    """One EVSE: its connector status, the running transaction and the latest power it measured."""
+    """One EVSE: its connector status, the running transaction and the latest power it measured.
+
+    `discharge_w`: the most its EV may discharge (ISO 15118-20 BPT, from NotifyEVChargingNeeds); None
+    for an EV that only charges.
+    """
 
     status: str = "Unknown"
     transaction_id: str | None = None
     w: float | None = None
+    discharge_w: float | None = None
 
 
 @dataclass
@@ -32,6 +39,7 @@ class Station:
     evses: dict[int, Evse] = field(default_factory=dict)
     boot: dict[str, object] = field(default_factory=dict)
     connected: bool = False
+    ocpp_version: str | None = None  # of the current (or last) connection
     last_transaction_id: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -43,6 +51,33 @@ class Station:
         """The EVSE running `transaction_id` (1 where unknown: one from before a restart)."""
         found = [i for i, e in self.evses.items() if e.transaction_id == transaction_id]
         return found[0] if found else 1
+
+    def end_transaction(self, evse_id: int) -> None:
+        """The EV on `evse_id` is done: its transaction and what it could do are gone."""
+        evse = self.evse(evse_id)
+        evse.transaction_id = None
+        if evse.discharge_w is not None:
+            evse.discharge_w = None
+            self.wake.set()  # a discharge it was steered to must end
+
+    def discharge_refusal(self) -> str:
+        """Why the station cannot be told to discharge now ("" where it can)."""
+        if self.ocpp_version != V2X_VERSION:
+            return (
+                f"OCPP {self.ocpp_version or 'unknown'} carries no discharge: a positive w_set (injection) "
+                f"needs OCPP {V2X_VERSION} and a bidirectional (V2X) EV"
+            )
+        plugged = [evse for evse in self.evses.values() if evse.transaction_id is not None]
+        if not plugged:
+            return "no EV in a transaction to discharge"
+        if len(plugged) > 1:  # a station-wide setpoint is followed by each EV: several would export it each
+            return f"{len(plugged)} EVs in transactions: a discharge is steered for one EV only"
+        if not plugged[0].discharge_w:
+            return (
+                "the EV reported no bidirectional power transfer (NotifyEVChargingNeeds with a BPT "
+                "energy transfer and a maxDischargePower)"
+            )
+        return ""
 
     def next_transaction_id(self, now: float) -> int:
         """A transaction id for a 1.6 station, which the CSMS assigns: rising across gateway restarts too."""

@@ -1,7 +1,9 @@
 """One station steered: its profiles kept in line with the intent and plan, and its health judged.
 
 Success is judged by what the station will do (its composite schedule) and then does (its next meter
-values after `settle_s`), never by "Accepted" alone: stations accept profiles and ignore them.
+values after `settle_s`), never by "Accepted" alone: stations accept profiles and ignore them. A charging
+limit is a ceiling (the EV may draw less); a discharge is a setpoint the EV follows, never exceeds, and
+the meter values must show as export.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from relevent.waits import wait_set
 log = structlog.get_logger(__name__)
 
 COMPOSITE_S = 60  # how far ahead the composite schedule is read back
-DISCHARGE_REFUSED = "a positive w_set (injection: discharge) needs OCPP 2.1 and a V2X station"
+# OCPP 2.1 allows the station maximum no discharge (ChargingOnly), and in proxy mode every gateway layer
+# sits on it (see `placement`)
+PROXY_DISCHARGE = "proxy mode steers the station maximum, which carries no discharge"
 
 
 def tolerance(w: float) -> float:
@@ -47,11 +51,27 @@ def effective(specs: list[ProfileSpec], t: Timestamp) -> list[StationLimit]:
 
 @dataclass(frozen=True)
 class MeterCheck:
-    """A limit the next meter values after `after` must respect, for the intent `seq`."""
+    """What the next meter values after `after` must respect, for the intent `seq`.
+
+    `limit_w` in the station's sign: a ceiling on the import, or (negative) a discharge setpoint.
+    """
 
     limit_w: float
     after: Timestamp
     seq: int | None
+
+    def breach(self, imported_w: float) -> str:
+        """What is wrong with the station importing `imported_w` ("" where nothing is)."""
+        if self.limit_w >= 0:
+            if imported_w > self.limit_w + tolerance(self.limit_w):
+                return f"meter values show {imported_w:.0f} W over the limit of {self.limit_w:.0f} W"
+            return ""
+        asked = -self.limit_w
+        if -imported_w > asked + tolerance(asked):
+            return f"meter values show {-imported_w:.0f} W of export over the setpoint of {asked:.0f} W"
+        if imported_w > tolerance(asked):
+            return f"meter values show {imported_w:.0f} W of import where {asked:.0f} W of export was asked"
+        return ""
 
 
 class Steering:
@@ -105,11 +125,9 @@ class Steering:
         if check is None or ts < check.after or not charging:
             return
         self.check = None
-        if station.w > check.limit_w + tolerance(check.limit_w) and check.seq == self.seq:
-            self.report(
-                DeviceHealth.NOT_APPLIED,
-                f"meter values show {station.w:.0f} W over the limit of {check.limit_w:.0f} W",
-            )
+        breach = check.breach(station.w)
+        if breach and check.seq == self.seq:
+            self.report(DeviceHealth.NOT_APPLIED, breach)
 
     async def run(self, link: StationLink) -> None:
         """Sync the station whenever its intent, plan or boot asks, and before profiles run out."""
@@ -156,20 +174,22 @@ class Steering:
         # One intent throughout: a newer one arriving meanwhile wakes the next sync, which judges it.
         intent = station.intent
         refusals: list[str] = []
-        specs = await self._install(link, intent, refusals)
-        if intent is not None and intent.fields.w_set is not None and intent.fields.w_set > 0:
-            refusals.append(DISCHARGE_REFUSED)
+        no_discharge = PROXY_DISCHARGE if self.proxied else station.discharge_refusal()
+        specs = await self._install(link, intent, refusals, discharge=not no_discharge)
+        injection = intent is not None and intent.fields.w_set is not None and intent.fields.w_set > 0
+        if injection and no_discharge:
+            refusals.append(no_discharge)
         if intent is None and station.plan is None:
             return
         await self._judge(link, specs, refusals, None if intent is None else intent.seq)
 
     async def _install(
-        self, link: StationLink, intent: DeviceIntent | None, refusals: list[str]
+        self, link: StationLink, intent: DeviceIntent | None, refusals: list[str], *, discharge: bool
     ) -> list[ProfileSpec]:
         station = self.station
         while True:
             caps = station.caps or Capabilities()
-            view = StationView(caps, station.electrical, self.proxied)
+            view = StationView(caps, station.electrical, self.proxied, discharge)
             specs = build(intent, station.plan, view, self.clock(), self.section)
             wanted = {spec.profile_id for spec in specs}
             for profile_id in [i for i in station.installed if i not in wanted]:
@@ -223,18 +243,28 @@ class Steering:
             self.report(health, detail, seq)
 
     async def _read_back(self, link: StationLink, limit_w: float) -> tuple[DeviceHealth, str]:
-        """What the station's composite schedules say: above the limit (not applied), below it (clamped)."""
+        """What the station's composite schedules say: above the limit (not applied), below it (clamped).
+
+        A discharge (`limit_w` < 0) is read from the setpoint, in magnitudes: more export than asked is
+        not applied, less is clamped (the EV's own maximum, say).
+        """
         station = self.station
         unit = (station.caps or Capabilities()).unit
+        discharge = limit_w < 0
+        if discharge:
+            asked, what, verb = -limit_w, "discharge setpoint", "discharges"
+        else:
+            asked, what, verb = limit_w, "limit", "allows"
         lower = ""
         for evse_id in sorted(set(station.evses) - {0}) or [1]:
             composite = await link.composite(evse_id, unit, COMPOSITE_S)
-            if composite.limit is None:
-                return DeviceHealth.NOT_APPLIED, f"evse {evse_id}: the composite schedule holds no limit"
-            allowed = to_watts(composite.limit, composite.unit, station.electrical)
-            if allowed > limit_w + tolerance(limit_w):
-                detail = f"evse {evse_id}: the composite schedule allows {allowed:.0f} W of {limit_w:.0f} W"
+            value = composite.setpoint if discharge else composite.limit
+            if value is None or (discharge and value >= 0):
+                return DeviceHealth.NOT_APPLIED, f"evse {evse_id}: the composite schedule holds no {what}"
+            found = abs(to_watts(value, composite.unit, station.electrical))
+            if found > asked + tolerance(asked):
+                detail = f"evse {evse_id}: the composite schedule {verb} {found:.0f} W of {asked:.0f} W"
                 return DeviceHealth.NOT_APPLIED, detail
-            if allowed < limit_w - tolerance(limit_w) and limit_w < self.section.max_w:
-                lower = f"evse {evse_id}: the station allows only {allowed:.0f} W of {limit_w:.0f} W"
+            if found < asked - tolerance(asked) and (discharge or asked < self.section.max_w):
+                lower = f"evse {evse_id}: the station {verb} only {found:.0f} W of {asked:.0f} W"
         return (DeviceHealth.CLAMPED, lower) if lower else (DeviceHealth.APPLIED, "")

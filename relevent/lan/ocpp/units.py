@@ -34,21 +34,34 @@ class Electrical:
 
 @dataclass(frozen=True)
 class StationLimit:
-    """A limit in the station's unit, the power it allows, and whether the EV cannot follow it (< 6 A)."""
+    """A period's value in the station's unit and in W, and whether the EV cannot follow it (< 6 A).
+
+    In the station's sign (OCPP's): positive is a charging ceiling, negative a discharge setpoint.
+    """
 
     value: float
     unit: RateUnit
     w: float
     clamped: bool
 
+    @property
+    def discharge(self) -> bool:
+        """Whether the EV is to discharge (OCPP 2.1 CentralSetpoint) rather than charge up to a ceiling."""
+        return self.w < 0
+
 
 def to_station(watts: float, unit: RateUnit, electrical: Electrical) -> StationLimit:
-    """`watts` as the station takes it: whole W, or A rounded down; between 0 and 6 A it is clamped to off."""
+    """`watts` as the station takes it: whole W, or A, rounded towards 0 (never more than asked).
+
+    A ceiling between 0 and 6 A is clamped to off; a discharge is not, since a bidirectional EV is steered
+    by ISO 15118-20 messages, not by the PWM duty cycle that has the 6 A floor.
+    """
+    sign = -1.0 if watts < 0 else 1.0
     if unit == "A":
-        amps = round(electrical.amps(watts), 1)
-        value, w = amps, electrical.watts(amps)
+        amps = round(electrical.amps(abs(watts)), 1)
+        value, w = sign * amps, sign * electrical.watts(amps)
     else:
-        value = w = float(math.floor(watts))
+        value = w = sign * float(math.floor(abs(watts)))
     return StationLimit(value, unit, w, 0 < w < electrical.min_w)
 
 

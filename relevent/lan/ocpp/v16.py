@@ -89,7 +89,7 @@ class Csms16(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is 
     ) -> result.StopTransaction:
         """The transaction ends, with its last meter values."""
         connector_id = self.station.evse_of(str(transaction_id))
-        self.station.evse(connector_id).transaction_id = None
+        self.station.end_transaction(connector_id)
         self.measured(connector_id, transaction_data or (), None, value_of)
         return result.StopTransaction(id_tag_info=ACCEPTED)
 

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from ocpp.v201 import ChargePoint, call
-from ocpp.v201 import call_result as result
+from ocpp.v201 import ChargePoint
 
 from relevent.lan.ocpp.link import Composite, StationAnswer
 from relevent.lan.ocpp.profiles import Capabilities, ProfileSpec
@@ -50,25 +49,25 @@ def value_of(sample: Mapping[str, Any]) -> float:
 
 
 class Csms201(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is untyped
-    """One station's connection in 2.0.1."""
+    """One station's connection in 2.0.1; the messages are the library's of `ocpp_version` (2.1 reuses it)."""
 
     ocpp_version = "2.0.1"
 
     @on("BootNotification")
-    def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> result.BootNotification:
+    def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> Any:
         """Accept the station, give it the time and heartbeat interval; its profiles are asserted again."""
         self.station.boot = {"reason": reason, **charging_station}
         log.info("ocpp_boot", station=self.id, reason=reason, model=charging_station.get("model"))
         self.events.booted()
-        return result.BootNotification(
+        return self._call_result.BootNotification(
             current_time=iso(self.clock()), interval=self.heartbeat_s, status="Accepted"
         )
 
     @on("StatusNotification")
-    def on_status(self, evse_id: int, connector_status: str, **_: Any) -> result.StatusNotification:
+    def on_status(self, evse_id: int, connector_status: str, **_: Any) -> Any:
         """A connector's status."""
         self.station.evse(evse_id).status = connector_status
-        return result.StatusNotification()
+        return self._call_result.StatusNotification()
 
     @on("TransactionEvent")
     def on_transaction(
@@ -79,26 +78,27 @@ class Csms201(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is
         meter_value: list[dict[str, Any]] | None = None,
         number_of_phases_used: int | None = None,
         **_: Any,
-    ) -> result.TransactionEvent:
+    ) -> Any:
         """A transaction started, updated or ended, with its meter values."""
         evse_id = int(evse["id"]) if evse else self.station.evse_of(transaction_info["transaction_id"])
         state = self.station.evse(evse_id)
-        state.transaction_id = None if event_type == "Ended" else transaction_info["transaction_id"]
+        if event_type == "Ended":
+            self.station.end_transaction(evse_id)
+        else:
+            state.transaction_id = transaction_info["transaction_id"]
         self.measured(evse_id, meter_value or (), number_of_phases_used, value_of)
-        return result.TransactionEvent()
+        return self._call_result.TransactionEvent()
 
     @on("MeterValues")
-    def on_meter_values(
-        self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any
-    ) -> result.MeterValues:
+    def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:
         """Meter values outside a transaction."""
         self.measured(evse_id, meter_value, None, value_of)
-        return result.MeterValues()
+        return self._call_result.MeterValues()
 
     async def capabilities(self) -> Capabilities:
         """RateUnit, ProfileStackLevel and PeriodsPerSchedule of the SmartChargingCtrlr."""
         names = ("RateUnit", "ProfileStackLevel", "PeriodsPerSchedule")
-        request = call.GetVariables(
+        request = self._call.GetVariables(
             get_variable_data=[
                 {"component": {"name": SMART_CHARGING}, "variable": {"name": name}} for name in names
             ]
@@ -117,29 +117,38 @@ class Csms201(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is
             periods=int(values.get("PeriodsPerSchedule") or default.periods),
         )
 
+    def profile_payload(self, spec: ProfileSpec) -> dict[str, Any]:
+        """`spec` as this version's ChargingProfileType."""
+        return profile_payload(spec)
+
     async def set_profile(self, spec: ProfileSpec) -> StationAnswer:
         """SetChargingProfile on evse 0."""
-        response = await self.call(
-            call.SetChargingProfile(evse_id=0, charging_profile=profile_payload(spec)), suppress=False
-        )
+        request = self._call.SetChargingProfile(evse_id=0, charging_profile=self.profile_payload(spec))
+        response = await self.call(request, suppress=False)
         return _answer(response.status, response.status_info)
 
     async def clear_profile(self, profile_id: int) -> StationAnswer:
         """ClearChargingProfile by id."""
-        response = await self.call(call.ClearChargingProfile(charging_profile_id=profile_id), suppress=False)
+        request = self._call.ClearChargingProfile(charging_profile_id=profile_id)
+        response = await self.call(request, suppress=False)
         return _answer(response.status, response.status_info)
 
     async def composite(self, evse_id: int, unit: RateUnit, duration_s: int) -> Composite:
         """GetCompositeSchedule in `unit`; the station may answer in the other."""
         response = await self.call(
-            call.GetCompositeSchedule(duration=duration_s, evse_id=evse_id, charging_rate_unit=unit),
+            self._call.GetCompositeSchedule(duration=duration_s, evse_id=evse_id, charging_rate_unit=unit),
             suppress=False,
         )
         schedule = response.schedule
         if response.status != "Accepted" or not schedule or not schedule["charging_schedule_period"]:
             return Composite(None, unit)
         first = min(schedule["charging_schedule_period"], key=lambda p: p["start_period"])
-        return Composite(float(first["limit"]), schedule["charging_rate_unit"])
+        limit, setpoint = (first.get(key) for key in ("limit", "setpoint"))  # 2.1 may give a setpoint only
+        return Composite(
+            None if limit is None else float(limit),
+            schedule["charging_rate_unit"],
+            None if setpoint is None else float(setpoint),
+        )
 
 
 def _answer(status: str, info: Mapping[str, Any] | None) -> StationAnswer:
