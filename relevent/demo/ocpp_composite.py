@@ -2,6 +2,9 @@
 
 Within one purpose the highest active stack level wins (an EVSE's own profile over evse 0's at the same
 level); across purposes the lowest limit wins, a transaction's TxProfile replacing TxDefaultProfile.
+OCPP 2.1: a CentralSetpoint period's value is its setpoint (negative: discharge, held to its
+dischargeLimit), which the station maximum does not cap (2.1 allows that purpose ChargingOnly limits);
+a profile with `maxOfflineDuration` stops applying that long after the station lost its CSMS.
 """
 
 from __future__ import annotations
@@ -28,6 +31,16 @@ def parse_time(text: str | None) -> float | None:
     if text is None:
         return None
     return datetime.fromisoformat(text).timestamp()
+
+
+def period_value(period: dict[str, Any]) -> float:
+    """A period's value in its unit: the limit, or in CentralSetpoint the setpoint within its limits."""
+    if period.get("operation_mode", "ChargingOnly") != "CentralSetpoint":
+        return float(period["limit"])
+    setpoint = float(period["setpoint"])
+    low, high = period.get("discharge_limit"), period.get("limit")
+    setpoint = setpoint if low is None else max(setpoint, float(low))
+    return setpoint if high is None else min(setpoint, float(high))
 
 
 @dataclass(frozen=True)
@@ -74,8 +87,13 @@ class Profile:
         periods = [p for p in self.schedule["charging_schedule_period"] if start + p["start_period"] <= t]
         if not periods:
             return None
-        limit = float(periods[-1]["limit"])
-        return limit * watts_per_amp if self.schedule["charging_rate_unit"] == "A" else limit
+        value = period_value(periods[-1])
+        return value * watts_per_amp if self.schedule["charging_rate_unit"] == "A" else value
+
+    def offline_end(self, offline_since: float | None) -> float:
+        """When the profile stops applying for a station offline since `offline_since` (inf: never)."""
+        most = self.body.get("max_offline_duration")
+        return math.inf if offline_since is None or most is None else offline_since + float(most)
 
     def boundaries(self, tx_start: float | None, after: float) -> list[float]:
         """Instants after `after` where this profile's limit may change."""
@@ -95,6 +113,18 @@ class ProfileStore:
 
     def __init__(self) -> None:
         self.profiles: dict[int, Profile] = {}
+        self.offline_since: float | None = None  # when the station lost its CSMS (None: connected)
+
+    def offline(self, now: float) -> None:
+        """The connection to the CSMS is gone: profiles with a `maxOfflineDuration` start to run out."""
+        self.offline_since = now
+
+    def online(self, now: float) -> None:
+        """Connected again: a profile that ran out and is `invalidAfterOfflineDuration` is gone for good."""
+        for pid, p in list(self.profiles.items()):
+            if p.body.get("invalid_after_offline_duration") and p.offline_end(self.offline_since) <= now:
+                del self.profiles[pid]
+        self.offline_since = None
 
     def conflict(self, profile: Profile) -> bool:
         """Another id at the same EVSE, purpose and stack level (2.0.1 K01.FR.06 rejects it)."""
@@ -129,7 +159,7 @@ class ProfileStore:
     ) -> float | None:
         best: tuple[int, int, float] | None = None
         for p in self.profiles.values():
-            if p.key[1] != purpose or p.evse_id not in (0, evse_id):
+            if p.key[1] != purpose or p.evse_id not in (0, evse_id) or t >= p.offline_end(self.offline_since):
                 continue
             limit = p.limit_at(t, tx_start, watts_per_amp)
             if limit is not None:
@@ -140,15 +170,25 @@ class ProfileStore:
     def limit_w(
         self, evse_id: int, t: float, tx_start: float | None, watts_per_amp: float, hardware_w: float
     ) -> float:
-        """The composite limit in W on `evse_id` at `t` (the hardware's where nothing limits)."""
+        """The composite value in W on `evse_id` at `t`.
+
+        A limit (the hardware's where nothing limits), or a discharge setpoint (negative).
+        """
         station = self._purpose(STATION_MAX, 0, t, tx_start, watts_per_amp)
         tx = self._purpose(TX_PROFILE, evse_id, t, tx_start, watts_per_amp)
         if tx is None:
             tx = self._purpose(TX_DEFAULT, evse_id, t, tx_start, watts_per_amp)
+        if tx is not None and tx < 0:
+            return tx
         return min(v for v in (station, tx, hardware_w) if v is not None)
 
     def next_change(self, after: float, tx_start: float | None) -> float:
         """The first instant after `after` where some profile's limit may change (inf: none)."""
+        ends = (p.offline_end(self.offline_since) for p in self.profiles.values())
         return min(
-            (t for p in self.profiles.values() for t in p.boundaries(tx_start, after)), default=math.inf
+            [
+                *(t for p in self.profiles.values() for t in p.boundaries(tx_start, after)),
+                *(end for end in ends if end > after),
+            ],
+            default=math.inf,
         )

@@ -1,13 +1,17 @@
-"""A simulated OCPP 2.0.1 (or 1.6J) charging station: EVSEs with an EV each, profiles evaluated, meters sent.
+"""A simulated OCPP 2.0.1, 2.1 or 1.6J charging station: EVSEs with an EV each, profiles run, meters sent.
 
 Each EVSE charges at its composite limit (the EV's maximum where nothing limits, 0 W below 6 A) and
 reports every change at once (TransactionEvent ChargingRateChanged; 1.6: MeterValues), as well as every
 `meter_interval_s`. Quirks of real stations are options: A-only or W-only, stack level 0 only, profiles
 "Accepted" but ignored, limits stored but not followed, ChargingStationMaxProfile refused. The state and the
-charging loop serve both versions; a `StationSide` per version sends and answers the messages
-(`Station201` here, `Station16` in ocpp_station16).
+charging loop serve every version; a `StationSide` per version sends and answers the messages
+(`Station201` and `Station21` here, `Station16` in ocpp_station16).
 
-    python -m relevent.demo.ocpp_station --url ws://127.0.0.1:8887/ocpp/cs-1 [--ocpp-version 1.6]
+With `v2x` (OCPP 2.1) the EVs are bidirectional, as in an ISO 15118-20 BPT session: each reports its
+charging needs with V2X parameters once its transaction started, follows a CentralSetpoint's discharge
+(up to `ev_max_discharge_w`) and meters it as export (Power.Active.Export, Energy.Active.Export.Register).
+
+    python -m relevent.demo.ocpp_station --url ws://127.0.0.1:8887/ocpp/cs-1 [--ocpp-version 2.1 --v2x]
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ocpp.v201 import ChargePoint, call
-from ocpp.v201 import call_result as result
+from ocpp import v21
+from ocpp.v201 import ChargePoint
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
@@ -38,7 +42,8 @@ from relevent.waits import wait_set
 
 _QUIET = logging.getLogger("relevent.demo.ocpp_station.wire")
 _QUIET.setLevel(logging.WARNING)
-VERSIONS = ("2.0.1", "1.6")
+VERSIONS = ("2.1", "2.0.1", "1.6")
+CENTRAL_SETPOINT = "CentralSetpoint"
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,13 @@ class StationOptions:
     """What the simulated station is like; the quirks default to a compliant station."""
 
     station_id: str = "cs-1"
-    version: str = "2.0.1"  # the OCPP it speaks: "2.0.1" or "1.6" (1.6J)
+    version: str = "2.0.1"  # the OCPP it speaks: "2.1", "2.0.1" or "1.6" (1.6J)
     evses: int = 1
     phases: int = 3
     voltage_v: float = 230.0
     ev_max_w: float = 11040.0  # what an EV draws where nothing limits it: 16 A x 230 V x 3
+    v2x: bool = False  # 2.1 only: bidirectional EVs (ISO 15118-20 AC BPT) and station
+    ev_max_discharge_w: float = 11040.0  # the most a bidirectional EV discharges
     rate_units: str = "A,W"  # "A" or "W" for A-only or W-only stations
     stack_levels: int = 8  # the highest stack level it accepts (0: stack level 0 only)
     periods: int = 24
@@ -64,6 +71,8 @@ class StationOptions:
     def __post_init__(self) -> None:
         if self.version not in VERSIONS:
             raise ValueError(f"OCPP version {self.version!r}: one of {', '.join(VERSIONS)}")
+        if self.v2x and self.version != "2.1":
+            raise ValueError("v2x needs OCPP 2.1: earlier versions carry no discharge")
 
 
 @dataclass
@@ -74,9 +83,10 @@ class EvseSim:
     transaction_id: str | None = None  # 1.6: the CSMS's integer, as text
     tx_start: float | None = None
     seq_no: int = 0
-    w: float = 0.0
+    w: float = 0.0  # imported: negative while discharging
     reported_w: float | None = None
     energy_wh: float = 0.0
+    export_wh: float = 0.0
     last_sample: float = 0.0
     last_reported: float = 0.0
 
@@ -136,21 +146,32 @@ class SimulatedStation:
         )
 
     def power_w(self, evse_id: int = 1) -> float:
-        """What the EV on `evse_id` draws now: its limit, 0 below 6 A, the maximum when limits are ignored."""
+        """What the EV on `evse_id` draws now: its limit, 0 below 6 A, the maximum when limits are ignored.
+
+        A discharge setpoint is followed by a bidirectional EV (up to its maximum), by no other.
+        """
+        options = self.options
         if self.evses[evse_id].transaction_id is None:
             return 0.0
-        if self.options.ignore_limits:
-            return self.options.ev_max_w
-        limit = min(self.limit_w(evse_id), self.options.ev_max_w)
+        if options.ignore_limits:
+            return options.ev_max_w
+        value = self.limit_w(evse_id)
+        if value < 0:
+            return -min(-value, options.ev_max_discharge_w) if options.v2x else 0.0
+        limit = min(value, options.ev_max_w)
         return 0.0 if limit < 6.0 * self.watts_per_amp else limit
 
     def readings(self, evse: EvseSim) -> list[tuple[str, str, float]]:
-        """(measurand, unit, value) of what `evse`'s meter reports."""
-        return [
-            ("Power.Active.Import", "W", evse.w),
+        """(measurand, unit, value) of what `evse`'s meter reports (a bidirectional one: export too)."""
+        imported = [
+            ("Power.Active.Import", "W", max(0.0, evse.w)),
             ("Energy.Active.Import.Register", "Wh", round(evse.energy_wh, 1)),
-            ("Voltage", "V", self.options.voltage_v),
         ]
+        exported = [
+            ("Power.Active.Export", "W", max(0.0, -evse.w)),
+            ("Energy.Active.Export.Register", "Wh", round(evse.export_wh, 1)),
+        ]
+        return [*imported, *(exported if self.options.v2x else ()), ("Voltage", "V", self.options.voltage_v)]
 
     def take_profile(self, evse_id: int, body: dict[str, Any], replace: bool) -> str:
         """Record and install a SetChargingProfile (2.0.1 shape); the reason it is refused, "" if taken.
@@ -176,10 +197,15 @@ class SimulatedStation:
         options, body, evse_id = self.options, profile.body, profile.evse_id
         schedule = profile.schedule
         station_max = body["charging_profile_purpose"] == STATION_MAX
+        modes = {p.get("operation_mode", "ChargingOnly") for p in schedule["charging_schedule_period"]}
+        setpoints = CENTRAL_SETPOINT in modes
         reasons = (
             (options.reject_profiles, options.reject_profiles),
             (station_max and options.refuse_station_max, "LoadBalancerDisabled"),
             (station_max and evse_id != 0, "InvalidEvse"),
+            # 2.1 Table 95: the station maximum is ChargingOnly; a station without V2X takes no setpoint
+            (setpoints and (station_max or not options.v2x), "UnsupportedOperationMode"),
+            (bool(modes - {"ChargingOnly", CENTRAL_SETPOINT}), "UnsupportedOperationMode"),
             (int(body["stack_level"]) > options.stack_levels, "InvalidStackLevel"),
             (schedule["charging_rate_unit"] not in options.rate_units.split(","), "UnsupportedRateUnit"),
             (len(schedule["charging_schedule_period"]) > options.periods, "TooManyPeriods"),
@@ -203,9 +229,11 @@ class SimulatedStation:
         t = float(now)
         while t < now + duration:
             w = self.limit_w(evse_id, t) if evse is not None else self.options.ev_max_w
-            limit = round(w / self.watts_per_amp, 1) if unit == "A" else round(w, 1)
-            if not periods or periods[-1]["limit"] != limit:
-                periods.append({"start_period": int(t - now), "limit": limit})
+            value = round(w / self.watts_per_amp, 1) if unit == "A" else round(w, 1)
+            # a discharge is a setpoint (2.1); a limit is what a charging EV may draw
+            shape = {"operation_mode": CENTRAL_SETPOINT, "setpoint": value} if value < 0 else {"limit": value}
+            if not periods or {k: v for k, v in periods[-1].items() if k != "start_period"} != shape:
+                periods.append({"start_period": int(t - now), **shape})
             t = self.store.next_change(t, tx_start)
         return {
             "duration": duration,
@@ -261,7 +289,8 @@ class SimulatedStation:
 
     async def _session(self, connection: ClientConnection) -> None:
         self.connection = connection
-        link: StationSide = (Station16 if self.options.version == "1.6" else Station201)(self, connection)
+        self.store.online(self.clock())
+        link: StationSide = SIDES[self.options.version](self, connection)
         receiver = asyncio.create_task(link.start())
         behaviour = asyncio.create_task(self._behave(link, receiver))
         try:
@@ -273,6 +302,7 @@ class SimulatedStation:
             # gather, not a suppressed await: a cancellation of this task meanwhile must go on
             await asyncio.gather(receiver, behaviour, return_exceptions=True)
             self.connection = None
+            self.store.offline(self.clock())
             self.notify()
 
     async def _behave(self, link: StationSide, receiver: asyncio.Task[None]) -> None:
@@ -294,7 +324,11 @@ class SimulatedStation:
             now = self.clock()
             for evse in self.evses.values():
                 w = self.power_w(evse.evse_id)
-                evse.energy_wh += evse.w * (now - evse.last_sample) / 3600.0
+                wh = evse.w * (now - evse.last_sample) / 3600.0
+                if wh >= 0:
+                    evse.energy_wh += wh
+                else:
+                    evse.export_wh -= wh
                 evse.last_sample, evse.w = now, w
                 if evse.reported_w != w:
                     await self._report(link, evse, "Updated", "ChargingRateChanged")
@@ -325,7 +359,7 @@ class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
     async def boot(self) -> None:
         """BootNotification, reason PowerUp."""
         await self.call(
-            call.BootNotification(
+            self._call.BootNotification(
                 charging_station={"model": "relevent-sim", "vendor_name": "relevent"}, reason="PowerUp"
             ),
             suppress=False,
@@ -334,7 +368,7 @@ class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
     async def status(self, evse: EvseSim) -> None:
         """StatusNotification: the connector is Occupied (an EV is always plugged in)."""
         await self.call(
-            call.StatusNotification(
+            self._call.StatusNotification(
                 timestamp=iso(self.station.clock()),
                 connector_status="Occupied",
                 evse_id=evse.evse_id,
@@ -354,7 +388,7 @@ class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
             {"value": value, "measurand": measurand} for measurand, _, value in self.station.readings(evse)
         ]
         await self.call(
-            call.TransactionEvent(
+            self._call.TransactionEvent(
                 event_type=event_type,
                 timestamp=iso(now),
                 trigger_reason=trigger,
@@ -371,7 +405,7 @@ class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
         )
 
     @on("GetVariables")
-    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> result.GetVariables:
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
         """The SmartChargingCtrlr variables of its capabilities."""
         options = self.station.options
         known = {
@@ -392,17 +426,16 @@ class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
                     **({"attribute_value": value} if value is not None else {}),
                 }
             )
-        return result.GetVariables(get_variable_result=results)
+        return self._call_result.GetVariables(get_variable_result=results)
 
     @on("SetChargingProfile")
-    def on_set_profile(
-        self, evse_id: int, charging_profile: dict[str, Any], **_: Any
-    ) -> result.SetChargingProfile:
+    def on_set_profile(self, evse_id: int, charging_profile: dict[str, Any], **_: Any) -> Any:
         """Take the profile, or reject it with the reason."""
         reason = self.station.take_profile(evse_id, charging_profile, replace=False)
+        answer = self._call_result.SetChargingProfile
         if reason:
-            return result.SetChargingProfile(status="Rejected", status_info={"reason_code": reason})
-        return result.SetChargingProfile(status="Accepted")
+            return answer(status="Rejected", status_info={"reason_code": reason})
+        return answer(status="Accepted")
 
     @on("ClearChargingProfile")
     def on_clear_profile(
@@ -410,7 +443,7 @@ class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
         charging_profile_id: int | None = None,
         charging_profile_criteria: dict[str, Any] | None = None,
         **_: Any,
-    ) -> result.ClearChargingProfile:
+    ) -> Any:
         """Remove the profiles by id or by criteria."""
         criteria = charging_profile_criteria or {}
         status = self.station.clear_profiles(
@@ -419,22 +452,70 @@ class Station201(ChargePoint):  # type: ignore[misc]  # the library is untyped
             criteria.get("stack_level"),
             criteria.get("evse_id"),
         )
-        return result.ClearChargingProfile(status=status)
+        return self._call_result.ClearChargingProfile(status=status)
 
     @on("GetCompositeSchedule")
     def on_composite(
         self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any
-    ) -> result.GetCompositeSchedule:
+    ) -> Any:
         """The composite schedule of an EVSE (0: the station)."""
         schedule = {"evse_id": evse_id, **self.station.composite(evse_id, duration, charging_rate_unit)}
-        return result.GetCompositeSchedule(status="Accepted", schedule=schedule)
+        return self._call_result.GetCompositeSchedule(status="Accepted", schedule=schedule)
+
+
+class Station21(Station201):
+    """The station's side of one connection in 2.1: 2.0.1's messages on 2.1's schemas, and V2X needs."""
+
+    _call = v21.call
+    _call_result = v21.call_result
+    _ocpp_version = "2.1"
+
+    async def meter(self, evse: EvseSim, event_type: str, trigger: str) -> None:
+        """TransactionEvent; once a bidirectional EV's transaction started, its charging needs."""
+        await super().meter(evse, event_type, trigger)
+        if event_type == "Started" and self.station.options.v2x:
+            await self.charging_needs(evse)
+
+    async def charging_needs(self, evse: EvseSim) -> None:
+        """NotifyEVChargingNeeds as an ISO 15118-20 AC BPT session in dynamic mode reports it."""
+        options = self.station.options
+        await self.call(
+            self._call.NotifyEVChargingNeeds(
+                evse_id=evse.evse_id,
+                charging_needs={
+                    "requested_energy_transfer": "AC_BPT",
+                    "available_energy_transfer": ["AC_three_phase", "AC_BPT"],
+                    "control_mode": "DynamicControl",
+                    "mobility_needs_mode": "EVCC",
+                    "departure_time": iso(self.station.clock() + 8 * 3600),
+                    "v2x_charging_parameters": {
+                        "min_charge_power": 6.0 * self.station.watts_per_amp,
+                        "max_charge_power": options.ev_max_w,
+                        "min_discharge_power": 0.0,
+                        "max_discharge_power": options.ev_max_discharge_w,
+                        "ev_target_energy_request": 20000.0,
+                        "ev_min_energy_request": -10000.0,
+                        "ev_max_energy_request": 40000.0,
+                    },
+                },
+            ),
+            suppress=False,
+        )
+
+
+SIDES: dict[str, Callable[[SimulatedStation, ClientConnection], StationSide]] = {
+    "2.1": Station21,
+    "2.0.1": Station201,
+    "1.6": Station16,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run one simulated station against a CSMS until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="ws://host:port/path/<station id>")
-    parser.add_argument("--ocpp-version", default="2.0.1", choices=["2.0.1", "1.6"])
+    parser.add_argument("--ocpp-version", default="2.0.1", choices=VERSIONS)
+    parser.add_argument("--v2x", action="store_true", help="2.1: bidirectional EVs (ISO 15118-20 BPT)")
     parser.add_argument("--evses", type=int, default=1)
     parser.add_argument("--rate-units", default="A,W", choices=["A,W", "A", "W"])
     parser.add_argument("--stack-levels", type=int, default=8)
@@ -447,6 +528,7 @@ def main(argv: list[str] | None = None) -> None:
     options = StationOptions(
         station_id=args.url.rstrip("/").rsplit("/", 1)[-1],
         version=args.ocpp_version,
+        v2x=args.v2x,
         evses=args.evses,
         rate_units=args.rate_units,
         stack_levels=args.stack_levels,

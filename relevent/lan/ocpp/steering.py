@@ -235,7 +235,8 @@ class Steering:
             self.report(health, detail, seq)
             return
         self.check = MeterCheck(limit_w, now + self.settle_s, seq)
-        clamped = [limit for limit in current if limit.clamped]
+        # a ceiling under 6 A pauses a charging EV; while it discharges, ceilings do not apply
+        clamped = [limit for limit in current if limit.clamped and limit_w >= 0]
         if clamped:
             detail = f"{clamped[0].value:g} {clamped[0].unit} is under 6 A: the EV pauses"
             self.report(DeviceHealth.CLAMPED, detail, seq)

@@ -86,6 +86,8 @@ class Csms201(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is
             self.station.end_transaction(evse_id)
         else:
             state.transaction_id = transaction_info["transaction_id"]
+        if event_type == "Started":  # a new EV: the steering judges again (whether it may discharge)
+            self.station.wake.set()
         self.measured(evse_id, meter_value or (), number_of_phases_used, value_of)
         return self._call_result.TransactionEvent()
 

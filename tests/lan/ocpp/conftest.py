@@ -62,6 +62,7 @@ class Site:
     reports: Reports
     port: int
     section: OcppSection
+    runner: asyncio.Task[None]  # the driver's
     stations: dict[str, SimulatedStation] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -92,7 +93,7 @@ async def site(
     try:
         await asyncio.wait_for(driver.listening.wait(), WAIT_S)
         assert driver.port is not None
-        s = Site(driver, reports, driver.port, config)
+        s = Site(driver, reports, driver.port, config, runner)
         try:
             yield s
         finally:
