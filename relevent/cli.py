@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from relevent import __version__
 from relevent.app import check, create_state_dir_and_load_scl, serve
 from relevent.config import Settings, load_settings
+from relevent.demo.ocpp_station import VERSIONS
 from relevent.demo.runner import DemoOptions, run_demo
 from relevent.errors import ReleventError, ServicesFailedError
 from relevent.obs.audit_anchor import ANCHOR_FILE, Anchor, verify
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="status page port (default %(default)s)")  # fmt: skip
     demo.add_argument("--scl", type=Path, help="model to serve (default: the shipped default model)")
     demo.add_argument("--hedera", action="store_true", help="also a fake HEDERA and an EMS asking it")
+    demo.add_argument("--ocpp-version", choices=VERSIONS, default=ports.ocpp_version,
+                      help="the charging station's OCPP (2.1: its EV discharges on ActPow)")  # fmt: skip
     audit = verbs.add_parser("audit", help="the audit trail in the state directory").add_subparsers(
         dest="audit_verb"
     )
@@ -125,7 +128,11 @@ def _main(argv: Sequence[str]) -> int:
                 parser.error("scl needs a verb: validate or generate")
             return _scl_validate(args) if args.scl_verb == "validate" else run_generate(args)
         if verb == "demo":
-            return run_demo(DemoOptions(args.duration, args.mms_port, args.http_port, args.scl, args.hedera))
+            return run_demo(
+                DemoOptions(
+                    args.duration, args.mms_port, args.http_port, args.scl, args.hedera, args.ocpp_version
+                )
+            )
         config_file = getattr(args, "config", None)
         settings = load_settings(config_file, _overrides(args))
         if verb == "audit":

@@ -49,9 +49,11 @@ DEVICES = (
     ("evse1", "ev_charger", 11000.0, -11000.0, {"w_max_lim": "MaxPow", "on": "OnOff"}),
 )
 # A charging station over OCPP beside them, the gateway its CSMS, and a PV inverter over SunSpec (Modbus
-# TCP), both following the same controllers.
+# TCP), both following the same controllers. A 2.1 station's EV is bidirectional: it follows the
+# aggregator's ActPow too, discharging where that asks for injection.
 STATION = "cs1"
 STATION_BINDINGS = {"w_max_lim": "MaxPow", "on": "OnOff"}
+V2X_BINDINGS = {**STATION_BINDINGS, "w_set": "ActPow"}
 INVERTER = "pv1"
 INVERTER_BINDINGS = {"w_max_lim": "MaxPow", "on": "OnOff"}
 
@@ -65,16 +67,22 @@ class DemoOptions:
     http_port: int = default(HttpSection, "port")
     scl: Path | None = None
     hedera: bool = False  # also a fake HEDERA and an EMS asking it for capacity
+    ocpp_version: str = "2.0.1"  # the charging station's ("2.1": with a bidirectional EV)
+
+    @property
+    def v2x(self) -> bool:
+        """Whether the station's EV discharges (OCPP 2.1, ISO 15118-20 BPT)."""
+        return self.ocpp_version == "2.1"
 
 
-def demo_config(broker_url: str, ocpp_port: int, modbus_port: int) -> str:
-    """The gateway's TOML for the demo site."""
+def demo_config(broker_url: str, ocpp_port: int, modbus_port: int, *, v2x: bool = False) -> str:
+    """The gateway's TOML for the demo site (`v2x`: the station's EV follows ActPow too)."""
     lines = [
         f'[gateway]\nid = "{GATEWAY_ID}"', f'[mqtt]\nurl = "{broker_url}"\nheartbeat_s = 10.0',
         f'[ocpp]\nhost = "127.0.0.1"\nport = {ocpp_port}',
     ]  # fmt: skip
     devices = [(d, c, "mqtt", bindings) for d, c, _, _, bindings in DEVICES]
-    devices.append((STATION, "ev_charger", "ocpp", STATION_BINDINGS))
+    devices.append((STATION, "ev_charger", "ocpp", V2X_BINDINGS if v2x else STATION_BINDINGS))
     devices.append((INVERTER, "pv_inverter", "sunspec", INVERTER_BINDINGS))
     for device_id, device_class, protocol, bindings in devices:
         lines.append(f'[[devices]]\nid = "{device_id}"\nclass = "{device_class}"\nprotocol = "{protocol}"')
@@ -117,7 +125,7 @@ async def _demo(options: DemoOptions) -> int:
         inverter = SimulatedInverter()
         await inverter.server.start("127.0.0.1", modbus_port)
         optional.push_async_callback(inverter.server.stop)
-        toml = demo_config(broker.url, ocpp_port, modbus_port) + hedera
+        toml = demo_config(broker.url, ocpp_port, modbus_port, v2x=options.v2x) + hedera
         gateway = await _start_gateway(workdir, toml, options)
         _say(f"gateway up: MMS 127.0.0.1:{options.mms_port}, broker {broker.url}, logs in {workdir}")
         _say(f"status page: http://127.0.0.1:{options.http_port}/")
@@ -127,7 +135,14 @@ async def _demo(options: DemoOptions) -> int:
             SimulatedDevice(d, topics, broker.host, broker.port, rated_w=rated, natural_w=natural)
             for d, _, rated, natural, _ in DEVICES
         ]
-        station = SimulatedStation(StationOptions(station_id=STATION, meter_interval_s=SUMMARY_PERIOD_S))
+        station = SimulatedStation(
+            StationOptions(
+                station_id=STATION,
+                version=options.ocpp_version,
+                v2x=options.v2x,
+                meter_interval_s=SUMMARY_PERIOD_S,
+            )
+        )
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(device.run()) for device in devices]
             tasks.append(group.create_task(station.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/{STATION}")))
@@ -226,7 +241,8 @@ def _summary(
         f"{d.id}: {d.model.power_w:8.1f} W ({d.commands_received} cmds{', fallback' if d.fallback else ''})"
         for d in devices
     ]
-    seen.append(f"{STATION}: {-station.power_w():8.1f} W (ocpp)")  # the EV draws: consumption, negative
+    # the EV draws: consumption, negative (a discharging one: positive)
+    seen.append(f"{STATION}: {-station.power_w():8.1f} W (ocpp {station.options.version})")
     seen.append(f"{INVERTER}: {inverter.power_w:8.1f} W (sunspec)")
     return "  ".join(outputs) + "  |  " + "  ".join(seen)
 

@@ -9,6 +9,7 @@ import pytest
 from tests.demo_run import GRACE_S, run_demo
 
 DURATION_S = 60
+V2X_DURATION_S = 30
 
 
 @pytest.mark.slow
@@ -40,3 +41,15 @@ def test_demo_runs_headless_and_the_simulated_devices_follow_the_schedules() -> 
     inverter = [float(m.group(1)) for line in summaries if (m := re.search(r"pv1: +(-?[\d.]+) W", line))]
     assert max(inverter) == 6000.0
     assert inverter[-1] == 2500.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(V2X_DURATION_S + GRACE_S + 30)
+def test_demo_with_an_ocpp_2_1_station_discharges_its_ev_on_the_aggregators_injection() -> None:
+    result = run_demo(V2X_DURATION_S, "--ocpp-version", "2.1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summaries = [line for line in result.stdout.splitlines() if "cs1:" in line]
+    assert all("(ocpp 2.1)" in line for line in summaries)
+    # ActPow's first half asks for injection (up to 4 kW): the EV exports it, as a positive power
+    station = [float(m.group(1)) for line in summaries if (m := re.search(r"cs1: +(-?[\d.]+) W", line))]
+    assert 1000 < max(station) <= 4000
