@@ -21,23 +21,28 @@ OFFLINE_S = 5  # 2.1: how long a steered profile outlives the gateway's connecti
 SERIES = 'device="cs-1",protocol="ocpp"'
 
 
-@pytest.mark.parametrize("version", ["2.1", "2.0.1", "1.6"])
-async def test_after_sigkill_of_the_gateway_the_station_ends_on_the_reserve_never_unlimited(
-    broker: Broker, tmp_path: Path, version: str
-) -> None:
-    port = free_port()
-    config = f"""
+def one_station(port: int, setting: str, binding: str) -> str:
+    """The daemon's TOML for the station cs-1: one `[ocpp]` setting and the field it follows."""
+    return f"""
 [ocpp]
 host = "127.0.0.1"
 port = {port}
-horizon_s = {HORIZON_S}
+{setting}
 
 [[devices]]
 id = "cs-1"
 class = "ev_charger"
 protocol = "ocpp"
-w_max_lim = "@Control/MaxPow_FSCC1"
+{binding}
 """
+
+
+@pytest.mark.parametrize("version", ["2.1", "2.0.1", "1.6"])
+async def test_after_sigkill_of_the_gateway_the_station_ends_on_the_reserve_never_unlimited(
+    broker: Broker, tmp_path: Path, version: str
+) -> None:
+    port = free_port()
+    config = one_station(port, f"horizon_s = {HORIZON_S}", 'w_max_lim = "@Control/MaxPow_FSCC1"')
     station = SimulatedStation(StationOptions(station_id="cs-1", version=version))
     with gateway(broker, tmp_path, config) as gw:
         runner = asyncio.create_task(station.run(f"ws://127.0.0.1:{port}/ocpp/cs-1"))
@@ -61,18 +66,7 @@ async def test_an_injection_schedule_discharges_a_v2x_ev_and_a_dead_gateway_ends
     broker: Broker, tmp_path: Path
 ) -> None:
     port = free_port()
-    config = f"""
-[ocpp]
-host = "127.0.0.1"
-port = {port}
-max_offline_s = {OFFLINE_S}
-
-[[devices]]
-id = "cs-1"
-class = "ev_charger"
-protocol = "ocpp"
-w_set = "@Control/ActPow_FSCC1"
-"""
+    config = one_station(port, f"max_offline_s = {OFFLINE_S}", 'w_set = "@Control/ActPow_FSCC1"')
     options = StationOptions(station_id="cs-1", version="2.1", v2x=True, meter_interval_s=1.0)
     station = SimulatedStation(options)
     with gateway(broker, tmp_path, config) as gw:
