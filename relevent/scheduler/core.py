@@ -210,6 +210,10 @@ class Core:
         self._now = max(self._now, until)
         return outcome
 
+    def reach(self, now: Timestamp) -> None:
+        """Move the present to `now` when no instant lies before it (the caller knows the next one)."""
+        self._now = max(self._now, now)
+
     def jump_to(self, now: Timestamp) -> Outcome:
         """Re-evaluate every schedule at `now` after a wall-clock step."""
         timeline = self._started()

@@ -220,7 +220,7 @@ class Engine:
         if not self._core.started:
             return Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
         now = self._command_time()
-        self._advance(now, defer_status=True)  # as `check`: decide on the present
+        self._catch_up(now)  # as `check`: decide on the present
         full = {full_ref(ref, self.model.ied_name): program for ref, program in programs.items()}
         try:
             return self._core.program_slots(full, {}, actor, now).result
@@ -241,7 +241,7 @@ class Engine:
         if not self._core.started:
             return [Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")]
         now = self._command_time()
-        self._advance(now, defer_status=True)  # as `forecast`: the copies start from the present
+        self._catch_up(now)  # as `forecast`: the copies start from the present
         return self._core.check(steps, actor, now)
 
     def read(self, ref: str) -> AttributeValue | Rejected:
@@ -267,8 +267,7 @@ class Engine:
         if not self._core.started:
             return []
         now = self._command_time()
-        # An instant due and its timer not yet run: do the timer's work, the devices' outputs first.
-        self._advance(now, defer_status=True)
+        self._catch_up(now)
         return self._core.forecast(controller_ref, t0, t1, now)
 
     # ---- command handling -------------------------------------------------------------------------------
@@ -294,7 +293,7 @@ class Engine:
             result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
         else:
             now = self._command_time()
-            self._advance(now)
+            self._catch_up(now, defer_status=False)
             try:
                 result = self._store_and_apply(decide(now, fulls), now)
             except RejectionError as rejection:
@@ -341,6 +340,18 @@ class Engine:
             return
         self._advance(max(nominal, now), defer_status=True)
         self._rearm()
+
+    def _catch_up(self, now: Timestamp, *, defer_status: bool = True) -> None:
+        """An instant due and its timer not yet run: do the timer's work now, the devices' outputs first.
+
+        The armed instant is the core's next one (re-armed after every change), so a caller that finds
+        nothing due costs no scan of every schedule: forecasts and commands come per controller.
+        """
+        if self._armed_for is not None and now >= self._armed_for:
+            self._advance(now, defer_status=defer_status)
+            self._rearm()
+        else:
+            self._core.reach(now)
 
     def _advance(self, until: Timestamp, *, defer_status: bool = False) -> None:
         """Let the core process every instant up to `until`; publish and store what it did."""

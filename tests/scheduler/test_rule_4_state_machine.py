@@ -11,6 +11,7 @@ import pytest
 from relevent.scheduler.commands import Accepted
 from relevent.scheduler.events import AttributeChanged, OutputChanged
 from relevent.scheduler.periodic import CalendarTime, Period
+from relevent.scheduler.timeline import Timeline
 from relevent.timing import STATUS_DELAY_S
 
 from .factory import BASE, ln, small_spec
@@ -242,6 +243,29 @@ async def test_a_forecast_that_finds_an_instant_due_does_the_timers_work_outputs
     assert [value for _, value in entries] == [2]
     assert entries[0][0] == pytest.approx(forecasting_at + STATUS_DELAY_S, abs=1e-4)
     assert len(h.recorder.outputs()) == 1
+
+
+async def test_forecasts_between_instants_scan_no_schedule(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = start_engine(small_spec(), db)
+    h.program(S1, values=[1.0, 2.0], intv=60, prio=1, starts=[BASE + 100])
+    await h.sleep_until(BASE + 130)
+    now = h.clock.now()
+    h.engine.forecast(FSCC, now, now + 600)  # computed once (on copies), then served from the cache
+    scans = 0
+    scan = Timeline.next_instant
+
+    def counted(timeline: Timeline) -> float | None:
+        nonlocal scans
+        scans += 1
+        return scan(timeline)
+
+    monkeypatch.setattr(Timeline, "next_instant", counted)
+    for _ in range(3):  # a status page asks per controller and tick: the armed instant says none is due
+        assert [p.value for p in h.engine.forecast(FSCC, now, now + 600)] == [1.0, 2.0, None]
+    assert scans == 0
+    h.clock.offset += 40  # past the boundary at 160, its timer not run: the forecast does its work
+    assert h.engine.forecast(FSCC, h.clock.now(), h.clock.now() + 600)[0].value == 2.0
+    assert scans > 0
 
 
 async def test_time_to_next_instant_counts_down_to_a_start_and_is_none_without_one(db: Path) -> None:
