@@ -76,7 +76,7 @@ async def measure(devices: int, folder: Path) -> list[Row]:
                 await asyncio.sleep(1.2 - time.time() % 1.0)
                 watch.longest = 0.0
                 began = time.perf_counter()
-                message = sent.delta(await feed.get(WINDOWS_S[name]), "true")
+                message = await sent.delta(await feed.get(WINDOWS_S[name]), "true")
                 took.append((time.perf_counter() - began) * 1000)
                 for _ in range(2):  # the watcher's next turn records the render's last stretch
                     await asyncio.sleep(0)

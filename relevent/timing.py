@@ -24,7 +24,7 @@ QUIET_BEFORE_S = 0.005
 QUIET_AFTER_S = 0.005
 # No MMS model updates for this long after an instant either: its device commands are leaving.
 BURST_S = 0.05
-SLICE_S = 0.002  # the longest run of MMS model updates between two turns of the loop
+SLICE_S = 0.002  # the longest run of MMS model updates (or a status page's rendering) between loop turns
 REPORT_BUF_TIME_MS = 50  # the auto report blocks' bufTm: merges the q, t and value changes of one update
 ACTIVE_S = 1.0  # how long the MMS serve loop polls fast (`wait_ms`) after activity
 

@@ -1,8 +1,9 @@
-"""Work asked for many times in one turn of the event loop, done once at the end of that turn."""
+"""Loop turns: work asked for many times in one turn done once at its end; long work spread over turns."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 
@@ -38,3 +39,21 @@ class OncePerTurn:
         if self._due:
             self._due = False
             self._action()
+
+
+class Slices:
+    """Long work on the loop in slices: `step` after each piece turns the loop once a slice took `slice_s`.
+
+    The loop's other work (an entry boundary's commands, a request) then waits at most one slice and
+    one piece, however long the whole job is.
+    """
+
+    def __init__(self, slice_s: float) -> None:
+        self._slice_s = slice_s
+        self._began = time.perf_counter()
+
+    async def step(self) -> None:
+        """Let the loop turn if this slice is used up."""
+        if time.perf_counter() - self._began > self._slice_s:
+            await asyncio.sleep(0)
+            self._began = time.perf_counter()

@@ -20,6 +20,8 @@ from aiohttp import web
 from relevent.obs.health import Readiness
 from relevent.obs.http import BadRequests
 from relevent.obs.status import DEFAULT_WINDOW, WINDOWS_S, Sections
+from relevent.timing import SLICE_S
+from relevent.turns import Slices
 
 PERIOD_S = 1.0
 
@@ -49,20 +51,29 @@ class Sent:
         self.orders: dict[str, list[str]] = {}
         self.items: dict[str, dict[str, str]] = {}
 
-    def delta(self, sections: Sections, ready: str) -> str:
-        """The event's JSON: head, readiness, upstream, and per list its changed items (and new order)."""
+    async def delta(self, sections: Sections, ready: str) -> str:
+        """The event's JSON: head, readiness, upstream, and per list its changed items (and new order).
+
+        Compared and joined in `SLICE_S` slices: a first message holds every item, a megabyte at 100
+        devices.
+        """
+        slices = Slices(SLICE_S)
         lists = []
         for name, items in sections.lists.items():
             known = self.items.setdefault(name, {})
-            changed = [(key, item) for key, item in items if known.get(key) != item]
+            changed = []
+            for key, item in items:
+                if known.get(key) != item:
+                    changed.append(f"{json.dumps(key)}:{item}")
+                    known[key] = item
+                await slices.step()
             order = [key for key, _ in items]
-            part = [f'"items":{{{",".join(f"{json.dumps(key)}:{item}" for key, item in changed)}}}']
+            part = [f'"items":{{{",".join(changed)}}}']
             if order != self.orders.get(name):
                 part.append(f'"order":{json.dumps(order)}')
                 self.orders[name] = order
                 for gone in known.keys() - set(order):
                     del known[gone]
-            known.update(changed)
             lists.append(f'"{name}":{{{",".join(part)}}}')
         return (
             f'{{"gateway":{sections.head},"ready":{ready},"upstream":{sections.upstream},'
@@ -88,7 +99,7 @@ def add_live_routes(
             while not closing.done():
                 checks = readiness.snapshot()
                 ready = json.dumps({"ready": all(checks.values()), "checks": checks})
-                event = sent.delta(await sections.get(WINDOWS_S[window]), ready)
+                event = await sent.delta(await sections.get(WINDOWS_S[window]), ready)
                 try:
                     await socket.send_str(event)
                 except ConnectionResetError:  # the page went away without a close

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from bisect import bisect_right
@@ -17,16 +16,14 @@ from relevent.scheduler.events import AttributeChanged, AttributeValue, Event, O
 from relevent.scheduler.forecast import ForecastPoint
 from relevent.scheduler.spec import ControllerSpec
 from relevent.scheduler.values import ValueType
+from relevent.timing import SLICE_S
+from relevent.turns import Slices
 
 # The status page's timeline windows: the actual output that far back, the forecast that far ahead.
 WINDOWS_S = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 DEFAULT_WINDOW = "24h"
 HISTORY_LIMIT = 20_000  # output changes kept per controller (a change per second lasts 5.5 h of the 7 d)
 Change = tuple[float, Any, str | None, int | None]  # an output change: time, value, source, priority
-# The loop turns whenever rendering took this long: at 100 devices the document holds 300 forecasts and
-# 3300 schedules (~1.4 MB of JSON, ~60 ms of work, seconds when the forecasts must be computed); in slices
-# an entry boundary's commands never wait behind a whole page.
-SLICE_S = 0.003
 # The schedule attributes the page shows: reference suffix -> column.
 # What a controller's output is in, by its factor to W (the model's `units`); on/off outputs have none.
 _UNITS = {1.0: "W", 1e3: "kW", 1e6: "MW"}
@@ -100,17 +97,21 @@ class StatusView:
                 del history[: len(history) - HISTORY_LIMIT]
 
     async def sections(self, window_s: float) -> Sections:
-        """The document's parts, timelines `window_s` back and ahead, serialised in `SLICE_S` slices."""
+        """The document's parts, timelines `window_s` back and ahead, serialised in `SLICE_S` slices.
+
+        At 100 devices the document holds 300 forecasts and 3300 schedules (over a megabyte of JSON, tens
+        of milliseconds of work): in slices an entry boundary's commands never wait behind a whole page.
+        """
+        slices = Slices(SLICE_S)  # one budget across the lists: a list's first slice ends the last one's
         now = self._clock()
         head = json.dumps({"id": self._gateway_id, "version": __version__, "time": now, "window": window_s})
         controllers = await _json_items(
-            (c.ref, self._controller(c, now, window_s)) for c in self._engine.model.controllers
+            ((c.ref, self._controller(c, now, window_s)) for c in self._engine.model.controllers), slices
         )
         owners = self._engine.intent_keys()  # slot -> "actor/key" of the intent it holds
-        schedules = await _json_items(
-            (row["ref"], {**row, "owner": _actor(owners.get(row["ref"]))}) for row in self._schedules
-        )
-        devices = await _json_items((d["id"], d) for d in self._devices(now - window_s))
+        rows = ((row["ref"], {**row, "owner": _actor(owners.get(row["ref"]))}) for row in self._schedules)
+        schedules = await _json_items(rows, slices)
+        devices = await _json_items(((d["id"], d) for d in self._devices(now - window_s)), slices)
         lists = {"controllers": controllers, "schedules": schedules, "devices": devices}
         return Sections(head, json.dumps(self._upstream()), lists)
 
@@ -176,16 +177,13 @@ def _points(points: Sequence[ForecastPoint]) -> list[dict[str, Any]]:
     return [{"time": p.time, "value": p.value, "source": p.source, "priority": p.priority} for p in points]
 
 
-async def _json_items(items: Iterable[tuple[str, object]]) -> list[tuple[str, str]]:
-    """Each (key, item) with the item as JSON, the loop turning whenever a slice took `SLICE_S`.
+async def _json_items(items: Iterable[tuple[str, object]], slices: Slices) -> list[tuple[str, str]]:
+    """Each (key, item) with the item as JSON, the loop turning whenever a slice is used up.
 
     `items` may be lazy: each is built and serialised as it comes, so a slice's time covers both.
     """
     parts: list[tuple[str, str]] = []
-    began = time.perf_counter()
     for key, item in items:
         parts.append((key, json.dumps(item)))
-        if time.perf_counter() - began > SLICE_S:
-            await asyncio.sleep(0)
-            began = time.perf_counter()
+        await slices.step()
     return parts

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
@@ -23,20 +24,38 @@ def sections(**lists: dict[str, Any]) -> Sections:
     return Sections(HEAD, "{}", encoded)
 
 
-def test_the_first_message_holds_everything_then_only_changes() -> None:
+async def test_the_first_message_holds_everything_then_only_changes() -> None:
     sent = Sent()
-    first = json.loads(sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 2}}), "true"))
+    first = json.loads(await sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 2}}), "true"))
     assert first["lists"]["devices"] == {"items": {"a": {"w": 1}, "b": {"w": 2}}, "order": ["a", "b"]}
     assert first["gateway"] == {"id": "gw1"}
     assert first["ready"] is True
-    same = json.loads(sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 2}}), "true"))
+    same = json.loads(await sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 2}}), "true"))
     assert same["lists"]["devices"] == {"items": {}}
-    changed = json.loads(sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 3}}), "true"))
+    changed = json.loads(await sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 3}}), "true"))
     assert changed["lists"]["devices"] == {"items": {"b": {"w": 3}}}
-    gone = json.loads(sent.delta(sections(devices={"b": {"w": 3}}), "true"))
+    gone = json.loads(await sent.delta(sections(devices={"b": {"w": 3}}), "true"))
     assert gone["lists"]["devices"] == {"items": {}, "order": ["b"]}
-    back = json.loads(sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 3}}), "true"))
+    back = json.loads(await sent.delta(sections(devices={"a": {"w": 1}, "b": {"w": 3}}), "true"))
     assert back["lists"]["devices"] == {"items": {"a": {"w": 1}}, "order": ["a", "b"]}  # sent again
+
+
+async def test_a_long_message_is_built_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("relevent.obs.live.SLICE_S", 0.0)  # every item its own slice
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    message = json.loads(await Sent().delta(sections(devices={f"d{i}": {"w": i} for i in range(50)}), "true"))
+    counter.cancel()
+    assert len(message["lists"]["devices"]["items"]) == 50
+    assert turns >= 49  # the loop turned between the items
 
 
 async def test_connections_share_one_rendering_per_tick() -> None:
