@@ -65,5 +65,6 @@ def reference_dir() -> ReferenceDir:
     return ReferenceDir(Path(os.environ.get(REFERENCE_DIR_ENV) or DEFAULT_REFERENCE_DIR))
 
 
+from tests.install import installed  # noqa: E402, F401
 from tests.mosquitto import broker, broker_factory, secure_broker, tls_broker, tls_files  # noqa: E402, F401
 from tests.pki import pki  # noqa: E402, F401

@@ -6,7 +6,6 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -18,10 +17,10 @@ import pytest
 from relevent.config import load_settings
 from tests.conftest import REPO
 from tests.daemon import Daemon, GatewayArgs
+from tests.install import GUIDE
 from tests.mosquitto import Broker
 
 UNIT = REPO / "systemd" / "relevent-gw.service"
-GUIDE = REPO / "docs" / "operator-guide.md"
 # `systemd-analyze security` of the unit (0 best, 10 worst), as the operator guide states it.
 EXPOSURE = "1.4"
 
@@ -87,26 +86,6 @@ def test_every_credential_is_optional_and_its_default_leaves_the_secret_unset(
         (credentials / name).write_text(codecs.decode(value, "unicode_escape"))  # SetCredential= C escapes
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     assert load_settings().mqtt.password is None  # an anonymous broker: no password sent
-
-
-@pytest.fixture
-def installed(tmp_path: Path) -> Path:
-    """A root directory where the operator guide's `install` steps ran (their targets under it), with the
-    host's systemd units and `/opt/relevent-gw/bin/relevent-gw` (what its pip step makes)."""
-    root = tmp_path / "root"
-    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    (root / "etc/systemd/system").mkdir(parents=True)
-    (root / "opt/relevent-gw/bin").mkdir(parents=True)
-    entry_point = shutil.which("relevent-gw", path=Path(sys.executable).parent)
-    assert entry_point is not None, "relevent-gw is not installed beside the test interpreter"
-    shutil.copy(entry_point, root / "opt/relevent-gw/bin/relevent-gw")
-    install_block = re.search(r"## Install\n.*?```sh\n(.*?)```", GUIDE.read_text(), re.DOTALL)
-    assert install_block is not None
-    steps = [shlex.split(line.partition("#")[0]) for line in install_block.group(1).splitlines()]
-    for step in (words for words in steps if words and words[0] == "install"):
-        rooted = [f"{root}{word}" if word.startswith("/") and word != "/dev/stdin" else word for word in step]
-        subprocess.run(rooted, cwd=REPO, check=True)
-    return root
 
 
 def test_the_documentation_it_names_is_installed_by_the_guide(installed: Path) -> None:
