@@ -18,6 +18,8 @@ from relevent.lan.ocpp.units import RateUnit
 log = structlog.get_logger(__name__)
 
 SMART_CHARGING = "SmartChargingCtrlr"
+# ISO 15118-20 energy transfer services with bidirectional power transfer (OCPP 2.1 names them)
+BIDIRECTIONAL = frozenset({"AC_BPT", "AC_BPT_DER", "DC_BPT", "DC_ACDP_BPT"})
 
 
 def profile_payload(spec: ProfileSpec) -> dict[str, Any]:
@@ -41,6 +43,14 @@ def profile_payload(spec: ProfileSpec) -> dict[str, Any]:
         schedule["duration"] = spec.duration
         profile["valid_to"] = iso(spec.start + spec.duration)
     return profile
+
+
+def discharge_w(charging_needs: Mapping[str, Any]) -> float | None:
+    """The most the EV may discharge, from its charging needs (None: it only charges)."""
+    if charging_needs.get("requested_energy_transfer") not in BIDIRECTIONAL:
+        return None
+    most = float((charging_needs.get("v2x_charging_parameters") or {}).get("max_discharge_power") or 0.0)
+    return most if most > 0 else None
 
 
 def value_of(sample: Mapping[str, Any]) -> float:
@@ -90,6 +100,22 @@ class Csms201(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is
             self.station.wake.set()
         self.measured(evse_id, meter_value or (), number_of_phases_used, value_of)
         return self._call_result.TransactionEvent()
+
+    @on("NotifyEVChargingNeeds")
+    def on_charging_needs(self, evse_id: int, charging_needs: dict[str, Any], **_: Any) -> Any:
+        """What the EV on `evse_id` can do: whether it may discharge (2.1 only), and how much."""
+        most = discharge_w(charging_needs)
+        self.station.evse(evse_id).discharge_w = most
+        log.info(
+            "ocpp_charging_needs",
+            station=self.id,
+            evse=evse_id,
+            transfer=charging_needs.get("requested_energy_transfer"),
+            control_mode=charging_needs.get("control_mode"),
+            discharge_w=most,
+        )
+        self.station.wake.set()  # a discharge may now be possible (or no longer)
+        return self._call_result.NotifyEVChargingNeeds(status="Accepted")
 
     @on("MeterValues")
     def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:

@@ -13,6 +13,7 @@ from relevent.lan.driver import DeviceFields, DeviceHealth, DeviceIntent
 from relevent.lan.ocpp.config import OcppSection
 from relevent.lan.ocpp.profiles import Capabilities, Layer, StationView, build
 from relevent.lan.ocpp.readings import sampled
+from relevent.lan.ocpp.steering import MeterCheck
 from relevent.lan.ocpp.units import Electrical
 from relevent.lan.ocpp.v21 import profile_payload
 from relevent.lan.ocpp.v201 import value_of
@@ -74,6 +75,14 @@ def test_export_is_read_as_negative_import() -> None:
     assert w == -4000.0
 
 
+def test_meter_values_breach_a_discharge_by_more_export_or_by_import() -> None:
+    check = MeterCheck(-5000.0, NOW, 1)
+    assert check.breach(-5000.0) == ""
+    assert check.breach(-3000.0) == ""  # less than asked: the EV's own limits
+    assert check.breach(-6000.0) == "meter values show 6000 W of export over the setpoint of 5000 W"
+    assert check.breach(2000.0) == "meter values show 2000 W of import where 5000 W of export was asked"
+
+
 @pytest.mark.parametrize(
     ("offered", "chosen"),
     [(["ocpp1.6", "ocpp2.0.1", "ocpp2.1"], "ocpp2.1"), (["ocpp1.6", "ocpp2.0.1"], "ocpp2.0.1")],
@@ -111,6 +120,14 @@ async def test_a_v2x_ev_discharges_on_a_positive_w_set_and_meters_the_export() -
         s.driver.apply(intent("cs-1", 2, w_set=-5520.0))
         await s.reports.wait(lambda: s.reports.has("cs-1", DeviceHealth.APPLIED, 2), WAIT_S)
         await s.reports.wait(lambda: s.reports.power("cs-1") == 5520.0, WAIT_S)
+
+
+async def test_an_ev_charging_on_instead_of_discharging_is_not_applied() -> None:
+    async with site(settle_s=0.0) as s:
+        s.start(StationOptions(version="2.1", v2x=True, ignore_limits=True, meter_interval_s=0.5))
+        s.driver.apply(intent("cs-1", 1, w_set=5000.0))
+        await s.reports.wait(lambda: s.reports.has("cs-1", DeviceHealth.NOT_APPLIED, 1), WAIT_S)
+        assert "11040 W of import where 5000 W of export was asked" in s.reports.health[-1].detail
 
 
 async def test_w_max_lim_holds_the_discharge_too() -> None:
