@@ -130,7 +130,7 @@ def placement(caps: Capabilities, *, proxied: bool = False) -> dict[Layer, Slot]
 
 @dataclass(frozen=True)
 class ProfileSpec:
-    """One profile to install: Absolute from `start` (whole seconds), `periods` as (offset s, limit).
+    """One profile to install: Absolute from `start` (whole seconds), `periods` as (offset s, value).
 
     `duration` None: it never ends (the reserve, or a group ending on the reserve's value). Values are in
     OCPP's sign (negative: a discharge setpoint). `max_offline_s`: how long it outlives the gateway's

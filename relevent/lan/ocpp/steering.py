@@ -262,7 +262,7 @@ class Steering:
             value = composite.setpoint if discharge else composite.limit
             if value is None or (discharge and value >= 0):
                 return DeviceHealth.NOT_APPLIED, f"evse {evse_id}: the composite schedule holds no {what}"
-            found = abs(to_watts(value, composite.unit, station.electrical))
+            found = to_watts(value, composite.unit, station.electrical) * (-1 if discharge else 1)
             if found > asked + tolerance(asked):
                 detail = f"evse {evse_id}: the composite schedule {verb} {found:.0f} W of {asked:.0f} W"
                 return DeviceHealth.NOT_APPLIED, detail

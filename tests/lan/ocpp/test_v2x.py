@@ -137,6 +137,14 @@ async def test_w_max_lim_holds_the_discharge_too() -> None:
         await exporting(s, 1, 3000.0)
 
 
+async def test_an_a_only_station_gets_the_setpoint_in_amperes_rounded_towards_0() -> None:
+    async with site() as s:
+        station = s.start(StationOptions(version="2.1", v2x=True, rate_units="A"))
+        s.driver.apply(intent("cs-1", 1, w_set=5000.0))
+        await exporting(s, 1, 7.2 * 690)  # 7.24 A: never more export than asked
+        assert installed(station)[3]["charging_schedule"][0]["charging_rate_unit"] == "A"
+
+
 async def test_the_pause_stops_a_discharge_and_the_resume_restarts_it() -> None:
     async with site() as s:
         station = s.start(V2X)
