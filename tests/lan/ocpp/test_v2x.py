@@ -8,6 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from relevent.demo.ocpp_composite import Profile, ProfileStore
 from relevent.demo.ocpp_station import StationOptions
 from relevent.lan.driver import DeviceFields, DeviceHealth, DeviceIntent
 from relevent.lan.ocpp.config import OcppSection
@@ -63,6 +64,21 @@ def test_a_2_1_profile_carries_a_central_setpoint_and_its_offline_duration() -> 
     ]
     reserve = profile_payload(specs[Layer.RESERVE])  # outlives the gateway
     assert "max_offline_duration" not in reserve
+
+
+def test_the_simulator_drops_a_profile_offline_too_long_for_good() -> None:
+    fixed = DeviceIntent("cs-1", 1, NOW, NOW + 60, DeviceFields(w_max_lim=7000.0))
+    specs = build(fixed, None, StationView(Capabilities(), THREE_PHASE), NOW, OcppSection(max_offline_s=10))
+    spec = next(spec for spec in specs if spec.layers[0] is Layer.MAX)
+    store = ProfileStore()
+    store.install(Profile(0, profile_payload(spec)))
+    store.offline(NOW + 100)
+    assert store.limit_w(1, NOW + 109, None, 690.0, 11040.0) == 7000.0
+    assert store.limit_w(1, NOW + 110, None, 690.0, 11040.0) == 11040.0  # run out: the next layer down
+    store.online(NOW + 105)  # back in time: kept
+    store.offline(NOW + 200)
+    store.online(NOW + 211)  # too late: gone, even online
+    assert store.profiles == {}
 
 
 def test_export_is_read_as_negative_import() -> None:
