@@ -73,6 +73,14 @@ class Csms201(CsmsSession, ChargePoint):  # type: ignore[misc]  # the library is
             current_time=iso(self.clock()), interval=self.heartbeat_s, status="Accepted"
         )
 
+    @on("Authorize")
+    def on_authorize(self, **_: Any) -> Any:
+        """Every id token is accepted: billing, where there is any, is the operator backend's.
+
+        2.1 (V2X authorization): no `allowedEnergyTransfer`, so the EV may use every mode it offers.
+        """
+        return self._call_result.Authorize(id_token_info={"status": "Accepted"})
+
     @on("StatusNotification")
     def on_status(self, evse_id: int, connector_status: str, **_: Any) -> Any:
         """A connector's status."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -19,6 +20,7 @@ from relevent.lan.ocpp.units import Electrical
 from relevent.lan.ocpp.v21 import profile_payload
 from relevent.lan.ocpp.v201 import value_of
 from tests.lan.ocpp.conftest import WAIT_S, Site, installed, intent, site
+from tests.lan.ocpp.test_frames_and_access import exchange
 
 V2X = StationOptions(version="2.1", v2x=True, meter_interval_s=0.5)
 NOW = 1_800_000_000.0
@@ -108,6 +110,20 @@ async def test_the_newest_version_a_station_offers_is_chosen(offered: list[str],
         protocols = [Subprotocol(name) for name in offered]
         async with connect(s.url("cs-1"), subprotocols=protocols, proxy=None) as connection:
             assert connection.subprotocol == chosen
+
+
+@pytest.mark.parametrize("version", ["2.1", "2.0.1"])
+async def test_authorize_and_charging_needs_are_accepted(version: str) -> None:
+    async with site() as s:
+        protocols = [Subprotocol(f"ocpp{version}")]
+        async with connect(s.url("cs-1"), subprotocols=protocols, proxy=None) as ws:
+            authorize = [2, "a1", "Authorize", {"idToken": {"idToken": "04A1B2", "type": "ISO14443"}}]
+            accepted = {"idTokenInfo": {"status": "Accepted"}}
+            assert await exchange(ws, json.dumps(authorize)) == [3, "a1", accepted]
+            needs = {"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase"}}
+            answer = await exchange(ws, json.dumps([2, "n1", "NotifyEVChargingNeeds", needs]))
+            assert answer == [3, "n1", {"status": "Accepted"}]
+        assert s.driver.stations["cs-1"].evse(1).discharge_w is None  # charging only
 
 
 async def exporting(s: Site, seq: int, w: float) -> None:
