@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import structlog
 from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.typing import Subprotocol
 
 from relevent.lan.driver import DeviceHealth, DeviceIntent, DevicePlan, DeviceReports, HealthReport
@@ -32,6 +32,9 @@ log = structlog.get_logger(__name__)
 # The versions served, the newest first: a station offering several gets the newest.
 SESSIONS: dict[str, type[CsmsSession]] = {"ocpp2.1": Csms21, "ocpp2.0.1": Csms201, "ocpp1.6": Csms16}
 SUBPROTOCOLS = [Subprotocol(name) for name in SESSIONS]
+# Proxy mode relays in the station's version, which the operator's CSMS may not speak yet if it is 2.1;
+# and proxy mode carries no discharge, 2.1's gain: 2.0.1 comes first there.
+PROXIED = [Subprotocol(name) for name in ("ocpp2.0.1", "ocpp2.1", "ocpp1.6")]
 # Frames up to this multiple of `max_message_bytes` are read and answered with a CallError; larger
 # ones close the connection (1009) before they fill the memory.
 HARD_LIMIT_FACTOR = 16
@@ -105,6 +108,7 @@ class OcppDriver:
                     section.host,
                     section.port,
                     subprotocols=SUBPROTOCOLS,
+                    select_subprotocol=self._select,
                     process_request=admission,
                     max_size=section.max_message_bytes * HARD_LIMIT_FACTOR,
                     ssl=section.ssl_context(),
@@ -117,6 +121,16 @@ class OcppDriver:
                 self._announce(server)
                 await server.serve_forever()
 
+    def _select(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol:
+        """The version the station gets: the newest it offers (2.0.1 first for a proxied station)."""
+        assert connection.request is not None  # selected while the handshake is read
+        entry = self.section.stations.get(_station_id(connection.request.path))
+        order = PROXIED if entry is not None and entry.upstream_url is not None else SUBPROTOCOLS
+        chosen = next((name for name in order if name in offered), None)
+        if chosen is None:
+            raise NegotiationError(f"no OCPP version in common: {', '.join(offered) or 'none'} offered")
+        return chosen
+
     def _announce(self, server: Server) -> None:
         self.port = next(iter(server.sockets)).getsockname()[1]
         log.info("ocpp_listening", host=self.section.host, port=self.port, path=self.section.path)
@@ -124,7 +138,7 @@ class OcppDriver:
 
     async def _serve(self, connection: ServerConnection) -> None:
         assert connection.request is not None  # the handshake is done
-        station_id = connection.request.path.split("?", 1)[0].rsplit("/", 1)[-1]
+        station_id = _station_id(connection.request.path)
         station = self.stations[station_id]
         steering = self._steering[station_id]
         previous = self._connections.get(station_id)
@@ -173,3 +187,8 @@ class OcppDriver:
                 station.connected = False
                 steering.report(DeviceHealth.UNREACHABLE, "disconnected")
             log.info("ocpp_disconnected", station=station_id)
+
+
+def _station_id(path: str) -> str:
+    """The station a request path names (its last segment; the admission checked the rest)."""
+    return path.split("?", 1)[0].rsplit("/", 1)[-1]

@@ -7,12 +7,13 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from relevent.demo.ocpp_composite import Profile, ProfileStore
 from relevent.demo.ocpp_station import StationOptions
 from relevent.lan.driver import DeviceFields, DeviceHealth, DeviceIntent
-from relevent.lan.ocpp.config import OcppSection
+from relevent.lan.ocpp.config import OcppSection, OcppStation
 from relevent.lan.ocpp.profiles import Capabilities, Layer, StationView, build
 from relevent.lan.ocpp.readings import sampled
 from relevent.lan.ocpp.steering import MeterCheck
@@ -102,14 +103,25 @@ def test_meter_values_breach_a_discharge_by_more_export_or_by_import() -> None:
 
 
 @pytest.mark.parametrize(
-    ("offered", "chosen"),
-    [(["ocpp1.6", "ocpp2.0.1", "ocpp2.1"], "ocpp2.1"), (["ocpp1.6", "ocpp2.0.1"], "ocpp2.0.1")],
+    ("offered", "proxied", "chosen"),
+    [
+        (["ocpp1.6", "ocpp2.0.1", "ocpp2.1"], False, "ocpp2.1"),
+        (["ocpp1.6", "ocpp2.0.1"], False, "ocpp2.0.1"),
+        (["ocpp2.1", "ocpp2.0.1"], True, "ocpp2.0.1"),  # its operator's CSMS may not speak 2.1
+        (["ocpp2.1", "ocpp1.6"], True, "ocpp2.1"),
+    ],
 )
-async def test_the_newest_version_a_station_offers_is_chosen(offered: list[str], chosen: str) -> None:
-    async with site() as s:
+async def test_the_newest_version_a_station_offers_is_chosen(
+    offered: list[str], proxied: bool, chosen: str
+) -> None:
+    stations = {"cs-1": OcppStation(upstream_url="ws://127.0.0.1:9/ocpp")} if proxied else {}
+    async with site(stations=stations) as s:
         protocols = [Subprotocol(name) for name in offered]
         async with connect(s.url("cs-1"), subprotocols=protocols, proxy=None) as connection:
             assert connection.subprotocol == chosen
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(s.url("cs-1"), subprotocols=[Subprotocol("ocpp1.5")], proxy=None)
+        assert refused.value.response.status_code == 400
 
 
 @pytest.mark.parametrize("version", ["2.1", "2.0.1"])
