@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
+REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "operator-guide.md"
 
 
