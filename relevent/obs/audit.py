@@ -23,9 +23,9 @@ from prometheus_client import CollectorRegistry, Counter
 from relevent.config import AuditSection, default
 from relevent.obs.audit_anchor import ANCHOR_AFTER_S, HEAD_EVERY, TRUNCATED, Anchor, anchor_problem
 from relevent.obs.audit_store import AuditEntry, AuditError, AuditRow, AuditStore, iso_time
-from relevent.scheduler.commands import Actor, Rejected
+from relevent.scheduler.commands import Actor, Now, Rejected
 from relevent.scheduler.events import CommandHandled, Event
-from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, Refused
+from relevent.scheduler.verdicts import Cancelled, Intent, IntentHandled, Placed, Refused
 from relevent.turns import OncePerTurn
 
 log = structlog.get_logger("relevent.audit")
@@ -70,18 +70,34 @@ def command_entry(event: CommandHandled) -> AuditEntry:
 
 
 def intent_entry(event: IntentHandled) -> AuditEntry:
-    """The audit entry of one answered intent or cancel: its key and target, the slots or the refusal."""
+    """The audit entry of one answered intent or cancel.
+
+    Its key and target, what it asked for (function, start, interval, values), and the slots it went to
+    or the refusal.
+    """
     verdict = event.verdict
-    new: object = None
+    new: dict[str, object] = {} if event.asked is None else {"asked": _asked(event.asked)}
     if isinstance(verdict, Placed):
-        new = {"slots": list(verdict.slots), "priority": verdict.priority}
+        new.update(slots=list(verdict.slots), priority=verdict.priority)
     elif isinstance(verdict, Cancelled):
-        new = {"slots": list(verdict.slots)}
+        new.update(slots=list(verdict.slots))
     refused = verdict if isinstance(verdict, Refused) else None
     obj = f"{event.target} key {event.key}" if event.target else f"key {event.key}"
     return actor_entry(event.timestamp, event.actor, event.command, obj,
                        result=refused.reason.value if refused else "accepted",
-                       reason=refused.message if refused else "", new=new)  # fmt: skip
+                       reason=refused.message if refused else "", new=new or None)  # fmt: skip
+
+
+def _asked(intent: Intent) -> dict[str, object]:
+    start = intent.start
+    return {
+        "function": intent.function.value,
+        "start": iso_time(start) if not isinstance(start, Now) else f"now+{start.after_s:g}s",
+        "interval_s": intent.interval_s,  # None: until changed
+        "values": list(intent.values),
+        "rel_priority": intent.rel_priority,
+        "test": intent.test,
+    }
 
 
 def _own_entry(at: float, result: str, reason: str) -> AuditEntry:
@@ -192,8 +208,12 @@ class AuditLog:
         return self._store.head.seq
 
     def on_event(self, event: Event) -> None:
-        """Subscriber of the engine's events; only command answers are audited."""
-        if isinstance(event, CommandHandled):
+        """Subscriber of the engine's events; command answers are audited, but for programs.
+
+        Programs come from the intent API alone, whose answer (`on_intent`) is their row, with the values
+        asked and the slots they went to: one synced row per placement, not two.
+        """
+        if isinstance(event, CommandHandled) and event.command != "program":
             self.record(command_entry(event))
 
     def on_intent(self, event: IntentHandled) -> None:

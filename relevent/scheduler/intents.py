@@ -83,7 +83,9 @@ class Intents:
     def place(self, intent: Intent) -> Verdict:
         """Write `intent` into its slots and enable it, or replace what its key held, as one step."""
         verdict = self._place(intent)
-        self._announce("intent", intent.actor, intent.key, intent.target, verdict)
+        self._announce(
+            IntentHandled("intent", intent.actor, intent.key, intent.target, verdict, self._now(), intent)
+        )
         return verdict
 
     def cancel(self, actor: Actor, key: str) -> Verdict:
@@ -97,7 +99,7 @@ class Intents:
             if held:
                 result = self._engine.program_slots(dict.fromkeys(held), actor, dict.fromkeys(held))
                 verdict = Cancelled(tuple(held)) if isinstance(result, Accepted) else _refused(result)
-        self._announce("cancel", actor, key, "", verdict)
+        self._announce(IntentHandled("cancel", actor, key, "", verdict, self._now()))
         return verdict
 
     def held(self, actor: Actor, key: str) -> tuple[str, ...]:
@@ -208,10 +210,10 @@ class Intents:
         share = self._actors[name]
         return [slot for slot in share.slots if slot in held]
 
-    def _announce(self, command: str, actor: Actor, key: str, target: str, verdict: Verdict) -> None:
-        event = IntentHandled(command, actor, key, target, verdict, self._now())
+    def _announce(self, event: IntentHandled) -> None:
+        verdict = event.verdict
         if isinstance(verdict, Refused):
-            log.info("intent refused", command=command, actor=actor_name(actor), key=key,
+            log.info("intent refused", command=event.command, actor=actor_name(event.actor), key=event.key,
                      reason=verdict.reason.value, why=verdict.message)  # fmt: skip
         for callback in list(self._subscribers):
             try:

@@ -121,7 +121,11 @@ Verdict: TypeAlias = Placed | Cancelled | Refused
 
 @dataclass(frozen=True)
 class IntentHandled:
-    """An intent or a cancel was answered: for the audit trail (`command` is "intent" or "cancel")."""
+    """An intent or a cancel was answered: for the audit trail (`command` is "intent" or "cancel").
+
+    `asked` is the intent (None for a cancel): its row is the audit's only record of the schedules the
+    placement programmed.
+    """
 
     command: str
     actor: Actor
@@ -129,3 +133,4 @@ class IntentHandled:
     target: str
     verdict: Verdict
     timestamp: Timestamp
+    asked: Intent | None = None

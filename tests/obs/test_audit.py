@@ -41,7 +41,17 @@ from relevent.obs.audit_store import (
 from relevent.obs.http import BadRequests
 from relevent.scheduler.commands import ACCEPTED, Actor, Rejected, RejectReason
 from relevent.scheduler.events import CommandHandled
-from relevent.scheduler.verdicts import Cancelled, IntentHandled, Placed, RefusalReason, Refused
+from relevent.scheduler.verdicts import (
+    NOW,
+    UNTIL_CHANGED,
+    Cancelled,
+    Intent,
+    IntentFunction,
+    IntentHandled,
+    Placed,
+    RefusalReason,
+    Refused,
+)
 from tests.daemon import GATEWAY, GatewayArgs, run_cli, running
 
 OBJECT = "DER_Scheduler_Control/MaxPow_FSCH01.SchdPrio.setVal"
@@ -512,30 +522,40 @@ def test_the_gateway_anchors_its_head_and_records_a_cut_it_finds(tmp_path: Path)
     assert "row 4 records that the trail was cut short" in result.stderr
 
 
-def test_intents_and_their_verdicts_are_audited_with_actor_and_protocol(tmp_path: Path) -> None:
+def test_intents_are_audited_with_actor_protocol_what_they_asked_and_verdict(tmp_path: Path) -> None:
     log = _open(tmp_path)
     dso = Actor("iec104", "192.0.2.7:2404", "dso")
     slot = "DER_Scheduler_Control/MaxPow_FSCH03"
     target = "@Control/MaxPow_FSCC1"
-    log.on_intent(IntentHandled("intent", dso, "ioa-7", target, Placed(slot, 65, (slot,)), T0))
+    setpoint = Intent(dso, "ioa-7", target, IntentFunction.MAX_POW, NOW, UNTIL_CHANGED, (11.0,))
+    window = Intent(dso, "ioa-8", target, IntentFunction.MAX_POW, T0 + 900, 300.0, (5.0, 6.0), rel_priority=2)
+    # the placement's engine command: the intent's row records it, it gets none of its own
+    log.on_event(CommandHandled("program", f"{slot}.SchdSt.stVal", dso, 1, 2, ACCEPTED, T0))
+    log.on_intent(IntentHandled("intent", dso, "ioa-7", target, Placed(slot, 65, (slot,)), T0, setpoint))
     full = Refused(RefusalReason.NO_FREE_SLOT, "full")
-    log.on_intent(IntentHandled("intent", dso, "ioa-8", target, full, T0))
+    log.on_intent(IntentHandled("intent", dso, "ioa-8", target, full, T0, window))
     log.on_intent(IntentHandled("cancel", dso, "ioa-7", "", Cancelled((slot,)), T0))
     log.close()
     store = AuditStore(tmp_path / AUDIT_FILE, _key(tmp_path), readonly=True)
     rows = [(r.entry.actor, r.entry.protocol, r.entry.command, r.entry.object, json.loads(r.entry.new),
              r.entry.result, r.entry.reason) for r in store.rows()]  # fmt: skip
     store.close()
-    assert rows[-3:] == [
-        ("dso", "iec104", "intent", f"{target} key ioa-7", {"slots": [slot], "priority": 65}, "accepted", ""),
-        ("dso", "iec104", "intent", f"{target} key ioa-8", None, "no_free_slot", "full"),
+    asked_setpoint = {"function": "MaxPow", "start": "now+0s", "interval_s": None, "values": [11.0],
+                      "rel_priority": 0, "test": False}  # fmt: skip
+    asked_window = {"function": "MaxPow", "start": iso_time(T0 + 900), "interval_s": 300.0,
+                    "values": [5.0, 6.0], "rel_priority": 2, "test": False}  # fmt: skip
+    assert [row[2] for row in rows] == ["intent", "intent", "cancel"]  # no "program" row
+    assert rows == [
+        ("dso", "iec104", "intent", f"{target} key ioa-7",
+         {"asked": asked_setpoint, "slots": [slot], "priority": 65}, "accepted", ""),
+        ("dso", "iec104", "intent", f"{target} key ioa-8", {"asked": asked_window}, "no_free_slot", "full"),
         ("dso", "iec104", "cancel", "key ioa-7", {"slots": [slot]}, "accepted", ""),
-    ]
+    ]  # fmt: skip
 
 
 @pytest.mark.looptime(start=0)
 async def test_a_burst_on_the_loop_is_anchored_once_shortly_after_it(tmp_path: Path) -> None:
-    """A burst of entries (a placement's intent and program) costs one synced anchor write, off the path
+    """A burst of entries (a placement's intents, say) costs one synced anchor write, off the path
     of the commands' effects, never an anchor ahead of the trail; written at `close` when still due."""
     log = _open(tmp_path)
     anchored = Anchor(tmp_path / ANCHOR_FILE, _key(tmp_path))
