@@ -5,6 +5,7 @@ No `from __future__ import annotations`: c104 checks the raw-frame callback's si
 """
 
 import asyncio
+import functools
 import json
 import struct
 import threading
@@ -31,7 +32,7 @@ BAT1 = "relevent/v1/gw1/dev/bat1/ctl/set"
 WAIT_S = 20.0
 SETPOINT, RELEASE, SWITCH, OUTPUT, RUNNING, OVERRIDDEN = 3001, 3011, 3010, 2002, 2012, 2013
 MEASURED, REACHABLE = 2001, 2010
-M_SP_NA_1, M_ME_NC_1 = 1, 13  # type identifications
+M_SP_NA_1, M_ME_NC_1, C_IC_NA_1 = 1, 13, 100  # type identifications
 TAGGED, NOT_MINE, UNKNOWN = 3002, 3003, 3999  # a time-tagged setpoint, ActPow (no slot of dso), no point
 
 
@@ -191,11 +192,24 @@ class Scada:
         return bool(await asyncio.to_thread(point.transmit, c104.Cot.ACTIVATION))
 
     async def interrogate(self) -> list[dict[str, Any]]:
-        """A station interrogation; the ASDUs sent for it (COT 20), once it terminated."""
+        """A station interrogation; the ASDUs sent for it (COT 20), once it terminated.
+
+        Its ACT_CON and ACT_TERM are read off the wire (c104's own wait gives up after its command timeout,
+        which a loaded machine reached once).
+        """
         with self._lock:
             before = len(self.frames)
-        assert await asyncio.to_thread(self.connection.interrogation, 1, c104.Cot.ACTIVATION)
-        await until(lambda: any(int(f["cot"]) & 0x3F == 10 for f in self.frames[before:]), "GI ACT_TERM")
+        ask = functools.partial(self.connection.interrogation, wait_for_response=False)
+        assert await asyncio.to_thread(ask, 1, c104.Cot.ACTIVATION), "the link is down"
+
+        def answers(cause: int) -> list[dict[str, Any]]:
+            with self._lock:
+                frames = self.frames[before:]
+            return [f for f in frames if f["type_id"] == C_IC_NA_1 and int(f["cot"]) & 0x3F == cause]
+
+        await until(lambda: bool(answers(7)), "GI ACT_CON")
+        assert [int(f["cot"]) & 0x40 for f in answers(7)] == [0], "GI confirmed negatively"
+        await until(lambda: bool(answers(10)), "GI ACT_TERM")
         with self._lock:
             return [frame for frame in self.frames[before:] if int(frame["cot"]) & 0x3F == 20]
 
