@@ -146,7 +146,7 @@ class AuditLog:
         self._pruned_at = 0.0  # monotonic
         self.intact_at_start = True  # whether `start` found the trail reaching its anchor
         self.last_by_actor: dict[str, AuditRow] = {}  # each actor's newest entry (by protocol if anonymous)
-        # A burst of entries (a placement's intent and program, a flood of commands) costs one synced anchor
+        # A burst of entries (a flood of commands, a SCADA programming a schedule) costs one synced anchor
         # write, kept off the path of the commands' effects (their device writes, their answers).
         self._anchoring = OncePerTurn(self._write_anchor, after_s=ANCHOR_AFTER_S)
         self._lost = Counter("relevent_audit_lost_total", "audit entries only in the log: the store failed",
