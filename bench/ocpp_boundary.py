@@ -1,10 +1,12 @@
-"""Boundary -> an OCPP station's meter value, and schedule enabled -> SetChargingProfile at the station.
+"""Boundary -> an OCPP station's meter value, schedule enabled -> SetChargingProfile, its round trip.
 
 The daemon runs as its own process as the CSMS of N simulated OCPP 2.0.1 stations (run here, one EV
 charging at each) following MaxPow. SCADA programs entries with alternating limits. The gateway sends each
 station its plan for the horizon as a profile when the schedule is enabled (the round trip measured here:
 EnaReq answered -> SetChargingProfile at the station); the station then follows the boundaries itself and
-reports each change in a TransactionEvent meter value (lateness = that report minus the boundary).
+reports each change in a TransactionEvent meter value (lateness = that report minus the boundary). The
+SetChargingProfile round trip (the gateway's CALL to the station's answer) is read from the gateway's
+`relevent_ocpp_call_seconds` histogram: its mean and the bucket bounds holding half and 99 % of the calls.
 Targets: boundary -> meter value p99 < 20 ms for 1 station, < 500 ms for 100.
 
 Usage: `.venv/bin/python -m bench.ocpp_boundary [--stations 1 100] [--entries 10]`
@@ -17,8 +19,11 @@ import asyncio
 import contextlib
 import tempfile
 import time
+import urllib.request
 from functools import partial
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import Row, print_rows
 from bench.site import gateway_site
@@ -59,6 +64,7 @@ async def run(count: int, entries: int) -> list[Row]:
                 await scada_programs(args.mms_port, schedule)
                 enabled = time.time()
                 await asyncio.sleep(start + entries * INTERVAL_S + 1.0 - time.time())
+                round_trips = await asyncio.to_thread(call_round_trips, args.http_port, count)
             finally:
                 for runner in runners:
                     runner.cancel()
@@ -71,7 +77,37 @@ async def run(count: int, entries: int) -> list[Row]:
         Row("ocpp_boundary", f"{count} station(s): enabled -> SetChargingProfile", "ms", tuple(profiled)),
         Row("ocpp_boundary", f"{count} station(s): boundary -> meter value", "ms", tuple(late),
             target="p99 < 20 ms" if count == 1 else "p99 < 500 ms"),
+        *round_trips,
     ]  # fmt: skip
+
+
+def call_round_trips(http_port: int, count: int, action: str = "SetChargingProfile") -> list[Row]:
+    """The gateway's `action` calls, CALL to answer, from its `relevent_ocpp_call_seconds` histogram:
+    the mean, and the bucket bounds that hold half and 99 % of them."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    buckets: list[tuple[float, float]] = []
+    total = calls = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("action") != action:
+                continue
+            if sample.name == "relevent_ocpp_call_seconds_bucket":
+                buckets.append((float(sample.labels["le"]), sample.value))
+            elif sample.name == "relevent_ocpp_call_seconds_sum":
+                total = sample.value
+            elif sample.name == "relevent_ocpp_call_seconds_count":
+                calls = sample.value
+    if not calls:
+        return []
+
+    def bound(share: float) -> float:
+        return next(le for le, seen in sorted(buckets) if seen >= share * calls) * 1000
+
+    case = f"{count} station(s): {action} round trip ({calls:.0f} calls)"
+    return [Row("ocpp_boundary", f"{case}, mean", "ms", value=total / calls * 1000),
+            Row("ocpp_boundary", f"{case}, half within", "ms", value=bound(0.5)),
+            Row("ocpp_boundary", f"{case}, 99 % within", "ms", value=bound(0.99))]  # fmt: skip
 
 
 def _profiled(station: SimulatedStation) -> bool:

@@ -38,12 +38,13 @@ class GatewayArgs:
     mms_port: int = field(default_factory=free_port)
     mqtt_url: str = NOBODY_URL
     extra: tuple[str, ...] = ()
+    http_port: int = 0  # 0: any free one, logged as "http listening"
 
     def argv(self) -> list[str]:
         """The options as a list for `running` or `run_cli`."""
         args = [
             "--state-dir", str(self.state_dir), "--mms-host", "127.0.0.1", "--mms-port", str(self.mms_port),
-            "--http-port", "0", "--mqtt-url", self.mqtt_url, "--log-format", "json",
+            "--http-port", str(self.http_port), "--mqtt-url", self.mqtt_url, "--log-format", "json",
         ]  # fmt: skip
         if self.scl is not None:
             args += ["--scl", str(self.scl)]

@@ -155,6 +155,7 @@ class OcppDriver:
             heartbeat_s=section.heartbeat_s,
             response_timeout_s=section.response_timeout_s,
             clock=self.clock,
+            calls=self.metrics.call_seconds,
         )
         station.connected = True
         station.ocpp_version = link.ocpp_version

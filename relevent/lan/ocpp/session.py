@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
 from ocpp.charge_point import ChargePoint, camel_to_snake_case
+from prometheus_client import Histogram
 
 from relevent.lan.ocpp.frames import frame_error
 from relevent.lan.ocpp.link import LinkEvents
@@ -40,8 +42,10 @@ class CsmsSession(ChargePoint):  # type: ignore[misc]  # the library is untyped
         heartbeat_s: int,
         response_timeout_s: float,
         clock: Callable[[], float],
+        calls: Histogram | None = None,
     ) -> None:
         super().__init__(station.station_id, connection, response_timeout=response_timeout_s, logger=_QUIET)
+        self._calls = calls
         self.station = station
         self.events = events
         self.max_bytes = max_bytes
@@ -62,6 +66,17 @@ class CsmsSession(ChargePoint):  # type: ignore[misc]  # the library is untyped
         assert isinstance(raw_msg, str)  # a binary frame has its CallError
         if self.relay is None or not await self.relay.from_station(raw_msg):
             await super().route_message(raw_msg)
+
+    async def call(
+        self, payload: Any, suppress: bool = True, unique_id: Any = None, skip_schema_validation: bool = False
+    ) -> Any:
+        """The library's CALL, its round trip to the answer (or the timeout) observed by action."""
+        began = time.perf_counter()
+        try:
+            return await super().call(payload, suppress, unique_id, skip_schema_validation)
+        finally:
+            if self._calls is not None:
+                self._calls.labels(type(payload).__name__).observe(time.perf_counter() - began)
 
     async def send_raw(self, frame: str) -> None:
         """A frame to the station as it is (relayed from its operator)."""

@@ -27,6 +27,12 @@ async def test_w_max_lim_caps_the_station_and_the_meter_follows(version: str) ->
         assert profiles[2]["charging_profile_purpose"] == "ChargingStationMaxProfile"
         assert profiles[2]["stack_level"] == 1
         assert station.power_w() == 7000.0
+        registry = s.driver.metrics.registry
+        for action in ("SetChargingProfile", "GetCompositeSchedule"):  # each call's round trip observed
+            count = registry.get_sample_value("relevent_ocpp_call_seconds_count", {"action": action}) or 0
+            total = registry.get_sample_value("relevent_ocpp_call_seconds_sum", {"action": action}) or 0
+            assert count >= 1, action
+            assert 0 < total < count * WAIT_S, action
 
 
 async def test_reserve_is_permanent_and_the_steering_bounded(version: str) -> None:
