@@ -62,11 +62,25 @@ port = {port}
 """
 
 
+def ocpp(port: int) -> str:
+    return f"""
+[[devices]]
+id = "cs-1"
+class = "ev_charger"
+protocol = "ocpp"
+w_max_lim = "@Control/MaxPow_FSCC1"
+
+[ocpp]
+host = "127.0.0.1"
+port = {port}
+"""
+
+
 async def test_every_metric_of_the_dashboard_and_the_alerts_is_exported(
     broker: Broker, tmp_path: Path
 ) -> None:
     async with fake_hedera(tmp_path) as (fake, secret):
-        toml = hedera_site(fake, secret) + iec104(free_port())
+        toml = hedera_site(fake, secret) + iec104(free_port()) + ocpp(free_port())
         with gateway(broker, tmp_path, toml) as gw:
             exported = families(gw.http_port)
     # what every deployment wants beside the gateway's own: its version, the process's resources
