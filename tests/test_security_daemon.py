@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import resource
-import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -21,6 +20,7 @@ import pytest
 from relevent.ctl.client import ClientSecurity
 from relevent.obs.audit_store import AUDIT_FILE
 from tests.daemon import Daemon, GatewayArgs, run_cli, running
+from tests.db import opened
 from tests.integration.gateway import gateway
 from tests.mms.iec_client import IecClient
 from tests.mosquitto import PASSWORDS, Broker, mqtt_client
@@ -128,7 +128,7 @@ def test_rights_audit_tamper_and_secrets(
             assert secret not in text
 
     assert run_cli("audit", "verify", "--state-dir", args.state_dir).returncode == 0
-    with sqlite3.connect(args.state_dir / AUDIT_FILE) as db:  # cover the refusal up
+    with opened(args.state_dir / AUDIT_FILE) as db:  # cover the refusal up
         db.execute("UPDATE audit SET result = 'accepted' WHERE seq = 2")
     tampered = run_cli("audit", "verify", "--state-dir", args.state_dir)
     assert tampered.returncode == 1

@@ -6,7 +6,6 @@ import asyncio
 import json
 import resource
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -53,6 +52,7 @@ from relevent.scheduler.verdicts import (
     Refused,
 )
 from tests.daemon import GATEWAY, GatewayArgs, run_cli, running
+from tests.db import opened
 
 OBJECT = "DER_Scheduler_Control/MaxPow_FSCH01.SchdPrio.setVal"
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -98,18 +98,18 @@ def _problem(state_dir: Path, journal_head: Link | None = None) -> str | None:
 
 
 def _rows(state_dir: Path) -> list[tuple[int, str, str]]:
-    with sqlite3.connect(state_dir / AUDIT_FILE) as db:
+    with opened(state_dir / AUDIT_FILE) as db:
         return [(int(s), str(r), str(w)) for s, r, w in db.execute("SELECT seq, result, reason FROM audit")]
 
 
 def _sql(path: Path, statement: str, *params: object) -> None:
-    with sqlite3.connect(path) as db:
+    with opened(path) as db:
         db.execute(statement, params)
 
 
 def _rechain(path: Path, key: bytes | None, edit: dict[str, str], at_seq: int) -> None:
     """A forger's rewrite: change row `at_seq`, then recompute its hash and every later row's."""
-    with sqlite3.connect(path) as db:
+    with opened(path) as db:
         rows = db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
         prev = GENESIS
         for seq, *fields, _, _ in rows:
@@ -181,7 +181,7 @@ def test_a_forged_or_replayed_anchor_is_detected(tmp_path: Path) -> None:
 
 
 def _rows_mac(state_dir: Path, seq: int) -> str:
-    with sqlite3.connect(state_dir / AUDIT_FILE) as db:
+    with opened(state_dir / AUDIT_FILE) as db:
         return str(db.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()[0])
 
 

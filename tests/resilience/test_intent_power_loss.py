@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from relevent.app import STORE_FILE
 from relevent.obs.audit_store import AUDIT_FILE
 from tests.daemon import Daemon, GatewayArgs, running
+from tests.db import opened
 from tests.integration.gateway import LD, connect, read
 from tests.mosquitto import Broker, mqtt_client
 
@@ -117,10 +117,10 @@ async def test_sigkill_during_a_burst_of_intents_leaves_each_complete_or_absent(
         number = round(seen["values"][0]) // 100  # which request the slot holds, by its first value
         assert first + answered - 1 <= number < first + BURST, (answered, seen)
         assert seen == expected(number, base + number * INTERVAL_S)  # all of that one, nothing of another
-        with sqlite3.connect(f"file:{args.state_dir / STORE_FILE}?mode=ro", uri=True) as db:
+        with opened(f"file:{args.state_dir / STORE_FILE}?mode=ro", uri=True) as db:
             keys = dict(db.execute("SELECT ref, key FROM intent_key"))
         assert keys == {f"{LD}/{FSCH}": "mqtt-ems/request"}
-        with sqlite3.connect(f"file:{args.state_dir / AUDIT_FILE}?mode=ro", uri=True) as db:
+        with opened(f"file:{args.state_dir / AUDIT_FILE}?mode=ro", uri=True) as db:
             query = "SELECT COUNT(*) FROM audit WHERE command = ? AND protocol = ? AND result = ?"
             (audited,) = db.execute(query, ("intent", "mqtt-ems", "accepted")).fetchone()
         assert audited >= total_answered  # audited before the reply left

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from relevent.app import STORE_FILE
+from tests.db import opened
 from tests.integration.gateway import LD, connect, device_and_gateway, gateway, read
 from tests.integration.test_mqtt_ems import CONFIG, REPLIES, REQUESTS, request
 from tests.mosquitto import Broker
@@ -27,7 +27,7 @@ POISON = 1e15  # "A stored row with set_tm 1e15"
 
 
 def _poison(store: Path) -> None:
-    with sqlite3.connect(store) as db:
+    with opened(store) as db:
         (data,) = db.execute("SELECT data FROM schedule WHERE ref = ?", (SLOT,)).fetchone()
         row = json.loads(data)
         row["params"]["starts"][0]["set_tm"] = POISON

@@ -159,6 +159,9 @@ class Harness:
         self.store.close()
 
 
+OPENED: list[SqliteStore] = []  # every store `start_engine` opened; `conftest` closes them after each test
+
+
 def start_engine(
     model: ModelSpec,
     store_path: Path,
@@ -171,6 +174,7 @@ def start_engine(
     """Build and start an engine on the running loop; wall time starts at `base`."""
     clock = clock or FakeClock(asyncio.get_running_loop(), base)
     store = SqliteStore(store_path)
+    OPENED.append(store)
     engine = Engine(model, clock=clock, store=store, policies=policies, rights=rights)
     recorder = Recorder(clock)
     engine.subscribe(recorder)

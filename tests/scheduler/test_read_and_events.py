@@ -13,7 +13,7 @@ from relevent.scheduler.periodic import CalendarTime
 from relevent.scheduler.store import SqliteStore
 
 from .factory import BASE, RESERVE_SET_TM, ln, reference_like_spec, small_spec
-from .harness import SCADA, FakeClock, start_engine
+from .harness import OPENED, SCADA, FakeClock, start_engine
 
 pytestmark = pytest.mark.looptime(start=0)
 
@@ -88,7 +88,9 @@ async def test_failing_subscriber_does_not_stop_the_scheduler(db: Path) -> None:
 async def test_commands_before_start_and_after_stop_are_temporarily_unavailable(db: Path) -> None:
     import asyncio  # noqa: PLC0415
 
-    engine = Engine(small_spec(), clock=FakeClock(asyncio.get_running_loop(), BASE), store=SqliteStore(db))
+    store = SqliteStore(db)
+    OPENED.append(store)
+    engine = Engine(small_spec(), clock=FakeClock(asyncio.get_running_loop(), BASE), store=store)
     for result in (
         engine.write(f"{S1}.SchdPrio.setVal", 1, SCADA),
         engine.operate(f"{S1}.EnaReq", True, False, SCADA),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.periodic import CalendarTime, Period
 from relevent.scheduler.policy import Lockable, SchedulePolicy
 from relevent.scheduler.spec import ValueCdc
+from tests.db import opened
 
 from .factory import BASE, ln, small_spec
 from .harness import start_engine
@@ -235,6 +235,6 @@ async def test_rule_2_reserve_locked_for_priority_start_time_and_control_by_defa
 async def test_rule_2_every_accepted_write_is_persisted_before_it_returns(db: Path) -> None:
     h = start_engine(small_spec(), db)
     assert isinstance(h.write(f"{S1}.SchdPrio.setVal", 77), Accepted)
-    with sqlite3.connect(db) as other:  # another connection sees the committed row at once
+    with opened(db) as other:  # another connection sees the committed row at once
         (data,) = other.execute("SELECT data FROM schedule WHERE ref = ?", (S1,)).fetchone()
     assert '"schd_prio": 77' in data

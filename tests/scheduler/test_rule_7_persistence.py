@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,9 +15,10 @@ from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.events import AttributeValue
 from relevent.scheduler.spec import ModelSpec, ValueCdc
 from relevent.scheduler.store import SqliteStore, StoreError
+from tests.db import opened
 
 from .factory import BASE, ln, schedule_spec, small_spec
-from .harness import start_engine
+from .harness import OPENED, start_engine
 
 pytestmark = pytest.mark.looptime(start=0)
 
@@ -129,7 +129,7 @@ async def test_restore_drops_a_schedule_gone_from_the_scl_and_a_controller_that_
         h = start_engine(smaller, db)
     warned = {entry["ref"] for entry in logs if entry["log_level"] == "warning"}
     assert warned == {ln("F_FSCH03"), FSCC}
-    with sqlite3.connect(db) as other:
+    with opened(db) as other:
         stored = {ref for (ref,) in other.execute("SELECT ref FROM schedule")}
     assert stored == {S1, S2}
 
@@ -138,7 +138,7 @@ async def test_restore_ignores_an_unreadable_row(db: Path) -> None:
     h = start_engine(small_spec(), db)
     h.write(f"{S2}.SchdPrio.setVal", 5)
     h.stop()
-    with sqlite3.connect(db) as other:
+    with opened(db) as other:
         other.execute("UPDATE schedule SET data = ? WHERE ref = ?", (json.dumps({"kind": "ASG"}), S1))
     h = start_engine(small_spec(), db)
     assert h.value(f"{S2}.SchdPrio.setVal") == 5
@@ -146,7 +146,7 @@ async def test_restore_ignores_an_unreadable_row(db: Path) -> None:
 
 def _poison(db: Path, ref: str, change: Callable[[dict[str, Any]], None]) -> None:
     """Rewrite one stored schedule row as an older gateway, or a hand, may have left it."""
-    with sqlite3.connect(db) as other:
+    with opened(db) as other:
         (data,) = other.execute("SELECT data FROM schedule WHERE ref = ?", (ref,)).fetchone()
         row = json.loads(data)
         change(row)
@@ -217,7 +217,7 @@ async def test_store_with_another_schema_version_starts_empty(db: Path) -> None:
     h = start_engine(small_spec(), db)
     h.write(f"{S1}.SchdPrio.setVal", 5)
     h.stop()
-    with sqlite3.connect(db) as other:
+    with opened(db) as other:
         other.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     h = start_engine(small_spec(), db)
     assert h.value(f"{S1}.SchdPrio.setVal") == 0
@@ -242,6 +242,7 @@ class FailingStore(SqliteStore):
 async def test_store_failure_rejects_the_command_and_undoes_it(db: Path) -> None:
     h = start_engine(small_spec(), db)
     store = FailingStore(db.with_name("failing.sqlite"))
+    OPENED.append(store)
     h.engine._store = store
     h.program(S1, values=[1.0], intv=60, prio=10, starts=[BASE + 100], enable=False)
     store.fail = True
@@ -265,7 +266,7 @@ async def test_a_crash_before_a_deferred_commit_still_finds_the_ended_runs_start
     h = start_engine(small_spec(), db)
     h.program(S1, values=[1.0], intv=60, prio=1, starts=[BASE + 100], reuse=False)
     await h.sleep_until(BASE + 160)  # the run has ended; the store commit of that instant is still deferred
-    with sqlite3.connect(db) as raw:
+    with opened(db) as raw:
         (data,) = raw.execute("SELECT data FROM schedule WHERE ref = ?", (S1,)).fetchone()
     assert json.loads(data)["params"]["starts"][0]["set_tm"] == BASE + 100  # not consumed in the store yet
     after_crash = start_engine(small_spec(), db, clock=h.clock)  # a new process on the same store

@@ -251,14 +251,13 @@ async def test_the_keys_survive_a_restart_with_their_schedules_in_one_transactio
     api, _ = intents(h)
     api.place(intent(*[float(i) for i in range(15)]))
     api.place(intent(3.0, key="ioa-101"))
-    stored = SqliteStore(db).load()
-    assert stored.keys == {S1: "dso/ioa-100", S2: "dso/ioa-100", S3: "dso/ioa-101"}
+    assert _stored_keys(db) == {S1: "dso/ioa-100", S2: "dso/ioa-100", S3: "dso/ioa-101"}
     h = h.restart()
     api, _ = intents(h)
     assert api.held(DSO, "ioa-100") == (S1, S2)
     assert api.place(intent(4.0, key="ioa-101", start=BASE + 90)) == Placed(S3, 60, (S3,))
     assert api.cancel(DSO, "ioa-100") == Cancelled((S1, S2))
-    assert SqliteStore(db).load().keys == {S3: "dso/ioa-101"}
+    assert _stored_keys(db) == {S3: "dso/ioa-101"}
 
 
 async def test_an_intent_before_the_scheduler_runs_is_refused_unavailable(db: Path) -> None:
@@ -266,3 +265,11 @@ async def test_an_intent_before_the_scheduler_runs_is_refused_unavailable(db: Pa
     api, _ = intents(h)
     h.stop()
     assert _refusal(api.place(intent(1.0))) == (RefusalReason.UNAVAILABLE, None)
+
+
+def _stored_keys(db: Path) -> dict[str, str]:
+    store = SqliteStore(db)
+    try:
+        return dict(store.load().keys)
+    finally:
+        store.close()
