@@ -1,4 +1,5 @@
-"""OncePerTurn: the asks of one loop turn (or window) run the action once, after them; none without a loop."""
+"""OncePerTurn: the asks of one loop turn (or window) run the action once, after them; none without a loop.
+Slices: long work lets the loop turn once a slice is used up, and only then."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from relevent.turns import OncePerTurn
+from relevent.turns import OncePerTurn, Slices
 
 
 def test_without_a_running_loop_each_ask_runs_at_once() -> None:
@@ -48,3 +49,28 @@ async def test_with_after_s_the_asks_of_that_long_run_once_when_it_ends() -> Non
     once.ask()
     await asyncio.sleep(0.06)
     assert runs == [pytest.approx(0.05), pytest.approx(0.11)]
+
+
+async def _turns_during(steps: int, slices: Slices) -> int:
+    """How often the loop turned while `steps` pieces of work each called `slices.step`."""
+    turns = 0
+
+    async def count() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.create_task(count())
+    await asyncio.sleep(0)  # the counter waits for its first turn
+    before = turns
+    for _ in range(steps):
+        await slices.step()
+    during = turns - before
+    counter.cancel()
+    return during
+
+
+async def test_a_used_up_slice_turns_the_loop_and_one_not_used_up_does_not() -> None:
+    assert await _turns_during(5, Slices(0.0)) == 5  # every piece ends a slice
+    assert await _turns_during(5, Slices(3600.0)) == 0  # one slice holds them all
