@@ -60,6 +60,12 @@ async def outstation(tmp_path: Path, port: int) -> AsyncIterator[Harness]:
     assert served is not None
     task = asyncio.create_task(served.run())
     try:
+        # A SCADA dialling before the server listens is refused, and c104's client reconnecting a second
+        # later then often never starts its link.
+        deadline = time.monotonic() + 5.0
+        while not served.listening:
+            assert time.monotonic() < deadline, "the outstation never listened"
+            await asyncio.sleep(0.01)
         yield h
     finally:
         task.cancel()
@@ -72,7 +78,7 @@ async def test_an_exception_in_the_handler_is_a_negative_act_con_and_later_comma
 ) -> None:
     port = free_port()
     async with outstation(tmp_path, port) as h:
-        scada = await asyncio.to_thread(link_up, lambda: SetpointScada(port, SETPOINT), 5.0)
+        scada = await asyncio.to_thread(link_up, lambda: SetpointScada(port, SETPOINT), 3.0)
         assert scada is not None, "the SCADA never got the link up"
         try:
             # the fault: a negative ACT_CON, not c104's positive default

@@ -116,6 +116,11 @@ class Outstation:
         """The SCADA connections open now."""
         return int(self._server.open_connection_count)
 
+    @property
+    def listening(self) -> bool:
+        """Whether `run` has the server listening."""
+        return bool(self._server.is_running)
+
     def _build(self) -> None:
         for point in self.section.points:
             kind = getattr(c104.Type, point.type)
