@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from relevent.turns import OncePerTurn, Slices
+from tests.loop_turns import counted_turns
 
 
 def test_without_a_running_loop_each_ask_runs_at_once() -> None:
@@ -53,22 +54,10 @@ async def test_with_after_s_the_asks_of_that_long_run_once_when_it_ends() -> Non
 
 async def _turns_during(steps: int, slices: Slices) -> int:
     """How often the loop turned while `steps` pieces of work each called `slices.step`."""
-    turns = 0
-
-    async def count() -> None:
-        nonlocal turns
-        while True:
-            await asyncio.sleep(0)
-            turns += 1
-
-    counter = asyncio.create_task(count())
-    await asyncio.sleep(0)  # the counter waits for its first turn
-    before = turns
-    for _ in range(steps):
-        await slices.step()
-    during = turns - before
-    counter.cancel()
-    return during
+    async with counted_turns() as turns:
+        for _ in range(steps):
+            await slices.step()
+        return turns()
 
 
 async def test_a_used_up_slice_turns_the_loop_and_one_not_used_up_does_not() -> None:

@@ -15,6 +15,7 @@ from relevent.obs.health import Readiness
 from relevent.obs.http import BadRequests
 from relevent.obs.live import Sent, SharedSections, add_live_routes
 from relevent.obs.status import Sections
+from tests.loop_turns import counted_turns
 
 HEAD = '{"id": "gw1"}'
 
@@ -42,20 +43,10 @@ async def test_the_first_message_holds_everything_then_only_changes() -> None:
 
 async def test_a_long_message_is_built_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("relevent.obs.live.SLICE_S", 0.0)  # every item its own slice
-    turns = 0
-
-    async def count_turns() -> None:
-        nonlocal turns
-        while True:
-            await asyncio.sleep(0)
-            turns += 1
-
-    counter = asyncio.create_task(count_turns())
-    await asyncio.sleep(0)
-    message = json.loads(await Sent().delta(sections(devices={f"d{i}": {"w": i} for i in range(50)}), "true"))
-    counter.cancel()
-    assert len(message["lists"]["devices"]["items"]) == 50
-    assert turns >= 49  # the loop turned between the items
+    async with counted_turns() as turns:
+        built = await Sent().delta(sections(devices={f"d{i}": {"w": i} for i in range(50)}), "true")
+    assert len(json.loads(built)["lists"]["devices"]["items"]) == 50
+    assert turns() >= 49  # the loop turned between the items
 
 
 async def test_connections_share_one_rendering_per_tick() -> None:
