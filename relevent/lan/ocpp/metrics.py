@@ -19,7 +19,7 @@ class OcppMetrics:
         self.registry = registry
         self.call_seconds = Histogram(
             "relevent_ocpp_call_seconds",
-            "Round trip of the gateway's calls to stations (SetChargingProfile, GetCompositeSchedule, ...)",
+            "Gateway's calls to stations, asked to answered (behind an outstanding call of the station's)",
             ["action"],
             buckets=CALL_BUCKETS_S,
             registry=registry,

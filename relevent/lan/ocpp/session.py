@@ -70,7 +70,10 @@ class CsmsSession(ChargePoint):  # type: ignore[misc]  # the library is untyped
     async def call(
         self, payload: Any, suppress: bool = True, unique_id: Any = None, skip_schema_validation: bool = False
     ) -> Any:
-        """The library's CALL, its round trip to the answer (or the timeout) observed by action."""
+        """The library's CALL, timed by action from the asking to the answer (or the timeout).
+
+        A station takes one outstanding CALL: a wait for the one before counts too.
+        """
         began = time.perf_counter()
         try:
             return await super().call(payload, suppress, unique_id, skip_schema_validation)
