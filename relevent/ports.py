@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import socket
 
+_GIVEN: set[int] = set()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on `host` that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on `host` that nothing listens on right now, and never one this process had before.
+
+    The kernel may hand a port it just released out again: two picks in a row, both still unbound,
+    must not be the same port.
+    """
+    while True:
+        with socket.socket(address_family(host)) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def address_family(host: str) -> socket.AddressFamily:

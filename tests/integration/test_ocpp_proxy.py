@@ -36,9 +36,11 @@ w_max_lim = "@Control/MaxPow_FSCC1"
 async def test_the_operator_keeps_the_station_and_the_grid_limit_wins(
     broker: Broker, tmp_path: Path
 ) -> None:
-    ocpp_port = free_port()
     station = SimulatedStation(StationOptions(station_id="cs-1", meter_interval_s=0.5))
     async with operator_csms() as csms:
+        # picked after the operator listens: the kernel may give the operator's port-0 bind a port that
+        # was just picked and released, and the station would dial the operator past the gateway
+        ocpp_port = free_port()
         with gateway(broker, tmp_path, config(ocpp_port, csms.port)) as gw:
             runner = asyncio.create_task(station.run(f"ws://127.0.0.1:{ocpp_port}/ocpp/cs-1"))
             try:
