@@ -1,8 +1,9 @@
 """IEC 104 setpoint -> ACT_CON at the SCADA, and -> the device's `ctl/set` on MQTT.
 
 The daemon runs as its own process with `[iec104]` and one MQTT device following MaxPow; the SCADA (a
-c104 client) and the device (an MQTT subscriber) run here. Each setpoint carries a new value; its
-ACT_CON is when c104's blocking `transmit` returns, its command when the device receives that value.
+c104 client) runs here, the device is a process of its own (`bench.stamped_device`), as on a site. Each
+setpoint carries a new value, stamped on the SCADA's thread as it leaves; its ACT_CON is when c104's
+blocking `transmit` returns, its command when the device receives that value.
 Targets: setpoint -> ctl/set p50 < 3 ms, p99 < 10 ms on 2 cores. Then an MMS client's reads, quiet and
 while a SCADA sends 100 setpoints/s: the MMS request latency must stay as it was.
 
@@ -11,15 +12,13 @@ Usage: `.venv/bin/python -m bench.iec104_latency [--commands 200]`
 
 import argparse
 import asyncio
-import json
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import aiomqtt
-
-from bench.common import Row, print_rows
+from bench.common import REPO, Row, print_rows
 from bench.site import gateway_site
 from relevent.ports import free_port
 from tests.iec104.link import SetpointScada, link_up
@@ -59,33 +58,39 @@ function = "MaxPow"
 """
 
 
+def stamped_send(scada: SetpointScada, value: float) -> tuple[float, float, bool]:
+    """Send `value` from this thread: when it left, when its ACT_CON came back, whether positive."""
+    sent = time.monotonic()
+    ok = scada.send(value)
+    return sent, time.monotonic(), ok
+
+
 async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
     scada = await asyncio.to_thread(link_up, lambda: SetpointScada(port, SETPOINT), 10.0)
     assert scada is not None, "the SCADA never got the link up"
     confirmed: list[float] = []
     delivered: list[float] = []
-    async with aiomqtt.Client(broker.host, broker.port) as device:
-        await device.subscribe(TOPIC, qos=1)
-        # Stamped as they arrive: the SCADA's blocking send returns with the ACT_CON, often after the
-        # device already has its command (reading the inbox only then measured the later of the two).
-        arrivals: asyncio.Queue[tuple[float, float | None]] = asyncio.Queue()
-
-        async def pump() -> None:
-            async for message in device.messages:
-                arrivals.put_nowait((time.monotonic(), json.loads(message.payload).get("w_max_lim")))
-
-        pumping = asyncio.create_task(pump())
+    device = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.stamped_device", broker.host, str(broker.port), TOPIC, "w_max_lim",
+        stdout=asyncio.subprocess.PIPE, cwd=REPO,
+    )  # fmt: skip
+    assert device.stdout is not None
+    try:
+        assert await asyncio.wait_for(device.stdout.readline(), 10.0) == b"ready\n"
         for n in range(commands):
             value = 10.0 + n % 2  # kW: every command changes the limit
-            sent = time.monotonic()
-            ok = await asyncio.to_thread(scada.send, value)
-            confirmed.append((time.monotonic() - sent) * 1000)
+            sent, acked, ok = await asyncio.to_thread(stamped_send, scada, value)
+            confirmed.append((acked - sent) * 1000)
             assert ok, f"setpoint {n} refused after {confirmed[-1]:.1f} ms"
-            while (arrival := await asyncio.wait_for(arrivals.get(), 5.0))[1] != value * 1000:  # W
-                pass
-            delivered.append((arrival[0] - sent) * 1000)
+            while True:
+                arrived, seen = (await asyncio.wait_for(device.stdout.readline(), 5.0)).split()
+                if float(seen) == value * 1000:  # W
+                    break
+            delivered.append((float(arrived) - sent) * 1000)
             await asyncio.sleep(0.02)
-        pumping.cancel()
+    finally:
+        device.kill()
+        await device.wait()
     scada.client.stop()
     return [
         Row("iec104_latency", "setpoint -> ACT_CON at the SCADA", "ms", tuple(confirmed)),

@@ -1,7 +1,8 @@
 """The pure scheduler engine: it is given `now`, and returns what happened; it has no loop, store or clock.
 
 Commands decide on the current state and return a `Change` (copies of what they change); the runtime
-stores its rows and only then hands it back to `apply`, which swaps it in and returns the events. Time moves
+stores its rows and hands it back to `apply`, which swaps it in and returns the events (a runtime that
+applies before the store answered undoes a failed store with `undo_of`). Time moves
 through `advance(until)`, instant by instant at each one's nominal time, and `jump_to(now)` after a
 wall-clock step; both return an `Outcome`. An entry boundary may leave its status attributes pending
 (`finish_pending` publishes them): its outputs go out first.
@@ -301,6 +302,18 @@ class Core:
     def intent_keys(self) -> Mapping[str, str]:
         """The intent key each schedule holds (schedule -> key), as `program_slots` placed them."""
         return dict(self._keys)
+
+    def undo_of(self, change: Change) -> Change:
+        """The change that puts back what `change` replaces: apply it right after, nothing between.
+
+        `apply` swaps objects in and never touches the ones it swaps out, so they are the state before.
+        """
+        timeline = self._started()
+        return Change(
+            schedules=tuple(timeline.schedules[s.ref] for s in change.schedules),
+            controllers=tuple(timeline.controllers[c.ref] for c in change.controllers),
+            keys={ref: self._keys.get(ref) for ref in change.keys},
+        )
 
     def apply(self, change: Change, now: Timestamp) -> list[Event]:
         """Swap in a stored `Change`; return its events (outputs first)."""

@@ -2,7 +2,11 @@
 
 Adapters talk to `Engine`. It reads the wall clock, hands the time to the core, stores what the core
 returns and only then publishes it. A command's rows are committed in one transaction before it is answered;
-when the store fails the change is never applied and the command is refused.
+when the store fails the change is never applied and the command is refused. `program_slots_soon` (the
+intent API's fast path) applies first and stores on a writer thread meanwhile, so the devices hear of it
+while the disk syncs; its answer waits for the store, and a failed store puts back what was there.
+Every other step of the engine first waits for such a pending store ("settles" it), so no change ever
+builds on one that may be undone.
 
 Timing: one `loop.call_at` for the earliest instant any schedule changes (start, entry boundary, end),
 converting wall time to loop time when arming. The callback processes the instant it was armed for (its
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import structlog
 
@@ -58,6 +64,20 @@ MAX_LEAD = 0.1
 # The final approach aims this little early so float rounding of wall -> loop time never lands after it.
 FINAL_LEAD = 1e-5
 
+Settled = Callable[[CommandResult], None]
+STORE_FAILED = "the state store failed"
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A change applied before its rows were stored: what puts it back, and who waits for the answer."""
+
+    stored: Future[None]
+    undo: Change
+    now: Timestamp
+    result: CommandResult
+    settled: Settled
+
 
 class Engine:
     """The IEC 61850-90-10 scheduler of one SCL model, running.
@@ -83,6 +103,8 @@ class Engine:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for: Timestamp | None = None
         self._status_timer: asyncio.TimerHandle | None = None  # finishes a deferred boundary
+        self._writer: ThreadPoolExecutor | None = None  # stores `program_slots_soon`'s rows
+        self._pending: _Pending | None = None
 
     @property
     def model(self) -> ModelSpec:
@@ -111,7 +133,11 @@ class Engine:
         return started.dropped
 
     def stop(self) -> None:
-        """Cancel the timer; later commands are answered temporarily-unavailable."""
+        """Store what is pending, cancel the timer; later commands are answered temporarily-unavailable."""
+        self._settle()
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
         self._disarm()
         self._finish_boundary()
         self._core.stop()
@@ -139,6 +165,7 @@ class Engine:
         """Re-evaluate every schedule at the new wall time and re-arm (call after an NTP step)."""
         if not self._core.started:
             return
+        self._settle()
         now = self._clock.now()
         _log.info("wall clock stepped", by=now - self._core.now)
         self._disarm()
@@ -202,14 +229,31 @@ class Engine:
         with `keys` (schedule -> the intent key it now holds, None: none), published once, each schedule
         audited; a refusal changes nothing. The intent API's one step: a chain, an overwrite, a cancel.
         """
+        return self._command("program", list(programs), actor, self._programming(programs, actor, keys))
+
+    def program_slots_soon(
+        self,
+        programs: Mapping[str, Program | None],
+        actor: Actor,
+        keys: Mapping[str, str | None],
+        settled: Settled,
+    ) -> None:
+        """`program_slots`, applied and published before its rows are stored; `settled` gets the answer.
+
+        The rows are committed on a writer thread while the loop goes on (the devices' commands leave
+        meanwhile); `settled` is called on the loop once they are durable, or, when the store fails, once
+        the change has been put back (its outputs and states published again) with the refusal.
+        """
+        decide = self._programming(programs, actor, keys)
+        self._command("program", list(programs), actor, decide, settled=settled)
+
+    def _programming(
+        self, programs: Mapping[str, Program | None], actor: Actor, keys: Mapping[str, str | None] | None
+    ) -> Callable[[Timestamp, list[str]], Change]:
+        """The decision of a `program_slots` (the full refs come in the order of `programs`)."""
         full_keys = {full_ref(ref, self.model.ied_name): key for ref, key in (keys or {}).items()}
-        return self._command(
-            "program",
-            list(programs),
-            actor,
-            lambda now, full: self._core.program_slots(
-                dict(zip(full, programs.values(), strict=True)), full_keys, actor, now
-            ),
+        return lambda now, full: self._core.program_slots(
+            dict(zip(full, programs.values(), strict=True)), full_keys, actor, now
         )
 
     def check_program(self, programs: Mapping[str, Program | None], actor: Actor) -> CommandResult:
@@ -272,22 +316,37 @@ class Engine:
 
     # ---- command handling -------------------------------------------------------------------------------
 
-    def _command(
+    def _command(  # noqa: PLR0913 - a command's parts; `settled` chooses the apply-first path
         self,
         kind: str,
         refs: Sequence[str],
         actor: Actor,
         decide: Callable[[Timestamp, list[str]], Change],
         asked: object = None,
+        *,
+        settled: Settled | None = None,
     ) -> CommandResult:
         """Decide, store, apply and publish one command; emit a `CommandHandled` per ref (the audit).
 
-        `asked` is a write's value, audited when refused.
+        `asked` is a write's value, audited when refused. With `settled` the change is applied before its
+        rows are stored (`program_slots_soon`): the answer returned is provisional, `settled` gets the final.
         """
+        self._settle()
         fulls = [full_ref(ref, self.model.ied_name) for ref in refs]
         audited = [_audited(kind, full) for full in fulls]
         olds = [self._value_of(ref) for ref in audited]
         now = self._clock.now()
+
+        def handled(result: CommandResult) -> None:
+            for full, ref, old in zip(fulls, audited, olds, strict=True):
+                if result is ACCEPTED:
+                    new: object = self._value_of(ref)
+                else:  # the audit shows what was refused; an operate asks for no value of SchdSt
+                    new = asked if kind == "write" else old
+                self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
+            if settled is not None:
+                settled(result)
+
         result: CommandResult
         if not self._core.started:
             result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, "scheduler not started")
@@ -295,16 +354,16 @@ class Engine:
             now = self._command_time()
             self._catch_up(now, defer_status=False)
             try:
-                result = self._store_and_apply(decide(now, fulls), now)
+                change = decide(now, fulls)
+                if settled is not None and change.rows:
+                    self._apply_then_store(change, now, handled)
+                    self._rearm()
+                    return change.result
+                result = self._store_and_apply(change, now)
             except RejectionError as rejection:
                 result = rejection.rejected
             self._rearm()
-        for full, ref, old in zip(fulls, audited, olds, strict=True):
-            if result is ACCEPTED:
-                new: object = self._value_of(ref)
-            else:  # the audit shows what was refused; an operate asks for no value of SchdSt
-                new = asked if kind == "write" else old
-            self._bus.emit(CommandHandled(kind, full, actor, old, new, result, now))
+        handled(result)
         return result
 
     def _store_and_apply(self, change: Change, now: Timestamp) -> CommandResult:
@@ -315,9 +374,43 @@ class Engine:
                 self._commit(rows)
             except StoreError as exc:
                 _log.exception("store failed, change not applied")
-                raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, "the state store failed") from exc
+                raise RejectionError(RejectReason.TEMPORARILY_UNAVAILABLE, STORE_FAILED) from exc
         self._emit(self._core.apply(change, now))
         return change.result
+
+    def _apply_then_store(self, change: Change, now: Timestamp, settled: Settled) -> None:
+        """Apply and publish the change, then commit its rows on the writer thread (see `_settle`)."""
+        undo = self._core.undo_of(change)
+        self._emit(self._core.apply(change, now))
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relevent-store")
+        stored = self._writer.submit(self._commit, change.rows)
+        pending = self._pending = _Pending(stored, undo, now, change.result, settled)
+        loop = self._loop
+        assert loop is not None  # started
+        stored.add_done_callback(lambda _: loop.call_soon_threadsafe(self._settle_if, pending))
+
+    def _settle_if(self, pending: _Pending) -> None:
+        if self._pending is pending:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Wait for the pending store (if any); answer it, or put its change back when the store failed."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        result = pending.result
+        try:
+            pending.stored.result()
+        except Exception:  # noqa: BLE001 - whatever failed on the writer thread, the rows are not stored
+            _log.exception("store failed, change undone")
+            self._emit(self._core.apply(pending.undo, pending.now))
+            self._rearm()
+            result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, STORE_FAILED)
+        try:
+            pending.settled(result)
+        except Exception:  # noqa: BLE001 - an adapter's failure must not stop the step that settled it
+            _log.exception("a settled command's callback failed")
 
     def _value_of(self, ref: str) -> AttributeData | None:
         current = self.read(ref)
@@ -355,6 +448,7 @@ class Engine:
 
     def _advance(self, until: Timestamp, *, defer_status: bool = False) -> None:
         """Let the core process every instant up to `until`; publish and store what it did."""
+        self._settle()
         outcome = self._core.advance(until, defer_status=defer_status)
         self._publish(outcome)
         if outcome.deferred:
@@ -365,6 +459,7 @@ class Engine:
 
     def _finish_boundary(self) -> None:
         """Publish a deferred entry boundary's status now: before anything moves the schedules on again."""
+        self._settle()
         self._cancel_status_timer()
         self._publish(self._core.finish_pending())
 

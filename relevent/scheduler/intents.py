@@ -7,7 +7,8 @@ the first run of free ones (a slot is free unless it holds another key's live sc
 slot's capacity are chained over consecutive slots, each link starting where the one before ends. All the
 schedules (and the disable of slots the key no longer needs) are one `Engine.program_slots` command:
 validated as a whole, persisted in one store transaction with the key -> slot mapping, so no entry
-boundary, reader or crash sees half of it, and a restart knows which slots each key holds.
+boundary, reader or crash sees half of it, and a restart knows which slots each key holds. `place_soon`
+runs it as `Engine.program_slots_soon`: the devices hear of it while the store syncs, the answer waits.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import structlog
 
 from relevent.refs import full_ref, without_ld
 from relevent.scheduler.commands import Accepted, Actor, CommandResult, Now, Program, Rejected, RejectReason
-from relevent.scheduler.engine import Engine
+from relevent.scheduler.engine import Engine, Settled
 from relevent.scheduler.schedule import SchdSt
 from relevent.scheduler.slots import Slots
 from relevent.scheduler.spec import ControllerSpec, ScheduleSpec
@@ -38,6 +39,10 @@ from relevent.scheduler.verdicts import (
 log = structlog.get_logger(__name__)
 
 IntentSubscriber = Callable[[IntentHandled], None]
+Answer = Callable[[Verdict], None]
+Programs = Mapping[str, Program | None]
+# How a placement's programs are run: the engine's `program_slots_soon`, or `program_slots` at once.
+Run = Callable[[Programs, Actor, Mapping[str, str | None], Settled], None]
 DeviceBindings = Mapping[str, Mapping[IntentFunction, str]]  # device id -> function -> controller (full ref)
 
 # Engine refusals as intent refusals; a refused enable carries its SchdEnaErr and is `invalid` whatever.
@@ -82,25 +87,26 @@ class Intents:
 
     def place(self, intent: Intent) -> Verdict:
         """Write `intent` into its slots and enable it, or replace what its key held, as one step."""
-        verdict = self._place(intent)
-        self._announce(
-            IntentHandled("intent", intent.actor, intent.key, intent.target, verdict, self._now(), intent)
-        )
-        return verdict
+        verdicts: list[Verdict] = []
+        self._place(intent, self._program_now, verdicts.append)
+        return verdicts[0]
+
+    def place_soon(self, intent: Intent, answer: Answer) -> None:
+        """`place`, its device commands sent while the store syncs: `answer` gets the verdict once durable.
+
+        For adapters whose peer waits for the answer (an IEC 104 ACT_CON): the devices need not wait too.
+        """
+        self._place(intent, self._engine.program_slots_soon, answer)
 
     def cancel(self, actor: Actor, key: str) -> Verdict:
         """Disable the schedules of `key` and forget it, as one step; an unknown key cancels nothing."""
-        name = actor_name(actor)
-        if name not in self._actors:
-            verdict: Verdict = Refused(RefusalReason.ACTOR_NOT_ALLOWED, f"actor {name!r} has no slots")
-        else:
-            held = self._held(name, key)
-            verdict = Cancelled(())
-            if held:
-                result = self._engine.program_slots(dict.fromkeys(held), actor, dict.fromkeys(held))
-                verdict = Cancelled(tuple(held)) if isinstance(result, Accepted) else _refused(result)
-        self._announce(IntentHandled("cancel", actor, key, "", verdict, self._now()))
-        return verdict
+        verdicts: list[Verdict] = []
+        self._cancel(actor, key, self._program_now, verdicts.append)
+        return verdicts[0]
+
+    def cancel_soon(self, actor: Actor, key: str, answer: Answer) -> None:
+        """`cancel`, as `place_soon` places."""
+        self._cancel(actor, key, self._engine.program_slots_soon, answer)
 
     def held(self, actor: Actor, key: str) -> tuple[str, ...]:
         """The slots (full references) that `key` of `actor` holds, in chain order."""
@@ -108,7 +114,51 @@ class Intents:
 
     # ---- placement --------------------------------------------------------------------------------------
 
-    def _place(self, intent: Intent) -> Verdict:  # noqa: PLR0911 - one return per refusal reason
+    def _program_now(
+        self, programs: Programs, actor: Actor, keys: Mapping[str, str | None], settled: Settled
+    ) -> None:
+        settled(self._engine.program_slots(programs, actor, keys))
+
+    def _place(self, intent: Intent, run: Run, answer: Answer) -> None:
+        def done(verdict: Verdict) -> None:
+            self._announce(
+                IntentHandled("intent", intent.actor, intent.key, intent.target, verdict, self._now(), intent)
+            )
+            answer(verdict)
+
+        plan = self._plan(intent)
+        if isinstance(plan, Refused):
+            done(plan)
+            return
+        placed, programs, keys = plan
+        if intent.test:
+            result = self._engine.check_program(programs, intent.actor)
+            log.info("test intent checked, not actuated", actor=actor_name(intent.actor), key=intent.key,
+                     slots=placed.slots)  # fmt: skip
+            done(_verdict(result, placed))
+            return
+        run(programs, intent.actor, keys, lambda result: done(_verdict(result, placed)))
+
+    def _cancel(self, actor: Actor, key: str, run: Run, answer: Answer) -> None:
+        def done(verdict: Verdict) -> None:
+            self._announce(IntentHandled("cancel", actor, key, "", verdict, self._now()))
+            answer(verdict)
+
+        name = actor_name(actor)
+        if name not in self._actors:
+            done(Refused(RefusalReason.ACTOR_NOT_ALLOWED, f"actor {name!r} has no slots"))
+            return
+        held = self._held(name, key)
+        if not held:
+            done(Cancelled(()))
+            return
+        cancelled = Cancelled(tuple(held))
+        run(dict.fromkeys(held), actor, dict.fromkeys(held), lambda result: done(_verdict(result, cancelled)))
+
+    def _plan(  # noqa: PLR0911 - one return per refusal reason
+        self, intent: Intent
+    ) -> Refused | tuple[Placed, dict[str, Program | None], dict[str, str | None]]:
+        """Where and how `intent` goes: its verdict if placed, the slots' programs and keys; or a refusal."""
         name = actor_name(intent.actor)
         share = self._actors.get(name)
         if share is None:
@@ -144,14 +194,8 @@ class Intents:
         priority = share.priority(intent.rel_priority)
         programs: dict[str, Program | None] = dict(self._links(intent, chain, interval, priority))
         programs.update((slot, None) for slot in self._held(name, intent.key) if slot not in programs)
-        placed = Placed(chain[0], priority, tuple(chain))
-        if intent.test:
-            result = self._engine.check_program(programs, intent.actor)
-            log.info("test intent checked, not actuated", actor=name, key=intent.key, slots=chain)
-        else:
-            keys = {slot: None if program is None else label for slot, program in programs.items()}
-            result = self._engine.program_slots(programs, intent.actor, keys)
-        return placed if isinstance(result, Accepted) else _refused(result)
+        keys = {slot: None if program is None else label for slot, program in programs.items()}
+        return Placed(chain[0], priority, tuple(chain)), programs, keys
 
     def _controller(self, target: str, function: IntentFunction) -> ControllerSpec | None:
         """The controller `target` names for `function` (a controller, or a device's binding of it)."""
@@ -252,6 +296,11 @@ def _value_problem(
         if not units.is_integer() or not 1 <= units <= INT32_MAX:
             return f"an interval of {interval} s is no whole number of {spec.ref}'s SchdIntv units"
     return None
+
+
+def _verdict(result: CommandResult, accepted: Verdict) -> Verdict:
+    """`accepted` when the engine accepted, else the refusal it gave."""
+    return accepted if isinstance(result, Accepted) else _refused(result)
 
 
 def _refused(result: CommandResult) -> Refused:

@@ -67,7 +67,8 @@ class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self._marker = Path(f"{path}{MARKER_SUFFIX}")
         try:
-            self._db = sqlite3.connect(path, isolation_level=None)
+            # The engine commits on its writer thread too, never while the loop uses the connection.
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -36,13 +37,23 @@ async def reply(inbox: Inbox, state: str) -> dict[str, Any]:
     return payload
 
 
-async def limit(inbox: Inbox, watts: float) -> dict[str, Any]:
-    """The device's next command that limits it to `watts`."""
-    message = await inbox.until(
-        lambda m: m.topic.value == COMMANDS and json.loads(m.payload).get("w_max_lim") == watts, WAIT_S
-    )
-    payload: dict[str, Any] = json.loads(message.payload)
-    return payload
+async def followed(inbox: Inbox, state: str, watts: float) -> dict[str, Any]:
+    """The reply in `state`, once the device also had a command that limits it to `watts`.
+
+    In either order: the device's command may leave before the reply to the EMS does.
+    """
+    seen: dict[str, dict[str, Any]] = {}
+
+    def both(message: aiomqtt.Message) -> bool:
+        payload = json.loads(message.payload)
+        if message.topic.value == REPLIES and payload["state"] == state:
+            seen["reply"] = payload
+        if message.topic.value == COMMANDS and payload.get("w_max_lim") == watts:
+            seen["command"] = payload
+        return len(seen) == 2  # the reply and the command
+
+    await inbox.until(both, WAIT_S)
+    return seen["reply"]
 
 
 def ready(http_port: int) -> bool:
@@ -63,7 +74,7 @@ async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hed
             request = {"id": "e2e", "direction": "IMPORT", "start": {"seconds": start, "nanos": 0},
                        "resolution": "FIVE_MINUTES", "values": [GRANT_W] * 4}  # fmt: skip
             await ems.publish(REQUESTS, json.dumps(request), qos=1)
-            accepted = await reply(inbox, "accepted")
+            accepted = await followed(inbox, "accepted", GRANT_W)  # the device follows once the grant runs
             assert accepted["applied"]["priority"] == 20
             client = await asyncio.to_thread(connect, gw.mms_port)
             try:
@@ -74,18 +85,15 @@ async def test_an_ems_request_becomes_a_maxpow_schedule_and_falls_back_while_hed
                 client.close()
             assert scada == {"ValASG001$setMag$f": GRANT_W / KW, "NumEntr$setVal": 4, "SchdPrio$setVal": 20,
                              "StrTm01$setTm": start}  # fmt: skip
-            await limit(inbox, GRANT_W)  # the device follows once the grant runs
 
             await fake.down()
-            fallback = await reply(inbox, "fallback")
+            fallback = await followed(inbox, "fallback", FIRM_W)
             window_end = fake.issued[-1][4]
             assert fallback["ts"] >= window_end  # not before the directive's window has passed
-            await limit(inbox, FIRM_W)
             assert not await asyncio.to_thread(ready, gw.http_port)
 
             await fake.up()
-            await reply(inbox, "restored")
-            await limit(inbox, GRANT_W)
+            await followed(inbox, "restored", GRANT_W)
             assert await asyncio.to_thread(ready, gw.http_port)
             assert gw.daemon.stop() == 0
             stopping = await reply(inbox, "fallback")  # sent while the daemon stopped

@@ -14,8 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from relevent.ports import free_port
-from relevent.scheduler.intents import Intents
-from relevent.scheduler.verdicts import ActorSlots, Intent, Verdict
+from relevent.scheduler.intents import Answer, Intents
+from relevent.scheduler.verdicts import ActorSlots, Intent
 from relevent.wan.iec104.config import Iec104Point, Iec104Section
 from relevent.wan.iec104.service import iec104_service
 from tests.iec104.link import SetpointScada, link_up
@@ -32,11 +32,11 @@ class FailingOnce(Intents):
 
     failed = False
 
-    def place(self, intent: Intent) -> Verdict:
+    def place_soon(self, intent: Intent, answer: Answer) -> None:
         if not self.failed:
             self.failed = True
             raise RuntimeError("injected fault")
-        return super().place(intent)
+        super().place_soon(intent, answer)
 
 
 class NoDevices:

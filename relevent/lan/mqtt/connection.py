@@ -11,11 +11,14 @@ import asyncio
 import contextlib
 import copy
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 import structlog
+from paho.mqtt import client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client import Counter
@@ -31,15 +34,37 @@ INBOX_LIMIT = 2000
 
 
 def _send_at_once(client: aiomqtt.Client) -> None:
-    """Turn Nagle's algorithm off on the broker connection (paho leaves it on).
+    """Send each packet as it is queued: Nagle's algorithm off, the socket written at once.
 
-    With it on, a small packet written while the previous one is unacknowledged waits for the broker's
-    delayed ACK: an EMS answer behind the request's PUBACK went out that late (docs/performance.md).
+    With Nagle on (paho's default), a small packet written while the previous one is unacknowledged waits
+    for the broker's delayed ACK: an EMS answer behind the request's PUBACK went out that late
+    (docs/performance.md). And aiomqtt hands paho's wish to write to the loop (`add_writer`, itself through
+    `call_soon_threadsafe`), so a device's command left two loop turns after its publish, behind whatever
+    else those turns held. paho writes at once when nobody takes that wish; on the loop's thread this does
+    the same, and leaves to aiomqtt's writer only what the socket did not take.
     """
-    sock = client._client.socket()  # noqa: SLF001 - aiomqtt does not expose its paho client's socket
+    paho = client._client  # noqa: SLF001 - aiomqtt does not expose its paho client
+    sock = paho.socket()
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    loop_thread = threading.get_ident()  # called on the loop
+    register = paho.on_socket_register_write
+    if register is None:
+        return
+
+    def write_now(mqttc: mqtt.Client, userdata: Any, sock: Any) -> None:
+        if threading.get_ident() == loop_thread:
+            try:
+                mqttc.loop_write()
+            except Exception:  # aiomqtt's writer meets it again and ends the connection
+                log.debug("mqtt immediate write failed", exc_info=True)
+            else:
+                if not mqttc.want_write():
+                    return
+        register(mqttc, userdata, sock)
+
+    paho.on_socket_register_write = write_now
 
 
 def _inbox(admit: Callable[[str], bool], overflow: Counter) -> type[asyncio.Queue[aiomqtt.Message]]:

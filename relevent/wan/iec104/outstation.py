@@ -21,7 +21,15 @@ from relevent.errors import ConfigError
 from relevent.scheduler.commands import Actor
 from relevent.scheduler.intents import Intents
 from relevent.scheduler.slots import Change
-from relevent.scheduler.verdicts import NOW, UNTIL_CHANGED, Cancelled, Intent, IntentFunction, Placed
+from relevent.scheduler.verdicts import (
+    NOW,
+    UNTIL_CHANGED,
+    Cancelled,
+    Intent,
+    IntentFunction,
+    Placed,
+    Verdict,
+)
 from relevent.turns import OncePerTurn
 from relevent.wan.iec104.commands import Cancel, ScadaCommand, key, request
 from relevent.wan.iec104.config import Iec104Section
@@ -216,22 +224,23 @@ class Outstation:
         return c104.ResponseState.SUCCESS if accepted else c104.ResponseState.FAILURE
 
     def _answer(self, command: ScadaCommand, point: c104.Point, answer: Future[bool]) -> None:
-        """Decide on the loop and hand the answer to the waiting thread at once.
+        """Decide on the loop; hand the answer to the waiting thread as soon as the core gives it.
 
-        Set here, not by a task's done-callback: that would queue the ACT_CON behind the rest of the turn
-        (the audit anchor, the devices' plans).
+        Set by the core's callback, not by a task's done-callback: that would queue the ACT_CON behind the
+        rest of the turn (the audit anchor, the devices' plans).
         """
         if not answer.set_running_or_notify_cancel():
             return
         try:
-            answer.set_result(self._decide(command, point))
+            self._decide(command, point, answer.set_result)
         except Exception as exc:  # noqa: BLE001 - the waiting thread logs it and answers negatively
             answer.set_exception(exc)
 
-    def _decide(self, command: ScadaCommand, point: c104.Point) -> bool:
-        """Ask the core (on the loop); log, count and return whether it accepted.
+    def _decide(self, command: ScadaCommand, point: c104.Point, give: Callable[[bool], None]) -> None:
+        """Ask the core (on the loop); log, count and `give` whether it accepted.
 
-        A placed intent's ACT_TERM follows once it takes effect (or at the termination timeout).
+        An intent's device commands leave before its store commit; the answer waits for that commit. A
+        placed intent's ACT_TERM follows once it takes effect (or at the termination timeout).
         """
         # The originator address in the peer: the audit trail tells the SCADAs of one actor apart.
         actor = Actor("iec104", f"{self.section.host}:{self.section.port} oa {command.originator}",
@@ -244,17 +253,24 @@ class Outstation:
             log.warning("iec104 command refused", ioa=ioa, reason=asked)
             self.commands.labels(str(ioa), "refused").inc()
             self._refused(actor, "command", f"IOA {ioa} ({command.point.target})", asked, self._clock())
-            return False
-        verdict = self._intents.cancel(asked.actor, asked.key) if isinstance(asked, Cancel) else (
-            self._intents.place(asked)
-        )  # fmt: skip
-        accepted = isinstance(verdict, Placed | Cancelled)
-        self.commands.labels(str(ioa), "accepted" if accepted else "refused").inc()
-        if not accepted:
-            log.warning("iec104 command refused by the scheduler", ioa=ioa, verdict=str(verdict))
-        elif isinstance(verdict, Placed):
-            self._await_termination(point, verdict.slots)
-        return accepted
+            give(False)  # noqa: FBT003 - the ACT_CON's answer
+            return
+
+        def verdict(verdict: Verdict) -> None:
+            accepted = isinstance(verdict, Placed | Cancelled)
+            try:
+                self.commands.labels(str(ioa), "accepted" if accepted else "refused").inc()
+                if not accepted:
+                    log.warning("iec104 command refused by the scheduler", ioa=ioa, verdict=str(verdict))
+                elif isinstance(verdict, Placed):
+                    self._await_termination(point, verdict.slots)
+            finally:
+                give(accepted)
+
+        if isinstance(asked, Cancel):
+            self._intents.cancel_soon(asked.actor, asked.key, verdict)
+        else:
+            self._intents.place_soon(asked, verdict)
 
     def _await_termination(self, point: c104.Point, slots: tuple[str, ...]) -> None:
         """ACT_TERM once the intent sets its controller's output, at the termination timeout at the latest."""
