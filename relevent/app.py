@@ -40,6 +40,7 @@ from relevent.lan.layer import DeviceLayer, DeviceTiming
 from relevent.lan.mqtt import MqttBridge, MqttBridgeConfig
 from relevent.lan.mqtt.ems_slot import EmsSlot
 from relevent.lan.mqtt.ha import ha_entities
+from relevent.lan.ocpp.driver import OcppDriver
 from relevent.lan.registry import build_registry
 from relevent.lan.sinks import DeviceMeasurement
 from relevent.obs.audit import AuditLog
@@ -296,6 +297,9 @@ class Gateway:
             ha=ha_entities(spec.controllers, devices) if settings.mqtt.ha_discovery else None,
         )
         drivers = build_drivers(settings, devices, self.bridge, self.registry)
+        ocpp = drivers.get(OcppDriver.protocol)
+        if isinstance(ocpp, OcppDriver):  # stations dial in: their port is the gateway's from the start
+            ocpp.reserved = opened.enter_context(reserve_port(settings.ocpp.host, settings.ocpp.port, "OCPP"))
         self.devices = DeviceLayer(
             devices, drivers, device_timing(settings.mqtt),
             metrics_registry=self.registry, forecasts=self.engine, reserves=ReserveValues(self.engine).value,
@@ -307,6 +311,9 @@ class Gateway:
             device_ids=[d.id for d in devices], registry=self.registry, clock=self.clock.now,
             refused=self.audit.refused,
         )  # fmt: skip
+        if self.iec104 is not None:
+            section = settings.iec104
+            self.iec104.reserved = opened.enter_context(reserve_port(section.host, section.port, "IEC 104"))
         self.status = StatusView(settings.gateway.id, self.engine, self.device_status,
                                  upstream=self.upstream_status)  # fmt: skip
         bad_requests = BadRequests(self.registry)

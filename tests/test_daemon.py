@@ -169,6 +169,46 @@ def test_a_taken_mms_port_ends_start_up_with_one_clear_error(tmp_path: Path) -> 
     assert f"cannot listen on 127.0.0.1:{port} for MMS" in result.stderr
 
 
+OCPP_STATION = """
+[ocpp]
+host = "127.0.0.1"
+port = {port}
+
+[[devices]]
+id = "cs-1"
+class = "ev_charger"
+protocol = "ocpp"
+w_max_lim = "@Control/MaxPow_FSCC1"
+"""
+IEC104_OUTSTATION = """
+[[actors]]
+name = "dso"
+band = [60, 69]
+slots = ["@Control/MaxPow_FSCH03"]
+
+[iec104]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+actor = "dso"
+"""
+
+
+@pytest.mark.parametrize(
+    ("what", "toml"), [("OCPP", OCPP_STATION), ("IEC 104", IEC104_OUTSTATION)], ids=["ocpp", "iec104"]
+)
+def test_a_taken_device_or_scada_port_ends_start_up_with_one_clear_error(
+    tmp_path: Path, what: str, toml: str
+) -> None:
+    config = tmp_path / "gw.toml"
+    with taken_port() as port:
+        config.write_text(toml.format(port=port))
+        result = run_cli(*GatewayArgs(tmp_path / "state", extra=("--config", str(config))).argv())
+    assert result.returncode == 69, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port} for {what}" in result.stderr
+
+
 def test_the_default_broker_url_of_a_test_gateway_refuses_connections() -> None:
     port = int(NOBODY_URL.rsplit(":", 1)[1])
     with socket.socket() as client, pytest.raises(ConnectionRefusedError):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -63,6 +65,9 @@ class OcppDriver:
         self.stations = {station_id: Station(station_id, electrical) for station_id in station_ids}
         self.listening = asyncio.Event()  # set once `run` listens, on `port`
         self.port: int | None = None
+        # The gateway's start-up reservation of the port (see `relevent.instance.reserve_port`): served on
+        # as it is, so no other process can take the port between the start and `run`.
+        self.reserved: socket.socket | None = None
         self._steering: dict[str, Steering] = {}
         self._connections: dict[str, ServerConnection] = {}
 
@@ -85,7 +90,7 @@ class OcppDriver:
         return station
 
     async def run(self, reports: DeviceReports) -> None:
-        """Listen until cancelled; a port already taken is logged and retried, never raised."""
+        """Listen until cancelled (on the `reserved` socket first); a failed listen is logged and retried."""
         self._steering = {
             sid: Steering(station, self.section, reports, self.clock, self.settle_s)
             for sid, station in self.stations.items()
@@ -103,10 +108,12 @@ class OcppDriver:
         )
         while True:
             try:
+                reserved, self.reserved = self.reserved, None
+                where: dict[str, Any] = {"sock": reserved} if reserved else {"host": section.host,
+                                                                              "port": section.port}
                 server = await serve(
                     self._serve,
-                    section.host,
-                    section.port,
+                    **where,
                     subprotocols=SUBPROTOCOLS,
                     select_subprotocol=self._select,
                     process_request=admission,

@@ -8,6 +8,7 @@ c104 checks the callbacks' signatures as text.
 
 import asyncio
 import datetime as dt
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -90,6 +91,8 @@ class Outstation:
         self._refused = refused
         self._points = {point.ioa: point for point in section.points}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The gateway's start-up reservation of the port (`relevent.instance.reserve_port`), closed by `run`.
+        self.reserved: socket.socket | None = None
         self._server = c104.Server(
             ip=section.host, port=section.port, tick_rate_ms=100, max_connections=section.max_connections,
             transport_security=_transport_security(section),
@@ -151,6 +154,9 @@ class Outstation:
         self._loop = asyncio.get_running_loop()
         self._refresh(spontaneous=False)
         unsubscribe = self._subscribe(lambda _change: self._changed())
+        if self.reserved is not None:  # lib60870 binds the port itself: the reservation ends just before
+            self.reserved.close()
+            self.reserved = None
         self._server.start()
         self._station.signal_initialized(cause=c104.Coi.LOCAL_POWER_ON)
         log.info("iec104 listening", host=self.section.host, port=self.section.port,
