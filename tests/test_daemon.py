@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from relevent.scl.generate import DEFAULT_MODEL
 from tests.conftest import SHIPPED, ReferenceDir
 from tests.daemon import NOBODY_URL, GatewayArgs, run_cli, running, taken_port
 from tests.mosquitto import Broker
+from tests.protocol_sites import iec104, ocpp
 
 pytestmark = pytest.mark.slow
 
@@ -169,40 +171,13 @@ def test_a_taken_mms_port_ends_start_up_with_one_clear_error(tmp_path: Path) -> 
     assert f"cannot listen on 127.0.0.1:{port} for MMS" in result.stderr
 
 
-OCPP_STATION = """
-[ocpp]
-host = "127.0.0.1"
-port = {port}
-
-[[devices]]
-id = "cs-1"
-class = "ev_charger"
-protocol = "ocpp"
-w_max_lim = "@Control/MaxPow_FSCC1"
-"""
-IEC104_OUTSTATION = """
-[[actors]]
-name = "dso"
-band = [60, 69]
-slots = ["@Control/MaxPow_FSCH03"]
-
-[iec104]
-enabled = true
-host = "127.0.0.1"
-port = {port}
-actor = "dso"
-"""
-
-
-@pytest.mark.parametrize(
-    ("what", "toml"), [("OCPP", OCPP_STATION), ("IEC 104", IEC104_OUTSTATION)], ids=["ocpp", "iec104"]
-)
+@pytest.mark.parametrize(("what", "site"), [("OCPP", ocpp), ("IEC 104", iec104)], ids=["ocpp", "iec104"])
 def test_a_taken_device_or_scada_port_ends_start_up_with_one_clear_error(
-    tmp_path: Path, what: str, toml: str
+    tmp_path: Path, what: str, site: Callable[[int], str]
 ) -> None:
     config = tmp_path / "gw.toml"
     with taken_port() as port:
-        config.write_text(toml.format(port=port))
+        config.write_text(site(port))
         result = run_cli(*GatewayArgs(tmp_path / "state", extra=("--config", str(config))).argv())
     assert result.returncode == 69, result.stderr
     assert "Traceback" not in result.stderr

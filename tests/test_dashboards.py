@@ -16,6 +16,7 @@ from tests.hedera.site import config as hedera_site
 from tests.hedera.site import fake_hedera
 from tests.integration.gateway import gateway
 from tests.mosquitto import Broker
+from tests.protocol_sites import iec104, ocpp
 
 pytestmark = pytest.mark.slow
 
@@ -41,39 +42,6 @@ def families(http_port: int) -> set[str]:
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
     return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
-
-
-def iec104(port: int) -> str:
-    return f"""
-[[devices]]
-id = "bat1"
-class = "battery"
-w_max_lim = "@Control/MaxPow_FSCC1"
-
-[[actors]]
-name = "dso"
-band = [60, 69]
-slots = ["@Control/MaxPow_FSCH05"]
-
-[iec104]
-enabled = true
-host = "127.0.0.1"
-port = {port}
-"""
-
-
-def ocpp(port: int) -> str:
-    return f"""
-[[devices]]
-id = "cs-1"
-class = "ev_charger"
-protocol = "ocpp"
-w_max_lim = "@Control/MaxPow_FSCC1"
-
-[ocpp]
-host = "127.0.0.1"
-port = {port}
-"""
 
 
 async def test_every_metric_of_the_dashboard_and_the_alerts_is_exported(
