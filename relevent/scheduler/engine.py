@@ -5,8 +5,8 @@ returns and only then publishes it. A command's rows are committed in one transa
 when the store fails the change is never applied and the command is refused. `program_slots_soon` (the
 intent API's fast path) applies first and stores on a writer thread meanwhile, so the devices hear of it
 while the disk syncs; its answer waits for the store, and a failed store puts back what was there.
-Every other step of the engine first waits for such a pending store ("settles" it), so no change ever
-builds on one that may be undone.
+Every other step that changes the core first waits for such a pending store ("settles" it), so no change
+ever builds on one that may be undone; reads never wait.
 
 Timing: one `loop.call_at` for the earliest instant any schedule changes (start, entry boundary, end),
 converting wall time to loop time when arming. The callback processes the instant it was armed for (its
@@ -395,22 +395,24 @@ class Engine:
             self._settle()
 
     def _settle(self) -> None:
-        """Wait for the pending store (if any); answer it, or put its change back when the store failed."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        result = pending.result
-        try:
-            pending.stored.result()
-        except Exception:  # noqa: BLE001 - whatever failed on the writer thread, the rows are not stored
-            _log.exception("store failed, change undone")
-            self._emit(self._core.apply(pending.undo, pending.now))
-            self._rearm()
-            result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, STORE_FAILED)
-        try:
-            pending.settled(result)
-        except Exception:  # noqa: BLE001 - an adapter's failure must not stop the step that settled it
-            _log.exception("a settled command's callback failed")
+        """Wait for the pending store (if any); answer it, or put its change back when the store failed.
+
+        Until none is pending: an answer's callback may itself have placed another.
+        """
+        while (pending := self._pending) is not None:
+            self._pending = None
+            result = pending.result
+            try:
+                pending.stored.result()
+            except Exception:  # noqa: BLE001 - whatever failed on the writer thread, the rows are not stored
+                _log.exception("store failed, change undone")
+                self._emit(self._core.apply(pending.undo, pending.now))
+                self._rearm()
+                result = Rejected(RejectReason.TEMPORARILY_UNAVAILABLE, STORE_FAILED)
+            try:
+                pending.settled(result)
+            except Exception:  # noqa: BLE001 - an adapter's failure must not stop the step that settled it
+                _log.exception("a settled command's callback failed")
 
     def _value_of(self, ref: str) -> AttributeData | None:
         current = self.read(ref)
@@ -458,8 +460,11 @@ class Engine:
             self._status_timer = loop.call_later(STATUS_DELAY_S, self._finish_boundary)
 
     def _finish_boundary(self) -> None:
-        """Publish a deferred entry boundary's status now: before anything moves the schedules on again."""
-        self._settle()
+        """Publish a deferred entry boundary's status now: before anything moves the schedules on again.
+
+        Never waits for a pending store: a boundary and a placement are never pending together (a command
+        finishes the boundary before it decides, `_advance` settles the placement before it moves on).
+        """
         self._cancel_status_timer()
         self._publish(self._core.finish_pending())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from .harness import OPENED, Harness, start_engine
 
 pytestmark = pytest.mark.looptime(False)
 
-S1 = ln("F_FSCH01")
+S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
 FSCC = ln("F_FSCC1")
 DSO = Actor("iec104", "192.0.2.7:2404", "dso")
 WAIT_S = 5.0
@@ -178,3 +179,35 @@ async def test_a_refusal_before_the_engine_is_answered_at_once(db: Path) -> None
     api.place_soon(replace(now_until_changed(4.0), target="@Control/nowhere"), answers := Answers())
     assert [type(v) for v in answers.verdicts] == [Refused]
     assert [a.verdict for a in announced] == answers.verdicts
+
+
+async def test_a_placement_made_by_an_answer_is_stored_before_the_next_command_too(db: Path) -> None:
+    h = start_engine(small_spec(4, reserve=True), db)
+    store = gated(h, db)
+    api = Intents(h.engine, {"dso": ActorSlots((60, 69), (S1, S2))}, now=h.clock.now, devices={})
+    second = Answers()
+
+    def then_another(verdict: Verdict) -> None:  # e.g. an adapter that places a follow-up on its answer
+        first.append(verdict)
+        api.place_soon(replace(now_until_changed(2.0), key="ioa-3002", rel_priority=1), second)
+
+    first: list[Verdict] = []
+    store.gate.clear()
+    api.place_soon(now_until_changed(4.0), then_another)
+    threading.Timer(0.05, store.gate.set).start()
+    assert h.write(f"{S1}.SchdPrio.setVal", 61) == ACCEPTED  # settles the first, then the one it placed
+    assert first == [Placed(S1, 60, (S1,))]
+    assert second.verdicts == [Placed(S2, 61, (S2,))]
+    assert stored_keys(store.path) == {S1: "dso/ioa-3001", S2: "dso/ioa-3002"}
+
+
+async def test_reads_do_not_wait_for_the_pending_store(db: Path) -> None:
+    h, store, api, _ = setup(db)
+    store.gate.clear()
+    api.place_soon(now_until_changed(4.0), answers := Answers())
+    began = time.monotonic()
+    assert h.value(f"{S1}.ValASG001.setMag.f") == 4.0  # the applied change, read while its commit waits
+    assert h.engine.output(FSCC).value == 4.0  # type: ignore[union-attr]
+    assert time.monotonic() - began < 1.0  # not the gate's seconds
+    store.gate.set()
+    assert await answers.next() == Placed(S1, 60, (S1,))
