@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from relevent.scheduler.engine import Engine
 from relevent.scheduler.events import AttributeChanged, AttributeValue, CommandHandled, Event, OutputChanged
 from relevent.scheduler.policy import UNRESTRICTED, Rights, SchedulePolicy
 from relevent.scheduler.spec import ModelSpec
-from relevent.scheduler.store import SqliteStore
+from relevent.scheduler.store import SqliteStore, StoreError
 
 from .factory import BASE
 
@@ -157,6 +158,33 @@ class Harness:
     def stop(self) -> None:
         self.engine.stop()
         self.store.close()
+
+
+class FaultyStore(SqliteStore):
+    """A real store whose commits a test can hold (`gate`, open unless closed) or fail (`fail`)."""
+
+    HOLD_S = 5.0  # a gate nobody opens fails the commit after this long
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.path = path
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail = False
+
+    def commit(self, *args: object, **kwargs: object) -> None:
+        assert self.gate.wait(self.HOLD_S), "the test never opened the gate"
+        if self.fail:
+            raise StoreError("disk full")
+        super().commit(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def faulty_store(h: Harness) -> FaultyStore:
+    """Give the running engine a `FaultyStore` beside its own (in the same directory)."""
+    store = FaultyStore(h.store_path.with_name("faulty.sqlite"))
+    OPENED.append(store)
+    h.engine._store = store
+    return store
 
 
 OPENED: list[SqliteStore] = []  # every store `start_engine` opened; `conftest` closes them after each test

@@ -16,7 +16,6 @@ import pytest
 
 from relevent.scheduler.commands import ACCEPTED, Actor, Rejected
 from relevent.scheduler.intents import Intents
-from relevent.scheduler.store import SqliteStore, StoreError
 from relevent.scheduler.verdicts import (
     NOW,
     UNTIL_CHANGED,
@@ -32,7 +31,7 @@ from relevent.scheduler.verdicts import (
 from tests.db import opened
 
 from .factory import ln, small_spec
-from .harness import OPENED, Harness, start_engine
+from .harness import FaultyStore, Harness, faulty_store, start_engine
 
 pytestmark = pytest.mark.looptime(False)
 
@@ -40,23 +39,6 @@ S1, S2 = ln("F_FSCH01"), ln("F_FSCH02")
 FSCC = ln("F_FSCC1")
 DSO = Actor("iec104", "192.0.2.7:2404", "dso")
 WAIT_S = 5.0
-
-
-class GatedStore(SqliteStore):
-    """Commits once `gate` is open (it is, unless a test closes it); raises while `fail` is set."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.path = path
-        self.gate = threading.Event()
-        self.gate.set()
-        self.fail = False
-
-    def commit(self, *args: object, **kwargs: object) -> None:
-        assert self.gate.wait(WAIT_S), "the test never opened the gate"
-        if self.fail:
-            raise StoreError("disk full")
-        super().commit(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class Answers:
@@ -76,16 +58,9 @@ class Answers:
         return self.verdicts[-1]
 
 
-def gated(h: Harness, db: Path) -> GatedStore:
-    store = GatedStore(db.with_name("gated.sqlite"))
-    OPENED.append(store)
-    h.engine._store = store
-    return store
-
-
-def setup(db: Path) -> tuple[Harness, GatedStore, Intents, list[IntentHandled]]:
+def setup(db: Path) -> tuple[Harness, FaultyStore, Intents, list[IntentHandled]]:
     h = start_engine(small_spec(4, reserve=True), db)
-    store = gated(h, db)
+    store = faulty_store(h)
     api = Intents(h.engine, {"dso": ActorSlots((60, 69), (S1,))}, now=h.clock.now, devices={})
     announced: list[IntentHandled] = []
     api.subscribe(announced.append)
@@ -183,7 +158,7 @@ async def test_a_refusal_before_the_engine_is_answered_at_once(db: Path) -> None
 
 async def test_a_placement_made_by_an_answer_is_stored_before_the_next_command_too(db: Path) -> None:
     h = start_engine(small_spec(4, reserve=True), db)
-    store = gated(h, db)
+    store = faulty_store(h)
     api = Intents(h.engine, {"dso": ActorSlots((60, 69), (S1, S2))}, now=h.clock.now, devices={})
     second = Answers()
 

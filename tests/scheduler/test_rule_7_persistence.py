@@ -14,11 +14,11 @@ import structlog
 from relevent.scheduler.commands import Accepted, Rejected, RejectReason
 from relevent.scheduler.events import AttributeValue
 from relevent.scheduler.spec import ModelSpec, ValueCdc
-from relevent.scheduler.store import SqliteStore, StoreError
+from relevent.scheduler.store import SqliteStore
 from tests.db import opened
 
 from .factory import BASE, ln, schedule_spec, small_spec
-from .harness import OPENED, start_engine
+from .harness import faulty_store, start_engine
 
 pytestmark = pytest.mark.looptime(start=0)
 
@@ -230,20 +230,9 @@ def test_store_is_wal_with_full_sync(db: Path) -> None:
     store.close()
 
 
-class FailingStore(SqliteStore):
-    fail = False
-
-    def commit(self, *args: object, **kwargs: object) -> None:
-        if self.fail:
-            raise StoreError("disk full")
-        super().commit(*args, **kwargs)  # type: ignore[arg-type]
-
-
 async def test_store_failure_rejects_the_command_and_undoes_it(db: Path) -> None:
     h = start_engine(small_spec(), db)
-    store = FailingStore(db.with_name("failing.sqlite"))
-    OPENED.append(store)
-    h.engine._store = store
+    store = faulty_store(h)
     h.program(S1, values=[1.0], intv=60, prio=10, starts=[BASE + 100], enable=False)
     store.fail = True
     h.recorder.clear()
