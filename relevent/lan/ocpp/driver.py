@@ -7,7 +7,6 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -109,11 +108,12 @@ class OcppDriver:
         while True:
             try:
                 reserved, self.reserved = self.reserved, None
-                where: dict[str, Any] = {"sock": reserved} if reserved else {"host": section.host,
-                                                                              "port": section.port}
+                host, port = (None, None) if reserved else (section.host, section.port)
                 server = await serve(
                     self._serve,
-                    **where,
+                    host,
+                    port,
+                    sock=reserved,
                     subprotocols=SUBPROTOCOLS,
                     select_subprotocol=self._select,
                     process_request=admission,

@@ -262,7 +262,7 @@ class Outstation:
             give(False)  # noqa: FBT003 - the ACT_CON's answer
             return
 
-        def verdict(verdict: Verdict) -> None:
+        def answered(verdict: Verdict) -> None:
             accepted = isinstance(verdict, Placed | Cancelled)
             try:
                 self.commands.labels(str(ioa), "accepted" if accepted else "refused").inc()
@@ -274,9 +274,9 @@ class Outstation:
                 give(accepted)
 
         if isinstance(asked, Cancel):
-            self._intents.cancel_soon(asked.actor, asked.key, verdict)
+            self._intents.cancel_soon(asked.actor, asked.key, answered)
         else:
-            self._intents.place_soon(asked, verdict)
+            self._intents.place_soon(asked, answered)
 
     def _await_termination(self, point: c104.Point, slots: tuple[str, ...]) -> None:
         """ACT_TERM once the intent sets its controller's output, at the termination timeout at the latest."""
