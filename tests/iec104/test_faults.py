@@ -19,6 +19,7 @@ from relevent.scheduler.verdicts import ActorSlots, Intent
 from relevent.wan.iec104.config import Iec104Point, Iec104Section
 from relevent.wan.iec104.service import iec104_service
 from tests.iec104.link import SetpointScada, link_up
+from tests.mosquitto import wait_until
 from tests.scheduler.factory import ln, small_spec
 from tests.scheduler.harness import Harness, start_engine
 
@@ -62,10 +63,7 @@ async def outstation(tmp_path: Path, port: int) -> AsyncIterator[Harness]:
     try:
         # A SCADA dialling before the server listens is refused, and c104's client reconnecting a second
         # later then often never starts its link.
-        deadline = time.monotonic() + 5.0
-        while not served.listening:
-            assert time.monotonic() < deadline, "the outstation never listened"
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: served.listening, 5.0)
         yield h
     finally:
         task.cancel()
