@@ -4,8 +4,9 @@ The daemon runs as its own process with `[iec104]` and one MQTT device following
 c104 client) runs here, the device is a process of its own (`bench.stamped_device`), as on a site. Each
 setpoint carries a new value, stamped on the SCADA's thread as it leaves; its ACT_CON is when c104's
 blocking `transmit` returns, its command when the device receives that value.
-Targets: setpoint -> ctl/set p50 < 3 ms, p99 < 10 ms on 2 cores. Then an MMS client's reads, quiet and
-while a SCADA sends 100 setpoints/s: the MMS request latency must stay as it was.
+Targets: setpoint -> ctl/set p50 < 3 ms, p99 < 10 ms on 2 cores. Then a libiec61850 client's reads from a
+process of its own (in this one, its stamps would wait for the flooding SCADA's threads), quiet and while
+a SCADA sends 100 setpoints/s: the MMS request latency must stay as it was.
 
 Usage: `.venv/bin/python -m bench.iec104_latency [--commands 200]`
 """
@@ -22,11 +23,12 @@ from bench.common import REPO, Row, print_rows
 from bench.site import gateway_site
 from relevent.ports import free_port
 from tests.iec104.link import SetpointScada, link_up
-from tests.integration.gateway import connect, read
+from tests.integration.gateway import LD
+from tests.mms.iec_client import IecClient
 from tests.mosquitto import Broker
 
 SETPOINT = 3001
-MMS_ITEM = "MaxPow_FSCC1$ST$ActSchdRef$stVal"
+MMS_ITEM = (f"{LD}/MaxPow_FSCC1.ActSchdRef.stVal", "ST")
 MMS_READS = 1000
 FLOOD_PER_S = 100.0
 TOPIC = "relevent/v1/gw1/dev/bat1/ctl/set"
@@ -99,20 +101,6 @@ async def measure(broker: Broker, port: int, commands: int) -> list[Row]:
     ]  # fmt: skip
 
 
-def timed_reads(mms_port: int, reads: int) -> tuple[float, ...]:
-    """`reads` MMS reads one after another on one association, each in ms."""
-    client = connect(mms_port)
-    try:
-        times = []
-        for _ in range(reads):
-            sent = time.monotonic()
-            read(client, MMS_ITEM)
-            times.append((time.monotonic() - sent) * 1000)
-        return tuple(times)
-    finally:
-        client.close()
-
-
 def flood(scada: SetpointScada, per_s: float, stop: threading.Event) -> int:
     """Setpoints at `per_s` (each waits for its ACT_CON) until `stop`; how many were confirmed."""
     confirmed, n, period = 0, 0, 1.0 / per_s
@@ -126,20 +114,30 @@ def flood(scada: SetpointScada, per_s: float, stop: threading.Event) -> int:
 
 async def mms_beside_104(port: int, mms_port: int, reads: int) -> list[Row]:
     """MMS reads quiet, then while a second SCADA sends `FLOOD_PER_S` setpoints a second."""
-    quiet = await asyncio.to_thread(timed_reads, mms_port, reads)
+    client = IecClient()
+    try:
+        await client.call("connect", "127.0.0.1", mms_port)
+        return await reads_beside_104(client, port, reads)
+    finally:
+        client.close()
+
+
+async def reads_beside_104(client: IecClient, port: int, reads: int) -> list[Row]:
+    """`client`'s reads, quiet and beside the flood, each in ms."""
+    quiet = [t * 1000 for t in await client.call("timed", "read", MMS_ITEM, reads)]
     scada = await asyncio.to_thread(link_up, lambda: SetpointScada(port, SETPOINT), 10.0)
     assert scada is not None, "the SCADA never got the link up"
     stop = threading.Event()
     started = time.monotonic()
     flooding = asyncio.create_task(asyncio.to_thread(flood, scada, FLOOD_PER_S, stop))
-    loaded = await asyncio.to_thread(timed_reads, mms_port, reads)
+    loaded = [t * 1000 for t in await client.call("timed", "read", MMS_ITEM, reads)]
     stop.set()
     confirmed = await flooding
     rate = confirmed / (time.monotonic() - started)
     scada.client.stop()
     return [
-        Row("iec104_latency", "mms read, quiet", "ms", quiet),
-        Row("iec104_latency", f"mms read, 104 at {FLOOD_PER_S:g}/s", "ms", loaded,
+        Row("iec104_latency", "mms read, quiet", "ms", tuple(quiet)),
+        Row("iec104_latency", f"mms read, 104 at {FLOOD_PER_S:g}/s", "ms", tuple(loaded),
             target="p99 within 10 % of quiet"),
         Row("iec104_latency", "104 setpoints confirmed meanwhile", "/s", value=rate),
     ]  # fmt: skip
