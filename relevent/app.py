@@ -397,9 +397,9 @@ class Gateway:
             self._building = pool.submit(self._build_mms)
             pool.shutdown(wait=False)
             mms = await asyncio.wrap_future(self._building)
+        self.binding.attach(mms)  # the start-up values first: libiec61850's thread answers reads at once
         reserved.close()  # libiec61850 binds the port itself, at once
         mms.start()
-        self.binding.attach(mms)
         self.mms = mms
         return mms
 

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 # A read, a command, a clock step or the next instant finishes a deferred boundary at once.
 STATUS_DELAY_S = 0.05
 
-# --- the MMS server (relevent/wan/mms/pacing.py, server.py, reports.py)
-# No request processing from this long before a scheduler instant to this long after it: the entry
-# boundary's timer then finds the loop free, not inside a batch of MMS requests.
+# --- the MMS server (relevent/wan/mms/pacing.py, hop.py, server.py, reports.py)
+# No MMS callback work on the loop (writes, operates, associations) from this long before a scheduler
+# instant to this long after it: the entry boundary's timer then finds the loop free. Reads never wait.
 QUIET_BEFORE_S = 0.005
 QUIET_AFTER_S = 0.005
 # No MMS model updates for this long after an instant either: its device commands are leaving.
 BURST_S = 0.05
 SLICE_S = 0.002  # the longest run of MMS model updates (or a status page's rendering) between loop turns
 REPORT_BUF_TIME_MS = 50  # the auto report blocks' bufTm: merges the q, t and value changes of one update
-ACTIVE_S = 1.0  # how long the MMS serve loop polls fast (`wait_ms`) after activity
+MMS_CALLBACK_WAIT_S = 2.0  # how long libiec61850's thread waits for the loop to begin a callback's work
 
 # --- the MQTT bridge (relevent/lan/mqtt/bridge.py)
 # How long a changed forecast waits for further changes before the devices' plans are recomputed: SCADA
@@ -57,8 +57,8 @@ def relations() -> tuple[Relation, ...]:
                  "the MMS mirror waits out the device commands at least as long as the engine's status does"),
         Relation(PLAN_SETTLE_S > STATUS_DELAY_S,
                  "a boundary's state changes, published after its outputs, fall into one plan recomputation"),
-        Relation(ACTIVE_S > REPORT_BUF_TIME_MS / 1000,
-                 "the MMS serve loop polls fast until the reports buffered by an update have gone out"),
+        Relation(MMS_CALLBACK_WAIT_S > QUIET_BEFORE_S + QUIET_AFTER_S + GC_PASS_S,
+                 "an MMS callback waiting out a quiet window and a full collection is still answered"),
         Relation(GC_QUIET_S > GC_PASS_S + QUIET_BEFORE_S,
                  "a full collection begun in a quiet window ends before the next instant's MMS quiet window"),
     )  # fmt: skip

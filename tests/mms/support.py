@@ -70,7 +70,7 @@ async def running(
     throttle: ThrottleSettings = BARELY,
 ) -> AsyncIterator[MmsServer]:
     """An MMS server on a free loopback port, served by the current event loop, closed afterwards."""
-    settings = MmsSettings(host=HOST, port=free_port(), reports=reports, wait_ms=2, tls=tls,
+    settings = MmsSettings(host=HOST, port=free_port(), reports=reports, tls=tls,
                            credentials=credentials, guard=guard or GuardSettings(), limits=limits,
                            throttle=throttle)  # fmt: skip
     server = MmsServer.build(doc, gate, settings, registry)

@@ -27,7 +27,7 @@ async def test_changes_between_prepare_and_attach_are_served(
     reference: SclDocument, iec_client: IecClient, tmp_path: Path
 ) -> None:
     h = start_engine(model_spec(reference), tmp_path / "store.sqlite3")
-    settings = MmsSettings(host=HOST, port=free_port(), wait_ms=2)
+    settings = MmsSettings(host=HOST, port=free_port())
     creation = ServerCreation(reference, settings)  # the server is being made ...
     binding = SchedulerBinding(h.engine, reference, h.engine.model.ied_name)
     binding.start_mirroring()

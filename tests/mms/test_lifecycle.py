@@ -10,7 +10,8 @@ import pytest
 from relevent.errors import ReleventError
 from relevent.ports import free_port
 from relevent.scl.model import SclDocument
-from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings
+from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings, Verdict
+from relevent.wan.mms.lib import iec
 from relevent.wan.mms.security import TlsFiles
 from tests.daemon import taken_port
 from tests.mms.iec_client import IecClient
@@ -31,29 +32,32 @@ async def test_a_busy_port_is_a_clear_error(reference: SclDocument, pki: Pki, tl
     assert isinstance(failed.value, ReleventError)  # the CLI turns it into a non-zero exit
 
 
-async def test_an_instant_that_stays_due_never_starves_requests(
+async def test_an_instant_that_stays_due_never_starves_writes(
     reference: SclDocument, iec_client: IecClient
 ) -> None:
     port = free_port()
-    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, wait_ms=2))
+    prio = f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
+    gate = PolicyGate(rules={prio: lambda _: Verdict.SUCCESS})
+    server = MmsServer.build(reference, gate, MmsSettings(host=HOST, port=port))
     try:
         server.start()
         serving = asyncio.create_task(server.serve(time_to_next=lambda: 0.0))  # a wedged timer, always due
         await iec_client.call("connect", HOST, port)
-        # Each read waits out a quiet window (its length: tests/mms/test_pacing.py); a starved one would
-        # fail on the client's answer timeout.
-        reads = [await iec_client.call("read", f"{LD}/ActPow_FSCH01.SchdPrio.setVal", "SP") for _ in range(5)]
+        # Each write's work on the loop waits out a quiet window (its length: tests/mms/test_pacing.py); a
+        # starved one would be refused when libiec61850's thread stops waiting for the loop.
+        wrote = [await iec_client.call("write", prio, "SP", n) for n in range(5)]
         await iec_client.call("close")
         server.stop()
         await serving
     finally:
         server.close()
-    assert [error for _, error in reads] == [0] * 5  # answered, not refused
+    assert wrote == [iec.IED_ERROR_OK] * 5
+    assert [value for _, value, _ in gate.writes] == list(range(5))
 
 
 async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec_client: IecClient) -> None:
     port = free_port()
-    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, wait_ms=50))
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
     try:
         server.start()
         serving = asyncio.create_task(server.serve())

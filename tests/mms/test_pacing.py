@@ -1,11 +1,13 @@
-"""The MMS side's manners around scheduler instants: quiet windows and model updates in slices."""
+"""The MMS side's manners around scheduler instants: quiet windows and model updates in slices; reads that
+never wait for the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from open61850.data import FloatData
@@ -13,9 +15,9 @@ from open61850.mms import MmsClient, ObjectName
 
 from relevent.scl.model import SclDocument
 from relevent.timing import BURST_S, QUIET_AFTER_S, QUIET_BEFORE_S, SLICE_S
-from relevent.wan.mms import Update
 from relevent.wan.mms.pacing import Pacer, quiet_for
 from tests.mms.support import HOST, LD, PolicyGate, running
+from tests.mosquitto import wait_until
 
 STAMP = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -45,13 +47,22 @@ def _slow(seen: list[object], cost_s: float) -> Callable[[object], None]:
     return apply
 
 
+def _broken_at_2(seen: list[int]) -> Callable[[int], None]:
+    def apply(item: int) -> None:
+        if item == 2:
+            raise RuntimeError("broken")
+        seen.append(item)
+
+    return apply
+
+
 async def test_items_are_applied_in_order_in_slices_that_let_the_loop_turn() -> None:
     seen: list[object] = []
     pacer: Pacer[object] = Pacer(_slow(seen, SLICE_S / 4))
     pacer.submit(range(20))
     asyncio.get_running_loop().call_soon(seen.append, "other work")
     assert pacer.pending == 20
-    await asyncio.wait_for(pacer.drained(), 5)
+    await wait_until(lambda: pacer.pending == 0, 5)
     assert [item for item in seen if item != "other work"] == list(range(20))
     assert 0 < seen.index("other work") < 10  # ran after the first slice, long before the last
     assert pacer.pending == 0
@@ -64,7 +75,7 @@ async def test_no_slice_runs_from_just_before_an_instant_until_its_commands_have
     applied_at: list[float] = []
     pacer: Pacer[int] = Pacer(lambda _: applied_at.append(loop.time()), lambda: instant - loop.time())
     pacer.submit([1, 2, 3])
-    await asyncio.wait_for(pacer.drained(), 1)
+    await wait_until(lambda: pacer.pending == 0, 1)
     assert applied_at == [pytest.approx(instant + BURST_S, abs=1e-5)] * 3  # looptime keeps whole µs
 
 
@@ -73,15 +84,9 @@ async def test_an_item_that_raises_is_dropped_and_the_rest_are_applied() -> None
     failures: list[object] = []
     loop.set_exception_handler(lambda _, context: failures.append(context.get("exception")))
     seen: list[int] = []
-
-    def apply(item: int) -> None:
-        if item == 2:
-            raise RuntimeError("broken")
-        seen.append(item)
-
-    pacer: Pacer[int] = Pacer(apply)
+    pacer: Pacer[int] = Pacer(_broken_at_2(seen))
     pacer.submit([1, 2, 3])
-    await asyncio.wait_for(pacer.drained(), 5)
+    await wait_until(lambda: pacer.pending == 0, 5)
     assert seen == [1, 3]
     assert [str(f) for f in failures] == ["broken"]
 
@@ -92,7 +97,6 @@ async def test_cancel_drops_what_is_queued() -> None:
     pacer.submit(range(10))
     await asyncio.sleep(0)  # one slice
     pacer.cancel()
-    await asyncio.wait_for(pacer.drained(), 1)
     applied = len(seen)
     await asyncio.sleep(0.01)
     assert 0 < applied < 10
@@ -100,24 +104,43 @@ async def test_cancel_drops_what_is_queued() -> None:
     assert pacer.pending == 0
 
 
-async def test_a_client_reads_a_submitted_batch_whole_never_half_of_it(reference: SclDocument) -> None:
-    valmv = f"{LD}/ActPow_FSCC1.ValMV.mag.f"
-    count = 3000  # far more than one slice
+async def test_drain_applies_everything_at_once_even_in_a_quiet_window() -> None:
+    seen: list[int] = []
+    pacer: Pacer[int] = Pacer(seen.append, lambda: 0.0)  # an instant due now: slices wait
+    pacer.submit(range(5))
+    pacer.drain()
+    assert seen == list(range(5))
+    assert pacer.pending == 0
+
+
+async def test_after_an_item_that_raises_in_a_drain_the_rest_follow_in_slices() -> None:
+    seen: list[int] = []
+    pacer: Pacer[int] = Pacer(_broken_at_2(seen))
+    pacer.submit([1, 2, 3])
+    with pytest.raises(RuntimeError, match="broken"):
+        pacer.drain()
+    assert seen == [1]
+    await wait_until(lambda: pacer.pending == 0, 5)
+    assert seen == [1, 3]
+
+
+async def test_reads_are_answered_while_the_loop_is_held(reference: SclDocument) -> None:
     async with running(reference, PolicyGate()) as server:
+        server.update(f"{LD}/ActPow_FSCC1.ValMV.mag.f", 42.0, True, STAMP)
         client = await asyncio.to_thread(MmsClient.connect, HOST, server.settings.port)
+        answers: list[object] = []
+        answered = threading.Event()
+
+        def read() -> None:
+            answers.append(client.read(ObjectName("ActPow_FSCC1$MX$ValMV$mag$f", LD)))
+            answered.set()
+
         try:
-            for batch in range(3):
-                last = float(batch * count + count)
-                reading = asyncio.create_task(
-                    asyncio.to_thread(client.read, ObjectName("ActPow_FSCC1$MX$ValMV$mag$f", LD))
-                )
-                server.submit(
-                    Update(valmv, float(batch * count + i + 1), True, STAMP + timedelta(milliseconds=i))
-                    for i in range(count)
-                )
-                read = await asyncio.wait_for(reading, 10)
-                assert isinstance(read, FloatData)
-                if read.value != float(batch * count):  # the read was answered before the batch began
-                    assert read.value == last
+            reader = threading.Thread(target=read)
+            reader.start()
+            answered_while_held = answered.wait(5)  # holds the loop (not the GIL) until the answer
+            reader.join(5)
         finally:
             client.close()
+    assert answered_while_held
+    assert answers == [FloatData(42.0)]

@@ -35,7 +35,7 @@ OCC = f"{RESERVE}$SP$StrTm01$setCal$occ"  # INT16U: an MMS Unsigned
 async def scheduler_served(doc: SclDocument, db: Path) -> AsyncIterator[tuple[Harness, MmsClient]]:
     """The engine behind a served model (its reserve's start times unlocked), and an open61850 association."""
     h = start_engine(model_spec(doc), db, policies={f"{LD}/{RESERVE}": SchedulePolicy()})
-    settings = MmsSettings(host=HOST, port=free_port(), wait_ms=2)
+    settings = MmsSettings(host=HOST, port=free_port())
     binding = SchedulerBinding(h.engine, doc, h.engine.model.ied_name)
     binding.start_mirroring()
     server = MmsServer(ServerCreation(doc, settings), binding)

@@ -4,8 +4,9 @@ Its connection indication fires when a connection opens (at TCP accept), not whe
 authenticator, though, runs at every association, and the security token it sets stays with the connection:
 the password `Authenticator` sets its actor's index (or a refusal's token), and otherwise an accept-anyone
 authenticator sets 1. So a connection is associated once its token is an actor's; `poll()` looks at the
-tokens of the connections still pending after every processing step. Everything here runs on the
-event-loop thread, and tells the `ConnectionGuard` what it learns and what it refuses:
+tokens of the connections still pending. Everything here runs on the event-loop thread (the indications
+through a `LoopHop`, so a closing connection is forgotten before libiec61850 frees it), and tells the
+`ConnectionGuard` what it learns and what it refuses:
 
 - at accept: connections that `admit` refuses (with TLS: no relay of the `TlsFront`), from a host the
   `AuthThrottle` refuses, and those the `ConnectionAdmission` names (a host's connection limit, the free
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from functools import partial
 
 import structlog
 
 from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.guard import ConnectionGuard, Reason
+from relevent.wan.mms.hop import LoopHop
 from relevent.wan.mms.lib import AcseAuthenticator, AuthParameter, ConnectionIndicationHandler, lib
 from relevent.wan.mms.security import REFUSED_CREDENTIAL, REFUSED_LIMIT
 from relevent.wan.mms.sockets import Peer, parse_peer
@@ -43,6 +46,7 @@ class Associations:
         guard: ConnectionGuard,
         admission: ConnectionAdmission[int],
         throttle: AuthThrottle,
+        hop: LoopHop,
         *,
         accept_anyone: bool,
         actor_of: Callable[[int], str | None],
@@ -55,6 +59,7 @@ class Associations:
         `on_refuse` counts the refusals decided here (the guard counts the closes it decides itself).
         """
         self._guard = guard
+        self._hop = hop
         self._admission = admission
         self._throttle = throttle
         self._actor_of = actor_of
@@ -76,6 +81,11 @@ class Associations:
     def count(self) -> int:
         """The number of associated connections."""
         return len(self._associated)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a connection has not associated yet (`poll` has work)."""
+        return bool(self._pending)
 
     def poll(self) -> None:
         """Decide on the pending connections that got a security token since the last call."""
@@ -146,14 +156,16 @@ class Associations:
             self._guard.closed(peer)
 
     def _on_indication(self, _: int | None, connection: int | None, connected: bool, __: int | None) -> None:
+        if connection is not None:
+            self._hop.run(partial(self._indicated, connection, connected), None)
+
+    def _indicated(self, connection: int, connected: bool) -> None:
         try:
-            if connection is None:
-                return
             if connected:
                 self._opened(connection)
             else:
                 self._closed(connection)
-        except BaseException:  # an exception must not reach libiec61850
+        except Exception:  # one connection's failure must not reach libiec61850
             log.exception("mms connection indication failed")
 
 

@@ -127,7 +127,7 @@ class SchedulerBinding:
     def attach(self, server: MmsServer) -> None:
         """Mirror the start-up attributes and the changes since `start_mirroring` into `server`, then each.
 
-        Call it before the server serves: these are written in place, unreported.
+        Call it before the server starts: these are written in place, unreported.
         """
         if self._startup is None:
             self.compute_startup_mirror()
@@ -137,12 +137,13 @@ class SchedulerBinding:
         self._startup = None
         self._server = server
         server.preload(updates)
+        server.mirror_from(self._mirror_deferred)
 
     def _on_event(self, event: Event) -> None:
         # Mirrored right after the burst of changes, in order, in slices between the scheduler's instants
-        # (`MmsServer.submit`); the server answers no request before all are in: clients never see half a
-        # boundary, and what a command changed (any actor's) shows in the next read. An entry boundary's
-        # status reaches us after its device commands have gone out (the engine's STATUS_DELAY_S).
+        # (`MmsServer.submit`); what an MMS client's write changed is in before its answer (`mirror_from`).
+        # An entry boundary's status reaches us after its device commands have gone out (the engine's
+        # STATUS_DELAY_S).
         if not isinstance(event, AttributeChanged):
             return
         if not self._deferred and self._server is not None:  # before `attach` they wait for it

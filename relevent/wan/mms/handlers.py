@@ -1,6 +1,7 @@
 """Route libiec61850's write-access and control-check callbacks to a `Gate`, failing closed.
 
-Both callbacks are ctypes functions on the same library rather than SWIG directors: one mechanism for
+The callbacks arrive on libiec61850's thread; their work runs on the event loop (`LoopHop`). Both
+callbacks are ctypes functions on the same library rather than SWIG directors: one mechanism for
 every callback, no process-wide subscriber registry (a second server in one process would be refused),
 and an exception can never reach C++ (where it aborts the process). Every callback still catches
 everything itself: an answer that cannot be computed is a rejection, never an acceptance.
@@ -9,6 +10,7 @@ everything itself: an answer that cannot be computed is a rejection, never an ac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 
 import structlog
 
@@ -16,6 +18,7 @@ from relevent.scheduler.commands import Actor
 from relevent.wan.mms import mms_value
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.gate import AddCause, ControlValue, Gate, Verdict
+from relevent.wan.mms.hop import LoopHop
 from relevent.wan.mms.lib import ControlCheckHandler, WriteAccessHandler, iec, lib
 from relevent.wan.mms.ref_table import RefTable
 from relevent.wan.mms.write_table import WriteTable
@@ -65,11 +68,12 @@ class GateHandlers:
     callback objects live on this instance.
     """
 
-    def __init__(self, model: BuiltModel, gate: Gate, identify: Identify) -> None:
-        """`identify` names the actor of a connection when it writes or operates."""
+    def __init__(self, model: BuiltModel, gate: Gate, identify: Identify, hop: LoopHop) -> None:
+        """`identify` names a connection's actor when it writes or operates; `hop` runs both on the loop."""
         self._model = model
         self._gate = gate
         self._identify = identify
+        self._hop = hop
         self._writes = RefTable(model.full_ref(ref) for ref in gate.writable_refs())  # by handler parameter
         self._attributes = _settable_leaves(model, self._writes)
         self._controls = {model.node(ref): ref for ref in model.controllable}  # DataObject* -> full reference
@@ -91,6 +95,10 @@ class GateHandlers:
             self.write_table.release()
 
     def _on_write(self, _: int, value: int, connection: int | None, index: int | None) -> int:
+        unanswered = int(Verdict.TEMPORARILY_UNAVAILABLE)
+        return self._hop.run(partial(self._write, value, connection, index), unanswered)
+
+    def _write(self, value: int, connection: int | None, index: int | None) -> int:
         ref: str | None = None
         try:
             ref = self._writes[index or 0]
@@ -107,6 +115,10 @@ class GateHandlers:
             return int(Verdict.OBJECT_ACCESS_DENIED)
 
     def _on_check(self, action: int, _: int | None, ctl_val: int, test: bool, __: bool) -> int:
+        unanswered = int(iec.CONTROL_TEMPORARILY_UNAVAILABLE)
+        return self._hop.run(partial(self._check, action, ctl_val, test), unanswered)
+
+    def _check(self, action: int, ctl_val: int, test: bool) -> int:
         try:
             if lib.ControlAction_isSelect(action):
                 return int(iec.CONTROL_ACCEPTED)  # the gate decides at operate; a select changes nothing

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,7 @@ import structlog
 from pydantic import SecretStr
 
 from relevent.errors import StartupError
+from relevent.wan.mms.hop import LoopHop
 from relevent.wan.mms.lib import AcseAuthenticator, AuthParameter, lib
 
 log = structlog.get_logger(__name__)
@@ -73,13 +75,17 @@ class Credentials:
 class Authenticator:
     """The server's ACSE password authenticator: maps each association to an actor, refusing the others.
 
-    libiec61850 keeps a raw pointer to the callback: keep this object as long as the server.
+    libiec61850 keeps a raw pointer to the callback: keep this object as long as the server. The callback
+    arrives on libiec61850's thread; its work runs on the event loop (`hop`), beside the admission it asks.
     """
 
-    def __init__(self, server: int, credentials: Credentials, admit: Callable[[str], bool]) -> None:
+    def __init__(
+        self, server: int, credentials: Credentials, admit: Callable[[str], bool], hop: LoopHop
+    ) -> None:
         """Authenticate for `server`; `admit` says whether an actor's association would be kept now."""
         self._credentials = credentials
         self._admit = admit
+        self._hop = hop
         self._names: list[str] = []  # security token i+1 -> actor name
         self._callback = AcseAuthenticator(self._authenticate)
         lib.IedServer_setAuthenticator(server, self._callback, None)
@@ -95,6 +101,11 @@ class Authenticator:
         parameter: ctypes._Pointer[AuthParameter],
         token: ctypes._Pointer[ctypes.c_void_p],
         __: int | None,
+    ) -> bool:
+        return self._hop.run(partial(self._decide, parameter, token), refusal=False)
+
+    def _decide(
+        self, parameter: ctypes._Pointer[AuthParameter], token: ctypes._Pointer[ctypes.c_void_p]
     ) -> bool:
         try:
             auth = parameter.contents

@@ -1,18 +1,20 @@
-"""The IEC 61850 MMS server: built from the SCL, guarded by a `Gate`, driven threadless from asyncio.
+"""The IEC 61850 MMS server: built from the SCL, guarded by a `Gate`, served by libiec61850's own thread.
 
-Only the wait for network activity runs in a worker thread (through ctypes, which releases the GIL); all
-request processing, and so every write and control callback, runs on the event-loop thread. The order per
-iteration is periodic -> process -> periodic: the first runs timers and queues reports, processing always
-runs (it also sends queued reports), the last executes controls accepted just now. With TLS, libiec61850
-serves plain MMS on a loopback port and a `TlsFront` on the same loop terminates TLS on the public one.
+libiec61850's thread answers reads and sends reports from the model without Python, so a busy event loop
+(an IEC 104 flood, a boundary at 100 devices) never delays them. What decides something runs on the loop
+(`LoopHop`): writes and operates through the `Gate`, authentications, connections opening and closing.
+The loop updates the model through `IedServer_update*` (ctypes, which releases the GIL), whose own lock
+never waits for a request; it never takes the model lock (`IedServer_lockDataModel`), which a write holds
+while it waits for the loop. So a batch of updates is applied value by value: a read may see part of it,
+never a torn value; a client's write is answered once the mirror holds what it changed. With TLS,
+libiec61850 serves plain MMS on a loopback port and a `TlsFront` on the loop terminates TLS on the public
+one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import structlog
@@ -21,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
-from relevent.timing import ACTIVE_S
+from relevent.waits import wait_set
 from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.associations import Associations
 from relevent.wan.mms.builder import BuiltModel
@@ -29,11 +31,12 @@ from relevent.wan.mms.creation import ServerCreation
 from relevent.wan.mms.gate import Gate
 from relevent.wan.mms.guard import ConnectionGuard
 from relevent.wan.mms.handlers import GateHandlers, peer_address
+from relevent.wan.mms.hop import LoopHop
 from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
 from relevent.wan.mms.mms_value import Scalar
-from relevent.wan.mms.pacing import Pacer, TimeToNext, quiet_for
+from relevent.wan.mms.pacing import Pacer, TimeToNext
 from relevent.wan.mms.security import Authenticator, TlsSetupError
 from relevent.wan.mms.settings import MmsServerError, MmsSettings
 from relevent.wan.mms.sockets import Peer, parse_peer
@@ -46,6 +49,7 @@ _Mirror = Callable[[str, Scalar, bool, datetime], None]  # `update` or `preload`
 
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
+_POLL_S = 0.02  # how often connections that have not associated yet are looked at
 
 
 class MmsServer:
@@ -55,8 +59,9 @@ class MmsServer:
     raises MmsServerError), then run `serve()` as a task until `stop()` or cancellation; `close()` frees the
     C memory afterwards.
     `submit` mirrors the scheduler's changes into the model in slices (a `Pacer`), `update` one value
-    at once; call them on the loop thread. Connections that do not associate in time are closed by a
-    `ConnectionGuard` thread while the server listens.
+    at once; call them on the loop thread (`mirror_from` names what flushes the changes before a write
+    is answered). Connections that do not associate in time are closed by a `ConnectionGuard` thread
+    while the server listens.
     """
 
     def __init__(
@@ -67,7 +72,11 @@ class MmsServer:
         self._creation = creation
         self._closed = False
         self._pacer: Pacer[Update] = Pacer(self._mirror_one)
-        self._started = False  # startThreadless called and not undone: destroy needs stopThreadless first
+        self._hop = LoopHop()
+        self._hop.settle = self._settle
+        self._flush: Callable[[], None] = lambda: None
+        self._wake = asyncio.Event()  # `serve` looks at the connections and at `stop`
+        self._started = False  # started and not stopped: destroy needs IedServer_stop first
         self.handlers: GateHandlers | None = None
         credentials = settings.credentials
         metrics = MmsMetrics(registry)
@@ -78,7 +87,7 @@ class MmsServer:
             self._front = self._tls_front(metrics) if settings.tls else None
             # libiec61850's own port: the public one, or with TLS a free loopback port behind the front
             self._port = free_port(LOOPBACK) if self._front else settings.port
-            handlers = GateHandlers(self.model, gate, self._identify)  # Python work, overlapping the creation
+            handlers = GateHandlers(self.model, gate, self._identify, self._hop)  # Python, beside creation
             self._server = creation.server()
             for fc in _DENIED_FCS:
                 lib.IedServer_setWriteAccessPolicy(self._server, getattr(iec, f"IEC61850_FC_{fc}"),
@@ -86,11 +95,11 @@ class MmsServer:
             by_password = credentials is not None and credentials.method == "password"
             password_of = credentials if credentials and by_password else None
             admission: ConnectionAdmission[int] = ConnectionAdmission(settings.limits)
-            self._authenticator = (Authenticator(self._server, password_of, admission.may_associate)
-                                   if password_of else None)  # fmt: skip
+            self._authenticator = (Authenticator(self._server, password_of, admission.may_associate,
+                                                 self._hop) if password_of else None)  # fmt: skip
             self._guard = ConnectionGuard(self._port, settings.guard, on_close=metrics.on_guard_close)
             throttle = AuthThrottle(settings.throttle, on_failure=metrics.on_auth_failure)
-            self._associations = Associations(self._server, self._guard, admission, throttle,
+            self._associations = Associations(self._server, self._guard, admission, throttle, self._hop,
                                               accept_anyone=not by_password, actor_of=self._actor_of,
                                               host_of=self._host_of, admit=self._admit,
                                               on_refuse=metrics.on_guard_close)  # fmt: skip
@@ -102,7 +111,6 @@ class MmsServer:
             raise
         self.mirror = ModelMirror(self._server, self.model)
         self._stopping = False
-        self._active_until = 0.0  # monotonic time until which `serve` polls every `wait_ms`
 
     def _tls_front(self, metrics: MmsMetrics) -> TlsFront:
         settings = self.settings
@@ -168,10 +176,14 @@ class MmsServer:
         return self._associations.count
 
     def start(self) -> None:
-        """Bind and listen; raise MmsServerError when that fails (libiec61850 itself only logs it)."""
+        """Bind, listen and serve on libiec61850's thread; raise MmsServerError when that fails.
+
+        Call it on the loop thread, after the model holds its start-up values: clients read at once.
+        """
         settings = self.settings
+        self._hop.bind(asyncio.get_running_loop())
         lib.IedServer_setLocalIpAddress(self._server, (LOOPBACK if self._front else settings.host).encode())
-        lib.IedServer_startThreadless(self._server, self._port)
+        lib.IedServer_start(self._server, self._port)
         self._started = True
         try:
             listening = bool(lib.IedServer_isRunning(self._server))
@@ -195,55 +207,45 @@ class MmsServer:
     async def serve(self, time_to_next: TimeToNext = lambda: None) -> None:
         """Serve until `stop()` or cancellation, then stop listening and drop every connection.
 
-        Requests wake the loop at once; reports and timers fall due in periodic tasks. For `ACTIVE_S` after
-        any network activity or model update (reports wait out their buffer time) the loop looks every
-        `wait_ms`, else every `idle_wait_ms`: an idle gateway wakes 20 times a second, not 200. Around each
-        scheduler instant (`time_to_next`) requests wait (`quiet_for`), so they never delay a boundary, and
-        while `submit`ted updates are still being applied, so no client sees half of them (libiec61850
-        sends reports only while it processes incoming data: they wait too).
+        libiec61850's thread answers the requests; this decides on associations and runs the TLS front.
+        Callback work and model updates keep out of the way of each scheduler instant (`time_to_next`).
         """
-        loop = asyncio.get_running_loop()
-        server, settings = self._server, self.settings
-        self._pacer.time_to_next = time_to_next
-        waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-wait")
+        self._pacer.time_to_next = self._hop.time_to_next = time_to_next
         front = asyncio.create_task(self._front.serve(self._port)) if self._front else None
+        if front is not None:
+            front.add_done_callback(lambda _: self._wake.set())
         try:
             while not self._stopping:
                 if front is not None and front.done():
                     front.result()  # the TLS listener failed: so does the server
-                active = time.monotonic() < self._active_until
-                wait_ms = settings.wait_ms if active else settings.idle_wait_ms
-                if await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms) > 0:
-                    self._stay_active()
-                if (quiet_s := quiet_for(time_to_next())) > 0:
-                    await asyncio.sleep(quiet_s)
-                await self._pacer.drained()
-                lib.IedServer_performPeriodicTasks(server)
-                lib.IedServer_processIncomingData(server)
                 self._associations.poll()
-                lib.IedServer_performPeriodicTasks(server)
+                self._wake.clear()
+                await wait_set(self._wake, _POLL_S if self._associations.waiting else None)
         finally:
             if front is not None:
                 front.cancel()
                 await asyncio.wait([front])
-            # A cancelled wait still runs to its end (at most wait_ms): let it, before the sockets go.
-            waiter.shutdown(wait=True)
-            self._stop_listening()
+            self._hop.close()
+            # Joins libiec61850's thread, which may be waiting for the loop meanwhile: off the loop.
+            await asyncio.to_thread(self._stop_listening)
             log.info("mms server stopped")
 
-    def _stay_active(self) -> None:
-        """Network activity or a model update: `serve` polls every `wait_ms` for the next `ACTIVE_S`."""
-        self._active_until = time.monotonic() + ACTIVE_S
+    def _settle(self) -> None:
+        """After callback work: the model holds what it changed; `serve` looks at the connections."""
+        self._flush()
+        self._pacer.drain()
+        self._wake.set()
 
     def _stop_listening(self) -> None:
         if self._started:
-            self._guard.stop()
-            lib.IedServer_stopThreadless(self._server)
             self._started = False
+            self._guard.stop()
+            lib.IedServer_stop(self._server)
 
     def stop(self) -> None:
-        """Make `serve()` return after its current iteration."""
+        """Make `serve()` return."""
         self._stopping = True
+        self._wake.set()
 
     def close(self) -> None:
         """Free the server and its model; the server must not be serving any more."""
@@ -251,6 +253,7 @@ class MmsServer:
             return
         self._closed = True
         self._pacer.cancel()
+        self._hop.close()
         self._stop_listening()
         if self.handlers is not None:
             self.handlers.release()
@@ -258,8 +261,12 @@ class MmsServer:
 
     def update(self, ref: str, value: Scalar, quality_good: bool, timestamp: datetime) -> None:
         """Mirror one value with its quality and time (see `ModelMirror.update`)."""
-        self.mirror.update(ref, value, quality_good, timestamp)
-        self._stay_active()
+        if not self._closed:
+            self.mirror.update(ref, value, quality_good, timestamp)
+
+    def mirror_from(self, flush: Callable[[], None]) -> None:
+        """`flush()` submits the changes not mirrored yet: called before a client's write is answered."""
+        self._flush = flush
 
     def preload(self, updates: Iterable[Update]) -> None:
         """Mirror values before serving (see `ModelMirror.preload`); those this model lacks are skipped."""
@@ -269,9 +276,10 @@ class MmsServer:
     def submit(self, updates: Iterable[Update]) -> None:
         """Mirror values in order, in slices between scheduler instants (see `Pacer`).
 
-        Requests wait until they are all in. Values this model lacks are skipped.
+        Values this model lacks are skipped.
         """
-        self._pacer.submit(updates)
+        if not self._closed:
+            self._pacer.submit(updates)
 
     def _mirror_one(self, update: Update, mirror: _Mirror | None = None) -> None:
         try:

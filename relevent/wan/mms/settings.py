@@ -19,14 +19,12 @@ class MmsServerError(StartupError):
 
 @dataclass(frozen=True, slots=True)
 class MmsSettings:
-    """Where and how to serve: the `[mms]` section plus the loop's poll interval."""
+    """Where and how to serve: the `[mms]` section as the server takes it."""
 
     host: str = default(MmsSection, "host")
     port: int = default(MmsSection, "port")
     reports: ReportsMode = default(MmsSection, "reports")  # noqa: RUF009 - an immutable str
     ied: str | None = None  # the IED of the SCL to serve; None: its first
-    wait_ms: int = 5  # longest wait for network activity while active: bounds report latency
-    idle_wait_ms: int = 50  # the same when idle (see `MmsServer.serve`): bounds timer jitter and stop time
     tls: TlsFiles | None = None  # None: plain TCP
     credentials: Credentials | None = None  # None: no authentication, every client is anonymous
     guard: GuardSettings = field(default_factory=GuardSettings)  # how long a connection may take to associate
