@@ -156,6 +156,7 @@ def mms_settings(settings: Settings) -> MmsSettings:
         host=mms_host(mms),
         port=mms.port,
         reports=mms.reports,
+        serve=mms.serve,
         tls=mms_tls(mms),
         credentials=mms_credentials(mms, settings.actors),
         guard=GuardSettings(mms.association_timeout_s, mms.tls_handshake_timeout_s),

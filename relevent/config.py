@@ -91,6 +91,9 @@ class MmsSection(_Section):
     host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side (loopback while anonymous)
     port: int = Field(default=102, ge=1, le=65535)
     reports: Literal["auto", "scl"] = "auto"
+    # Who answers MMS requests: libiec61850's own thread, the event loop, or by the model's size (see
+    # `relevent.wan.mms.server.serving_thread`).
+    serve: Literal["auto", "thread", "loop"] = "auto"
     tls: bool = False
     ca_file: FilePath | None = None
     cert_file: FilePath | None = None

@@ -27,6 +27,7 @@ BURST_S = 0.05
 SLICE_S = 0.002  # the longest run of MMS model updates (or a status page's rendering) between loop turns
 REPORT_BUF_TIME_MS = 50  # the auto report blocks' bufTm: merges the q, t and value changes of one update
 MMS_CALLBACK_WAIT_S = 2.0  # how long libiec61850's thread waits for the loop to begin a callback's work
+ACTIVE_S = 1.0  # how long the loop-driven MMS server polls fast (`WAIT_MS`) after activity
 
 # --- the MQTT bridge (relevent/lan/mqtt/bridge.py)
 # How long a changed forecast waits for further changes before the devices' plans are recomputed: SCADA
@@ -57,6 +58,8 @@ def relations() -> tuple[Relation, ...]:
                  "the MMS mirror waits out the device commands at least as long as the engine's status does"),
         Relation(PLAN_SETTLE_S > STATUS_DELAY_S,
                  "a boundary's state changes, published after its outputs, fall into one plan recomputation"),
+        Relation(ACTIVE_S > REPORT_BUF_TIME_MS / 1000,
+                 "the loop-driven MMS server polls fast until the reports of an update have gone out"),
         Relation(MMS_CALLBACK_WAIT_S > QUIET_BEFORE_S + QUIET_AFTER_S + GC_PASS_S,
                  "an MMS callback waiting out a quiet window and a full collection is still answered"),
         Relation(GC_QUIET_S > GC_PASS_S + QUIET_BEFORE_S,

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from relevent.ports import free_port
@@ -25,12 +26,15 @@ from relevent.wan.mms.admission import LIBRARY_MAX_CONNECTIONS, ConnectionLimits
 from relevent.wan.mms.gate import WriteValue
 from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
+from relevent.wan.mms.settings import ServeMode
 from relevent.wan.mms.throttle import ThrottleSettings
 
 HOST = "127.0.0.1"
 LD = "DER_Scheduler_Control"
 # Every test client comes from HOST, unless it binds another loopback address: no limit per peer.
 ONE_HOST = ConnectionLimits(per_peer=LIBRARY_MAX_CONNECTIONS)
+# Both ways of serving, for the tests of what a client sees whoever answers it.
+BOTH_SERVES = pytest.mark.parametrize("serve", ["thread", "loop"])
 # Tests that refuse a password and then accept one from the same host: next to no refusal in between.
 BARELY = ThrottleSettings(delay_s=0.001, max_delay_s=0.001)
 
@@ -62,6 +66,7 @@ async def running(
     gate: PolicyGate,
     *,
     reports: ReportsMode = "auto",
+    serve: ServeMode = "auto",
     tls: TlsFiles | None = None,
     credentials: Credentials | None = None,
     guard: GuardSettings | None = None,
@@ -70,7 +75,7 @@ async def running(
     throttle: ThrottleSettings = BARELY,
 ) -> AsyncIterator[MmsServer]:
     """An MMS server on a free loopback port, served by the current event loop, closed afterwards."""
-    settings = MmsSettings(host=HOST, port=free_port(), reports=reports, tls=tls,
+    settings = MmsSettings(host=HOST, port=free_port(), reports=reports, serve=serve, tls=tls,
                            credentials=credentials, guard=guard or GuardSettings(), limits=limits,
                            throttle=throttle)  # fmt: skip
     server = MmsServer.build(doc, gate, settings, registry)

@@ -8,8 +8,9 @@ import pytest
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import AddCause, ControlVerdict, Verdict, WriteValue
+from relevent.wan.mms.settings import ServeMode
 from tests.mms.iec_client import IecClient
-from tests.mms.support import HOST, LD, PolicyGate, running
+from tests.mms.support import BOTH_SERVES, HOST, LD, PolicyGate, running
 
 PRIO = f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
 VALUE = f"{LD}/ActPow_FSCH01.ValASG001.setMag.f"
@@ -41,10 +42,11 @@ def gate() -> PolicyGate:
     )
 
 
+@BOTH_SERVES
 async def test_gate_verdicts_reach_the_client_and_only_accepted_values_land(
-    reference: SclDocument, gate: PolicyGate, iec_client: IecClient
+    reference: SclDocument, gate: PolicyGate, iec_client: IecClient, serve: ServeMode
 ) -> None:
-    async with running(reference, gate) as server:
+    async with running(reference, gate, serve=serve) as server:
         await iec_client.call("connect", HOST, server.settings.port)
         assert await iec_client.call("write", PRIO, "SP", 42) == iec.IED_ERROR_OK
         assert await iec_client.call("write", PRIO, "SP", 500) == iec.IED_ERROR_OBJECT_VALUE_INVALID
@@ -79,10 +81,11 @@ async def test_writes_the_gate_does_not_claim_are_denied_without_asking_it(
     assert gate.writes == []
 
 
+@BOTH_SERVES
 async def test_operates_are_decided_by_the_gate_with_their_add_cause(
-    reference: SclDocument, gate: PolicyGate, iec_client: IecClient
+    reference: SclDocument, gate: PolicyGate, iec_client: IecClient, serve: ServeMode
 ) -> None:
-    async with running(reference, gate) as server:
+    async with running(reference, gate, serve=serve) as server:
         await iec_client.call("connect", HOST, server.settings.port)
         assert await iec_client.call("operate", f"{LD}/ActPow_FSCH01.EnaReq", True) == (True, 0, 0)
         assert await iec_client.call("operate", f"{LD}/ActPow_FSCH01.DsaReq", True, True) == (True, 0, 0)
@@ -108,10 +111,11 @@ class _BrokenGate(PolicyGate):
         raise RuntimeError("scheduler bug")
 
 
+@BOTH_SERVES
 async def test_a_failing_gate_rejects_instead_of_accepting(
-    reference: SclDocument, iec_client: IecClient, capsys: pytest.CaptureFixture[str]
+    reference: SclDocument, iec_client: IecClient, capsys: pytest.CaptureFixture[str], serve: ServeMode
 ) -> None:
-    async with running(reference, _BrokenGate(rules={PRIO: _priority})) as server:
+    async with running(reference, _BrokenGate(rules={PRIO: _priority}), serve=serve) as server:
         await iec_client.call("connect", HOST, server.settings.port)
         before = await iec_client.call("read", PRIO, "SP")
         assert await iec_client.call("write", PRIO, "SP", 42) == iec.IED_ERROR_ACCESS_DENIED

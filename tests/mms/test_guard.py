@@ -23,8 +23,9 @@ from relevent.ctl.client import ClientSecurity
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import GuardSettings, Verdict
 from relevent.wan.mms.security import Credentials, TlsFiles
+from relevent.wan.mms.settings import ServeMode
 from tests.mms.iec_client import IecClient
-from tests.mms.support import HOST, LD, PolicyGate, running
+from tests.mms.support import BOTH_SERVES, HOST, LD, PolicyGate, running
 from tests.pki import Pki
 
 GUARD = GuardSettings(association_timeout_s=0.5, tls_handshake_timeout_s=0.5)
@@ -95,8 +96,11 @@ async def test_silent_connections_are_closed_in_time_and_an_associated_one_is_ke
     assert [value for _, value, _ in gate.writes] == [7, 8]
 
 
-async def test_the_association_count_follows_associations_not_tcp_connections(reference: SclDocument) -> None:
-    async with running(reference, _gate()) as server:
+@BOTH_SERVES
+async def test_the_association_count_follows_associations_not_tcp_connections(
+    reference: SclDocument, serve: ServeMode
+) -> None:
+    async with running(reference, _gate(), serve=serve) as server:
         silent = socket.create_connection((HOST, server.settings.port))
         await eventually(lambda: server.connections == 1, "the silent connection accepted")
         client = await asyncio.to_thread(MmsClient.connect, HOST, server.settings.port)
@@ -109,11 +113,12 @@ async def test_the_association_count_follows_associations_not_tcp_connections(re
         silent.close()
 
 
+@BOTH_SERVES
 async def test_a_password_association_counts_and_is_kept_a_refused_one_does_not(
-    reference: SclDocument, iec_client: IecClient
+    reference: SclDocument, iec_client: IecClient, serve: ServeMode
 ) -> None:
     credentials = Credentials("password", passwords={"dso": SecretStr("dso-pw")})
-    async with running(reference, _gate(), credentials=credentials, guard=GUARD) as server:
+    async with running(reference, _gate(), credentials=credentials, guard=GUARD, serve=serve) as server:
         port = server.settings.port
         with pytest.raises(RuntimeError, match="UnreachableError"):
             await iec_client.call("connect", HOST, port, ClientSecurity(password="wrong"))

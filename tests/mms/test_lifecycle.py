@@ -13,9 +13,11 @@ from relevent.scl.model import SclDocument
 from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings, Verdict
 from relevent.wan.mms.lib import iec
 from relevent.wan.mms.security import TlsFiles
+from relevent.wan.mms.server import THREAD_MAX_REPORT_BLOCKS, serving_thread
+from relevent.wan.mms.settings import ServeMode
 from tests.daemon import taken_port
 from tests.mms.iec_client import IecClient
-from tests.mms.support import HOST, LD, PolicyGate
+from tests.mms.support import BOTH_SERVES, HOST, LD, PolicyGate
 from tests.pki import Pki
 
 
@@ -32,13 +34,14 @@ async def test_a_busy_port_is_a_clear_error(reference: SclDocument, pki: Pki, tl
     assert isinstance(failed.value, ReleventError)  # the CLI turns it into a non-zero exit
 
 
+@BOTH_SERVES
 async def test_an_instant_that_stays_due_never_starves_writes(
-    reference: SclDocument, iec_client: IecClient
+    reference: SclDocument, iec_client: IecClient, serve: ServeMode
 ) -> None:
     port = free_port()
     prio = f"{LD}/ActPow_FSCH01.SchdPrio.setVal"
     gate = PolicyGate(rules={prio: lambda _: Verdict.SUCCESS})
-    server = MmsServer.build(reference, gate, MmsSettings(host=HOST, port=port))
+    server = MmsServer.build(reference, gate, MmsSettings(host=HOST, port=port, serve=serve))
     try:
         server.start()
         serving = asyncio.create_task(server.serve(time_to_next=lambda: 0.0))  # a wedged timer, always due
@@ -55,9 +58,12 @@ async def test_an_instant_that_stays_due_never_starves_writes(
     assert [value for _, value, _ in gate.writes] == list(range(5))
 
 
-async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec_client: IecClient) -> None:
+@BOTH_SERVES
+async def test_stop_ends_serving_and_closes_the_port(
+    reference: SclDocument, iec_client: IecClient, serve: ServeMode
+) -> None:
     port = free_port()
-    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, serve=serve))
     try:
         server.start()
         serving = asyncio.create_task(server.serve())
@@ -72,9 +78,10 @@ async def test_stop_ends_serving_and_closes_the_port(reference: SclDocument, iec
         assert probe.connect_ex((HOST, port)) != 0
 
 
-async def test_cancelling_serve_stops_the_server(reference: SclDocument) -> None:
+@BOTH_SERVES
+async def test_cancelling_serve_stops_the_server(reference: SclDocument, serve: ServeMode) -> None:
     port = free_port()
-    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port))
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=port, serve=serve))
     try:
         server.start()
         serving = asyncio.create_task(server.serve())
@@ -88,8 +95,33 @@ async def test_cancelling_serve_stops_the_server(reference: SclDocument) -> None
         assert probe.connect_ex((HOST, port)) != 0
 
 
-async def test_closing_a_started_server_that_never_served(reference: SclDocument) -> None:
-    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=free_port()))
+@BOTH_SERVES
+async def test_closing_a_started_server_that_never_served(reference: SclDocument, serve: ServeMode) -> None:
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=free_port(), serve=serve))
     server.start()
     server.close()
     server.close()  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("mode", "blocks", "threaded"),
+    [
+        ("auto", 7, True),  # one LD of automatic report blocks
+        ("auto", THREAD_MAX_REPORT_BLOCKS, True),
+        ("auto", THREAD_MAX_REPORT_BLOCKS + 1, False),  # a large site: the thread's scan would cost
+        ("thread", 10_000, True),
+        ("loop", 7, False),
+    ],
+)
+def test_the_serving_thread_follows_the_setting_and_the_number_of_report_blocks(
+    mode: ServeMode, blocks: int, threaded: bool
+) -> None:
+    assert serving_thread(mode, blocks) is threaded
+
+
+def test_a_model_is_served_by_the_thread_by_default(reference: SclDocument) -> None:
+    server = MmsServer.build(reference, PolicyGate(), MmsSettings(host=HOST, port=free_port()))
+    try:
+        assert server.threaded
+    finally:
+        server.close()

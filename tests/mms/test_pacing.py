@@ -16,6 +16,7 @@ from open61850.mms import MmsClient, ObjectName
 from relevent.scl.model import SclDocument
 from relevent.timing import BURST_S, QUIET_AFTER_S, QUIET_BEFORE_S, SLICE_S
 from relevent.wan.mms.pacing import Pacer, quiet_for
+from relevent.wan.mms.settings import ServeMode
 from tests.mms.support import HOST, LD, PolicyGate, running
 from tests.mosquitto import wait_until
 
@@ -124,8 +125,13 @@ async def test_after_an_item_that_raises_in_a_drain_the_rest_follow_in_slices() 
     assert seen == [1, 3]
 
 
-async def test_reads_are_answered_while_the_loop_is_held(reference: SclDocument) -> None:
-    async with running(reference, PolicyGate()) as server:
+@pytest.mark.parametrize(
+    ("serve", "held_s", "answered_while_held"), [("thread", 5.0, True), ("loop", 0.3, False)]
+)
+async def test_reads_are_answered_while_the_loop_is_held_only_when_a_thread_serves(
+    reference: SclDocument, serve: ServeMode, held_s: float, answered_while_held: bool
+) -> None:
+    async with running(reference, PolicyGate(), serve=serve) as server:
         server.update(f"{LD}/ActPow_FSCC1.ValMV.mag.f", 42.0, True, STAMP)
         client = await asyncio.to_thread(MmsClient.connect, HOST, server.settings.port)
         answers: list[object] = []
@@ -138,9 +144,9 @@ async def test_reads_are_answered_while_the_loop_is_held(reference: SclDocument)
         try:
             reader = threading.Thread(target=read)
             reader.start()
-            answered_while_held = answered.wait(5)  # holds the loop (not the GIL) until the answer
-            reader.join(5)
+            seen_while_held = answered.wait(held_s)  # holds the loop (not the GIL)
+            await asyncio.to_thread(reader.join, 5)  # the loop free again: the loop-driven server answers
         finally:
             client.close()
-    assert answered_while_held
+    assert seen_while_held is answered_while_held
     assert answers == [FloatData(42.0)]

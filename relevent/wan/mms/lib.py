@@ -67,7 +67,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "DataSet_create": (P, [_STR, P]),
     "DataSetEntry_create": (P, [P, _STR, _INT, _STR]),
     "ReportControlBlock_create": (P, [_STR, P, _STR, _BOOL, _STR, _U32, _U8, _U8, _U32, _U32]),
-    # server lifecycle (libiec61850's own thread serves)
+    # server lifecycle: libiec61850's own thread serves, or the event loop drives it threadless
     "IedServer_createWithConfig": (P, [P, P, P]),  # (model, TLSConfiguration: NULL, config or NULL)
     "IedServerConfig_create": (P, []),
     "IedServerConfig_destroy": (None, [P]),
@@ -76,7 +76,12 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "IedServer_setLocalIpAddress": (None, [P, _STR]),
     "IedServer_start": (None, [P, _INT]),
     "IedServer_stop": (None, [P]),
+    "IedServer_startThreadless": (None, [P, _INT]),
+    "IedServer_stopThreadless": (None, [P]),
     "IedServer_isRunning": (_BOOL, [P]),
+    "IedServer_waitReady": (_INT, [P, ctypes.c_uint]),
+    "IedServer_processIncomingData": (None, [P]),
+    "IedServer_performPeriodicTasks": (None, [P]),
     "IedServer_getNumberOfOpenConnections": (_INT, [P]),
     "IedServer_setWriteAccessPolicy": (None, [P, _INT, _INT]),
     # handlers

@@ -1,12 +1,18 @@
-"""The IEC 61850 MMS server: built from the SCL, guarded by a `Gate`, served by libiec61850's own thread.
+"""The IEC 61850 MMS server: built from the SCL, guarded by a `Gate`, served by a thread or by the loop.
 
-libiec61850's thread answers reads and sends reports from the model without Python, so a busy event loop
-(an IEC 104 flood, a boundary at 100 devices) never delays them. What decides something runs on the loop
-(`LoopHop`): writes and operates through the `Gate`, authentications, connections opening and closing.
-The loop updates the model through `IedServer_update*` (ctypes, which releases the GIL), whose own lock
-never waits for a request; it never takes the model lock (`IedServer_lockDataModel`), which a write holds
-while it waits for the loop. So a batch of updates is applied value by value: a read may see part of it,
-never a torn value; a client's write is answered once the mirror holds what it changed. With TLS,
+Two ways to serve (`[mms] serve`, `serving_thread`):
+- "thread": libiec61850's own thread answers reads and sends reports from the model without Python, so a
+  busy event loop (an IEC 104 flood, a boundary at 100 devices) never delays them. It scans every report
+  block every millisecond, though: its idle CPU grows with their number.
+- "loop": the event loop drives libiec61850 threadless (only the wait for network activity runs in a
+  worker thread, through ctypes, which releases the GIL): periodic -> process -> periodic per wake-up,
+  20 wake-ups a second while idle, every `WAIT_MS` for `ACTIVE_S` after activity. A read waits for what
+  the loop is doing; requests wait out the quiet window around each scheduler instant.
+Either way what decides something runs on the loop (`LoopHop`): writes and operates through the `Gate`,
+authentications, connections opening and closing. The loop updates the model through `IedServer_update*`
+(whose own lock never waits for a request) and never takes the model lock (`IedServer_lockDataModel`),
+which a write holds while it waits for the loop. So a batch of updates is applied value by value: a read
+may see part of it; a client's write is answered once the mirror holds what it changed. With TLS,
 libiec61850 serves plain MMS on a loopback port and a `TlsFront` on the loop terminates TLS on the public
 one.
 """
@@ -14,7 +20,9 @@ one.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import structlog
@@ -23,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
+from relevent.timing import ACTIVE_S
 from relevent.waits import wait_set
 from relevent.wan.mms.admission import ConnectionAdmission
 from relevent.wan.mms.associations import Associations
@@ -36,9 +45,9 @@ from relevent.wan.mms.lib import iec, lib
 from relevent.wan.mms.metrics import MmsMetrics
 from relevent.wan.mms.mirror import ModelMirror, Update
 from relevent.wan.mms.mms_value import Scalar
-from relevent.wan.mms.pacing import Pacer, TimeToNext
+from relevent.wan.mms.pacing import Pacer, TimeToNext, quiet_for
 from relevent.wan.mms.security import Authenticator, TlsSetupError
-from relevent.wan.mms.settings import MmsServerError, MmsSettings
+from relevent.wan.mms.settings import MmsServerError, MmsSettings, ServeMode
 from relevent.wan.mms.sockets import Peer, parse_peer
 from relevent.wan.mms.throttle import AuthThrottle
 from relevent.wan.mms.tls_front import LOOPBACK, TlsFront
@@ -49,7 +58,17 @@ _Mirror = Callable[[str, Scalar, bool, datetime], None]  # `update` or `preload`
 
 # Every FC libiec61850 has a write policy for; SP writes pass only through a gate's write handlers.
 _DENIED_FCS = ("SP", "SV", "SE", "CF", "DC", "BL")
-_POLL_S = 0.02  # how often connections that have not associated yet are looked at
+_POLL_S = 0.02  # thread: how often connections that have not associated yet are looked at
+WAIT_MS = 5  # loop: the longest wait for network activity while active (bounds report latency)
+IDLE_WAIT_MS = 50  # loop: the same while idle (bounds the stop time and the idle wake-ups)
+# "auto" serves from libiec61850's thread up to this many report blocks: its scan of every block every
+# millisecond then costs well under 1 % of a core (docs/performance.md); a larger site is served by the loop.
+THREAD_MAX_REPORT_BLOCKS = 250
+
+
+def serving_thread(mode: ServeMode, report_blocks: int) -> bool:
+    """Whether libiec61850's own thread serves (else the event loop drives it)."""
+    return mode == "thread" or (mode == "auto" and report_blocks <= THREAD_MAX_REPORT_BLOCKS)
 
 
 class MmsServer:
@@ -110,7 +129,9 @@ class MmsServer:
             self.close()
             raise
         self.mirror = ModelMirror(self._server, self.model)
+        self.threaded = serving_thread(settings.serve, len(self.report_blocks))
         self._stopping = False
+        self._active_until = 0.0  # loop: monotonic time until which `serve` polls every `WAIT_MS`
 
     def _tls_front(self, metrics: MmsMetrics) -> TlsFront:
         settings = self.settings
@@ -176,14 +197,14 @@ class MmsServer:
         return self._associations.count
 
     def start(self) -> None:
-        """Bind, listen and serve on libiec61850's thread; raise MmsServerError when that fails.
+        """Bind and listen (with a thread: serve); raise MmsServerError when that fails.
 
-        Call it on the loop thread, after the model holds its start-up values: clients read at once.
+        Call it on the loop thread, after the model holds its start-up values: clients may read at once.
         """
         settings = self.settings
         self._hop.bind(asyncio.get_running_loop())
         lib.IedServer_setLocalIpAddress(self._server, (LOOPBACK if self._front else settings.host).encode())
-        lib.IedServer_start(self._server, self._port)
+        (lib.IedServer_start if self.threaded else lib.IedServer_startThreadless)(self._server, self._port)
         self._started = True
         try:
             listening = bool(lib.IedServer_isRunning(self._server))
@@ -200,14 +221,13 @@ class MmsServer:
         credentials = settings.credentials
         log.info("mms server listening", host=settings.host, port=settings.port,
                  ied=self.model.ied.name, report_blocks=len(self.report_blocks),
-                 transport="tls" if self._front else "tcp",
+                 transport="tls" if self._front else "tcp", served_by="thread" if self.threaded else "loop",
                  authentication=credentials.method if credentials else "none")  # fmt: skip
         self._guard.start()
 
     async def serve(self, time_to_next: TimeToNext = lambda: None) -> None:
         """Serve until `stop()` or cancellation, then stop listening and drop every connection.
 
-        libiec61850's thread answers the requests; this decides on associations and runs the TLS front.
         Callback work and model updates keep out of the way of each scheduler instant (`time_to_next`).
         """
         self._pacer.time_to_next = self._hop.time_to_next = time_to_next
@@ -215,20 +235,52 @@ class MmsServer:
         if front is not None:
             front.add_done_callback(lambda _: self._wake.set())
         try:
-            while not self._stopping:
-                if front is not None and front.done():
-                    front.result()  # the TLS listener failed: so does the server
-                self._associations.poll()
-                self._wake.clear()
-                await wait_set(self._wake, _POLL_S if self._associations.waiting else None)
+            await (self._associate(front) if self.threaded else self._drive(front, time_to_next))
         finally:
             if front is not None:
                 front.cancel()
                 await asyncio.wait([front])
             self._hop.close()
-            # Joins libiec61850's thread, which may be waiting for the loop meanwhile: off the loop.
+            # Off the loop: libiec61850's thread, joined here, may be waiting for the loop meanwhile.
             await asyncio.to_thread(self._stop_listening)
             log.info("mms server stopped")
+
+    async def _associate(self, front: asyncio.Task[None] | None) -> None:
+        """Thread: libiec61850's thread answers the requests; decide on associations meanwhile."""
+        while not self._stopping:
+            _raise_if_failed(front)
+            self._associations.poll()
+            self._wake.clear()
+            await wait_set(self._wake, _POLL_S if self._associations.waiting else None)
+
+    async def _drive(self, front: asyncio.Task[None] | None, time_to_next: TimeToNext) -> None:
+        """Loop: wait for network activity off the loop, then let libiec61850 process on it.
+
+        Requests wake the loop at once; reports and timers fall due in periodic tasks. For `ACTIVE_S` after
+        any network activity or model update (reports wait out their buffer time) the loop looks every
+        `WAIT_MS`, else every `IDLE_WAIT_MS`.
+        """
+        loop = asyncio.get_running_loop()
+        server = self._server
+        waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mms-wait")
+        try:
+            while not self._stopping:
+                _raise_if_failed(front)
+                wait_ms = WAIT_MS if time.monotonic() < self._active_until else IDLE_WAIT_MS
+                if await loop.run_in_executor(waiter, lib.IedServer_waitReady, server, wait_ms) > 0:
+                    self._stay_active()
+                if (quiet_s := quiet_for(time_to_next())) > 0:
+                    await asyncio.sleep(quiet_s)
+                lib.IedServer_performPeriodicTasks(server)
+                lib.IedServer_processIncomingData(server)
+                self._associations.poll()
+                lib.IedServer_performPeriodicTasks(server)
+        finally:  # a cancelled wait still runs to its end (at most IDLE_WAIT_MS): let it
+            waiter.shutdown(wait=True)
+
+    def _stay_active(self) -> None:
+        """Network activity or a model update: the loop-driven server polls every `WAIT_MS` for a while."""
+        self._active_until = time.monotonic() + ACTIVE_S
 
     def _settle(self) -> None:
         """After callback work: the model holds what it changed; `serve` looks at the connections."""
@@ -240,7 +292,7 @@ class MmsServer:
         if self._started:
             self._started = False
             self._guard.stop()
-            lib.IedServer_stop(self._server)
+            (lib.IedServer_stop if self.threaded else lib.IedServer_stopThreadless)(self._server)
 
     def stop(self) -> None:
         """Make `serve()` return."""
@@ -263,6 +315,7 @@ class MmsServer:
         """Mirror one value with its quality and time (see `ModelMirror.update`)."""
         if not self._closed:
             self.mirror.update(ref, value, quality_good, timestamp)
+            self._stay_active()
 
     def mirror_from(self, flush: Callable[[], None]) -> None:
         """`flush()` submits the changes not mirrored yet: called before a client's write is answered."""
@@ -287,3 +340,8 @@ class MmsServer:
         except (KeyError, TypeError, ValueError) as exc:  # an attribute this SCL does not serve
             log.debug("not mirrored", ref=update.ref, error=str(exc))
 
+
+def _raise_if_failed(front: asyncio.Task[None] | None) -> None:
+    """The TLS listener failed: so does the server."""
+    if front is not None and front.done():
+        front.result()

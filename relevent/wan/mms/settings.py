@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from relevent.config import MmsSection, default
 from relevent.errors import StartupError
@@ -11,6 +12,8 @@ from relevent.wan.mms.guard import GuardSettings
 from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
 from relevent.wan.mms.throttle import ThrottleSettings
+
+ServeMode = Literal["auto", "thread", "loop"]
 
 
 class MmsServerError(StartupError):
@@ -24,6 +27,7 @@ class MmsSettings:
     host: str = default(MmsSection, "host")
     port: int = default(MmsSection, "port")
     reports: ReportsMode = default(MmsSection, "reports")  # noqa: RUF009 - an immutable str
+    serve: ServeMode = default(MmsSection, "serve")  # noqa: RUF009 - an immutable str
     ied: str | None = None  # the IED of the SCL to serve; None: its first
     tls: TlsFiles | None = None  # None: plain TCP
     credentials: Credentials | None = None  # None: no authentication, every client is anonymous
