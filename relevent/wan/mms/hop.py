@@ -19,7 +19,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from typing import TypeVar
 
 import structlog
@@ -74,8 +74,6 @@ class LoopHop:
                 return done.result(_CHECK_S)
             except TimeoutError:
                 continue
-            except CancelledError:
-                return refusal
         if done.cancel():
             log.error("mms callback refused: the event loop did not take it in time", wait_s=self._wait_s)
             return refusal

@@ -62,7 +62,7 @@ _POLL_S = 0.02  # thread: how often connections that have not associated yet are
 WAIT_MS = 5  # loop: the longest wait for network activity while active (bounds report latency)
 IDLE_WAIT_MS = 50  # loop: the same while idle (bounds the stop time and the idle wake-ups)
 # "auto" serves from libiec61850's thread up to this many report blocks: its scan of every block every
-# millisecond then costs well under 1 % of a core (docs/performance.md); a larger site is served by the loop.
+# millisecond then costs about 1 % of a core (docs/performance.md); a larger site is served by the loop.
 THREAD_MAX_REPORT_BLOCKS = 250
 
 
