@@ -85,15 +85,19 @@ class SclSection(_Section):
     path: Path = DEFAULT_MODEL
 
 
+ReportsMode = Literal["auto", "scl"]  # the SCL's report blocks, or a scheduling set per LD
+ServeMode = Literal["auto", "thread", "loop"]
+
+
 class MmsSection(_Section):
     """`[mms]`: the IEC 61850 MMS server towards SCADA."""
 
     host: str = "0.0.0.0"  # noqa: S104 - SCADA connects from the WAN side (loopback while anonymous)
     port: int = Field(default=102, ge=1, le=65535)
-    reports: Literal["auto", "scl"] = "auto"
+    reports: ReportsMode = "auto"
     # Who answers MMS requests: libiec61850's own thread, the event loop, or by the model's size (see
     # `relevent.wan.mms.server.serving_thread`).
-    serve: Literal["auto", "thread", "loop"] = "auto"
+    serve: ServeMode = "auto"
     tls: bool = False
     ca_file: FilePath | None = None
     cert_file: FilePath | None = None

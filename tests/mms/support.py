@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from prometheus_client import CollectorRegistry
 
+from relevent.config import ReportsMode, ServeMode
 from relevent.ports import free_port
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import (
@@ -24,9 +25,7 @@ from relevent.wan.mms import (
 )
 from relevent.wan.mms.admission import LIBRARY_MAX_CONNECTIONS, ConnectionLimits
 from relevent.wan.mms.gate import WriteValue
-from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
-from relevent.wan.mms.settings import ServeMode
 from relevent.wan.mms.throttle import ThrottleSettings
 
 HOST = "127.0.0.1"

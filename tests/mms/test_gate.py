@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyiec61850.pyiec61850 as iec
 import pytest
 
+from relevent.config import ServeMode
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import AddCause, ControlVerdict, Verdict, WriteValue
-from relevent.wan.mms.settings import ServeMode
 from tests.mms.iec_client import IecClient
 from tests.mms.support import BOTH_SERVES, HOST, LD, PolicyGate, running
 

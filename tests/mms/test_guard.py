@@ -19,11 +19,11 @@ from open61850.mms import MmsClient, ObjectName
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from relevent.config import ServeMode
 from relevent.ctl.client import ClientSecurity
 from relevent.scl.model import SclDocument
 from relevent.wan.mms import GuardSettings, Verdict
 from relevent.wan.mms.security import Credentials, TlsFiles
-from relevent.wan.mms.settings import ServeMode
 from tests.mms.iec_client import IecClient
 from tests.mms.support import BOTH_SERVES, HOST, LD, PolicyGate, running
 from tests.pki import Pki

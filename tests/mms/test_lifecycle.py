@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from relevent.config import ServeMode
 from relevent.errors import ReleventError
 from relevent.ports import free_port
 from relevent.scl.model import SclDocument
@@ -14,7 +15,6 @@ from relevent.wan.mms import MmsServer, MmsServerError, MmsSettings, Verdict
 from relevent.wan.mms.lib import iec
 from relevent.wan.mms.security import TlsFiles
 from relevent.wan.mms.server import THREAD_MAX_REPORT_BLOCKS, serving_thread
-from relevent.wan.mms.settings import ServeMode
 from tests.daemon import taken_port
 from tests.mms.iec_client import IecClient
 from tests.mms.support import BOTH_SERVES, HOST, LD, PolicyGate

@@ -13,10 +13,10 @@ import pytest
 from open61850.data import FloatData
 from open61850.mms import MmsClient, ObjectName
 
+from relevent.config import ServeMode
 from relevent.scl.model import SclDocument
 from relevent.timing import BURST_S, QUIET_AFTER_S, QUIET_BEFORE_S, SLICE_S
 from relevent.wan.mms.pacing import Pacer, quiet_for
-from relevent.wan.mms.settings import ServeMode
 from tests.mms.support import HOST, LD, PolicyGate, running
 from tests.mosquitto import wait_until
 

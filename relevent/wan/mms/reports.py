@@ -8,15 +8,13 @@ unbuffered RCBs in LLN0 (see the instance counts below).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Literal
 
+from relevent.config import ReportsMode
 from relevent.refs import from_mms, split_ld
 from relevent.scl.model import FCDA, AttributeType, DOType, LogicalDevice, LogicalNode, ReportControl
 from relevent.timing import REPORT_BUF_TIME_MS
 from relevent.wan.mms.builder import BuiltModel
 from relevent.wan.mms.lib import iec, lib
-
-ReportsMode = Literal["auto", "scl"]
 
 # One unbuffered instance per connection libiec61850 serves (5 by default). Buffered instances cost CPU
 # even unused: at every reported change libiec61850 checks the data set of every buffered block, enabled

@@ -28,6 +28,7 @@ from datetime import datetime
 import structlog
 from prometheus_client import CollectorRegistry
 
+from relevent.config import ServeMode
 from relevent.ports import free_port
 from relevent.scheduler.commands import Actor
 from relevent.scl.model import SclDocument
@@ -47,7 +48,7 @@ from relevent.wan.mms.mirror import ModelMirror, Update
 from relevent.wan.mms.mms_value import Scalar
 from relevent.wan.mms.pacing import Pacer, TimeToNext, quiet_for
 from relevent.wan.mms.security import Authenticator, TlsSetupError
-from relevent.wan.mms.settings import MmsServerError, MmsSettings, ServeMode
+from relevent.wan.mms.settings import MmsServerError, MmsSettings
 from relevent.wan.mms.sockets import Peer, parse_peer
 from relevent.wan.mms.throttle import AuthThrottle
 from relevent.wan.mms.tls_front import LOOPBACK, TlsFront

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-from relevent.config import MmsSection, default
+from relevent.config import MmsSection, ReportsMode, ServeMode, default
 from relevent.errors import StartupError
 from relevent.wan.mms.admission import ConnectionLimits
 from relevent.wan.mms.guard import GuardSettings
-from relevent.wan.mms.reports import ReportsMode
 from relevent.wan.mms.security import Credentials, TlsFiles
 from relevent.wan.mms.throttle import ThrottleSettings
-
-ServeMode = Literal["auto", "thread", "loop"]
 
 
 class MmsServerError(StartupError):
